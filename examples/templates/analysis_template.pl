@@ -1,0 +1,45 @@
+#!/usr/bin/env perl
+# Template analysis script for hpsearch (Perl, core modules only).
+#
+# hpsearch runs this as:   ENVIRONMENT analysis_template.pl /abs/path/to/input.json
+# with the current directory set to the run's folder.
+#
+# input.json holds every variable of your model_config.json, with each
+# hyperparameter replaced by one concrete value, plus "save_folder" (the run's
+# folder). This script must write {save_folder}/output.json containing the
+# objective (lower is better unless the search's y_transformation is
+# "neg"/"neglog"): a number, a list whose first element is the objective, or an
+# object {"objective": ..., other numeric metrics ...}.
+use strict;
+use warnings;
+use JSON::PP;
+
+# 1. Read the variables chosen for this run.
+my $path = $ARGV[0] or die "usage: $0 input.json\n";
+open(my $in, '<', $path) or die "cannot read $path: $!\n";
+my $config = decode_json(do { local $/; <$in> });
+close($in);
+
+my $learning_rate = $config->{learning_rate};  # continuous hyperparameter
+my $num_layers    = $config->{num_layers};     # discrete hyperparameter
+my $activation    = $config->{activation};     # categorical hyperparameter
+my $epochs        = $config->{epochs};         # fixed value
+my $save_folder   = $config->{save_folder};
+
+# "phase" is absent or "validation" during the search and "test" for the final
+# evaluation: when it is "test", score on held-out test data instead of the
+# validation split.
+my $phase = $config->{phase} // 'validation';
+
+# 2. YOUR ANALYSIS GOES HERE: train with the hyperparameters above and score on
+#    the validation split (or the test split when $phase eq 'test'). The toy
+#    score below stands in for it; its minimum is at learning_rate = 1e-3,
+#    num_layers = 3.
+my $objective = (log($learning_rate) / log(10) + 3)**2 + 0.1 * ($num_layers - 3)**2;
+$objective += 0.05 if $activation eq 'tanh';
+my $some_metric = 1 / (1 + $objective);  # any extra numeric metrics are kept
+
+# 3. Write the result. Keep "objective"; add any other numeric keys you like.
+open(my $out, '>', "$save_folder/output.json") or die "cannot write output: $!\n";
+print $out encode_json({ objective => $objective + 0, some_metric => $some_metric + 0 });
+close($out);

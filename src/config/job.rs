@@ -1,0 +1,137 @@
+//! `job_config.json`: what one run of the user's analysis needs (program, script, resources).
+
+use super::error::ConfigError;
+use super::fields::{describe, Fields};
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessorType {
+    Cpu,
+    Gpu,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobConfig {
+    /// The program that runs the script (`python3`, `Rscript`, a path), resolved to a file.
+    pub environment_path: PathBuf,
+    /// The user's analysis script, resolved against the config's folder.
+    pub script_path: PathBuf,
+    /// `local`, or the name of a cluster profile.
+    pub cluster: String,
+    /// Hours one run may take before it is stopped.
+    pub time_hours: f64,
+    pub memory_gb: u64,
+    pub processor_type: ProcessorType,
+    pub num_processors: u64,
+    /// Seconds between SIGTERM and SIGKILL when a run is stopped.
+    pub kill_grace_seconds: f64,
+}
+
+impl JobConfig {
+    pub const DEFAULT_KILL_GRACE_SECONDS: f64 = 10.0;
+
+    pub fn load(file: &Path) -> Result<Self, ConfigError> {
+        let map = super::fields::read_object(file)?;
+        Self::from_map(file, &map)
+    }
+
+    pub fn time_limit(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.time_hours * 3600.0)
+    }
+
+    pub fn from_map(file: &Path, map: &Map<String, Value>) -> Result<Self, ConfigError> {
+        let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut f = Fields::new(file, "", map);
+        let environment = non_empty_string(&mut f, "environment_path", "a program such as \"python3\", \"Rscript\" or a path to one")?;
+        let environment_path = resolve_program(&f, &base, environment)?;
+        let script = non_empty_string(&mut f, "script_path", "the path of your analysis script (relative to this file's folder or absolute)")?;
+        let script_path = absolutize(&base, Path::new(script));
+        if !script_path.is_file() {
+            return Err(f.error(
+                "script_path",
+                format!("\"{script}\", but {} is not a file", script_path.display()),
+                "allowed: an existing script, relative to this file's folder or absolute",
+            ));
+        }
+        let cluster = f.string("cluster")?.unwrap_or("local").trim().to_string();
+        if !cluster.eq_ignore_ascii_case("local") {
+            return Err(f.error(
+                "cluster",
+                format!("\"{cluster}\""),
+                "allowed in this version: \"local\" (runs on this machine); Slurm cluster profiles are not available yet",
+            ));
+        }
+        let time_hours = f.number("time", 2.0, "allowed: hours for one run, a number > 0", |x| x > 0.0)?;
+        let memory_gb = f.integer("memory", 32, 1, "allowed: a whole number of GB >= 1")?;
+        let processor_type = match f.choice("processor_type", &["CPU", "GPU"])? {
+            Some(1) => ProcessorType::Gpu,
+            _ => ProcessorType::Cpu,
+        };
+        let num_processors = f.integer("num_processors", 1, 1, "allowed: a whole number >= 1")?;
+        let kill_grace_seconds = f.number(
+            "kill_grace_seconds",
+            Self::DEFAULT_KILL_GRACE_SECONDS,
+            "allowed: seconds between SIGTERM and SIGKILL, a number >= 0",
+            |x| x >= 0.0,
+        )?;
+        f.finish()?;
+        Ok(JobConfig {
+            environment_path,
+            script_path,
+            cluster: cluster.to_ascii_lowercase(),
+            time_hours,
+            memory_gb,
+            processor_type,
+            num_processors,
+            kill_grace_seconds,
+        })
+    }
+}
+
+fn non_empty_string<'a>(f: &mut Fields<'a>, name: &str, what: &str) -> Result<&'a str, ConfigError> {
+    let value = f.require(name, &format!("required: {what}"))?;
+    match value {
+        Value::String(s) if !s.trim().is_empty() => Ok(s.as_str()),
+        other => Err(f.error(name, describe(other), format!("allowed: {what}"))),
+    }
+}
+
+pub fn absolutize(base: &Path, path: &Path) -> PathBuf {
+    let joined = if path.is_absolute() { path.to_path_buf() } else { base.join(path) };
+    std::path::absolute(&joined).unwrap_or(joined)
+}
+
+/// A bare name is looked up on PATH, as a shell would; anything with a slash is a path.
+fn resolve_program(f: &Fields, base: &Path, program: &str) -> Result<PathBuf, ConfigError> {
+    if program.contains('/') {
+        let path = absolutize(base, Path::new(program));
+        if is_executable(&path) {
+            return Ok(path);
+        }
+        return Err(f.error(
+            "environment_path",
+            format!("\"{program}\", but {} is not an executable file", path.display()),
+            "allowed: a program on PATH (e.g. \"python3\") or a path to an executable",
+        ));
+    }
+    let search = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&search) {
+        let candidate = dir.join(program);
+        if is_executable(&candidate) {
+            return Ok(candidate);
+        }
+    }
+    Err(f.error(
+        "environment_path",
+        format!("\"{program}\", which is not on PATH"),
+        "allowed: a program on PATH (e.g. \"python3\") or a path to an executable; install it or give its full path",
+    ))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}

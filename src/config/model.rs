@@ -1,0 +1,168 @@
+//! `model_config.json`: the analysis's variables; the objects among them are hyperparameters.
+//!
+//! A top-level value is a hyperparameter when it is an object whose `type` is one of
+//! `continuous`, `discrete`, `categorical`, or an object that has both `type` and `domain`
+//! (then a wrong `type` is reported instead of silently treated as a fixed value). Every other value
+//! is passed to the script unchanged.
+
+use super::error::ConfigError;
+use super::fields::{describe, Fields};
+use crate::space::{Domain, Hyperparameter, Space, Transformation};
+use serde_json::{Map, Value};
+use std::path::Path;
+
+/// The variable hpsearch sets itself in every input.json.
+pub const SAVE_FOLDER: &str = "save_folder";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelConfig {
+    /// Every variable in the user's order; hyperparameters keep their spec object here.
+    pub variables: Map<String, Value>,
+    pub space: Space,
+}
+
+const KINDS: [&str; 3] = ["continuous", "discrete", "categorical"];
+
+impl ModelConfig {
+    pub fn load(file: &Path) -> Result<Self, ConfigError> {
+        let map = super::fields::read_object(file)?;
+        Self::from_map(file, map)
+    }
+
+    pub fn from_map(file: &Path, variables: Map<String, Value>) -> Result<Self, ConfigError> {
+        let mut hyperparameters = Vec::new();
+        for (name, value) in &variables {
+            if let Value::Object(spec) = value {
+                if is_hyperparameter(spec) {
+                    hyperparameters.push(parse_hyperparameter(file, name, spec)?);
+                }
+            }
+        }
+        if let Some(Value::Object(spec)) = variables.get(SAVE_FOLDER) {
+            if is_hyperparameter(spec) {
+                return Err(ConfigError::field(file, SAVE_FOLDER, "a hyperparameter", "save_folder is set by hpsearch for every run; rename your variable"));
+            }
+        }
+        if hyperparameters.is_empty() {
+            return Err(ConfigError::field(
+                file,
+                "(top level)",
+                "no hyperparameter",
+                "mark at least one variable as a hyperparameter, e.g. \"lr\": {\"type\": \"continuous\", \"domain\": [1e-5, 1e-1], \"transformation\": \"log\"}",
+            ));
+        }
+        Ok(ModelConfig {
+            variables,
+            space: Space::new(hyperparameters),
+        })
+    }
+}
+
+fn is_hyperparameter(spec: &Map<String, Value>) -> bool {
+    let named_kind = matches!(spec.get("type"), Some(Value::String(t)) if KINDS.iter().any(|k| k.eq_ignore_ascii_case(t.trim())));
+    named_kind || (spec.contains_key("type") && spec.contains_key("domain"))
+}
+
+fn parse_hyperparameter(file: &Path, name: &str, spec: &Map<String, Value>) -> Result<Hyperparameter, ConfigError> {
+    let mut f = Fields::new(file, name, spec);
+    let kind = f
+        .choice("type", &KINDS)?
+        .ok_or_else(|| f.error("type", "nothing", "required: \"continuous\", \"discrete\" or \"categorical\""))?;
+    let transformation_value = f.get("transformation");
+    let transformation = match (kind, transformation_value) {
+        // The seed: transformation is ignored for categorical variables.
+        (2, _) | (_, None) => Transformation::Linear,
+        (_, Some(value)) => match f.choice_value("transformation", value, &["linear", "log", "none"])? {
+            1 => Transformation::Log,
+            _ => Transformation::Linear,
+        },
+    };
+    let domain_value = f.require("domain", domain_hint(kind))?;
+    let items = match domain_value {
+        Value::Array(items) if !items.is_empty() => items,
+        Value::Array(_) => return Err(f.error("domain", "[] (an empty list)", domain_hint(kind))),
+        other => return Err(f.error("domain", describe(other), domain_hint(kind))),
+    };
+    let domain = match kind {
+        0 => {
+            if items.len() != 2 {
+                return Err(f.error("domain", describe(domain_value), domain_hint(kind)));
+            }
+            let bound = |i: usize| {
+                items[i]
+                    .as_f64()
+                    .filter(|x| x.is_finite())
+                    .ok_or_else(|| f.error("domain", format!("{} as a bound", describe(&items[i])), "bounds must be finite numbers: [lower, upper]"))
+            };
+            let (low, high) = (bound(0)?, bound(1)?);
+            if low >= high {
+                return Err(f.error(
+                    "domain",
+                    describe(domain_value),
+                    "the lower bound must be below the upper bound; for a fixed value write the value itself instead of a hyperparameter",
+                ));
+            }
+            if transformation == Transformation::Log && low <= 0.0 {
+                return Err(f.error(
+                    "domain",
+                    format!("{} with \"transformation\": \"log\"", describe(domain_value)),
+                    "a log transformation needs a domain above 0; raise the lower bound or use \"linear\"",
+                ));
+            }
+            Domain::Continuous { low, high }
+        }
+        1 => {
+            let mut values = Vec::with_capacity(items.len());
+            let mut integer = true;
+            for item in items {
+                match item {
+                    Value::Number(n) if n.as_f64().is_some_and(f64::is_finite) => {
+                        integer &= n.is_i64() || n.is_u64();
+                        values.push(n.as_f64().unwrap_or_default());
+                    }
+                    other => {
+                        return Err(f.error(
+                            "domain",
+                            format!("{} in the list", describe(other)),
+                            "a discrete domain holds numbers only; use \"categorical\" for names or mixed values",
+                        ))
+                    }
+                }
+            }
+            values.sort_by(f64::total_cmp);
+            if values.windows(2).any(|w| w[0] == w[1]) {
+                return Err(f.error("domain", describe(domain_value), "each value may appear once"));
+            }
+            if transformation == Transformation::Log && values[0] <= 0.0 {
+                return Err(f.error(
+                    "domain",
+                    format!("{} with \"transformation\": \"log\"", describe(domain_value)),
+                    "a log transformation needs every value above 0; drop the non-positive values or use \"linear\"",
+                ));
+            }
+            Domain::Discrete { values, integer }
+        }
+        _ => {
+            for (i, a) in items.iter().enumerate() {
+                if items[..i].contains(a) {
+                    return Err(f.error("domain", format!("{} twice", describe(a)), "each category may appear once"));
+                }
+            }
+            Domain::Categorical { values: items.clone() }
+        }
+    };
+    f.finish()?;
+    Ok(Hyperparameter {
+        name: name.to_string(),
+        domain,
+        transformation,
+    })
+}
+
+fn domain_hint(kind: usize) -> &'static str {
+    match kind {
+        0 => "a continuous domain is [lower, upper] with lower < upper",
+        1 => "a discrete domain is a non-empty list of numbers, e.g. [1, 2, 4, 8]",
+        _ => "a categorical domain is a non-empty list of values, e.g. [\"relu\", \"tanh\"]",
+    }
+}

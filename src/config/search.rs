@@ -1,0 +1,311 @@
+//! `search_config.json`: how to search (the seed's table, every field, its recommended defaults).
+
+use super::error::ConfigError;
+use super::fields::{describe, Fields};
+use serde_json::{Map, Value};
+use std::path::Path;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchType {
+    Line,
+    Grid,
+    Random,
+    /// A scrambled Sobol sequence: random search that covers the space evenly.
+    Sobol,
+    Bopt,
+}
+
+impl SearchType {
+    pub const NAMES: [&'static str; 5] = ["line", "grid", "random", "sobol", "bopt"];
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+    fn from_index(i: usize) -> Self {
+        [Self::Line, Self::Grid, Self::Random, Self::Sobol, Self::Bopt][i]
+    }
+}
+
+/// How a score from the user's script becomes the loss that the search minimises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum YTransformation {
+    None,
+    Log,
+    Neg,
+    NegLog,
+}
+
+impl YTransformation {
+    pub const NAMES: [&'static str; 4] = ["none", "log", "neg", "neglog"];
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+}
+
+/// The loss recorded for a run that produced no usable objective.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FailureValue {
+    /// A fixed loss.
+    Number(f64),
+    /// No loss: the run is left out of the model.
+    Nan,
+    /// Worse than every real loss seen so far; see `coordinator::imputation`.
+    Max,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acquisition {
+    Ei,
+    Mpi,
+    Lcb,
+}
+impl Acquisition {
+    pub const NAMES: [&'static str; 3] = ["EI", "MPI", "LCB"];
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernel {
+    ExpQuad,
+    RatQuad,
+    Matern52,
+}
+impl Kernel {
+    pub const NAMES: [&'static str; 3] = ["ExpQuad", "RatQuad", "Matern52"];
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Estimator {
+    Mle,
+    Mcmc,
+}
+impl Estimator {
+    pub const NAMES: [&'static str; 2] = ["MLE", "MCMC"];
+}
+
+/// `bopt_config`: the Bayesian optimizer's settings. Parsed and checked now; used by the bopt strategy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoptConfig {
+    pub acquisition_type: Vec<Acquisition>,
+    pub kernel: Vec<Kernel>,
+    pub model_estimation_method: Vec<Estimator>,
+    pub normalize_y: bool,
+    pub de_duplication: bool,
+    pub exact_feval: bool,
+    pub eps: f64,
+    pub n_burnin: u64,
+    pub n_samples: u64,
+    pub subsample_interval: u64,
+    /// `None` unless the user set it: then the sampler tunes its own step size.
+    pub step_size: Option<f64>,
+    /// `None` unless the user set it: then the sampler chooses its own path lengths.
+    pub leapfrog_steps: Option<u64>,
+}
+
+impl BoptConfig {
+    pub const DEFAULT_STEP_SIZE: f64 = 0.1;
+    pub const DEFAULT_LEAPFROG_STEPS: u64 = 20;
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchConfig {
+    pub search_type: SearchType,
+    /// Total hours the search may take (coordinator time, summed over resumes).
+    pub search_time_hours: f64,
+    /// GB for the coordinator when it is itself a cluster job.
+    pub search_memory_gb: u64,
+    pub max_suggestions: u64,
+    pub max_active_points: u64,
+    pub num_grid_points_per_hyperparameter: u64,
+    pub min_initial_points: u64,
+    pub y_transformation: YTransformation,
+    pub y_failure_value: FailureValue,
+    pub grid_suggestion_probability: f64,
+    pub random_suggestion_probability: f64,
+    /// Makes the suggestions reproducible; drawn and recorded in the store when absent.
+    pub random_seed: Option<u64>,
+    pub bopt: BoptConfig,
+}
+
+const PROBABILITY: &str = "allowed: a number from 0 to 1";
+
+impl SearchConfig {
+    pub fn load(file: &Path) -> Result<Self, ConfigError> {
+        let map = super::fields::read_object(file)?;
+        Self::from_map(file, &map)
+    }
+
+    pub fn from_map(file: &Path, map: &Map<String, Value>) -> Result<Self, ConfigError> {
+        let mut f = Fields::new(file, "", map);
+        let search_type = f
+            .choice("search_type", &SearchType::NAMES)?
+            .map(SearchType::from_index)
+            .unwrap_or(SearchType::Bopt);
+        let search_time_hours = f.number("search_time", 24.0, "allowed: a number of hours > 0", |x| x > 0.0)?;
+        let search_memory_gb = f.integer("search_memory", 32, 1, "allowed: a whole number of GB >= 1")?;
+        // The seed's launcher ran the coordinator with these; hpsearch is its own coordinator, so
+        // they are accepted for old configs and otherwise unused.
+        f.string("search_environment_path")?;
+        f.string("search_script_path")?;
+        let max_suggestions = f.integer("max_suggestions", 200, 1, "allowed: a whole number >= 1")?;
+        let max_active_points = f.integer("max_active_points", 20, 1, "allowed: a whole number >= 1 (runs at once)")?;
+        let num_grid_points_per_hyperparameter = f.integer(
+            "num_grid_points_per_hyperparameter",
+            3,
+            0,
+            "allowed: a whole number >= 1",
+        )?;
+        let grid_used = matches!(search_type, SearchType::Line | SearchType::Grid);
+        if grid_used && num_grid_points_per_hyperparameter == 0 {
+            return Err(f.error(
+                "num_grid_points_per_hyperparameter",
+                "0",
+                format!("a {} search needs at least 1 grid point per hyperparameter", search_type.name()),
+            ));
+        }
+        let min_initial_points = f.integer("min_initial_points", 5, 1, "allowed: a whole number >= 1")?;
+        let y_transformation = match f.choice("y_transformation", &YTransformation::NAMES)? {
+            None | Some(1) => YTransformation::Log,
+            Some(0) => YTransformation::None,
+            Some(2) => YTransformation::Neg,
+            Some(_) => YTransformation::NegLog,
+        };
+        let y_failure_value = match f.get("y_failure_value") {
+            None => FailureValue::Max,
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("max") => FailureValue::Max,
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("nan") => FailureValue::Nan,
+            Some(value @ Value::Number(_)) => {
+                FailureValue::Number(f.number_value("y_failure_value", value, "allowed: a finite number, \"nan\" or \"max\"", |_| true)?)
+            }
+            Some(other) => {
+                return Err(f.error("y_failure_value", describe(other), "allowed: a number, \"nan\" or \"max\""))
+            }
+        };
+        let grid_suggestion_probability = f.number("grid_suggestion_probability", 0.0, PROBABILITY, |p| (0.0..=1.0).contains(&p))?;
+        if grid_suggestion_probability > 0.0 && num_grid_points_per_hyperparameter == 0 {
+            return Err(f.error(
+                "num_grid_points_per_hyperparameter",
+                "0",
+                "grid_suggestion_probability > 0 needs at least 1 grid point per hyperparameter",
+            ));
+        }
+        let random_suggestion_probability = f.number("random_suggestion_probability", 0.1, PROBABILITY, |p| (0.0..=1.0).contains(&p))?;
+        let random_seed = match f.get("random_seed") {
+            None | Some(Value::Null) => None,
+            Some(value) => Some(f.integer_value("random_seed", value, 0, "allowed: a whole number >= 0")?),
+        };
+        let bopt = match f.get("bopt_config") {
+            None => BoptConfig::parse(file, &Map::new())?,
+            Some(Value::Object(inner)) => BoptConfig::parse(file, inner)?,
+            Some(other) => return Err(f.error("bopt_config", describe(other), "allowed: an object of bopt settings")),
+        };
+        f.finish()?;
+        Ok(SearchConfig {
+            search_type,
+            search_time_hours,
+            search_memory_gb,
+            max_suggestions,
+            max_active_points,
+            num_grid_points_per_hyperparameter,
+            min_initial_points,
+            y_transformation,
+            y_failure_value,
+            grid_suggestion_probability,
+            random_suggestion_probability,
+            random_seed,
+            bopt,
+        })
+    }
+}
+
+impl BoptConfig {
+    fn parse(file: &Path, map: &Map<String, Value>) -> Result<Self, ConfigError> {
+        let mut f = Fields::new(file, "bopt_config", map);
+        let acquisition_type = f
+            .choice_list("acquisition_type", &Acquisition::NAMES, &[0, 1, 2])?
+            .into_iter()
+            .map(|i| [Acquisition::Ei, Acquisition::Mpi, Acquisition::Lcb][i])
+            .collect();
+        f.choice("acquisition_optimizer_type", &["lbfgs"])?;
+        f.choice("model_type", &["GP"])?;
+        let model_estimation_method = f
+            .choice_list("model_estimation_method", &Estimator::NAMES, &[0, 1])?
+            .into_iter()
+            .map(|i| [Estimator::Mle, Estimator::Mcmc][i])
+            .collect();
+        let kernel = f
+            .choice_list("kernel", &Kernel::NAMES, &[0, 1, 2])?
+            .into_iter()
+            .map(|i| [Kernel::ExpQuad, Kernel::RatQuad, Kernel::Matern52][i])
+            .collect();
+        let normalize_y = f.boolean("normalize_Y", true)?;
+        let de_duplication = f.boolean("de_duplication", true)?;
+        let exact_feval = f.boolean("exact_feval", false)?;
+        let eps = f.number("eps", 0.0, "allowed: a number >= 0", |x| x >= 0.0)?;
+        let n_burnin = f.integer("n_burnin", 500, 1, "allowed: a whole number >= 1")?;
+        let n_samples = f.integer("n_samples", 50, 1, "allowed: a whole number >= 1")?;
+        let step_size = match f.get("step_size") {
+            None => None,
+            Some(v) => Some(f.number_value("step_size", v, "allowed: a number > 0", |x| x > 0.0)?),
+        };
+        let subsample_interval = f.integer("subsample_interval", 10, 1, "allowed: a whole number >= 1")?;
+        let leapfrog_steps = match f.get("leapfrog_steps") {
+            None => None,
+            Some(v) => Some(f.integer_value("leapfrog_steps", v, 1, "allowed: a whole number >= 1")?),
+        };
+        f.finish()?;
+        Ok(BoptConfig {
+            acquisition_type,
+            kernel,
+            model_estimation_method,
+            normalize_y,
+            de_duplication,
+            exact_feval,
+            eps,
+            n_burnin,
+            n_samples,
+            subsample_interval,
+            step_size,
+            leapfrog_steps,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<SearchConfig, ConfigError> {
+        let file = Path::new("search_config.json");
+        SearchConfig::from_map(file, &super::super::fields::parse_object(file, text)?)
+    }
+
+    #[test]
+    fn an_empty_file_gets_the_seeds_recommended_defaults() {
+        let c = parse("{}").unwrap();
+        assert_eq!(c.search_type, SearchType::Bopt);
+        assert_eq!(c.max_suggestions, 200);
+        assert_eq!(c.max_active_points, 20);
+        assert_eq!(c.num_grid_points_per_hyperparameter, 3);
+        assert_eq!(c.min_initial_points, 5);
+        assert_eq!(c.y_transformation, YTransformation::Log);
+        assert_eq!(c.y_failure_value, FailureValue::Max);
+        assert_eq!(c.random_suggestion_probability, 0.1);
+        assert_eq!(c.bopt.kernel.len(), 3);
+        assert_eq!(c.bopt.model_estimation_method, vec![Estimator::Mle, Estimator::Mcmc]);
+        assert_eq!(c.bopt.n_burnin, 500);
+        assert_eq!(c.bopt.step_size, None);
+    }
+
+    #[test]
+    fn a_single_choice_or_a_list_both_work() {
+        let c = parse(r#"{"bopt_config": {"kernel": "matern52", "acquisition_type": ["EI", "LCB"]}}"#).unwrap();
+        assert_eq!(c.bopt.kernel, vec![Kernel::Matern52]);
+        assert_eq!(c.bopt.acquisition_type, vec![Acquisition::Ei, Acquisition::Lcb]);
+    }
+
+    #[test]
+    fn unknown_nested_field_is_named_with_its_path() {
+        let e = parse(r#"{"bopt_config": {"kernal": "ExpQuad"}}"#).unwrap_err().to_string();
+        assert!(e.contains("bopt_config.kernal"), "{e}");
+        assert!(e.contains("did you mean `kernel`"), "{e}");
+    }
+}

@@ -1,0 +1,84 @@
+//! The `Executor` trait: submit runs, poll for the ones that ended, stop them.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// One run of the user's script for one combination.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    pub combination_id: u64,
+    /// The combination's folder: the run's working directory, holding input.json and log.txt.
+    pub folder: PathBuf,
+    pub program: PathBuf,
+    pub script: PathBuf,
+    pub input: PathBuf,
+    pub time_limit: Duration,
+    pub kill_grace: Duration,
+}
+
+/// What an executor says about a run it started.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submitted {
+    pub job_id: String,
+    pub pid: Option<i32>,
+    pub pid_start: Option<u64>,
+    pub started_at: f64,
+}
+
+/// How a run ended, before its output is read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunEnd {
+    Exited(i32),
+    Signaled(i32),
+    TimedOut,
+    StartFailed(String),
+    /// The run vanished without a record of how it ended.
+    Lost(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ended {
+    pub combination_id: u64,
+    pub end: RunEnd,
+    pub finished_at: f64,
+}
+
+/// A run known to the store from an earlier coordinator.
+#[derive(Debug, Clone)]
+pub struct Known {
+    pub spec: RunSpec,
+    pub job_id: Option<String>,
+    pub pid: Option<i32>,
+    pub pid_start: Option<u64>,
+    pub started_at: Option<f64>,
+}
+
+/// What became of a known run when a new coordinator looked for it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Adoption {
+    /// Still going; the executor now tracks it and `poll` will report its end.
+    Running(Submitted),
+    /// It ended while no coordinator watched.
+    Ended(Ended),
+    /// It never started: run it now.
+    NeverStarted,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecutorError {
+    #[error("cannot start the run of combination {id}: {message}")]
+    Start { id: u64, message: String },
+}
+
+pub trait Executor {
+    fn submit(&mut self, spec: &RunSpec) -> Result<Submitted, ExecutorError>;
+    /// Finds a run started by an earlier coordinator and takes it over.
+    fn adopt(&mut self, known: &Known) -> Adoption;
+    /// The runs that ended since the last poll.
+    fn poll(&mut self) -> Vec<Ended>;
+    /// Stops one run (SIGTERM, then SIGKILL after its grace period); `poll` reports its end.
+    fn cancel(&mut self, combination_id: u64);
+    /// Stops every run and waits for them, at most `grace` before killing; returns their ids.
+    fn stop_all(&mut self, grace: Duration) -> Vec<u64>;
+    fn active(&self) -> usize;
+}

@@ -1,0 +1,11 @@
+//! hpsearch: distributed hyperparameter search for analysis scripts in any language.
+//!
+//! See ARCHITECTURE.md for the map of modules and the rules between them.
+
+pub mod config;
+pub mod executor;
+pub mod space;
+pub mod store;
+pub mod strategy;
+pub mod clock;
+pub mod project;

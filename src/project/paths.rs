@@ -1,0 +1,120 @@
+//! Where a search's files live: the seed's layout, in one place.
+//!
+//! ```text
+//! PROJECT/launched_hp_searches.txt
+//! PROJECT/hp_search_{search_id}/log.txt               coordinator's log
+//! PROJECT/hp_search_{search_id}/hp_search_data.txt    export of the store (tab-separated)
+//! PROJECT/hp_search_{search_id}/hp_search.sqlite      the store
+//! PROJECT/hp_search_{search_id}/hp_search_state.json  snapshot for readers
+//! PROJECT/hp_search_{search_id}/hp_combination_{id}/{input.json, log.txt, output.json}
+//! ```
+
+use std::path::{Path, PathBuf};
+
+pub const SEARCH_PREFIX: &str = "hp_search_";
+pub const LAUNCHED_FILE: &str = "launched_hp_searches.txt";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchPaths {
+    pub project: PathBuf,
+    pub search_id: u64,
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PathsError {
+    #[error("{0}: not a search folder; expected PROJECT/hp_search_N (see `hpsearch status PROJECT` for the searches of a project)")]
+    NotASearch(PathBuf),
+    #[error("{path}: cannot create the search folder: {source}")]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl SearchPaths {
+    pub fn new(project: &Path, search_id: u64) -> Self {
+        SearchPaths {
+            project: project.to_path_buf(),
+            search_id,
+            dir: project.join(format!("{SEARCH_PREFIX}{search_id}")),
+        }
+    }
+
+    /// The search a folder `PROJECT/hp_search_N` holds.
+    pub fn from_dir(dir: &Path) -> Result<Self, PathsError> {
+        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let id = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix(SEARCH_PREFIX))
+            .and_then(|n| n.parse::<u64>().ok());
+        match (id, dir.parent()) {
+            (Some(search_id), Some(project)) if dir.join("hp_search.sqlite").is_file() => Ok(SearchPaths {
+                project: project.to_path_buf(),
+                search_id,
+                dir: dir.clone(),
+            }),
+            _ => Err(PathsError::NotASearch(dir)),
+        }
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.dir.join("hp_search.sqlite")
+    }
+    pub fn log(&self) -> PathBuf {
+        self.dir.join("log.txt")
+    }
+    pub fn data_file(&self) -> PathBuf {
+        self.dir.join("hp_search_data.txt")
+    }
+    pub fn snapshot(&self) -> PathBuf {
+        self.dir.join("hp_search_state.json")
+    }
+    pub fn lock(&self) -> PathBuf {
+        self.dir.join("coordinator.lock")
+    }
+    pub fn config_copy(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+    pub fn combination_dir(&self, id: u64) -> PathBuf {
+        self.dir.join(format!("hp_combination_{id}"))
+    }
+}
+
+/// Creates the next search folder of a project. `mkdir` is atomic (on NFS too), so two
+/// searches started at the same moment get distinct ids: the loser of a race takes the next id.
+pub fn allocate(project: &Path) -> Result<SearchPaths, PathsError> {
+    let project = std::path::absolute(project).unwrap_or_else(|_| project.to_path_buf());
+    let mut next = existing_ids(&project).into_iter().max().map_or(0, |m| m + 1);
+    loop {
+        let paths = SearchPaths::new(&project, next);
+        match std::fs::create_dir(&paths.dir) {
+            Ok(()) => return Ok(paths),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => next += 1,
+            Err(source) => return Err(PathsError::Create { path: paths.dir, source }),
+        }
+    }
+}
+
+/// The ids of the search folders in a project, sorted.
+pub fn existing_ids(project: &Path) -> Vec<u64> {
+    let mut ids: Vec<u64> = std::fs::read_dir(project)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.strip_prefix(SEARCH_PREFIX)?.parse().ok())
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// Writes a file so that a reader sees the old content or the new, never a part: write a
+/// temporary file beside it, then rename over it.
+pub fn write_atomically(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    std::fs::write(&temporary, content)?;
+    std::fs::rename(&temporary, path)
+}

@@ -1,0 +1,7 @@
+//! The search's store: an embedded SQLite database with one writer, the coordinator.
+
+mod record;
+mod sqlite;
+
+pub use record::{Combination, FailureKind, RunState};
+pub use sqlite::{Finish, NewCombination, Store, StoreError};

@@ -1,0 +1,145 @@
+//! The rows of the store, as the rest of the program sees them.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Where a combination is in its life. `Created` rows exist before their run is started, so a
+/// crash between the two loses nothing; `Interrupted` rows were stopped by a shutdown and run
+/// again on resume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Created,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    Interrupted,
+}
+
+impl RunState {
+    pub const ALL: [RunState; 6] = [
+        RunState::Created,
+        RunState::Running,
+        RunState::Succeeded,
+        RunState::Failed,
+        RunState::Cancelled,
+        RunState::Interrupted,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RunState::Created => "created",
+            RunState::Running => "running",
+            RunState::Succeeded => "succeeded",
+            RunState::Failed => "failed",
+            RunState::Cancelled => "cancelled",
+            RunState::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<RunState> {
+        RunState::ALL.into_iter().find(|s| s.name() == text)
+    }
+
+    /// Finished for good: it has a result or a recorded reason for having none.
+    pub fn is_final(self) -> bool {
+        matches!(self, RunState::Succeeded | RunState::Failed | RunState::Cancelled)
+    }
+
+    /// Still owed a run: the coordinator must start (or restart) it.
+    pub fn is_pending(self) -> bool {
+        matches!(self, RunState::Created | RunState::Interrupted | RunState::Running)
+    }
+}
+
+/// Why a run gave no usable objective.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    NonZeroExit,
+    KilledBySignal,
+    TimedOut,
+    MissingOutput,
+    UnparseableOutput,
+    NoObjective,
+    NonFiniteObjective,
+    TransformationFailed,
+    StartFailed,
+    Lost,
+}
+
+impl FailureKind {
+    pub const ALL: [FailureKind; 10] = [
+        FailureKind::NonZeroExit,
+        FailureKind::KilledBySignal,
+        FailureKind::TimedOut,
+        FailureKind::MissingOutput,
+        FailureKind::UnparseableOutput,
+        FailureKind::NoObjective,
+        FailureKind::NonFiniteObjective,
+        FailureKind::TransformationFailed,
+        FailureKind::StartFailed,
+        FailureKind::Lost,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FailureKind::NonZeroExit => "non_zero_exit",
+            FailureKind::KilledBySignal => "killed_by_signal",
+            FailureKind::TimedOut => "timed_out",
+            FailureKind::MissingOutput => "missing_output",
+            FailureKind::UnparseableOutput => "unparseable_output",
+            FailureKind::NoObjective => "no_objective",
+            FailureKind::NonFiniteObjective => "non_finite_objective",
+            FailureKind::TransformationFailed => "transformation_failed",
+            FailureKind::StartFailed => "start_failed",
+            FailureKind::Lost => "lost",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<FailureKind> {
+        FailureKind::ALL.into_iter().find(|k| k.name() == text)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Combination {
+    pub id: u64,
+    pub state: RunState,
+    pub search_type: String,
+    /// Unit-cube point the strategy suggested.
+    pub point: Vec<f64>,
+    /// Hyperparameter values, by name, in the model config's order.
+    pub params: Map<String, Value>,
+    /// Results collected when the combination was created.
+    pub previous_results_count: u64,
+    /// Whether its run has ever been handed to an executor.
+    pub is_queued: bool,
+    /// The executor's id for the run: `local:PID`, or a Slurm job id.
+    pub job_id: Option<String>,
+    pub pid: Option<i32>,
+    /// Kernel start time of `pid`, to tell our process from a later one with a reused pid.
+    pub pid_start: Option<u64>,
+    pub created_at: f64,
+    pub started_at: Option<f64>,
+    pub finished_at: Option<f64>,
+    pub attempts: u32,
+    /// The objective as the script wrote it.
+    pub objective: Option<f64>,
+    /// The loss the search minimises: transformed objective, or imputed for a failure.
+    pub loss: Option<f64>,
+    pub failure_kind: Option<FailureKind>,
+    pub failure_reason: Option<String>,
+    /// The other numbers of an object output.json.
+    pub metrics: Map<String, Value>,
+}
+
+impl Combination {
+    /// Minutes the run took (or has taken so far, given `now`).
+    pub fn job_minutes(&self, now: f64) -> Option<f64> {
+        let start = self.started_at?;
+        let end = self.finished_at.unwrap_or(now);
+        Some(((end - start) / 60.0).max(0.0))
+    }
+}

@@ -1,0 +1,264 @@
+//! The search's SQLite database: the source of truth for combinations, their state and results.
+//!
+//! One writer: the coordinator that holds the search's lock (see `project::lock`). The database
+//! uses a rollback journal (WAL needs shared memory, which network file systems lack) and an
+//! exclusive locking mode while a coordinator has it open, so a second writer fails at once.
+//! Other processes read the snapshot the coordinator publishes, or open the file read-only when
+//! no coordinator is alive.
+
+use super::record::{Combination, FailureKind, RunState};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
+use serde_json::{Map, Value};
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("search database {path}: {source}")]
+    Sqlite {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("search database {path}: {message}")]
+    Corrupt { path: String, message: String },
+}
+
+pub struct Store {
+    conn: Connection,
+    path: String,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS combinations (
+    id INTEGER PRIMARY KEY,
+    state TEXT NOT NULL,
+    search_type TEXT NOT NULL,
+    point TEXT NOT NULL,
+    params TEXT NOT NULL,
+    previous_results_count INTEGER NOT NULL,
+    is_queued INTEGER NOT NULL DEFAULT 0,
+    job_id TEXT,
+    pid INTEGER,
+    pid_start INTEGER,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    objective REAL,
+    loss REAL,
+    failure_kind TEXT,
+    failure_reason TEXT,
+    metrics TEXT NOT NULL DEFAULT '{}'
+);
+";
+
+/// A new combination, before the store gives it an id.
+pub struct NewCombination<'a> {
+    pub search_type: &'a str,
+    pub point: &'a [f64],
+    pub params: &'a Map<String, Value>,
+    pub previous_results_count: u64,
+    pub created_at: f64,
+}
+
+/// How a run ended, as the coordinator records it.
+pub struct Finish<'a> {
+    pub state: RunState,
+    pub finished_at: f64,
+    pub objective: Option<f64>,
+    pub loss: Option<f64>,
+    pub failure: Option<(FailureKind, &'a str)>,
+    pub metrics: &'a Map<String, Value>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database for writing. Only the lock holder may call this.
+    pub fn open_writer(path: &Path) -> Result<Store, StoreError> {
+        let name = path.display().to_string();
+        let wrap = |source| StoreError::Sqlite { path: name.clone(), source };
+        let conn = Connection::open(path).map_err(wrap)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL; PRAGMA locking_mode = EXCLUSIVE; PRAGMA busy_timeout = 2000;",
+        )
+        .map_err(wrap)?;
+        conn.execute_batch(SCHEMA).map_err(wrap)?;
+        Ok(Store { conn, path: name })
+    }
+
+    /// Opens the database read-only; safe when no coordinator is writing it.
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        let name = path.display().to_string();
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(|source| StoreError::Sqlite { path: name.clone(), source })?;
+        conn.busy_timeout(std::time::Duration::from_secs(2))
+            .map_err(|source| StoreError::Sqlite { path: name.clone(), source })?;
+        Ok(Store { conn, path: name })
+    }
+
+    fn err(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite { path: self.path.clone(), source }
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute("INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", params![key, value])
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn require_meta(&self, key: &str) -> Result<String, StoreError> {
+        self.meta(key)?.ok_or_else(|| StoreError::Corrupt {
+            path: self.path.clone(),
+            message: format!("the search's `{key}` is missing; was the search created by hpsearch?"),
+        })
+    }
+
+    /// Records a combination before its run starts, and returns its id (0, 1, 2, ...).
+    pub fn insert(&self, new: &NewCombination) -> Result<u64, StoreError> {
+        let id: u64 = self
+            .conn
+            .query_row("SELECT COALESCE(MAX(id) + 1, 0) FROM combinations", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        self.conn
+            .execute(
+                "INSERT INTO combinations(id, state, search_type, point, params, previous_results_count, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    id,
+                    RunState::Created.name(),
+                    new.search_type,
+                    serde_json::to_string(new.point).unwrap_or_default(),
+                    Value::Object(new.params.clone()).to_string(),
+                    new.previous_results_count,
+                    new.created_at
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(id)
+    }
+
+    pub fn mark_running(&self, id: u64, job_id: &str, pid: Option<i32>, pid_start: Option<u64>, started_at: f64) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE combinations SET state = ?2, is_queued = 1, job_id = ?3, pid = ?4, pid_start = ?5, started_at = ?6,
+                 attempts = attempts + 1, finished_at = NULL WHERE id = ?1",
+                params![id, RunState::Running.name(), job_id, pid, pid_start, started_at],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    pub fn finish(&self, id: u64, finish: &Finish) -> Result<(), StoreError> {
+        let (kind, reason) = match finish.failure {
+            Some((k, r)) => (Some(k.name()), Some(r)),
+            None => (None, None),
+        };
+        self.conn
+            .execute(
+                "UPDATE combinations SET state = ?2, finished_at = ?3, objective = ?4, loss = ?5, failure_kind = ?6,
+                 failure_reason = ?7, metrics = ?8 WHERE id = ?1",
+                params![
+                    id,
+                    finish.state.name(),
+                    finish.finished_at,
+                    finish.objective,
+                    finish.loss,
+                    kind,
+                    reason,
+                    Value::Object(finish.metrics.clone()).to_string()
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// A run stopped by a shutdown: it will run again on resume.
+    pub fn mark_interrupted(&self, id: u64) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE combinations SET state = ?2, pid = NULL, pid_start = NULL WHERE id = ?1",
+                params![id, RunState::Interrupted.name()],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    pub fn set_loss(&self, id: u64, loss: Option<f64>) -> Result<(), StoreError> {
+        self.conn
+            .execute("UPDATE combinations SET loss = ?2 WHERE id = ?1", params![id, loss])
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Runs several writes as one transaction: all of them land, or none.
+    pub fn transaction<T>(&mut self, work: impl FnOnce(&Store) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| self.err(e))?;
+        match work(self) {
+            Ok(value) => {
+                self.conn.execute_batch("COMMIT").map_err(|e| self.err(e))?;
+                Ok(value)
+            }
+            Err(error) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(error)
+            }
+        }
+    }
+
+    pub fn combinations(&self) -> Result<Vec<Combination>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT id, state, search_type, point, params, previous_results_count, is_queued, job_id, pid, pid_start,
+                 created_at, started_at, finished_at, attempts, objective, loss, failure_kind, failure_reason, metrics
+                 FROM combinations ORDER BY id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = statement.query_map([], read_row).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row.map_err(|e| self.err(e))?);
+        }
+        Ok(out)
+    }
+}
+
+fn read_row(r: &Row) -> rusqlite::Result<Combination> {
+    let state: String = r.get(1)?;
+    let point: String = r.get(3)?;
+    let params: String = r.get(4)?;
+    let kind: Option<String> = r.get(16)?;
+    let metrics: String = r.get(18)?;
+    Ok(Combination {
+        id: r.get(0)?,
+        state: RunState::parse(&state).unwrap_or(RunState::Failed),
+        search_type: r.get(2)?,
+        point: serde_json::from_str(&point).unwrap_or_default(),
+        params: serde_json::from_str(&params).unwrap_or_default(),
+        previous_results_count: r.get(5)?,
+        is_queued: r.get::<_, i64>(6)? != 0,
+        job_id: r.get(7)?,
+        pid: r.get(8)?,
+        pid_start: r.get(9)?,
+        created_at: r.get(10)?,
+        started_at: r.get(11)?,
+        finished_at: r.get(12)?,
+        attempts: r.get(13)?,
+        objective: r.get(14)?,
+        loss: r.get(15)?,
+        failure_kind: kind.as_deref().and_then(FailureKind::parse),
+        failure_reason: r.get(17)?,
+        metrics: serde_json::from_str(&metrics).unwrap_or_default(),
+    })
+}

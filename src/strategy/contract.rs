@@ -1,0 +1,87 @@
+//! The `Strategy` trait and the data it sees.
+
+use crate::config::search::{SearchConfig, SearchType};
+use crate::space::Space;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::HashSet;
+
+/// A combination already created in this search: its unit-cube point and, once it has finished
+/// with a usable loss, that loss (minimised). Failures imputed per `y_failure_value` carry the
+/// imputed loss; failures left out (`nan`) carry `None`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    pub point: Vec<f64>,
+    pub loss: Option<f64>,
+}
+
+/// What a strategy knows when it is asked for the next combination.
+pub struct SuggestContext<'a> {
+    pub space: &'a Space,
+    /// Combinations that have finished (succeeded or failed).
+    pub finished: &'a [Observation],
+    /// Combinations created but not finished: queued or running.
+    pub pending: &'a [Vec<f64>],
+    /// How many combinations this search created before this one; with the seed it fixes the
+    /// randomness of this suggestion, whatever happened in between (restarts included).
+    pub sequence: u64,
+    pub seed: u64,
+}
+
+impl SuggestContext<'_> {
+    /// The random source of this suggestion: one ChaCha stream per sequence number.
+    pub fn rng(&self) -> ChaCha8Rng {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        rng.set_stream(self.sequence);
+        rng
+    }
+
+    /// Keys of every combination created so far, to avoid running one twice.
+    pub fn existing_keys(&self) -> HashSet<String> {
+        self.finished
+            .iter()
+            .map(|o| o.point.as_slice())
+            .chain(self.pending.iter().map(Vec::as_slice))
+            .map(|p| self.space.combination_key(p))
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Suggestion {
+    /// A point of the unit cube; the coordinator decodes it into values.
+    pub point: Vec<f64>,
+    /// What the data file's `search_type` column says for it (`grid`, `random`, `Matern52_EI_MLE`).
+    pub label: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StrategyError {
+    #[error("search_type \"{0}\" is not available in this version of hpsearch; use \"line\", \"grid\", \"random\" or \"sobol\"")]
+    Unavailable(&'static str),
+    #[error("{0}")]
+    Failed(String),
+}
+
+pub trait Strategy: Send {
+    /// The next combination to run, or `None` when the strategy has nothing left (a finished
+    /// grid); random strategies never run out.
+    fn suggest(&mut self, context: &SuggestContext) -> Result<Option<Suggestion>, StrategyError>;
+
+    /// The total number of combinations this strategy can suggest, when it is finite.
+    fn size(&self, _space: &Space) -> Option<u64> {
+        None
+    }
+}
+
+/// The strategy a search config asks for.
+pub fn build(config: &SearchConfig) -> Result<Box<dyn Strategy>, StrategyError> {
+    let n = config.num_grid_points_per_hyperparameter as usize;
+    Ok(match config.search_type {
+        SearchType::Line => Box::new(super::LineStrategy::new(n)),
+        SearchType::Grid => Box::new(super::GridStrategy::new(n)),
+        SearchType::Random => Box::new(super::RandomStrategy),
+        SearchType::Sobol => Box::new(super::SobolStrategy),
+        SearchType::Bopt => return Err(StrategyError::Unavailable("bopt")),
+    })
+}

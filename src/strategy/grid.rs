@@ -1,0 +1,58 @@
+//! Grid search: the Cartesian product of every hyperparameter's grid, in a fixed order.
+
+use super::contract::{Strategy, StrategyError, SuggestContext, Suggestion};
+use crate::space::Space;
+
+pub struct GridStrategy {
+    points_per_hyperparameter: usize,
+}
+
+impl GridStrategy {
+    pub fn new(points_per_hyperparameter: usize) -> Self {
+        GridStrategy { points_per_hyperparameter }
+    }
+
+    /// Every grid point, first hyperparameter slowest, as a user reading the table expects.
+    pub fn points(&self, space: &Space) -> Vec<Vec<f64>> {
+        let axes: Vec<Vec<f64>> = space
+            .hyperparameters()
+            .iter()
+            .map(|h| h.grid(self.points_per_hyperparameter))
+            .collect();
+        let mut points: Vec<Vec<f64>> = vec![Vec::new()];
+        for axis in &axes {
+            points = points
+                .into_iter()
+                .flat_map(|prefix| {
+                    axis.iter().map(move |u| {
+                        let mut p = prefix.clone();
+                        p.push(*u);
+                        p
+                    })
+                })
+                .collect();
+        }
+        points
+    }
+}
+
+impl Strategy for GridStrategy {
+    fn suggest(&mut self, context: &SuggestContext) -> Result<Option<Suggestion>, StrategyError> {
+        let existing = context.existing_keys();
+        Ok(self
+            .points(context.space)
+            .into_iter()
+            .find(|p| !existing.contains(&context.space.combination_key(p)))
+            .map(|point| Suggestion { point, label: "grid".into() }))
+    }
+
+    fn size(&self, space: &Space) -> Option<u64> {
+        Some(
+            space
+                .hyperparameters()
+                .iter()
+                .map(|h| h.grid(self.points_per_hyperparameter).len() as u64)
+                .product(),
+        )
+    }
+}

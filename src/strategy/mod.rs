@@ -1,0 +1,17 @@
+//! Search strategies: given the finished and pending combinations, suggest the next one.
+//!
+//! A strategy is pure: it never touches the store, the files or the clock. Everything it knows
+//! arrives in a `SuggestContext`, so that a resumed search (a new coordinator process) suggests
+//! exactly what the old one would have.
+
+mod contract;
+mod grid;
+mod line;
+mod random;
+mod sobol;
+
+pub use contract::{build, Observation, Strategy, StrategyError, SuggestContext, Suggestion};
+pub use grid::GridStrategy;
+pub use line::LineStrategy;
+pub use random::RandomStrategy;
+pub use sobol::SobolStrategy;
