@@ -3,9 +3,12 @@
 //! See ARCHITECTURE.md for the map of modules and the rules between them.
 
 pub mod config;
+pub mod coordinator;
+pub mod export;
 pub mod executor;
 pub mod space;
 pub mod store;
 pub mod strategy;
+pub mod cli;
 pub mod clock;
 pub mod project;

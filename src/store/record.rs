@@ -1,12 +1,12 @@
 //! The rows of the store, as the rest of the program sees them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// Where a combination is in its life. `Created` rows exist before their run is started, so a
 /// crash between the two loses nothing; `Interrupted` rows were stopped by a shutdown and run
 /// again on resume.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunState {
     Created,
@@ -54,7 +54,7 @@ impl RunState {
 }
 
 /// Why a run gave no usable objective.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureKind {
     NonZeroExit,
@@ -103,7 +103,7 @@ impl FailureKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Combination {
     pub id: u64,
     pub state: RunState,

@@ -71,7 +71,8 @@ pub struct Finish<'a> {
     pub finished_at: f64,
     pub objective: Option<f64>,
     pub loss: Option<f64>,
-    pub failure: Option<(FailureKind, &'a str)>,
+    pub kind: Option<FailureKind>,
+    pub reason: Option<&'a str>,
     pub metrics: &'a Map<String, Value>,
 }
 
@@ -160,10 +161,8 @@ impl Store {
     }
 
     pub fn finish(&self, id: u64, finish: &Finish) -> Result<(), StoreError> {
-        let (kind, reason) = match finish.failure {
-            Some((k, r)) => (Some(k.name()), Some(r)),
-            None => (None, None),
-        };
+        let kind = finish.kind.map(FailureKind::name);
+        let reason = finish.reason;
         self.conn
             .execute(
                 "UPDATE combinations SET state = ?2, finished_at = ?3, objective = ?4, loss = ?5, failure_kind = ?6,

@@ -1,0 +1,105 @@
+//! The command line, defined once with clap; every flag documented where it is defined.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "hpsearch", version, about = "Hyperparameter search for analysis scripts in any language", long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a project folder with template configs and analysis scripts (Python, R, shell, Perl).
+    Init {
+        /// The new project folder.
+        project: PathBuf,
+    },
+    /// Start a search in the background and return; prints its id and where to look.
+    Launch(ConfigArgs),
+    /// Run a search in the foreground, with a progress bar (Ctrl-C stops it; `resume` continues it).
+    Run(ConfigArgs),
+    /// Show a search (PROJECT/hp_search_N), or list the searches of a project folder.
+    Status {
+        /// A search folder or a project folder.
+        #[arg(default_value = ".")]
+        path: PathBuf,
+    },
+    /// Show a search's combinations, best first.
+    Results {
+        /// The search folder (PROJECT/hp_search_N).
+        search: PathBuf,
+        /// Show only the N best.
+        #[arg(long)]
+        top: Option<usize>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Stop a search and its runs; `resume` continues it later.
+    Cancel {
+        /// The search folder (PROJECT/hp_search_N).
+        search: PathBuf,
+    },
+    /// Continue a search whose coordinator stopped or died; running runs are taken over, not restarted.
+    Resume {
+        /// The search folder (PROJECT/hp_search_N).
+        search: PathBuf,
+        /// Continue in the background instead of the foreground.
+        #[arg(long)]
+        detach: bool,
+    },
+    /// Internal: the parent of one run of the user's script.
+    #[command(name = "_wrap", hide = true)]
+    Wrap {
+        #[arg(long)]
+        folder: PathBuf,
+        #[arg(long)]
+        time_limit: f64,
+        #[arg(long)]
+        grace: f64,
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Internal: the coordinator of a launched search, detached from the terminal.
+    #[command(name = "_coordinate", hide = true)]
+    Coordinate {
+        search: PathBuf,
+        #[arg(long)]
+        resumed: bool,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ConfigArgs {
+    /// The project folder holding search_config.json, job_config.json and model_config.json.
+    #[arg(default_value = ".")]
+    pub project: PathBuf,
+    /// Path of search_config.json (default: PROJECT/search_config.json).
+    #[arg(long = "search-config", visible_alias = "search_config_path", alias = "search-config-path")]
+    pub search_config: Option<PathBuf>,
+    /// Path of job_config.json (default: PROJECT/job_config.json); its folder is the project folder.
+    #[arg(long = "job-config", visible_alias = "job_config_path", alias = "job-config-path")]
+    pub job_config: Option<PathBuf>,
+    /// Path of model_config.json (default: PROJECT/model_config.json).
+    #[arg(long = "model-config", visible_alias = "model_config_path", alias = "model-config-path")]
+    pub model_config: Option<PathBuf>,
+}
+
+impl ConfigArgs {
+    pub fn paths(&self) -> [PathBuf; 3] {
+        [
+            self.search_config.clone().unwrap_or_else(|| self.project.join("search_config.json")),
+            self.job_config.clone().unwrap_or_else(|| self.project.join("job_config.json")),
+            self.model_config.clone().unwrap_or_else(|| self.project.join("model_config.json")),
+        ]
+    }
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+}

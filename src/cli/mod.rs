@@ -1,0 +1,49 @@
+//! The `hpsearch` command line: parse, dispatch, and turn every error into one line and an exit code.
+
+pub mod args;
+pub mod errors;
+mod init;
+mod progress;
+mod search;
+mod view;
+
+use args::{Cli, Command};
+use clap::Parser;
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Init { project } => init::init(project).map(|_| 0),
+        Command::Launch(args) => search::launch(args),
+        Command::Run(args) => search::run(args),
+        Command::Status { path } => view::status(path),
+        Command::Results { search, top, format } => view::results(search, *top, *format),
+        Command::Cancel { search } => search::cancel(search),
+        Command::Resume { search, detach } => search::resume(search, *detach),
+        Command::Coordinate { search, resumed } => search::coordinate(search, *resumed),
+        Command::Wrap { folder, time_limit, grace, command } => Ok(wrap(folder, *time_limit, *grace, command)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error}");
+            error.exit_code()
+        }
+    }
+}
+
+fn wrap(folder: &std::path::Path, time_limit: f64, grace: f64, command: &[String]) -> i32 {
+    let Some((program, arguments)) = command.split_first() else {
+        eprintln!("hpsearch _wrap: no command given");
+        return errors::EXIT_USAGE;
+    };
+    let seconds = |x: f64| std::time::Duration::try_from_secs_f64(x.max(0.0)).unwrap_or(std::time::Duration::MAX);
+    crate::executor::wrapper::run(crate::executor::wrapper::WrapArgs {
+        folder: folder.to_path_buf(),
+        time_limit: seconds(time_limit),
+        grace: seconds(grace),
+        program: program.into(),
+        arguments: arguments.to_vec(),
+    })
+}

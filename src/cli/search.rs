@@ -1,0 +1,198 @@
+//! The commands that start, continue and stop searches: run, launch, resume, cancel.
+
+use super::args::ConfigArgs;
+use super::errors::{CliError, EXIT_STOPPED};
+use super::progress::ProgressObserver;
+use crate::coordinator::events::Observer;
+use crate::coordinator::{create, Coordinator, Definition, SearchEnd};
+use crate::executor::LocalExecutor;
+use crate::project::launched::{self, LaunchRecord};
+use crate::project::lock;
+use crate::project::SearchPaths;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn self_exe() -> Result<PathBuf, CliError> {
+    std::env::current_exe().map_err(|e| CliError::Runtime(format!("cannot find the hpsearch binary: {e}")))
+}
+
+fn prepare(args: &ConfigArgs) -> Result<(Definition, SearchPaths), CliError> {
+    let [search, job, model] = args.paths();
+    let definition = Definition::load(&search, &job, &model)?;
+    let paths = create(&definition)?;
+    Ok((definition, paths))
+}
+
+fn record_launch(definition: &Definition, paths: &SearchPaths, job_id: String, command: String) -> Result<(), CliError> {
+    let record = LaunchRecord {
+        job_id,
+        project_folder: paths.project.display().to_string(),
+        search_folder: paths.dir.display().to_string(),
+        search_id: paths.search_id,
+        log_path: paths.log().display().to_string(),
+        search_config_path: definition.files[0].path.display().to_string(),
+        job_config_path: definition.files[1].path.display().to_string(),
+        search_command: command,
+        slurm_command: String::new(),
+        model_config_path: definition.files[2].path.display().to_string(),
+        launched_at: crate::clock::format(crate::clock::now()),
+        host: lock::hostname(),
+    };
+    launched::append(&paths.project, &record)
+        .map_err(|e| CliError::Runtime(format!("{}: cannot record the search: {e}", paths.project.join(crate::project::paths::LAUNCHED_FILE).display())))
+}
+
+fn command_line() -> String {
+    std::env::args().map(|a| shell_quote(&a)).collect::<Vec<_>>().join(" ")
+}
+
+fn shell_quote(text: &str) -> String {
+    if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@".contains(c)) {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+/// `hpsearch run`: a new search in the foreground.
+pub fn run(args: &ConfigArgs) -> Result<i32, CliError> {
+    let (definition, paths) = prepare(args)?;
+    record_launch(&definition, &paths, format!("local:{}", std::process::id()), command_line())?;
+    println!("search {} in {}", paths.search_id, paths.dir.display());
+    coordinate_foreground(paths, false)
+}
+
+fn coordinate_foreground(paths: SearchPaths, resumed: bool) -> Result<i32, CliError> {
+    let progress = ProgressObserver::new();
+    let bar = progress.handle();
+    let observers: Vec<Box<dyn Observer>> = vec![Box::new(progress)];
+    let executor = Box::new(LocalExecutor::new(self_exe()?));
+    let coordinator = Coordinator::open(paths.clone(), executor, observers)?;
+    let end = coordinator.run(resumed)?;
+    bar.finish_and_clear();
+    report_end(&paths, &end);
+    Ok(match end {
+        SearchEnd::Finished(_) => 0,
+        SearchEnd::Stopped(_) => EXIT_STOPPED,
+    })
+}
+
+fn report_end(paths: &SearchPaths, end: &SearchEnd) {
+    let reason = match end {
+        SearchEnd::Finished(r) | SearchEnd::Stopped(r) => r,
+    };
+    println!("search {}: {reason}", paths.search_id);
+    if let Ok(text) = std::fs::read_to_string(paths.snapshot()) {
+        if let Ok(snapshot) = serde_json::from_str::<crate::export::Snapshot>(&text) {
+            let s = &snapshot.summary;
+            println!("  {} succeeded, {} failed, {} cancelled, of {} combinations", s.succeeded, s.failed, s.cancelled, s.created);
+            if let (Some(loss), Some(id)) = (s.best_loss, s.best_id) {
+                println!("  best: loss {loss} (combination {id}, {})", paths.combination_dir(id).display());
+            }
+        }
+    }
+    println!("  results: {}", paths.data_file().display());
+    println!("  log:     {}", paths.log().display());
+}
+
+/// Starts `hpsearch _coordinate` for a search, detached from this terminal and session.
+fn spawn_detached(paths: &SearchPaths, resumed: bool) -> Result<u32, CliError> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(paths.log())
+        .map_err(|e| CliError::Runtime(format!("{}: {e}", paths.log().display())))?;
+    let log_err = log.try_clone().map_err(|e| CliError::Runtime(e.to_string()))?;
+    let mut command = Command::new(self_exe()?);
+    command.arg("_coordinate").arg(&paths.dir);
+    if resumed {
+        command.arg("--resumed");
+    }
+    command.stdin(Stdio::null()).stdout(log).stderr(log_err);
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            nix::unistd::setsid().map(|_| ()).map_err(std::io::Error::from)
+        });
+    }
+    let child = command.spawn().map_err(|e| CliError::Runtime(format!("cannot start the coordinator: {e}")))?;
+    Ok(child.id())
+}
+
+/// `hpsearch launch`: a new search in the background.
+pub fn launch(args: &ConfigArgs) -> Result<i32, CliError> {
+    let (definition, paths) = prepare(args)?;
+    let pid = spawn_detached(&paths, false)?;
+    let search_command = format!("{} _coordinate {}", shell_quote(&self_exe()?.display().to_string()), shell_quote(&paths.dir.display().to_string()));
+    record_launch(&definition, &paths, format!("local:{pid}"), search_command)?;
+    println!("launched search {} (coordinator pid {pid})", paths.search_id);
+    println!("  folder:   {}", paths.dir.display());
+    println!("  progress: tail -f {}", paths.log().display());
+    println!("  status:   hpsearch status {}", paths.dir.display());
+    println!("  results:  {}", paths.data_file().display());
+    Ok(0)
+}
+
+/// `hpsearch _coordinate`: the detached coordinator.
+pub fn coordinate(search: &Path, resumed: bool) -> Result<i32, CliError> {
+    let paths = SearchPaths::from_dir(search)?;
+    let executor = Box::new(LocalExecutor::new(self_exe()?));
+    let coordinator = Coordinator::open(paths, executor, Vec::new())?;
+    Ok(match coordinator.run(resumed)? {
+        SearchEnd::Finished(_) => 0,
+        SearchEnd::Stopped(_) => EXIT_STOPPED,
+    })
+}
+
+/// `hpsearch resume`: continue a search whose coordinator stopped or died.
+pub fn resume(search: &Path, detach: bool) -> Result<i32, CliError> {
+    let paths = SearchPaths::from_dir(search)?;
+    if let Some(holder) = lock::live_holder(&paths.lock()) {
+        return Err(CliError::Runtime(format!(
+            "search {} is running (coordinator pid {} on {}); nothing to resume",
+            paths.search_id, holder.pid, holder.host
+        )));
+    }
+    if detach {
+        let pid = spawn_detached(&paths, true)?;
+        println!("resumed search {} in the background (coordinator pid {pid}); log: {}", paths.search_id, paths.log().display());
+        return Ok(0);
+    }
+    println!("resuming search {} in {}", paths.search_id, paths.dir.display());
+    coordinate_foreground(paths, true)
+}
+
+/// `hpsearch cancel`: stop a search's coordinator and runs.
+pub fn cancel(search: &Path) -> Result<i32, CliError> {
+    let paths = SearchPaths::from_dir(search)?;
+    match lock::live_holder(&paths.lock()) {
+        Some(holder) if holder.host == lock::hostname() && holder.pid > 0 => {
+            let pid = nix::unistd::Pid::from_raw(holder.pid as i32);
+            nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM)
+                .map_err(|e| CliError::Runtime(format!("cannot signal the coordinator (pid {}): {e}", holder.pid)))?;
+            println!("asked the coordinator of search {} (pid {}) to stop; waiting for its runs to stop...", paths.search_id, holder.pid);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+            while lock::live_holder(&paths.lock()).is_some() {
+                if std::time::Instant::now() > deadline {
+                    return Err(CliError::Runtime(format!("the coordinator (pid {}) has not stopped after 120 s", holder.pid)));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            println!("search {} stopped; `hpsearch resume {}` continues it", paths.search_id, paths.dir.display());
+            Ok(0)
+        }
+        Some(holder) => Err(CliError::Runtime(format!(
+            "search {}'s coordinator runs on host {} (pid {}); run `hpsearch cancel` there",
+            paths.search_id, holder.host, holder.pid
+        ))),
+        None => {
+            // No coordinator: stop whatever runs it left behind, as a coordinator would.
+            let executor = Box::new(LocalExecutor::new(self_exe()?));
+            let coordinator = Coordinator::open(paths.clone(), executor, Vec::new())?;
+            let stopped = coordinator.cancel()?;
+            println!("search {} has no running coordinator; stopped {stopped} run(s) it left behind", paths.search_id);
+            Ok(0)
+        }
+    }
+}

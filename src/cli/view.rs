@@ -1,0 +1,231 @@
+//! The commands that read a search without changing it: status and results. They read the
+//! snapshot the coordinator publishes, never the database it is writing.
+
+use super::args::Format;
+use super::errors::CliError;
+use crate::export::data_file::{cell, metric_names, number};
+use crate::export::Snapshot;
+use crate::project::lock;
+use crate::project::paths::{existing_ids, SearchPaths};
+use crate::store::{Combination, RunState};
+use serde_json::{Map, Value};
+use std::path::Path;
+
+fn load(paths: &SearchPaths) -> Result<Snapshot, CliError> {
+    let path = paths.snapshot();
+    let text = std::fs::read_to_string(&path).map_err(|_| {
+        CliError::Runtime(format!("search {} has not published its state yet ({} is missing); is it starting?", paths.search_id, path.display()))
+    })?;
+    serde_json::from_str(&text).map_err(|e| CliError::Runtime(format!("{}: unreadable snapshot: {e}", path.display())))
+}
+
+/// The search's state as a user should read it: a `running` snapshot without a live
+/// coordinator means the coordinator died.
+fn live_state(paths: &SearchPaths, snapshot: &Snapshot) -> String {
+    match (snapshot.state.as_str(), lock::live_holder(&paths.lock())) {
+        (_, Some(holder)) => format!("running (coordinator pid {} on {})", holder.pid, holder.host),
+        ("running" | "created", None) => format!("died: its coordinator is gone; `hpsearch resume {}` continues it", paths.dir.display()),
+        (state, None) => state.to_string(),
+    }
+}
+
+fn format_duration(seconds: f64) -> String {
+    let s = seconds.max(0.0) as u64;
+    format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+}
+
+fn params_text(params: &Map<String, Value>) -> String {
+    params.iter().map(|(k, v)| format!("{k}={}", cell(v))).collect::<Vec<_>>().join(", ")
+}
+
+pub fn status(path: &Path) -> Result<i32, CliError> {
+    if let Ok(paths) = SearchPaths::from_dir(path) {
+        return search_status(&paths);
+    }
+    let ids = existing_ids(path);
+    if ids.is_empty() {
+        return Err(CliError::Usage(format!(
+            "{}: neither a search folder (PROJECT/hp_search_N) nor a project folder with searches",
+            path.display()
+        )));
+    }
+    let project = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    println!("{:<8} {:<10} {:>9} {:>8} {:>14}  folder", "search", "type", "done", "failed", "best loss");
+    for id in ids {
+        let paths = SearchPaths::new(&project, id);
+        match load(&paths) {
+            Ok(s) => {
+                let done = s.summary.succeeded + s.summary.failed + s.summary.cancelled;
+                let planned = s.summary.planned.map(|p| p.to_string()).unwrap_or_else(|| "?".into());
+                let state = live_state(&paths, &s);
+                let state = state.split(' ').next().unwrap_or_default().trim_end_matches(':').to_string();
+                println!(
+                    "{:<8} {:<10} {:>9} {:>8} {:>14}  {} [{state}]",
+                    id,
+                    s.search_type,
+                    format!("{done}/{planned}"),
+                    s.summary.failed,
+                    number(s.summary.best_loss),
+                    paths.dir.display()
+                );
+            }
+            Err(_) => println!("{:<8} {:<10} {:>9} {:>8} {:>14}  {} [starting]", id, "?", "-", "-", "-", paths.dir.display()),
+        }
+    }
+    Ok(0)
+}
+
+fn search_status(paths: &SearchPaths) -> Result<i32, CliError> {
+    let s = load(paths)?;
+    let sum = &s.summary;
+    println!("search {} ({}): {}", s.search_id, s.search_folder, live_state(paths, &s));
+    if let Some(reason) = &s.end_reason {
+        println!("  ended: {reason}");
+    }
+    let planned = sum.planned.map(|p| format!(" of {p}")).unwrap_or_default();
+    println!(
+        "  {} search · {} created{planned} · {} succeeded · {} failed · {} running · {} cancelled · elapsed {}",
+        s.search_type,
+        sum.created,
+        sum.succeeded,
+        sum.failed,
+        sum.running,
+        sum.cancelled,
+        format_duration(sum.elapsed_seconds)
+    );
+    if let (Some(loss), Some(id)) = (sum.best_loss, sum.best_id) {
+        let params = s.combinations.iter().find(|c| c.id == id).map(|c| params_text(&c.params)).unwrap_or_default();
+        println!("  best: loss {loss} (combination {id}): {params}");
+    }
+    let failures: Vec<&Combination> = s.combinations.iter().filter(|c| c.state == RunState::Failed).collect();
+    if !failures.is_empty() {
+        println!("  failures:");
+        for c in failures {
+            println!(
+                "    combination {} ({}): {}",
+                c.id,
+                c.failure_kind.map(|k| k.name()).unwrap_or("failed"),
+                c.failure_reason.as_deref().unwrap_or("")
+            );
+        }
+    }
+    println!("  data: {}", paths.data_file().display());
+    Ok(0)
+}
+
+/// Succeeded runs by loss, then failed runs, then the rest; ties by id.
+fn ranked(combinations: &[Combination]) -> Vec<&Combination> {
+    let rank = |c: &Combination| match c.state {
+        RunState::Succeeded => 0,
+        RunState::Failed => 1,
+        _ => 2,
+    };
+    let mut list: Vec<&Combination> = combinations.iter().collect();
+    list.sort_by(|a, b| {
+        rank(a)
+            .cmp(&rank(b))
+            .then_with(|| match (a.state, a.loss, b.loss) {
+                (RunState::Succeeded, Some(x), Some(y)) => x.total_cmp(&y),
+                _ => std::cmp::Ordering::Equal,
+            })
+            .then(a.id.cmp(&b.id))
+    });
+    list
+}
+
+pub fn results(search: &Path, top: Option<usize>, format: Format) -> Result<i32, CliError> {
+    let paths = SearchPaths::from_dir(search)?;
+    let snapshot = load(&paths)?;
+    let mut list = ranked(&snapshot.combinations);
+    if let Some(n) = top {
+        list.truncate(n);
+    }
+    let metrics = metric_names(&snapshot.combinations);
+    let mut header: Vec<String> = ["rank", "combination_id", "status", "loss", "objective"].map(String::from).to_vec();
+    header.extend(snapshot.hyperparameters.iter().cloned());
+    header.extend(metrics.iter().map(|m| format!("metric_{m}")));
+    header.extend(["job_time", "job_id", "failure_reason", "folder"].map(String::from));
+    let now = crate::clock::now();
+    let rows: Vec<Vec<Value>> = list
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut row = vec![
+                Value::from(i + 1),
+                Value::from(c.id),
+                Value::from(c.state.name()),
+                c.loss.map(Value::from).unwrap_or(Value::Null),
+                c.objective.map(Value::from).unwrap_or(Value::Null),
+            ];
+            row.extend(snapshot.hyperparameters.iter().map(|h| c.params.get(h).cloned().unwrap_or(Value::Null)));
+            row.extend(metrics.iter().map(|m| c.metrics.get(m).cloned().unwrap_or(Value::Null)));
+            row.push(c.job_minutes(now).map(|m| Value::from((m * 1000.0).round() / 1000.0)).unwrap_or(Value::Null));
+            row.push(c.job_id.clone().map(Value::from).unwrap_or(Value::Null));
+            row.push(c.failure_reason.clone().map(Value::from).unwrap_or(Value::Null));
+            row.push(Value::from(paths.combination_dir(c.id).display().to_string()));
+            row
+        })
+        .collect();
+    match format {
+        Format::Json => {
+            let objects: Vec<Value> = rows
+                .iter()
+                .map(|row| Value::Object(header.iter().cloned().zip(row.iter().cloned()).collect()))
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&Value::Array(objects)).unwrap_or_default());
+        }
+        Format::Csv => {
+            println!("{}", header.iter().map(|h| csv_field(h)).collect::<Vec<_>>().join(","));
+            for row in &rows {
+                println!("{}", row.iter().map(|v| csv_field(&plain(v))).collect::<Vec<_>>().join(","));
+            }
+        }
+        Format::Table => {
+            // The table leaves out the folder; job_time and failure reason are shortened.
+            let shown = header.len() - 1;
+            let cells: Vec<Vec<String>> = rows
+                .iter()
+                .map(|row| row[..shown].iter().map(|v| shorten(&plain(v), 60)).collect())
+                .collect();
+            let widths: Vec<usize> = (0..shown)
+                .map(|i| cells.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0))
+                .collect();
+            let line = |items: &[String]| {
+                items.iter().zip(&widths).map(|(t, w)| format!("{t:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_string()
+            };
+            println!("{}", line(&header[..shown]));
+            for row in &cells {
+                println!("{}", line(row));
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn plain(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Number(n) => match n.as_f64() {
+            Some(x) if n.is_f64() => format!("{}", (x * 1e9).round() / 1e9),
+            _ => n.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        format!("{}…", text.chars().take(max - 1).collect::<String>())
+    }
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}

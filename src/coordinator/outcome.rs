@@ -1,0 +1,225 @@
+//! Turning the end of a run into a result: the objective from output.json, the loss from the
+//! objective, or a failure with its reason.
+
+use crate::config::search::YTransformation;
+use crate::executor::RunEnd;
+use crate::store::FailureKind;
+use serde_json::{Map, Value};
+use std::path::Path;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Success { objective: f64, loss: f64, metrics: Map<String, Value> },
+    Failure { kind: FailureKind, reason: String, objective: Option<f64>, metrics: Map<String, Value> },
+}
+
+fn failure(kind: FailureKind, reason: impl Into<String>) -> Outcome {
+    Outcome::Failure { kind, reason: reason.into(), objective: None, metrics: Map::new() }
+}
+
+/// Judges a run from how it ended and what it left in its folder.
+pub fn judge(end: &RunEnd, folder: &Path, y: YTransformation, time_limit_hours: f64) -> Outcome {
+    match end {
+        RunEnd::Exited(0) => read_output(folder, y),
+        RunEnd::Exited(code) => failure(FailureKind::NonZeroExit, with_log_tail(format!("the script exited with code {code}"), folder)),
+        RunEnd::Signaled(signal) => {
+            let name = nix::sys::signal::Signal::try_from(*signal).map(|s| s.as_str().to_string()).unwrap_or_else(|_| signal.to_string());
+            let hint = if *signal == 9 { " (out of memory, or killed from outside?)" } else { "" };
+            failure(FailureKind::KilledBySignal, with_log_tail(format!("the script was killed by signal {name}{hint}"), folder))
+        }
+        RunEnd::TimedOut => failure(
+            FailureKind::TimedOut,
+            format!("the run passed its time limit of {time_limit_hours} h (job_config.json `time`) and was stopped"),
+        ),
+        RunEnd::StartFailed(message) => failure(FailureKind::StartFailed, message.clone()),
+        RunEnd::Lost(message) => failure(FailureKind::Lost, message.clone()),
+    }
+}
+
+/// Adds the last line the script printed, which usually names the error.
+fn with_log_tail(reason: String, folder: &Path) -> String {
+    let text = std::fs::read(folder.join("log.txt")).unwrap_or_default();
+    let tail = &text[text.len().saturating_sub(4096)..];
+    let tail = String::from_utf8_lossy(tail);
+    match tail.lines().rev().map(str::trim).find(|l| !l.is_empty() && !l.starts_with("hpsearch:")) {
+        Some(line) => {
+            let line: String = line.chars().take(200).collect();
+            format!("{reason}; last line of log.txt: {line}")
+        }
+        None => reason,
+    }
+}
+
+fn read_output(folder: &Path, y: YTransformation) -> Outcome {
+    let path = folder.join("output.json");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return failure(FailureKind::MissingOutput, "the script exited with code 0 but wrote no output.json in save_folder")
+        }
+        Err(e) => return failure(FailureKind::UnparseableOutput, format!("cannot read output.json: {e}")),
+    };
+    let value = match parse_lenient(&text) {
+        Ok(value) => value,
+        Err(message) => return failure(FailureKind::UnparseableOutput, format!("output.json is not valid JSON: {message}")),
+    };
+    let (objective, metrics) = match extract(&value) {
+        Ok(found) => found,
+        Err(outcome) => return outcome,
+    };
+    if !objective.is_finite() {
+        return Outcome::Failure {
+            kind: FailureKind::NonFiniteObjective,
+            reason: format!("the objective is {objective}, not a finite number"),
+            objective: None,
+            metrics,
+        };
+    }
+    match transform(objective, y) {
+        Ok(loss) => Outcome::Success { objective, loss, metrics },
+        Err(reason) => Outcome::Failure { kind: FailureKind::TransformationFailed, reason, objective: Some(objective), metrics },
+    }
+}
+
+/// The objective and the extra metrics of an output.json: a number, a list (first element), or an
+/// object (`objective`; its other numeric keys are metrics).
+fn extract(value: &Value) -> Result<(f64, Map<String, Value>), Outcome> {
+    let number = |v: &Value, what: &str| -> Result<f64, Outcome> {
+        match v {
+            Value::Number(n) => Ok(n.as_f64().unwrap_or(f64::NAN)),
+            Value::String(s) if non_finite_word(s).is_some() => Ok(non_finite_word(s).unwrap_or(f64::NAN)),
+            other => Err(failure(
+                FailureKind::NoObjective,
+                format!("{what} is {}, not a number", crate::config::fields::describe(other)),
+            )),
+        }
+    };
+    match value {
+        Value::Array(items) => match items.first() {
+            Some(first) => Ok((number(first, "the first element of the list in output.json")?, Map::new())),
+            None => Err(failure(FailureKind::NoObjective, "output.json holds an empty list; its first element must be the objective")),
+        },
+        Value::Object(map) => {
+            let Some(objective) = map.get("objective") else {
+                let keys: Vec<&str> = map.keys().map(String::as_str).take(8).collect();
+                return Err(failure(
+                    FailureKind::NoObjective,
+                    format!("output.json is an object without the key \"objective\" (keys: {})", keys.join(", ")),
+                ));
+            };
+            let objective = number(objective, "\"objective\" in output.json")?;
+            let metrics = map
+                .iter()
+                .filter(|(k, v)| k.as_str() != "objective" && v.is_number())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            Ok((objective, metrics))
+        }
+        other => Ok((number(other, "output.json")?, Map::new())),
+    }
+}
+
+fn non_finite_word(s: &str) -> Option<f64> {
+    match s {
+        "NaN" | "nan" => Some(f64::NAN),
+        "Infinity" | "inf" => Some(f64::INFINITY),
+        "-Infinity" | "-inf" => Some(f64::NEG_INFINITY),
+        _ => None,
+    }
+}
+
+/// Parses JSON, also accepting the bare `NaN`, `Infinity` and `-Infinity` that Python's json
+/// module writes for non-finite floats (they become strings, judged non-finite later).
+fn parse_lenient(text: &str) -> Result<Value, String> {
+    match serde_json::from_str(text) {
+        Ok(value) => Ok(value),
+        Err(first) => {
+            let mut patched = String::with_capacity(text.len() + 16);
+            let mut in_string = false;
+            let mut escaped = false;
+            let mut rest = text;
+            while let Some(c) = rest.chars().next() {
+                if in_string {
+                    patched.push(c);
+                    match (escaped, c) {
+                        (true, _) => escaped = false,
+                        (false, '\\') => escaped = true,
+                        (false, '"') => in_string = false,
+                        _ => {}
+                    }
+                    rest = &rest[c.len_utf8()..];
+                    continue;
+                }
+                if c == '"' {
+                    in_string = true;
+                }
+                let word = ["-Infinity", "Infinity", "NaN"].into_iter().find(|w| rest.starts_with(w));
+                if let Some(word) = word {
+                    patched.push('"');
+                    patched.push_str(word);
+                    patched.push('"');
+                    rest = &rest[word.len()..];
+                } else {
+                    patched.push(c);
+                    rest = &rest[c.len_utf8()..];
+                }
+            }
+            serde_json::from_str(&patched).map_err(|_| first.to_string())
+        }
+    }
+}
+
+/// The seed's y_transformation: the loss the search minimises.
+pub fn transform(objective: f64, y: YTransformation) -> Result<f64, String> {
+    let log = |x: f64| {
+        if x > 0.0 {
+            Ok(x.log10())
+        } else {
+            Err(format!(
+                "y_transformation \"{}\" takes log10 of the objective, but the objective is {x}; use \"none\" or \"neg\" in search_config.json if it can be zero or negative",
+                y.name()
+            ))
+        }
+    };
+    match y {
+        YTransformation::None => Ok(objective),
+        YTransformation::Neg => Ok(-objective),
+        YTransformation::Log => log(objective),
+        YTransformation::NegLog => log(objective).map(|l| -l),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn objective_of(text: &str) -> Result<f64, String> {
+        let value = parse_lenient(text)?;
+        match extract(&value) {
+            Ok((objective, _)) => Ok(objective),
+            Err(Outcome::Failure { reason, .. }) => Err(reason),
+            Err(_) => Err("?".into()),
+        }
+    }
+
+    #[test]
+    fn reads_the_three_output_shapes() {
+        assert_eq!(objective_of("0.25"), Ok(0.25));
+        assert_eq!(objective_of("[0.5, 3, 4]"), Ok(0.5));
+        assert_eq!(objective_of(r#"{"accuracy": 0.9, "objective": 1.5}"#), Ok(1.5));
+    }
+
+    #[test]
+    fn python_nan_is_read_as_non_finite_not_as_garbage() {
+        assert!(objective_of("NaN").unwrap().is_nan());
+        assert_eq!(objective_of(r#"{"objective": -Infinity}"#), Ok(f64::NEG_INFINITY));
+        assert_eq!(objective_of(r#"{"objective": 1, "note": "NaN inside a string"}"#), Ok(1.0));
+    }
+
+    #[test]
+    fn log_of_a_non_positive_objective_is_a_clear_failure() {
+        assert!(transform(0.0, YTransformation::Log).unwrap_err().contains("log10"));
+        assert_eq!(transform(100.0, YTransformation::NegLog), Ok(-2.0));
+        assert_eq!(transform(3.0, YTransformation::Neg), Ok(-3.0));
+    }
+}
