@@ -1,0 +1,133 @@
+//! A small harness so that each integration test reads like a user session: a temporary project
+//! folder, config files, a real script, the real `hpsearch` binary, and what the user sees.
+#![allow(dead_code)]
+
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+pub fn hpsearch_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_hpsearch"))
+}
+
+pub struct Project {
+    _dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+impl Project {
+    pub fn new() -> Project {
+        let dir = tempfile::Builder::new().prefix("hpsearch-test-").tempdir().expect("temp dir");
+        let path = dir.path().to_path_buf();
+        Project { _dir: dir, path }
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+
+    pub fn write_json(&self, name: &str, value: &Value) -> PathBuf {
+        self.write(name, &serde_json::to_string_pretty(value).expect("json"))
+    }
+
+    /// A script, made executable.
+    pub fn script(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.write(name, text);
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        path
+    }
+
+    /// Writes the three configs: a job running `environment script`, the given model and search.
+    pub fn configs(&self, environment: &str, script: &str, model: Value, search: Value) {
+        self.write_json(
+            "job_config.json",
+            &json!({"environment_path": environment, "script_path": script, "cluster": "local",
+                    "time": 1, "memory": 1, "processor_type": "CPU", "num_processors": 1,
+                    "kill_grace_seconds": 1}),
+        );
+        self.write_json("model_config.json", &model);
+        self.write_json("search_config.json", &search);
+    }
+
+    pub fn hpsearch(&self, args: &[&str]) -> Run {
+        let output = Command::new(hpsearch_bin()).args(args).current_dir(&self.path).output().expect("run hpsearch");
+        Run::from(output)
+    }
+
+    pub fn search_dir(&self, id: u64) -> PathBuf {
+        self.path.join(format!("hp_search_{id}"))
+    }
+
+    /// The data file of a search as rows of cells, header first.
+    pub fn data_file(&self, id: u64) -> Vec<Vec<String>> {
+        let text = std::fs::read_to_string(self.search_dir(id).join("hp_search_data.txt")).expect("data file");
+        text.lines().map(|l| l.split('\t').map(String::from).collect()).collect()
+    }
+
+    /// The data file as maps from column name to cell.
+    pub fn data_rows(&self, id: u64) -> Vec<std::collections::BTreeMap<String, String>> {
+        let rows = self.data_file(id);
+        let header = rows[0].clone();
+        rows[1..].iter().map(|r| header.iter().cloned().zip(r.iter().cloned()).collect()).collect()
+    }
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    pub fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "hpsearch failed:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        self
+    }
+}
+
+/// Polls `condition` until it holds (or panics after `limit`): tests wait for events, not for time.
+pub fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+pub fn model_two_params() -> Value {
+    json!({
+        "x": {"type": "continuous", "domain": [0.0, 1.0], "transformation": "linear"},
+        "n": {"type": "discrete", "domain": [1, 2, 3], "transformation": "linear"},
+        "fixed": "kept"
+    })
+}
+
+pub fn python_ok() -> &'static str {
+    "import json, sys\ncfg = json.load(open(sys.argv[1]))\nimport os\njson.dump({'objective': (cfg['x'] - 0.3) ** 2 + cfg['n'], 'aux': 1.5}, open(os.path.join(cfg['save_folder'], 'output.json'), 'w'))\n"
+}
+
+impl Project {
+    /// Data rows of search `id` of a project in a subfolder.
+    pub fn data_rows_in(&self, sub: &str, id: u64) -> Vec<std::collections::BTreeMap<String, String>> {
+        let text = std::fs::read_to_string(self.path.join(sub).join(format!("hp_search_{id}/hp_search_data.txt"))).expect("data file");
+        let rows: Vec<Vec<String>> = text.lines().map(|l| l.split('\t').map(String::from).collect()).collect();
+        rows[1..].iter().map(|r| rows[0].iter().cloned().zip(r.iter().cloned()).collect()).collect()
+    }
+}
