@@ -2,13 +2,13 @@
 //!
 //! See ARCHITECTURE.md for the map of modules and the rules between them.
 
+pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod coordinator;
-pub mod export;
 pub mod executor;
+pub mod export;
+pub mod project;
 pub mod space;
 pub mod store;
 pub mod strategy;
-pub mod cli;
-pub mod clock;
-pub mod project;

@@ -8,20 +8,47 @@ use support::*;
 fn grid_search_runs_every_combination_once_with_the_seeds_columns() {
     let project = Project::new();
     project.script("score.py", python_ok());
-    project.configs("python3", "score.py", model_two_params(), json!({"search_type": "grid", "max_active_points": 2, "y_transformation": "none"}));
+    project.configs(
+        "python3",
+        "score.py",
+        model_two_params(),
+        json!({"search_type": "grid", "max_active_points": 2, "y_transformation": "none"}),
+    );
     let run = project.hpsearch(&["run", "."]).ok();
-    assert!(run.stdout.contains("all 9 combinations of the grid search are done"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("all 9 combinations of the grid search are done"),
+        "{}",
+        run.stdout
+    );
 
     let table = project.data_file(0);
     let header = &table[0];
     assert_eq!(
         header[..10],
-        ["combination_id", "job_id", "job_time", "previous_results_count", "search_type", "is_queued", "model_config_path", "loss", "x", "n"]
+        [
+            "combination_id",
+            "job_id",
+            "job_time",
+            "previous_results_count",
+            "search_type",
+            "is_queued",
+            "model_config_path",
+            "loss",
+            "x",
+            "n"
+        ]
     );
-    assert_eq!(header[10..], ["status", "failure_reason", "objective", "metric_aux"]);
+    assert_eq!(
+        header[10..],
+        ["status", "failure_reason", "objective", "metric_aux"]
+    );
     let rows = project.data_rows(0);
     assert_eq!(rows.len(), 9);
-    let mut seen: Vec<(String, String)> = rows.iter().map(|r| (r["x"].clone(), r["n"].clone())).collect();
+    let mut seen: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| (r["x"].clone(), r["n"].clone()))
+        .collect();
     seen.sort();
     let mut expected = Vec::new();
     for x in ["0.0", "0.5", "1.0"] {
@@ -39,15 +66,30 @@ fn grid_search_runs_every_combination_once_with_the_seeds_columns() {
         let x: f64 = row["x"].parse().unwrap();
         let n: f64 = row["n"].parse().unwrap();
         let loss: f64 = row["loss"].parse().unwrap();
-        assert!((loss - ((x - 0.3).powi(2) + n)).abs() < 1e-12, "loss is the objective with y_transformation none");
+        assert!(
+            (loss - ((x - 0.3).powi(2) + n)).abs() < 1e-12,
+            "loss is the objective with y_transformation none"
+        );
         assert_eq!(row["metric_aux"], "1.5");
-        let input: Value = serde_json::from_str(&std::fs::read_to_string(&row["model_config_path"]).unwrap()).unwrap();
+        let input: Value =
+            serde_json::from_str(&std::fs::read_to_string(&row["model_config_path"]).unwrap())
+                .unwrap();
         assert_eq!(input["fixed"], "kept", "fixed values pass through");
-        assert!(input["n"].is_i64(), "integer domains stay integers: {input}");
+        assert!(
+            input["n"].is_i64(),
+            "integer domains stay integers: {input}"
+        );
         let id = &row["combination_id"];
-        assert!(input["save_folder"].as_str().unwrap().ends_with(&format!("hp_search_0/hp_combination_{id}")));
+        assert!(input["save_folder"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("hp_search_0/hp_combination_{id}")));
         let keys: Vec<&String> = input.as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["x", "n", "fixed", "save_folder"], "the model config's order, then save_folder");
+        assert_eq!(
+            keys,
+            ["x", "n", "fixed", "save_folder"],
+            "the model config's order, then save_folder"
+        );
     }
     let log = std::fs::read_to_string(project.search_dir(0).join("log.txt")).unwrap();
     assert!(log.contains("combination 8 succeeded"), "{log}");
@@ -77,7 +119,18 @@ esac
 fn every_failure_kind_is_recorded_with_its_reason_and_imputed() {
     let project = Project::new();
     project.script("fail.sh", FAILING);
-    let modes = ["ok", "ok_small", "exit1", "signal", "no_output", "garbage", "nan", "no_objective", "text", "negative"];
+    let modes = [
+        "ok",
+        "ok_small",
+        "exit1",
+        "signal",
+        "no_output",
+        "garbage",
+        "nan",
+        "no_objective",
+        "text",
+        "negative",
+    ];
     project.configs(
         "/bin/sh",
         "fail.sh",
@@ -89,12 +142,20 @@ fn every_failure_kind_is_recorded_with_its_reason_and_imputed() {
     assert_eq!(rows.len(), modes.len());
     let by_mode = |m: &str| rows.iter().find(|r| r["mode"] == m).unwrap().clone();
     let expect = [
-        ("exit1", "non_zero_exit", "exited with code 1; last line of log.txt: Traceback: ValueError: bad lr"),
+        (
+            "exit1",
+            "non_zero_exit",
+            "exited with code 1; last line of log.txt: Traceback: ValueError: bad lr",
+        ),
         ("signal", "killed_by_signal", "SIGKILL"),
         ("no_output", "missing_output", "wrote no output.json"),
         ("garbage", "unparseable_output", "not valid JSON"),
         ("nan", "non_finite_objective", "NaN"),
-        ("no_objective", "no_objective", "without the key \"objective\""),
+        (
+            "no_objective",
+            "no_objective",
+            "without the key \"objective\"",
+        ),
         ("text", "no_objective", "not a number"),
         ("negative", "transformation_failed", "log10"),
     ];
@@ -102,19 +163,35 @@ fn every_failure_kind_is_recorded_with_its_reason_and_imputed() {
     for (mode, kind, reason) in expect {
         let row = by_mode(mode);
         assert_eq!(row["status"], "failed", "{mode}");
-        assert!(row["failure_reason"].contains(reason), "{mode}: {}", row["failure_reason"]);
+        assert!(
+            row["failure_reason"].contains(reason),
+            "{mode}: {}",
+            row["failure_reason"]
+        );
         // max: worst real loss is log10(100) = 2, best log10(10) = 1 → 2 + 0.05 × 2 = 2.1
         assert_eq!(row["loss"], "2.1", "{mode} imputed with max");
-        assert!(status.contains(&format!("({kind})")), "status shows {kind}: {status}");
+        assert!(
+            status.contains(&format!("({kind})")),
+            "status shows {kind}: {status}"
+        );
     }
     assert_eq!(by_mode("ok")["loss"], "2");
     assert_eq!(by_mode("ok_small")["loss"], "1");
-    assert_eq!(by_mode("negative")["objective"], "-5", "the raw objective is kept even when the transformation fails");
-    let results = project.hpsearch(&["results", "hp_search_0", "--format", "json"]).ok().stdout;
+    assert_eq!(
+        by_mode("negative")["objective"],
+        "-5",
+        "the raw objective is kept even when the transformation fails"
+    );
+    let results = project
+        .hpsearch(&["results", "hp_search_0", "--format", "json"])
+        .ok()
+        .stdout;
     let results: Vec<Value> = serde_json::from_str(&results).unwrap();
     assert_eq!(results[0]["mode"], "ok_small", "best first");
     assert_eq!(results[1]["mode"], "ok");
-    assert!(results[2..].iter().all(|r| r["status"] == "failed" && r["failure_reason"].is_string()));
+    assert!(results[2..]
+        .iter()
+        .all(|r| r["status"] == "failed" && r["failure_reason"].is_string()));
 }
 
 #[test]
@@ -129,10 +206,18 @@ fn failures_under_neg_are_imputed_worse_than_every_loss() {
     );
     project.hpsearch(&["run", "."]).ok();
     let rows = project.data_rows(0);
-    let loss = |m: &str| -> f64 { rows.iter().find(|r| r["mode"] == m).unwrap()["loss"].parse().unwrap() };
+    let loss = |m: &str| -> f64 {
+        rows.iter().find(|r| r["mode"] == m).unwrap()["loss"]
+            .parse()
+            .unwrap()
+    };
     assert_eq!(loss("ok"), -100.0);
     assert_eq!(loss("ok_small"), -10.0);
-    assert!(loss("exit1") > -10.0, "imputed {} must be worse than the worst loss -10", loss("exit1"));
+    assert!(
+        loss("exit1") > -10.0,
+        "imputed {} must be worse than the worst loss -10",
+        loss("exit1")
+    );
 }
 
 #[test]
@@ -148,7 +233,10 @@ fn a_numeric_failure_value_and_nan_are_honoured() {
         );
         project.hpsearch(&["run", "."]).ok();
         let rows = project.data_rows(0);
-        assert_eq!(rows.iter().find(|r| r["mode"] == "exit1").unwrap()["loss"], expected);
+        assert_eq!(
+            rows.iter().find(|r| r["mode"] == "exit1").unwrap()["loss"],
+            expected
+        );
     }
 }
 
@@ -156,20 +244,42 @@ fn a_numeric_failure_value_and_nan_are_honoured() {
 fn a_run_past_its_time_is_stopped_and_recorded_as_timed_out() {
     let project = Project::new();
     // Ignores SIGTERM, so the run needs the SIGKILL that follows the grace period.
-    project.script("slow.sh", "#!/bin/sh\ntrap '' TERM\nsleep 30\necho 1 > output.json\n");
-    project.configs("/bin/sh", "slow.sh", json!({"x": {"type": "continuous", "domain": [0, 1]}}), json!({"search_type": "random", "max_suggestions": 1}));
-    let mut job: Value = serde_json::from_str(&std::fs::read_to_string(project.path.join("job_config.json")).unwrap()).unwrap();
+    project.script(
+        "slow.sh",
+        "#!/bin/sh\ntrap '' TERM\nsleep 30\necho 1 > output.json\n",
+    );
+    project.configs(
+        "/bin/sh",
+        "slow.sh",
+        json!({"x": {"type": "continuous", "domain": [0, 1]}}),
+        json!({"search_type": "random", "max_suggestions": 1}),
+    );
+    let mut job: Value = serde_json::from_str(
+        &std::fs::read_to_string(project.path.join("job_config.json")).unwrap(),
+    )
+    .unwrap();
     job["time"] = json!(0.0003); // about a second
     job["kill_grace_seconds"] = json!(0.5);
     project.write_json("job_config.json", &job);
     let started = std::time::Instant::now();
     project.hpsearch(&["run", "."]).ok();
-    assert!(started.elapsed() < std::time::Duration::from_secs(15), "stopped long before the script's 30 s");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "stopped long before the script's 30 s"
+    );
     let rows = project.data_rows(0);
     assert_eq!(rows[0]["status"], "failed");
-    assert!(rows[0]["failure_reason"].contains("time limit"), "{}", rows[0]["failure_reason"]);
-    let log = std::fs::read_to_string(project.search_dir(0).join("hp_combination_0/log.txt")).unwrap();
-    assert!(log.contains("SIGKILL"), "the run's log says it was killed: {log}");
+    assert!(
+        rows[0]["failure_reason"].contains("time limit"),
+        "{}",
+        rows[0]["failure_reason"]
+    );
+    let log =
+        std::fs::read_to_string(project.search_dir(0).join("hp_combination_0/log.txt")).unwrap();
+    assert!(
+        log.contains("SIGKILL"),
+        "the run's log says it was killed: {log}"
+    );
 }
 
 #[test]
@@ -188,7 +298,11 @@ fn search_time_ends_the_search_and_cancels_what_is_running() {
     assert_eq!(rows.len(), 2, "no run starts after search_time");
     for row in rows {
         assert_eq!(row["status"], "cancelled");
-        assert!(row["failure_reason"].contains("search_time"), "{}", row["failure_reason"]);
+        assert!(
+            row["failure_reason"].contains("search_time"),
+            "{}",
+            row["failure_reason"]
+        );
         assert_eq!(row["loss"], "", "a cancelled run is not imputed");
     }
 }
@@ -200,7 +314,11 @@ fn the_same_random_seed_gives_the_same_combinations() {
         project.script("score.py", python_ok());
         project.configs("python3", "score.py", model_two_params(), json!({"search_type": search_type, "max_suggestions": 5, "random_seed": 42, "max_active_points": 3, "y_transformation": "none"}));
         project.hpsearch(&["run", "."]).ok();
-        let mut rows: Vec<Vec<String>> = project.data_rows(0).iter().map(|r| vec![r["combination_id"].clone(), r["x"].clone(), r["n"].clone()]).collect();
+        let mut rows: Vec<Vec<String>> = project
+            .data_rows(0)
+            .iter()
+            .map(|r| vec![r["combination_id"].clone(), r["x"].clone(), r["n"].clone()])
+            .collect();
         rows.sort();
         rows
     };
@@ -217,8 +335,16 @@ fn scripts_in_shell_perl_and_python_run_through_the_templates() {
     let project = Project::new();
     project.hpsearch(&["init", "proj"]).ok();
     let dir = project.path.join("proj");
-    let mut languages = vec![("python3", "analysis.py"), ("/bin/sh", "analysis.sh"), ("perl", "analysis.pl")];
-    if std::process::Command::new("Rscript").arg("--version").output().is_ok() {
+    let mut languages = vec![
+        ("python3", "analysis.py"),
+        ("/bin/sh", "analysis.sh"),
+        ("perl", "analysis.pl"),
+    ];
+    if std::process::Command::new("Rscript")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
         languages.push(("Rscript", "analysis.R"));
     } else {
         eprintln!("NOTE: Rscript is not installed; the R template is not exercised (.ci/run installs r-base-core)");
@@ -231,12 +357,25 @@ fn scripts_in_shell_perl_and_python_run_through_the_templates() {
         let rows = project.data_rows_in("proj", i as u64);
         assert_eq!(rows.len(), 3, "{script}");
         for row in rows {
-            assert_eq!(row["status"], "succeeded", "{script}: {}", row["failure_reason"]);
+            assert_eq!(
+                row["status"], "succeeded",
+                "{script}: {}",
+                row["failure_reason"]
+            );
             let objective: f64 = row["objective"].parse().unwrap();
             let lr: f64 = row["learning_rate"].parse().unwrap();
             let layers: f64 = row["num_layers"].parse().unwrap();
-            let expected = (lr.log10() + 3.0).powi(2) + 0.1 * (layers - 3.0).powi(2) + if row["activation"] == "tanh" { 0.05 } else { 0.0 };
-            assert!((objective - expected).abs() < 1e-6 * expected.max(1.0), "{script}: {objective} vs {expected}");
+            let expected = (lr.log10() + 3.0).powi(2)
+                + 0.1 * (layers - 3.0).powi(2)
+                + if row["activation"] == "tanh" {
+                    0.05
+                } else {
+                    0.0
+                };
+            assert!(
+                (objective - expected).abs() < 1e-6 * expected.max(1.0),
+                "{script}: {objective} vs {expected}"
+            );
         }
     }
 }

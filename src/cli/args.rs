@@ -77,22 +77,40 @@ pub struct ConfigArgs {
     #[arg(default_value = ".")]
     pub project: PathBuf,
     /// Path of search_config.json (default: PROJECT/search_config.json).
-    #[arg(long = "search-config", visible_alias = "search_config_path", alias = "search-config-path")]
+    #[arg(
+        long = "search-config",
+        visible_alias = "search_config_path",
+        alias = "search-config-path"
+    )]
     pub search_config: Option<PathBuf>,
     /// Path of job_config.json (default: PROJECT/job_config.json); its folder is the project folder.
-    #[arg(long = "job-config", visible_alias = "job_config_path", alias = "job-config-path")]
+    #[arg(
+        long = "job-config",
+        visible_alias = "job_config_path",
+        alias = "job-config-path"
+    )]
     pub job_config: Option<PathBuf>,
     /// Path of model_config.json (default: PROJECT/model_config.json).
-    #[arg(long = "model-config", visible_alias = "model_config_path", alias = "model-config-path")]
+    #[arg(
+        long = "model-config",
+        visible_alias = "model_config_path",
+        alias = "model-config-path"
+    )]
     pub model_config: Option<PathBuf>,
 }
 
 impl ConfigArgs {
     pub fn paths(&self) -> [PathBuf; 3] {
         [
-            self.search_config.clone().unwrap_or_else(|| self.project.join("search_config.json")),
-            self.job_config.clone().unwrap_or_else(|| self.project.join("job_config.json")),
-            self.model_config.clone().unwrap_or_else(|| self.project.join("model_config.json")),
+            self.search_config
+                .clone()
+                .unwrap_or_else(|| self.project.join("search_config.json")),
+            self.job_config
+                .clone()
+                .unwrap_or_else(|| self.project.join("job_config.json")),
+            self.model_config
+                .clone()
+                .unwrap_or_else(|| self.project.join("model_config.json")),
         ]
     }
 }

@@ -34,7 +34,9 @@ impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::Config(_) | CliError::Paths(_) | CliError::Usage(_) => EXIT_USAGE,
-            CliError::Coordinator(CoordinatorError::Definition(DefinitionError::Config(_))) => EXIT_USAGE,
+            CliError::Coordinator(CoordinatorError::Definition(DefinitionError::Config(_))) => {
+                EXIT_USAGE
+            }
             CliError::Coordinator(CoordinatorError::Strategy(_)) => EXIT_USAGE,
             CliError::Coordinator(_) | CliError::Runtime(_) => EXIT_RUNTIME,
         }

@@ -4,11 +4,26 @@ use super::errors::CliError;
 use std::path::Path;
 
 const TEMPLATES: [(&str, &str); 6] = [
-    ("model_config.json", include_str!("../../examples/templates/model_config.json")),
-    ("analysis.py", include_str!("../../examples/templates/analysis_template.py")),
-    ("analysis.R", include_str!("../../examples/templates/analysis_template.R")),
-    ("analysis.sh", include_str!("../../examples/templates/analysis_template.sh")),
-    ("analysis.pl", include_str!("../../examples/templates/analysis_template.pl")),
+    (
+        "model_config.json",
+        include_str!("../../examples/templates/model_config.json"),
+    ),
+    (
+        "analysis.py",
+        include_str!("../../examples/templates/analysis_template.py"),
+    ),
+    (
+        "analysis.R",
+        include_str!("../../examples/templates/analysis_template.R"),
+    ),
+    (
+        "analysis.sh",
+        include_str!("../../examples/templates/analysis_template.sh"),
+    ),
+    (
+        "analysis.pl",
+        include_str!("../../examples/templates/analysis_template.pl"),
+    ),
     ("README.txt", PROJECT_README),
 ];
 
@@ -49,7 +64,10 @@ Then:                     hpsearch status .   and   hpsearch results hp_search_0
 ";
 
 pub fn init(project: &Path) -> Result<(), CliError> {
-    let mut files: Vec<(&str, &str)> = vec![("search_config.json", SEARCH_CONFIG), ("job_config.json", JOB_CONFIG)];
+    let mut files: Vec<(&str, &str)> = vec![
+        ("search_config.json", SEARCH_CONFIG),
+        ("job_config.json", JOB_CONFIG),
+    ];
     files.extend(TEMPLATES);
     for (name, _) in &files {
         if project.join(name).exists() {
@@ -59,10 +77,16 @@ pub fn init(project: &Path) -> Result<(), CliError> {
             )));
         }
     }
-    std::fs::create_dir_all(project).map_err(|e| CliError::Runtime(format!("{}: cannot create the folder: {e}", project.display())))?;
+    std::fs::create_dir_all(project).map_err(|e| {
+        CliError::Runtime(format!(
+            "{}: cannot create the folder: {e}",
+            project.display()
+        ))
+    })?;
     for (name, text) in files {
         let path = project.join(name);
-        std::fs::write(&path, text).map_err(|e| CliError::Runtime(format!("{}: cannot write: {e}", path.display())))?;
+        std::fs::write(&path, text)
+            .map_err(|e| CliError::Runtime(format!("{}: cannot write: {e}", path.display())))?;
         if name.starts_with("analysis.") {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755));
@@ -70,6 +94,9 @@ pub fn init(project: &Path) -> Result<(), CliError> {
     }
     println!("Created the project {}:", project.display());
     println!("  search_config.json, job_config.json, model_config.json, analysis.py, analysis.R, analysis.sh, analysis.pl");
-    println!("Edit analysis.py (or another template) and model_config.json, then run:  hpsearch run {}", project.display());
+    println!(
+        "Edit analysis.py (or another template) and model_config.json, then run:  hpsearch run {}",
+        project.display()
+    );
     Ok(())
 }

@@ -18,11 +18,20 @@ pub fn main() -> i32 {
         Command::Launch(args) => search::launch(args),
         Command::Run(args) => search::run(args),
         Command::Status { path } => view::status(path),
-        Command::Results { search, top, format } => view::results(search, *top, *format),
+        Command::Results {
+            search,
+            top,
+            format,
+        } => view::results(search, *top, *format),
         Command::Cancel { search } => search::cancel(search),
         Command::Resume { search, detach } => search::resume(search, *detach),
         Command::Coordinate { search, resumed } => search::coordinate(search, *resumed),
-        Command::Wrap { folder, time_limit, grace, command } => Ok(wrap(folder, *time_limit, *grace, command)),
+        Command::Wrap {
+            folder,
+            time_limit,
+            grace,
+            command,
+        } => Ok(wrap(folder, *time_limit, *grace, command)),
     };
     match result {
         Ok(code) => code,
@@ -38,7 +47,9 @@ fn wrap(folder: &std::path::Path, time_limit: f64, grace: f64, command: &[String
         eprintln!("hpsearch _wrap: no command given");
         return errors::EXIT_USAGE;
     };
-    let seconds = |x: f64| std::time::Duration::try_from_secs_f64(x.max(0.0)).unwrap_or(std::time::Duration::MAX);
+    let seconds = |x: f64| {
+        std::time::Duration::try_from_secs_f64(x.max(0.0)).unwrap_or(std::time::Duration::MAX)
+    };
     crate::executor::wrapper::run(crate::executor::wrapper::WrapArgs {
         folder: folder.to_path_buf(),
         time_limit: seconds(time_limit),

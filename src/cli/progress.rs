@@ -12,10 +12,19 @@ pub struct ProgressObserver {
 impl ProgressObserver {
     pub fn new() -> Self {
         let interactive = std::io::stderr().is_terminal();
-        let bar = ProgressBar::with_draw_target(Some(0), if interactive { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
+        let bar = ProgressBar::with_draw_target(
+            Some(0),
+            if interactive {
+                ProgressDrawTarget::stderr()
+            } else {
+                ProgressDrawTarget::hidden()
+            },
+        );
         bar.set_style(
-            ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} done · {msg} · {elapsed_precise}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "{bar:30.cyan/blue} {pos}/{len} done · {msg} · {elapsed_precise}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         ProgressObserver { bar, interactive }
     }
@@ -37,13 +46,24 @@ impl Observer for ProgressObserver {
         if let Some(planned) = summary.planned {
             self.bar.set_length(planned);
         }
-        self.bar.set_position(summary.succeeded + summary.failed + summary.cancelled);
+        self.bar
+            .set_position(summary.succeeded + summary.failed + summary.cancelled);
         let best = match (summary.best_loss, summary.best_id) {
             (Some(loss), Some(id)) => format!("best {loss:.6} (#{id})"),
             _ => "best -".to_string(),
         };
-        self.bar.set_message(format!("{} running · {} failed · {best}", summary.running, summary.failed));
-        let noteworthy = matches!(event, Event::RunFailed { .. } | Event::RunAdopted { .. } | Event::RunStopped { .. } | Event::Note(_) | Event::RunRestarted { .. });
+        self.bar.set_message(format!(
+            "{} running · {} failed · {best}",
+            summary.running, summary.failed
+        ));
+        let noteworthy = matches!(
+            event,
+            Event::RunFailed { .. }
+                | Event::RunAdopted { .. }
+                | Event::RunStopped { .. }
+                | Event::Note(_)
+                | Event::RunRestarted { .. }
+        );
         if noteworthy {
             if self.interactive {
                 self.bar.println(describe(event));

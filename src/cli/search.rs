@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 fn self_exe() -> Result<PathBuf, CliError> {
-    std::env::current_exe().map_err(|e| CliError::Runtime(format!("cannot find the hpsearch binary: {e}")))
+    std::env::current_exe()
+        .map_err(|e| CliError::Runtime(format!("cannot find the hpsearch binary: {e}")))
 }
 
 fn prepare(args: &ConfigArgs) -> Result<(Definition, SearchPaths), CliError> {
@@ -24,7 +25,12 @@ fn prepare(args: &ConfigArgs) -> Result<(Definition, SearchPaths), CliError> {
     Ok((definition, paths))
 }
 
-fn record_launch(definition: &Definition, paths: &SearchPaths, job_id: String, command: String) -> Result<(), CliError> {
+fn record_launch(
+    definition: &Definition,
+    paths: &SearchPaths,
+    job_id: String,
+    command: String,
+) -> Result<(), CliError> {
     let record = LaunchRecord {
         job_id,
         project_folder: paths.project.display().to_string(),
@@ -39,16 +45,30 @@ fn record_launch(definition: &Definition, paths: &SearchPaths, job_id: String, c
         launched_at: crate::clock::format(crate::clock::now()),
         host: lock::hostname(),
     };
-    launched::append(&paths.project, &record)
-        .map_err(|e| CliError::Runtime(format!("{}: cannot record the search: {e}", paths.project.join(crate::project::paths::LAUNCHED_FILE).display())))
+    launched::append(&paths.project, &record).map_err(|e| {
+        CliError::Runtime(format!(
+            "{}: cannot record the search: {e}",
+            paths
+                .project
+                .join(crate::project::paths::LAUNCHED_FILE)
+                .display()
+        ))
+    })
 }
 
 fn command_line() -> String {
-    std::env::args().map(|a| shell_quote(&a)).collect::<Vec<_>>().join(" ")
+    std::env::args()
+        .map(|a| shell_quote(&a))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn shell_quote(text: &str) -> String {
-    if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@".contains(c)) {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@".contains(c))
+    {
         text.to_string()
     } else {
         format!("'{}'", text.replace('\'', "'\\''"))
@@ -58,7 +78,12 @@ fn shell_quote(text: &str) -> String {
 /// `hpsearch run`: a new search in the foreground.
 pub fn run(args: &ConfigArgs) -> Result<i32, CliError> {
     let (definition, paths) = prepare(args)?;
-    record_launch(&definition, &paths, format!("local:{}", std::process::id()), command_line())?;
+    record_launch(
+        &definition,
+        &paths,
+        format!("local:{}", std::process::id()),
+        command_line(),
+    )?;
     println!("search {} in {}", paths.search_id, paths.dir.display());
     coordinate_foreground(paths, false)
 }
@@ -86,9 +111,15 @@ fn report_end(paths: &SearchPaths, end: &SearchEnd) {
     if let Ok(text) = std::fs::read_to_string(paths.snapshot()) {
         if let Ok(snapshot) = serde_json::from_str::<crate::export::Snapshot>(&text) {
             let s = &snapshot.summary;
-            println!("  {} succeeded, {} failed, {} cancelled, of {} combinations", s.succeeded, s.failed, s.cancelled, s.created);
+            println!(
+                "  {} succeeded, {} failed, {} cancelled, of {} combinations",
+                s.succeeded, s.failed, s.cancelled, s.created
+            );
             if let (Some(loss), Some(id)) = (s.best_loss, s.best_id) {
-                println!("  best: loss {loss} (combination {id}, {})", paths.combination_dir(id).display());
+                println!(
+                    "  best: loss {loss} (combination {id}, {})",
+                    paths.combination_dir(id).display()
+                );
             }
         }
     }
@@ -103,7 +134,9 @@ fn spawn_detached(paths: &SearchPaths, resumed: bool) -> Result<u32, CliError> {
         .append(true)
         .open(paths.log())
         .map_err(|e| CliError::Runtime(format!("{}: {e}", paths.log().display())))?;
-    let log_err = log.try_clone().map_err(|e| CliError::Runtime(e.to_string()))?;
+    let log_err = log
+        .try_clone()
+        .map_err(|e| CliError::Runtime(e.to_string()))?;
     let mut command = Command::new(self_exe()?);
     command.arg("_coordinate").arg(&paths.dir);
     if resumed {
@@ -113,10 +146,14 @@ fn spawn_detached(paths: &SearchPaths, resumed: bool) -> Result<u32, CliError> {
     // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
     unsafe {
         command.pre_exec(|| {
-            nix::unistd::setsid().map(|_| ()).map_err(std::io::Error::from)
+            nix::unistd::setsid()
+                .map(|_| ())
+                .map_err(std::io::Error::from)
         });
     }
-    let child = command.spawn().map_err(|e| CliError::Runtime(format!("cannot start the coordinator: {e}")))?;
+    let child = command
+        .spawn()
+        .map_err(|e| CliError::Runtime(format!("cannot start the coordinator: {e}")))?;
     Ok(child.id())
 }
 
@@ -124,9 +161,16 @@ fn spawn_detached(paths: &SearchPaths, resumed: bool) -> Result<u32, CliError> {
 pub fn launch(args: &ConfigArgs) -> Result<i32, CliError> {
     let (definition, paths) = prepare(args)?;
     let pid = spawn_detached(&paths, false)?;
-    let search_command = format!("{} _coordinate {}", shell_quote(&self_exe()?.display().to_string()), shell_quote(&paths.dir.display().to_string()));
+    let search_command = format!(
+        "{} _coordinate {}",
+        shell_quote(&self_exe()?.display().to_string()),
+        shell_quote(&paths.dir.display().to_string())
+    );
     record_launch(&definition, &paths, format!("local:{pid}"), search_command)?;
-    println!("launched search {} (coordinator pid {pid})", paths.search_id);
+    println!(
+        "launched search {} (coordinator pid {pid})",
+        paths.search_id
+    );
     println!("  folder:   {}", paths.dir.display());
     println!("  progress: tail -f {}", paths.log().display());
     println!("  status:   hpsearch status {}", paths.dir.display());
@@ -156,10 +200,18 @@ pub fn resume(search: &Path, detach: bool) -> Result<i32, CliError> {
     }
     if detach {
         let pid = spawn_detached(&paths, true)?;
-        println!("resumed search {} in the background (coordinator pid {pid}); log: {}", paths.search_id, paths.log().display());
+        println!(
+            "resumed search {} in the background (coordinator pid {pid}); log: {}",
+            paths.search_id,
+            paths.log().display()
+        );
         return Ok(0);
     }
-    println!("resuming search {} in {}", paths.search_id, paths.dir.display());
+    println!(
+        "resuming search {} in {}",
+        paths.search_id,
+        paths.dir.display()
+    );
     coordinate_foreground(paths, true)
 }
 
@@ -169,17 +221,28 @@ pub fn cancel(search: &Path) -> Result<i32, CliError> {
     match lock::live_holder(&paths.lock()) {
         Some(holder) if holder.host == lock::hostname() && holder.pid > 0 => {
             let pid = nix::unistd::Pid::from_raw(holder.pid as i32);
-            nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM)
-                .map_err(|e| CliError::Runtime(format!("cannot signal the coordinator (pid {}): {e}", holder.pid)))?;
+            nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).map_err(|e| {
+                CliError::Runtime(format!(
+                    "cannot signal the coordinator (pid {}): {e}",
+                    holder.pid
+                ))
+            })?;
             println!("asked the coordinator of search {} (pid {}) to stop; waiting for its runs to stop...", paths.search_id, holder.pid);
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
             while lock::live_holder(&paths.lock()).is_some() {
                 if std::time::Instant::now() > deadline {
-                    return Err(CliError::Runtime(format!("the coordinator (pid {}) has not stopped after 120 s", holder.pid)));
+                    return Err(CliError::Runtime(format!(
+                        "the coordinator (pid {}) has not stopped after 120 s",
+                        holder.pid
+                    )));
                 }
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
-            println!("search {} stopped; `hpsearch resume {}` continues it", paths.search_id, paths.dir.display());
+            println!(
+                "search {} stopped; `hpsearch resume {}` continues it",
+                paths.search_id,
+                paths.dir.display()
+            );
             Ok(0)
         }
         Some(holder) => Err(CliError::Runtime(format!(
@@ -191,7 +254,10 @@ pub fn cancel(search: &Path) -> Result<i32, CliError> {
             let executor = Box::new(LocalExecutor::new(self_exe()?));
             let coordinator = Coordinator::open(paths.clone(), executor, Vec::new())?;
             let stopped = coordinator.cancel()?;
-            println!("search {} has no running coordinator; stopped {stopped} run(s) it left behind", paths.search_id);
+            println!(
+                "search {} has no running coordinator; stopped {stopped} run(s) it left behind",
+                paths.search_id
+            );
             Ok(0)
         }
     }

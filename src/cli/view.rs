@@ -14,17 +14,28 @@ use std::path::Path;
 fn load(paths: &SearchPaths) -> Result<Snapshot, CliError> {
     let path = paths.snapshot();
     let text = std::fs::read_to_string(&path).map_err(|_| {
-        CliError::Runtime(format!("search {} has not published its state yet ({} is missing); is it starting?", paths.search_id, path.display()))
+        CliError::Runtime(format!(
+            "search {} has not published its state yet ({} is missing); is it starting?",
+            paths.search_id,
+            path.display()
+        ))
     })?;
-    serde_json::from_str(&text).map_err(|e| CliError::Runtime(format!("{}: unreadable snapshot: {e}", path.display())))
+    serde_json::from_str(&text)
+        .map_err(|e| CliError::Runtime(format!("{}: unreadable snapshot: {e}", path.display())))
 }
 
 /// The search's state as a user should read it: a `running` snapshot without a live
 /// coordinator means the coordinator died.
 fn live_state(paths: &SearchPaths, snapshot: &Snapshot) -> String {
     match (snapshot.state.as_str(), lock::live_holder(&paths.lock())) {
-        (_, Some(holder)) => format!("running (coordinator pid {} on {})", holder.pid, holder.host),
-        ("running" | "created", None) => format!("died: its coordinator is gone; `hpsearch resume {}` continues it", paths.dir.display()),
+        (_, Some(holder)) => format!(
+            "running (coordinator pid {} on {})",
+            holder.pid, holder.host
+        ),
+        ("running" | "created", None) => format!(
+            "died: its coordinator is gone; `hpsearch resume {}` continues it",
+            paths.dir.display()
+        ),
         (state, None) => state.to_string(),
     }
 }
@@ -35,7 +46,11 @@ fn format_duration(seconds: f64) -> String {
 }
 
 fn params_text(params: &Map<String, Value>) -> String {
-    params.iter().map(|(k, v)| format!("{k}={}", cell(v))).collect::<Vec<_>>().join(", ")
+    params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", cell(v)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub fn status(path: &Path) -> Result<i32, CliError> {
@@ -50,15 +65,27 @@ pub fn status(path: &Path) -> Result<i32, CliError> {
         )));
     }
     let project = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    println!("{:<8} {:<10} {:>9} {:>8} {:>14}  folder", "search", "type", "done", "failed", "best loss");
+    println!(
+        "{:<8} {:<10} {:>9} {:>8} {:>14}  folder",
+        "search", "type", "done", "failed", "best loss"
+    );
     for id in ids {
         let paths = SearchPaths::new(&project, id);
         match load(&paths) {
             Ok(s) => {
                 let done = s.summary.succeeded + s.summary.failed + s.summary.cancelled;
-                let planned = s.summary.planned.map(|p| p.to_string()).unwrap_or_else(|| "?".into());
+                let planned = s
+                    .summary
+                    .planned
+                    .map(|p| p.to_string())
+                    .unwrap_or_else(|| "?".into());
                 let state = live_state(&paths, &s);
-                let state = state.split(' ').next().unwrap_or_default().trim_end_matches(':').to_string();
+                let state = state
+                    .split(' ')
+                    .next()
+                    .unwrap_or_default()
+                    .trim_end_matches(':')
+                    .to_string();
                 println!(
                     "{:<8} {:<10} {:>9} {:>8} {:>14}  {} [{state}]",
                     id,
@@ -69,7 +96,15 @@ pub fn status(path: &Path) -> Result<i32, CliError> {
                     paths.dir.display()
                 );
             }
-            Err(_) => println!("{:<8} {:<10} {:>9} {:>8} {:>14}  {} [starting]", id, "?", "-", "-", "-", paths.dir.display()),
+            Err(_) => println!(
+                "{:<8} {:<10} {:>9} {:>8} {:>14}  {} [starting]",
+                id,
+                "?",
+                "-",
+                "-",
+                "-",
+                paths.dir.display()
+            ),
         }
     }
     Ok(0)
@@ -78,7 +113,12 @@ pub fn status(path: &Path) -> Result<i32, CliError> {
 fn search_status(paths: &SearchPaths) -> Result<i32, CliError> {
     let s = load(paths)?;
     let sum = &s.summary;
-    println!("search {} ({}): {}", s.search_id, s.search_folder, live_state(paths, &s));
+    println!(
+        "search {} ({}): {}",
+        s.search_id,
+        s.search_folder,
+        live_state(paths, &s)
+    );
     if let Some(reason) = &s.end_reason {
         println!("  ended: {reason}");
     }
@@ -94,10 +134,19 @@ fn search_status(paths: &SearchPaths) -> Result<i32, CliError> {
         format_duration(sum.elapsed_seconds)
     );
     if let (Some(loss), Some(id)) = (sum.best_loss, sum.best_id) {
-        let params = s.combinations.iter().find(|c| c.id == id).map(|c| params_text(&c.params)).unwrap_or_default();
+        let params = s
+            .combinations
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| params_text(&c.params))
+            .unwrap_or_default();
         println!("  best: loss {loss} (combination {id}): {params}");
     }
-    let failures: Vec<&Combination> = s.combinations.iter().filter(|c| c.state == RunState::Failed).collect();
+    let failures: Vec<&Combination> = s
+        .combinations
+        .iter()
+        .filter(|c| c.state == RunState::Failed)
+        .collect();
     if !failures.is_empty() {
         println!("  failures:");
         for c in failures {
@@ -141,7 +190,9 @@ pub fn results(search: &Path, top: Option<usize>, format: Format) -> Result<i32,
         list.truncate(n);
     }
     let metrics = metric_names(&snapshot.combinations);
-    let mut header: Vec<String> = ["rank", "combination_id", "status", "loss", "objective"].map(String::from).to_vec();
+    let mut header: Vec<String> = ["rank", "combination_id", "status", "loss", "objective"]
+        .map(String::from)
+        .to_vec();
     header.extend(snapshot.hyperparameters.iter().cloned());
     header.extend(metrics.iter().map(|m| format!("metric_{m}")));
     header.extend(["job_time", "job_id", "failure_reason", "folder"].map(String::from));
@@ -157,12 +208,32 @@ pub fn results(search: &Path, top: Option<usize>, format: Format) -> Result<i32,
                 c.loss.map(Value::from).unwrap_or(Value::Null),
                 c.objective.map(Value::from).unwrap_or(Value::Null),
             ];
-            row.extend(snapshot.hyperparameters.iter().map(|h| c.params.get(h).cloned().unwrap_or(Value::Null)));
-            row.extend(metrics.iter().map(|m| c.metrics.get(m).cloned().unwrap_or(Value::Null)));
-            row.push(c.job_minutes(now).map(|m| Value::from((m * 1000.0).round() / 1000.0)).unwrap_or(Value::Null));
+            row.extend(
+                snapshot
+                    .hyperparameters
+                    .iter()
+                    .map(|h| c.params.get(h).cloned().unwrap_or(Value::Null)),
+            );
+            row.extend(
+                metrics
+                    .iter()
+                    .map(|m| c.metrics.get(m).cloned().unwrap_or(Value::Null)),
+            );
+            row.push(
+                c.job_minutes(now)
+                    .map(|m| Value::from((m * 1000.0).round() / 1000.0))
+                    .unwrap_or(Value::Null),
+            );
             row.push(c.job_id.clone().map(Value::from).unwrap_or(Value::Null));
-            row.push(c.failure_reason.clone().map(Value::from).unwrap_or(Value::Null));
-            row.push(Value::from(paths.combination_dir(c.id).display().to_string()));
+            row.push(
+                c.failure_reason
+                    .clone()
+                    .map(Value::from)
+                    .unwrap_or(Value::Null),
+            );
+            row.push(Value::from(
+                paths.combination_dir(c.id).display().to_string(),
+            ));
             row
         })
         .collect();
@@ -172,12 +243,28 @@ pub fn results(search: &Path, top: Option<usize>, format: Format) -> Result<i32,
                 .iter()
                 .map(|row| Value::Object(header.iter().cloned().zip(row.iter().cloned()).collect()))
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&Value::Array(objects)).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&Value::Array(objects)).unwrap_or_default()
+            );
         }
         Format::Csv => {
-            println!("{}", header.iter().map(|h| csv_field(h)).collect::<Vec<_>>().join(","));
+            println!(
+                "{}",
+                header
+                    .iter()
+                    .map(|h| csv_field(h))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
             for row in &rows {
-                println!("{}", row.iter().map(|v| csv_field(&plain(v))).collect::<Vec<_>>().join(","));
+                println!(
+                    "{}",
+                    row.iter()
+                        .map(|v| csv_field(&plain(v)))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                );
             }
         }
         Format::Table => {
@@ -185,13 +272,32 @@ pub fn results(search: &Path, top: Option<usize>, format: Format) -> Result<i32,
             let shown = header.len() - 1;
             let cells: Vec<Vec<String>> = rows
                 .iter()
-                .map(|row| row[..shown].iter().map(|v| shorten(&plain(v), 60)).collect())
+                .map(|row| {
+                    row[..shown]
+                        .iter()
+                        .map(|v| shorten(&plain(v), 60))
+                        .collect()
+                })
                 .collect();
             let widths: Vec<usize> = (0..shown)
-                .map(|i| cells.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0))
+                .map(|i| {
+                    cells
+                        .iter()
+                        .map(|r| r[i].chars().count())
+                        .chain([header[i].len()])
+                        .max()
+                        .unwrap_or(0)
+                })
                 .collect();
             let line = |items: &[String]| {
-                items.iter().zip(&widths).map(|(t, w)| format!("{t:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_string()
+                items
+                    .iter()
+                    .zip(&widths)
+                    .map(|(t, w)| format!("{t:<w$}"))
+                    .collect::<Vec<_>>()
+                    .join("  ")
+                    .trim_end()
+                    .to_string()
             };
             println!("{}", line(&header[..shown]));
             for row in &cells {

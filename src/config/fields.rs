@@ -64,7 +64,12 @@ impl<'a> Fields<'a> {
         }
     }
 
-    pub fn error(&self, name: &str, found: impl Into<String>, allowed: impl Into<String>) -> ConfigError {
+    pub fn error(
+        &self,
+        name: &str,
+        found: impl Into<String>,
+        allowed: impl Into<String>,
+    ) -> ConfigError {
         ConfigError::field(self.file, self.path(name), found, allowed)
     }
 
@@ -79,28 +84,52 @@ impl<'a> Fields<'a> {
             .ok_or_else(|| self.error(name, "nothing (the field is missing)", allowed.to_string()))
     }
 
-    pub fn number(&mut self, name: &str, default: f64, allowed: &str, ok: impl Fn(f64) -> bool) -> Result<f64, ConfigError> {
+    pub fn number(
+        &mut self,
+        name: &str,
+        default: f64,
+        allowed: &str,
+        ok: impl Fn(f64) -> bool,
+    ) -> Result<f64, ConfigError> {
         match self.get(name) {
             None => Ok(default),
             Some(value) => self.number_value(name, value, allowed, ok),
         }
     }
 
-    pub fn number_value(&self, name: &str, value: &Value, allowed: &str, ok: impl Fn(f64) -> bool) -> Result<f64, ConfigError> {
+    pub fn number_value(
+        &self,
+        name: &str,
+        value: &Value,
+        allowed: &str,
+        ok: impl Fn(f64) -> bool,
+    ) -> Result<f64, ConfigError> {
         match value.as_f64() {
             Some(x) if x.is_finite() && ok(x) => Ok(x),
             _ => Err(self.error(name, describe(value), allowed)),
         }
     }
 
-    pub fn integer(&mut self, name: &str, default: u64, min: u64, allowed: &str) -> Result<u64, ConfigError> {
+    pub fn integer(
+        &mut self,
+        name: &str,
+        default: u64,
+        min: u64,
+        allowed: &str,
+    ) -> Result<u64, ConfigError> {
         match self.get(name) {
             None => Ok(default),
             Some(value) => self.integer_value(name, value, min, allowed),
         }
     }
 
-    pub fn integer_value(&self, name: &str, value: &Value, min: u64, allowed: &str) -> Result<u64, ConfigError> {
+    pub fn integer_value(
+        &self,
+        name: &str,
+        value: &Value,
+        min: u64,
+        allowed: &str,
+    ) -> Result<u64, ConfigError> {
         let whole = match value {
             Value::Number(n) => n.as_u64().or_else(|| {
                 n.as_f64()
@@ -139,7 +168,12 @@ impl<'a> Fields<'a> {
         }
     }
 
-    pub fn choice_value(&self, name: &str, value: &Value, choices: &[&str]) -> Result<usize, ConfigError> {
+    pub fn choice_value(
+        &self,
+        name: &str,
+        value: &Value,
+        choices: &[&str],
+    ) -> Result<usize, ConfigError> {
         let allowed = format!("allowed: {}", quoted_list(choices));
         match value {
             Value::String(s) => choices
@@ -151,7 +185,12 @@ impl<'a> Fields<'a> {
     }
 
     /// A string choice or a non-empty list of distinct choices (the seed's "str or list" fields).
-    pub fn choice_list(&mut self, name: &str, choices: &[&str], default: &[usize]) -> Result<Vec<usize>, ConfigError> {
+    pub fn choice_list(
+        &mut self,
+        name: &str,
+        choices: &[&str],
+        default: &[usize],
+    ) -> Result<Vec<usize>, ConfigError> {
         let allowed = format!(
             "allowed: one of {} or a non-empty list of them",
             quoted_list(choices)
@@ -160,16 +199,26 @@ impl<'a> Fields<'a> {
             None => Ok(default.to_vec()),
             Some(Value::String(_)) => {
                 let value = &self.map[name];
-                Ok(vec![self.choice_value(name, value, choices).map_err(|_| self.error(name, describe(value), allowed.clone()))?])
+                Ok(vec![self.choice_value(name, value, choices).map_err(
+                    |_| self.error(name, describe(value), allowed.clone()),
+                )?])
             }
             Some(Value::Array(items)) if !items.is_empty() => {
                 let mut picked: Vec<usize> = Vec::new();
                 for item in items {
-                    let index = self
-                        .choice_value(name, item, choices)
-                        .map_err(|_| self.error(name, format!("{} in the list", describe(item)), allowed.clone()))?;
+                    let index = self.choice_value(name, item, choices).map_err(|_| {
+                        self.error(
+                            name,
+                            format!("{} in the list", describe(item)),
+                            allowed.clone(),
+                        )
+                    })?;
                     if picked.contains(&index) {
-                        return Err(self.error(name, format!("{} twice in the list", describe(item)), "each choice may appear once"));
+                        return Err(self.error(
+                            name,
+                            format!("{} twice in the list", describe(item)),
+                            "each choice may appear once",
+                        ));
                     }
                     picked.push(index);
                 }
@@ -185,7 +234,9 @@ impl<'a> Fields<'a> {
             if !self.taken.contains(key) {
                 let known: Vec<&str> = self.taken.iter().map(String::as_str).collect();
                 let hint = match closest(key, &known) {
-                    Some(near) => format!("did you mean `{near}`? known fields: {}", known.join(", ")),
+                    Some(near) => {
+                        format!("did you mean `{near}`? known fields: {}", known.join(", "))
+                    }
                     None => format!("known fields: {}", known.join(", ")),
                 };
                 return Err(ConfigError::field(
@@ -201,7 +252,11 @@ impl<'a> Fields<'a> {
 }
 
 pub fn quoted_list(items: &[&str]) -> String {
-    items.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(|s| format!("\"{s}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The known name nearest to a misspelt one, if it is close enough to be a likely typo.
@@ -244,7 +299,12 @@ pub fn parse_object(file: &Path, text: &str) -> Result<Map<String, Value>, Confi
         file: file.to_path_buf(),
         line: e.line(),
         column: e.column(),
-        message: e.to_string().split(" at line").next().unwrap_or_default().to_string(),
+        message: e
+            .to_string()
+            .split(" at line")
+            .next()
+            .unwrap_or_default()
+            .to_string(),
     })?;
     match value {
         Value::Object(map) => Ok(map),
@@ -263,7 +323,13 @@ mod tests {
 
     #[test]
     fn suggests_the_nearest_known_field_for_a_typo() {
-        assert_eq!(closest("max_sugestions", &["max_suggestions", "search_type"]), Some("max_suggestions"));
-        assert_eq!(closest("completely_else", &["max_suggestions", "search_type"]), None);
+        assert_eq!(
+            closest("max_sugestions", &["max_suggestions", "search_type"]),
+            Some("max_suggestions")
+        );
+        assert_eq!(
+            closest("completely_else", &["max_suggestions", "search_type"]),
+            None
+        );
     }
 }

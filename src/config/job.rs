@@ -43,9 +43,17 @@ impl JobConfig {
     pub fn from_map(file: &Path, map: &Map<String, Value>) -> Result<Self, ConfigError> {
         let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut f = Fields::new(file, "", map);
-        let environment = non_empty_string(&mut f, "environment_path", "a program such as \"python3\", \"Rscript\" or a path to one")?;
+        let environment = non_empty_string(
+            &mut f,
+            "environment_path",
+            "a program such as \"python3\", \"Rscript\" or a path to one",
+        )?;
         let environment_path = resolve_program(&f, &base, environment)?;
-        let script = non_empty_string(&mut f, "script_path", "the path of your analysis script (relative to this file's folder or absolute)")?;
+        let script = non_empty_string(
+            &mut f,
+            "script_path",
+            "the path of your analysis script (relative to this file's folder or absolute)",
+        )?;
         let script_path = absolutize(&base, Path::new(script));
         if !script_path.is_file() {
             return Err(f.error(
@@ -62,7 +70,12 @@ impl JobConfig {
                 "allowed in this version: \"local\" (runs on this machine); Slurm cluster profiles are not available yet",
             ));
         }
-        let time_hours = f.number("time", 2.0, "allowed: hours for one run, a number > 0", |x| x > 0.0)?;
+        let time_hours = f.number(
+            "time",
+            2.0,
+            "allowed: hours for one run, a number > 0",
+            |x| x > 0.0,
+        )?;
         let memory_gb = f.integer("memory", 32, 1, "allowed: a whole number of GB >= 1")?;
         let processor_type = match f.choice("processor_type", &["CPU", "GPU"])? {
             Some(1) => ProcessorType::Gpu,
@@ -89,7 +102,11 @@ impl JobConfig {
     }
 }
 
-fn non_empty_string<'a>(f: &mut Fields<'a>, name: &str, what: &str) -> Result<&'a str, ConfigError> {
+fn non_empty_string<'a>(
+    f: &mut Fields<'a>,
+    name: &str,
+    what: &str,
+) -> Result<&'a str, ConfigError> {
     let value = f.require(name, &format!("required: {what}"))?;
     match value {
         Value::String(s) if !s.trim().is_empty() => Ok(s.as_str()),
@@ -98,7 +115,11 @@ fn non_empty_string<'a>(f: &mut Fields<'a>, name: &str, what: &str) -> Result<&'
 }
 
 pub fn absolutize(base: &Path, path: &Path) -> PathBuf {
-    let joined = if path.is_absolute() { path.to_path_buf() } else { base.join(path) };
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    };
     std::path::absolute(&joined).unwrap_or(joined)
 }
 
@@ -111,7 +132,10 @@ fn resolve_program(f: &Fields, base: &Path, program: &str) -> Result<PathBuf, Co
         }
         return Err(f.error(
             "environment_path",
-            format!("\"{program}\", but {} is not an executable file", path.display()),
+            format!(
+                "\"{program}\", but {} is not an executable file",
+                path.display()
+            ),
             "allowed: a program on PATH (e.g. \"python3\") or a path to an executable",
         ));
     }

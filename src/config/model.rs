@@ -40,7 +40,12 @@ impl ModelConfig {
         }
         if let Some(Value::Object(spec)) = variables.get(SAVE_FOLDER) {
             if is_hyperparameter(spec) {
-                return Err(ConfigError::field(file, SAVE_FOLDER, "a hyperparameter", "save_folder is set by hpsearch for every run; rename your variable"));
+                return Err(ConfigError::field(
+                    file,
+                    SAVE_FOLDER,
+                    "a hyperparameter",
+                    "save_folder is set by hpsearch for every run; rename your variable",
+                ));
             }
         }
         if hyperparameters.is_empty() {
@@ -63,19 +68,29 @@ fn is_hyperparameter(spec: &Map<String, Value>) -> bool {
     named_kind || (spec.contains_key("type") && spec.contains_key("domain"))
 }
 
-fn parse_hyperparameter(file: &Path, name: &str, spec: &Map<String, Value>) -> Result<Hyperparameter, ConfigError> {
+fn parse_hyperparameter(
+    file: &Path,
+    name: &str,
+    spec: &Map<String, Value>,
+) -> Result<Hyperparameter, ConfigError> {
     let mut f = Fields::new(file, name, spec);
-    let kind = f
-        .choice("type", &KINDS)?
-        .ok_or_else(|| f.error("type", "nothing", "required: \"continuous\", \"discrete\" or \"categorical\""))?;
+    let kind = f.choice("type", &KINDS)?.ok_or_else(|| {
+        f.error(
+            "type",
+            "nothing",
+            "required: \"continuous\", \"discrete\" or \"categorical\"",
+        )
+    })?;
     let transformation_value = f.get("transformation");
     let transformation = match (kind, transformation_value) {
         // The seed: transformation is ignored for categorical variables.
         (2, _) | (_, None) => Transformation::Linear,
-        (_, Some(value)) => match f.choice_value("transformation", value, &["linear", "log", "none"])? {
-            1 => Transformation::Log,
-            _ => Transformation::Linear,
-        },
+        (_, Some(value)) => {
+            match f.choice_value("transformation", value, &["linear", "log", "none"])? {
+                1 => Transformation::Log,
+                _ => Transformation::Linear,
+            }
+        }
     };
     let domain_value = f.require("domain", domain_hint(kind))?;
     let items = match domain_value {
@@ -89,10 +104,13 @@ fn parse_hyperparameter(file: &Path, name: &str, spec: &Map<String, Value>) -> R
                 return Err(f.error("domain", describe(domain_value), domain_hint(kind)));
             }
             let bound = |i: usize| {
-                items[i]
-                    .as_f64()
-                    .filter(|x| x.is_finite())
-                    .ok_or_else(|| f.error("domain", format!("{} as a bound", describe(&items[i])), "bounds must be finite numbers: [lower, upper]"))
+                items[i].as_f64().filter(|x| x.is_finite()).ok_or_else(|| {
+                    f.error(
+                        "domain",
+                        format!("{} as a bound", describe(&items[i])),
+                        "bounds must be finite numbers: [lower, upper]",
+                    )
+                })
             };
             let (low, high) = (bound(0)?, bound(1)?);
             if low >= high {
@@ -131,7 +149,11 @@ fn parse_hyperparameter(file: &Path, name: &str, spec: &Map<String, Value>) -> R
             }
             values.sort_by(f64::total_cmp);
             if values.windows(2).any(|w| w[0] == w[1]) {
-                return Err(f.error("domain", describe(domain_value), "each value may appear once"));
+                return Err(f.error(
+                    "domain",
+                    describe(domain_value),
+                    "each value may appear once",
+                ));
             }
             if transformation == Transformation::Log && values[0] <= 0.0 {
                 return Err(f.error(
@@ -145,10 +167,16 @@ fn parse_hyperparameter(file: &Path, name: &str, spec: &Map<String, Value>) -> R
         _ => {
             for (i, a) in items.iter().enumerate() {
                 if items[..i].contains(a) {
-                    return Err(f.error("domain", format!("{} twice", describe(a)), "each category may appear once"));
+                    return Err(f.error(
+                        "domain",
+                        format!("{} twice", describe(a)),
+                        "each category may appear once",
+                    ));
                 }
             }
-            Domain::Categorical { values: items.clone() }
+            Domain::Categorical {
+                values: items.clone(),
+            }
         }
     };
     f.finish()?;

@@ -21,7 +21,13 @@ impl SearchType {
         Self::NAMES[self as usize]
     }
     fn from_index(i: usize) -> Self {
-        [Self::Line, Self::Grid, Self::Random, Self::Sobol, Self::Bopt][i]
+        [
+            Self::Line,
+            Self::Grid,
+            Self::Random,
+            Self::Sobol,
+            Self::Bopt,
+        ][i]
     }
 }
 
@@ -139,14 +145,24 @@ impl SearchConfig {
             .choice("search_type", &SearchType::NAMES)?
             .map(SearchType::from_index)
             .unwrap_or(SearchType::Bopt);
-        let search_time_hours = f.number("search_time", 24.0, "allowed: a number of hours > 0", |x| x > 0.0)?;
-        let search_memory_gb = f.integer("search_memory", 32, 1, "allowed: a whole number of GB >= 1")?;
+        let search_time_hours =
+            f.number("search_time", 24.0, "allowed: a number of hours > 0", |x| {
+                x > 0.0
+            })?;
+        let search_memory_gb =
+            f.integer("search_memory", 32, 1, "allowed: a whole number of GB >= 1")?;
         // The seed's launcher ran the coordinator with these; hpsearch is its own coordinator, so
         // they are accepted for old configs and otherwise unused.
         f.string("search_environment_path")?;
         f.string("search_script_path")?;
-        let max_suggestions = f.integer("max_suggestions", 200, 1, "allowed: a whole number >= 1")?;
-        let max_active_points = f.integer("max_active_points", 20, 1, "allowed: a whole number >= 1 (runs at once)")?;
+        let max_suggestions =
+            f.integer("max_suggestions", 200, 1, "allowed: a whole number >= 1")?;
+        let max_active_points = f.integer(
+            "max_active_points",
+            20,
+            1,
+            "allowed: a whole number >= 1 (runs at once)",
+        )?;
         let num_grid_points_per_hyperparameter = f.integer(
             "num_grid_points_per_hyperparameter",
             3,
@@ -158,10 +174,14 @@ impl SearchConfig {
             return Err(f.error(
                 "num_grid_points_per_hyperparameter",
                 "0",
-                format!("a {} search needs at least 1 grid point per hyperparameter", search_type.name()),
+                format!(
+                    "a {} search needs at least 1 grid point per hyperparameter",
+                    search_type.name()
+                ),
             ));
         }
-        let min_initial_points = f.integer("min_initial_points", 5, 1, "allowed: a whole number >= 1")?;
+        let min_initial_points =
+            f.integer("min_initial_points", 5, 1, "allowed: a whole number >= 1")?;
         let y_transformation = match f.choice("y_transformation", &YTransformation::NAMES)? {
             None | Some(1) => YTransformation::Log,
             Some(0) => YTransformation::None,
@@ -172,14 +192,24 @@ impl SearchConfig {
             None => FailureValue::Max,
             Some(Value::String(s)) if s.eq_ignore_ascii_case("max") => FailureValue::Max,
             Some(Value::String(s)) if s.eq_ignore_ascii_case("nan") => FailureValue::Nan,
-            Some(value @ Value::Number(_)) => {
-                FailureValue::Number(f.number_value("y_failure_value", value, "allowed: a finite number, \"nan\" or \"max\"", |_| true)?)
-            }
+            Some(value @ Value::Number(_)) => FailureValue::Number(f.number_value(
+                "y_failure_value",
+                value,
+                "allowed: a finite number, \"nan\" or \"max\"",
+                |_| true,
+            )?),
             Some(other) => {
-                return Err(f.error("y_failure_value", describe(other), "allowed: a number, \"nan\" or \"max\""))
+                return Err(f.error(
+                    "y_failure_value",
+                    describe(other),
+                    "allowed: a number, \"nan\" or \"max\"",
+                ))
             }
         };
-        let grid_suggestion_probability = f.number("grid_suggestion_probability", 0.0, PROBABILITY, |p| (0.0..=1.0).contains(&p))?;
+        let grid_suggestion_probability =
+            f.number("grid_suggestion_probability", 0.0, PROBABILITY, |p| {
+                (0.0..=1.0).contains(&p)
+            })?;
         if grid_suggestion_probability > 0.0 && num_grid_points_per_hyperparameter == 0 {
             return Err(f.error(
                 "num_grid_points_per_hyperparameter",
@@ -187,15 +217,26 @@ impl SearchConfig {
                 "grid_suggestion_probability > 0 needs at least 1 grid point per hyperparameter",
             ));
         }
-        let random_suggestion_probability = f.number("random_suggestion_probability", 0.1, PROBABILITY, |p| (0.0..=1.0).contains(&p))?;
+        let random_suggestion_probability =
+            f.number("random_suggestion_probability", 0.1, PROBABILITY, |p| {
+                (0.0..=1.0).contains(&p)
+            })?;
         let random_seed = match f.get("random_seed") {
             None | Some(Value::Null) => None,
-            Some(value) => Some(f.integer_value("random_seed", value, 0, "allowed: a whole number >= 0")?),
+            Some(value) => {
+                Some(f.integer_value("random_seed", value, 0, "allowed: a whole number >= 0")?)
+            }
         };
         let bopt = match f.get("bopt_config") {
             None => BoptConfig::parse(file, &Map::new())?,
             Some(Value::Object(inner)) => BoptConfig::parse(file, inner)?,
-            Some(other) => return Err(f.error("bopt_config", describe(other), "allowed: an object of bopt settings")),
+            Some(other) => {
+                return Err(f.error(
+                    "bopt_config",
+                    describe(other),
+                    "allowed: an object of bopt settings",
+                ))
+            }
         };
         f.finish()?;
         Ok(SearchConfig {
@@ -246,10 +287,13 @@ impl BoptConfig {
             None => None,
             Some(v) => Some(f.number_value("step_size", v, "allowed: a number > 0", |x| x > 0.0)?),
         };
-        let subsample_interval = f.integer("subsample_interval", 10, 1, "allowed: a whole number >= 1")?;
+        let subsample_interval =
+            f.integer("subsample_interval", 10, 1, "allowed: a whole number >= 1")?;
         let leapfrog_steps = match f.get("leapfrog_steps") {
             None => None,
-            Some(v) => Some(f.integer_value("leapfrog_steps", v, 1, "allowed: a whole number >= 1")?),
+            Some(v) => {
+                Some(f.integer_value("leapfrog_steps", v, 1, "allowed: a whole number >= 1")?)
+            }
         };
         f.finish()?;
         Ok(BoptConfig {
@@ -290,21 +334,31 @@ mod tests {
         assert_eq!(c.y_failure_value, FailureValue::Max);
         assert_eq!(c.random_suggestion_probability, 0.1);
         assert_eq!(c.bopt.kernel.len(), 3);
-        assert_eq!(c.bopt.model_estimation_method, vec![Estimator::Mle, Estimator::Mcmc]);
+        assert_eq!(
+            c.bopt.model_estimation_method,
+            vec![Estimator::Mle, Estimator::Mcmc]
+        );
         assert_eq!(c.bopt.n_burnin, 500);
         assert_eq!(c.bopt.step_size, None);
     }
 
     #[test]
     fn a_single_choice_or_a_list_both_work() {
-        let c = parse(r#"{"bopt_config": {"kernel": "matern52", "acquisition_type": ["EI", "LCB"]}}"#).unwrap();
+        let c =
+            parse(r#"{"bopt_config": {"kernel": "matern52", "acquisition_type": ["EI", "LCB"]}}"#)
+                .unwrap();
         assert_eq!(c.bopt.kernel, vec![Kernel::Matern52]);
-        assert_eq!(c.bopt.acquisition_type, vec![Acquisition::Ei, Acquisition::Lcb]);
+        assert_eq!(
+            c.bopt.acquisition_type,
+            vec![Acquisition::Ei, Acquisition::Lcb]
+        );
     }
 
     #[test]
     fn unknown_nested_field_is_named_with_its_path() {
-        let e = parse(r#"{"bopt_config": {"kernal": "ExpQuad"}}"#).unwrap_err().to_string();
+        let e = parse(r#"{"bopt_config": {"kernal": "ExpQuad"}}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("bopt_config.kernal"), "{e}");
         assert!(e.contains("did you mean `kernel`"), "{e}");
     }

@@ -36,7 +36,10 @@ impl Definition {
     pub fn load(search: &Path, job: &Path, model: &Path) -> Result<Definition, ConfigError> {
         let read = |path: &Path| -> Result<ConfigFile, ConfigError> {
             let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { file: path.clone(), source })?;
+            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                file: path.clone(),
+                source,
+            })?;
             Ok(ConfigFile { path, text })
         };
         Self::parse([read(search)?, read(job)?, read(model)?])
@@ -48,12 +51,21 @@ impl Definition {
         let search = SearchConfig::from_map(&s.path, &parse_object(&s.path, &s.text)?)?;
         let job = JobConfig::from_map(&j.path, &parse_object(&j.path, &j.text)?)?;
         let model = ModelConfig::from_map(&m.path, parse_object(&m.path, &m.text)?)?;
-        Ok(Definition { search, job, model, files })
+        Ok(Definition {
+            search,
+            job,
+            model,
+            files,
+        })
     }
 
     /// The project folder: the folder that holds job_config.json, as in the seed's launcher.
     pub fn project(&self) -> PathBuf {
-        self.files[1].path.parent().map(Path::to_path_buf).unwrap_or_default()
+        self.files[1]
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
     }
 
     pub fn save(&self, store: &Store) -> Result<(), StoreError> {
@@ -73,7 +85,9 @@ impl Definition {
                 text: store.require_meta(&format!("{key}_text"))?,
             });
         }
-        let files: [ConfigFile; 3] = files.try_into().map_err(|_| ConfigError::field(Path::new("store"), "configs", "?", "?"))?;
+        let files: [ConfigFile; 3] = files
+            .try_into()
+            .map_err(|_| ConfigError::field(Path::new("store"), "configs", "?", "?"))?;
         Ok(Self::parse(files)?)
     }
 }

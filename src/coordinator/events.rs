@@ -6,15 +6,43 @@ use serde_json::{Map, Value};
 
 #[derive(Debug, Clone)]
 pub enum Event {
-    SearchStarted { search_id: u64, resumed: bool, seed: u64 },
-    RunStarted { id: u64, job_id: String, params: Map<String, Value>, label: String },
-    RunAdopted { id: u64, job_id: String },
-    RunRestarted { id: u64 },
-    RunSucceeded { id: u64, objective: f64, loss: f64 },
-    RunFailed { id: u64, kind: &'static str, reason: String, imputed: Option<f64> },
-    RunStopped { id: u64, reason: String },
+    SearchStarted {
+        search_id: u64,
+        resumed: bool,
+        seed: u64,
+    },
+    RunStarted {
+        id: u64,
+        job_id: String,
+        params: Map<String, Value>,
+        label: String,
+    },
+    RunAdopted {
+        id: u64,
+        job_id: String,
+    },
+    RunRestarted {
+        id: u64,
+    },
+    RunSucceeded {
+        id: u64,
+        objective: f64,
+        loss: f64,
+    },
+    RunFailed {
+        id: u64,
+        kind: &'static str,
+        reason: String,
+        imputed: Option<f64>,
+    },
+    RunStopped {
+        id: u64,
+        reason: String,
+    },
     Note(String),
-    SearchEnded { reason: String },
+    SearchEnded {
+        reason: String,
+    },
 }
 
 /// The state of the search in numbers, updated with every event.
@@ -43,7 +71,11 @@ pub struct LogObserver {
 
 impl LogObserver {
     pub fn open(path: &std::path::Path) -> LogObserver {
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(path).ok();
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .ok();
         LogObserver { file }
     }
 
@@ -57,18 +89,49 @@ impl LogObserver {
 
 pub fn describe(event: &Event) -> String {
     match event {
-        Event::SearchStarted { search_id, resumed, seed } => {
-            format!("search {search_id} {} (random_seed {seed}, pid {})", if *resumed { "resumed" } else { "started" }, std::process::id())
+        Event::SearchStarted {
+            search_id,
+            resumed,
+            seed,
+        } => {
+            format!(
+                "search {search_id} {} (random_seed {seed}, pid {})",
+                if *resumed { "resumed" } else { "started" },
+                std::process::id()
+            )
         }
-        Event::RunStarted { id, job_id, params, label } => {
+        Event::RunStarted {
+            id,
+            job_id,
+            params,
+            label,
+        } => {
             let values: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            format!("combination {id} started ({label}, {job_id}): {}", values.join(", "))
+            format!(
+                "combination {id} started ({label}, {job_id}): {}",
+                values.join(", ")
+            )
         }
-        Event::RunAdopted { id, job_id } => format!("combination {id} is still running ({job_id}); watching it again"),
-        Event::RunRestarted { id } => format!("combination {id} was stopped before it finished; running it again"),
-        Event::RunSucceeded { id, objective, loss } => format!("combination {id} succeeded: objective {objective}, loss {loss}"),
-        Event::RunFailed { id, kind, reason, imputed } => match imputed {
-            Some(loss) => format!("combination {id} failed ({kind}): {reason}; imputed loss {loss}"),
+        Event::RunAdopted { id, job_id } => {
+            format!("combination {id} is still running ({job_id}); watching it again")
+        }
+        Event::RunRestarted { id } => {
+            format!("combination {id} was stopped before it finished; running it again")
+        }
+        Event::RunSucceeded {
+            id,
+            objective,
+            loss,
+        } => format!("combination {id} succeeded: objective {objective}, loss {loss}"),
+        Event::RunFailed {
+            id,
+            kind,
+            reason,
+            imputed,
+        } => match imputed {
+            Some(loss) => {
+                format!("combination {id} failed ({kind}): {reason}; imputed loss {loss}")
+            }
             None => format!("combination {id} failed ({kind}): {reason}"),
         },
         Event::RunStopped { id, reason } => format!("combination {id} stopped: {reason}"),

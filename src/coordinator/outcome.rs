@@ -9,12 +9,26 @@ use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Success { objective: f64, loss: f64, metrics: Map<String, Value> },
-    Failure { kind: FailureKind, reason: String, objective: Option<f64>, metrics: Map<String, Value> },
+    Success {
+        objective: f64,
+        loss: f64,
+        metrics: Map<String, Value>,
+    },
+    Failure {
+        kind: FailureKind,
+        reason: String,
+        objective: Option<f64>,
+        metrics: Map<String, Value>,
+    },
 }
 
 fn failure(kind: FailureKind, reason: impl Into<String>) -> Outcome {
-    Outcome::Failure { kind, reason: reason.into(), objective: None, metrics: Map::new() }
+    Outcome::Failure {
+        kind,
+        reason: reason.into(),
+        objective: None,
+        metrics: Map::new(),
+    }
 }
 
 /// Judges a run from how it ended and what it left in its folder.
@@ -41,7 +55,12 @@ fn with_log_tail(reason: String, folder: &Path) -> String {
     let text = std::fs::read(folder.join("log.txt")).unwrap_or_default();
     let tail = &text[text.len().saturating_sub(4096)..];
     let tail = String::from_utf8_lossy(tail);
-    match tail.lines().rev().map(str::trim).find(|l| !l.is_empty() && !l.starts_with("hpsearch:")) {
+    match tail
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("hpsearch:"))
+    {
         Some(line) => {
             let line: String = line.chars().take(200).collect();
             format!("{reason}; last line of log.txt: {line}")
@@ -55,13 +74,26 @@ fn read_output(folder: &Path, y: YTransformation) -> Outcome {
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return failure(FailureKind::MissingOutput, "the script exited with code 0 but wrote no output.json in save_folder")
+            return failure(
+                FailureKind::MissingOutput,
+                "the script exited with code 0 but wrote no output.json in save_folder",
+            )
         }
-        Err(e) => return failure(FailureKind::UnparseableOutput, format!("cannot read output.json: {e}")),
+        Err(e) => {
+            return failure(
+                FailureKind::UnparseableOutput,
+                format!("cannot read output.json: {e}"),
+            )
+        }
     };
     let value = match parse_lenient(&text) {
         Ok(value) => value,
-        Err(message) => return failure(FailureKind::UnparseableOutput, format!("output.json is not valid JSON: {message}")),
+        Err(message) => {
+            return failure(
+                FailureKind::UnparseableOutput,
+                format!("output.json is not valid JSON: {message}"),
+            )
+        }
     };
     let (objective, metrics) = match extract(&value) {
         Ok(found) => found,
@@ -76,8 +108,17 @@ fn read_output(folder: &Path, y: YTransformation) -> Outcome {
         };
     }
     match transform(objective, y) {
-        Ok(loss) => Outcome::Success { objective, loss, metrics },
-        Err(reason) => Outcome::Failure { kind: FailureKind::TransformationFailed, reason, objective: Some(objective), metrics },
+        Ok(loss) => Outcome::Success {
+            objective,
+            loss,
+            metrics,
+        },
+        Err(reason) => Outcome::Failure {
+            kind: FailureKind::TransformationFailed,
+            reason,
+            objective: Some(objective),
+            metrics,
+        },
     }
 }
 
@@ -87,24 +128,38 @@ fn extract(value: &Value) -> Result<(f64, Map<String, Value>), Outcome> {
     let number = |v: &Value, what: &str| -> Result<f64, Outcome> {
         match v {
             Value::Number(n) => Ok(n.as_f64().unwrap_or(f64::NAN)),
-            Value::String(s) if non_finite_word(s).is_some() => Ok(non_finite_word(s).unwrap_or(f64::NAN)),
+            Value::String(s) if non_finite_word(s).is_some() => {
+                Ok(non_finite_word(s).unwrap_or(f64::NAN))
+            }
             other => Err(failure(
                 FailureKind::NoObjective,
-                format!("{what} is {}, not a number", crate::config::fields::describe(other)),
+                format!(
+                    "{what} is {}, not a number",
+                    crate::config::fields::describe(other)
+                ),
             )),
         }
     };
     match value {
         Value::Array(items) => match items.first() {
-            Some(first) => Ok((number(first, "the first element of the list in output.json")?, Map::new())),
-            None => Err(failure(FailureKind::NoObjective, "output.json holds an empty list; its first element must be the objective")),
+            Some(first) => Ok((
+                number(first, "the first element of the list in output.json")?,
+                Map::new(),
+            )),
+            None => Err(failure(
+                FailureKind::NoObjective,
+                "output.json holds an empty list; its first element must be the objective",
+            )),
         },
         Value::Object(map) => {
             let Some(objective) = map.get("objective") else {
                 let keys: Vec<&str> = map.keys().map(String::as_str).take(8).collect();
                 return Err(failure(
                     FailureKind::NoObjective,
-                    format!("output.json is an object without the key \"objective\" (keys: {})", keys.join(", ")),
+                    format!(
+                        "output.json is an object without the key \"objective\" (keys: {})",
+                        keys.join(", ")
+                    ),
                 ));
             };
             let objective = number(objective, "\"objective\" in output.json")?;
@@ -153,7 +208,9 @@ fn parse_lenient(text: &str) -> Result<Value, String> {
                 if c == '"' {
                     in_string = true;
                 }
-                let word = ["-Infinity", "Infinity", "NaN"].into_iter().find(|w| rest.starts_with(w));
+                let word = ["-Infinity", "Infinity", "NaN"]
+                    .into_iter()
+                    .find(|w| rest.starts_with(w));
                 if let Some(word) = word {
                     patched.push('"');
                     patched.push_str(word);
@@ -206,19 +263,30 @@ mod tests {
     fn reads_the_three_output_shapes() {
         assert_eq!(objective_of("0.25"), Ok(0.25));
         assert_eq!(objective_of("[0.5, 3, 4]"), Ok(0.5));
-        assert_eq!(objective_of(r#"{"accuracy": 0.9, "objective": 1.5}"#), Ok(1.5));
+        assert_eq!(
+            objective_of(r#"{"accuracy": 0.9, "objective": 1.5}"#),
+            Ok(1.5)
+        );
     }
 
     #[test]
     fn python_nan_is_read_as_non_finite_not_as_garbage() {
         assert!(objective_of("NaN").unwrap().is_nan());
-        assert_eq!(objective_of(r#"{"objective": -Infinity}"#), Ok(f64::NEG_INFINITY));
-        assert_eq!(objective_of(r#"{"objective": 1, "note": "NaN inside a string"}"#), Ok(1.0));
+        assert_eq!(
+            objective_of(r#"{"objective": -Infinity}"#),
+            Ok(f64::NEG_INFINITY)
+        );
+        assert_eq!(
+            objective_of(r#"{"objective": 1, "note": "NaN inside a string"}"#),
+            Ok(1.0)
+        );
     }
 
     #[test]
     fn log_of_a_non_positive_objective_is_a_clear_failure() {
-        assert!(transform(0.0, YTransformation::Log).unwrap_err().contains("log10"));
+        assert!(transform(0.0, YTransformation::Log)
+            .unwrap_err()
+            .contains("log10"));
         assert_eq!(transform(100.0, YTransformation::NegLog), Ok(-2.0));
         assert_eq!(transform(3.0, YTransformation::Neg), Ok(-3.0));
     }

@@ -40,7 +40,10 @@ pub enum CoordinatorError {
 
 impl CoordinatorError {
     fn io(path: &std::path::Path, source: std::io::Error) -> Self {
-        CoordinatorError::Io { path: path.display().to_string(), source }
+        CoordinatorError::Io {
+            path: path.display().to_string(),
+            source,
+        }
     }
 }
 
@@ -57,20 +60,29 @@ pub enum SearchEnd {
 pub fn create(definition: &Definition) -> Result<SearchPaths, CoordinatorError> {
     // Fail before creating anything if the strategy is not available.
     crate::strategy::build(&definition.search)?;
-    let paths = crate::project::allocate(&definition.project()).map_err(|e| CoordinatorError::Io {
-        path: definition.project().display().to_string(),
-        source: std::io::Error::other(e.to_string()),
-    })?;
+    let paths =
+        crate::project::allocate(&definition.project()).map_err(|e| CoordinatorError::Io {
+            path: definition.project().display().to_string(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
     let _lock = lock::acquire(&paths.lock())?;
     let store = Store::open_writer(&paths.database())?;
     definition.save(&store)?;
-    let seed = definition.search.random_seed.unwrap_or_else(|| u64::from(rand::random::<u32>()));
+    let seed = definition
+        .search
+        .random_seed
+        .unwrap_or_else(|| u64::from(rand::random::<u32>()));
     store.set_meta("search_id", &paths.search_id.to_string())?;
     store.set_meta("random_seed", &seed.to_string())?;
     store.set_meta("created_at", &crate::clock::now().to_string())?;
     store.set_meta("state", "created")?;
     store.set_meta("elapsed_seconds", "0")?;
-    for (file, name) in definition.files.iter().zip(["search_config.json", "job_config.json", "model_config.json"]) {
+    for (file, name) in
+        definition
+            .files
+            .iter()
+            .zip(["search_config.json", "job_config.json", "model_config.json"])
+    {
         let copy = paths.config_copy(name);
         std::fs::write(&copy, &file.text).map_err(|e| CoordinatorError::io(&copy, e))?;
     }
@@ -103,13 +115,20 @@ const IDLE_WAIT: Duration = Duration::from_millis(250);
 
 impl Coordinator {
     /// Takes over a search folder: the lock, the store, the definition recorded in it.
-    pub fn open(paths: SearchPaths, executor: Box<dyn Executor>, observers: Vec<Box<dyn Observer>>) -> Result<Coordinator, CoordinatorError> {
+    pub fn open(
+        paths: SearchPaths,
+        executor: Box<dyn Executor>,
+        observers: Vec<Box<dyn Observer>>,
+    ) -> Result<Coordinator, CoordinatorError> {
         let lock = lock::acquire(&paths.lock())?;
         let store = Store::open_writer(&paths.database())?;
         let definition = Definition::from_store(&store)?;
         let strategy = crate::strategy::build(&definition.search)?;
         let seed = store.require_meta("random_seed")?.parse().unwrap_or(0);
-        let elapsed_before = store.meta("elapsed_seconds")?.and_then(|s| s.parse().ok()).unwrap_or(0.0);
+        let elapsed_before = store
+            .meta("elapsed_seconds")?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0.0);
         let (tx, signals) = mpsc::channel();
         use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
         let mut hooks = signal_hook::iterator::Signals::new([SIGCHLD, SIGINT, SIGTERM, SIGHUP])
@@ -154,8 +173,11 @@ impl Coordinator {
         self.combinations = self.store.combinations()?;
         let mut s = Summary {
             created: self.combinations.len() as u64,
-            planned: Some(self.definition.search.max_suggestions)
-                .map(|m| self.strategy.size(&self.definition.model.space).map_or(m, |n| n.min(m))),
+            planned: Some(self.definition.search.max_suggestions).map(|m| {
+                self.strategy
+                    .size(&self.definition.model.space)
+                    .map_or(m, |n| n.min(m))
+            }),
             elapsed_seconds: self.elapsed(),
             ..Summary::default()
         };
@@ -199,7 +221,11 @@ impl Coordinator {
     pub fn run(mut self, resumed: bool) -> Result<SearchEnd, CoordinatorError> {
         self.store.set_meta("state", "running")?;
         let seed = self.seed;
-        self.emit(Event::SearchStarted { search_id: self.paths.search_id, resumed, seed });
+        self.emit(Event::SearchStarted {
+            search_id: self.paths.search_id,
+            resumed,
+            seed,
+        });
         self.reconcile()?;
         let end = loop {
             self.drain_signals(Duration::ZERO);
@@ -215,9 +241,16 @@ impl Coordinator {
             self.fill()?;
             if self.executor.active() == 0 && self.restart.is_empty() && !self.can_suggest() {
                 let reason = if self.exhausted {
-                    format!("all {} combinations of the {} search are done", self.combinations.len(), self.definition.search.search_type.name())
+                    format!(
+                        "all {} combinations of the {} search are done",
+                        self.combinations.len(),
+                        self.definition.search.search_type.name()
+                    )
                 } else {
-                    format!("max_suggestions ({}) combinations are done", self.definition.search.max_suggestions)
+                    format!(
+                        "max_suggestions ({}) combinations are done",
+                        self.definition.search.max_suggestions
+                    )
                 };
                 break SearchEnd::Finished(reason);
             }
@@ -240,11 +273,18 @@ impl Coordinator {
     pub fn cancel(mut self) -> Result<usize, CoordinatorError> {
         self.reconcile()?;
         self.restart.clear();
-        let running = self.combinations.iter().filter(|c| c.state == RunState::Running).count();
+        let running = self
+            .combinations
+            .iter()
+            .filter(|c| c.state == RunState::Running)
+            .count();
         let end = self.stop_everything()?;
         self.store.set_meta("state", "stopped")?;
         if let SearchEnd::Stopped(reason) = end {
-            self.store.set_meta("end_reason", &reason.replace("stopped by a signal", "stopped by `hpsearch cancel`"))?;
+            self.store.set_meta(
+                "end_reason",
+                &reason.replace("stopped by a signal", "stopped by `hpsearch cancel`"),
+            )?;
         }
         self.reload()?;
         self.publish(true)?;
@@ -253,8 +293,15 @@ impl Coordinator {
 
     /// Waits up to `wait` for a signal (a child ended, or a stop was asked for).
     fn drain_signals(&mut self, wait: Duration) {
-        let first = if wait.is_zero() { self.signals.try_recv().ok() } else { self.signals.recv_timeout(wait).ok() };
-        for signal in first.into_iter().chain(std::iter::from_fn(|| self.signals.try_recv().ok())) {
+        let first = if wait.is_zero() {
+            self.signals.try_recv().ok()
+        } else {
+            self.signals.recv_timeout(wait).ok()
+        };
+        for signal in first
+            .into_iter()
+            .chain(std::iter::from_fn(|| self.signals.try_recv().ok()))
+        {
             if signal != signal_hook::consts::SIGCHLD {
                 self.stop_requests += 1;
             }
@@ -280,19 +327,39 @@ impl Coordinator {
 
     /// Settles every combination an earlier coordinator left unfinished.
     fn reconcile(&mut self) -> Result<(), CoordinatorError> {
-        let unfinished: Vec<Combination> = self.combinations.iter().filter(|c| c.state.is_pending()).cloned().collect();
+        let unfinished: Vec<Combination> = self
+            .combinations
+            .iter()
+            .filter(|c| c.state.is_pending())
+            .cloned()
+            .collect();
         for c in unfinished {
             if c.state == RunState::Interrupted {
                 self.restart.push_back(c.id);
                 continue;
             }
-            let known = Known { spec: self.spec(c.id), job_id: c.job_id.clone(), pid: c.pid, pid_start: c.pid_start, started_at: c.started_at };
+            let known = Known {
+                spec: self.spec(c.id),
+                job_id: c.job_id.clone(),
+                pid: c.pid,
+                pid_start: c.pid_start,
+                started_at: c.started_at,
+            };
             match self.executor.adopt(&known) {
                 Adoption::Running(submitted) => {
                     if c.state == RunState::Created {
-                        self.store.mark_running(c.id, &submitted.job_id, submitted.pid, submitted.pid_start, submitted.started_at)?;
+                        self.store.mark_running(
+                            c.id,
+                            &submitted.job_id,
+                            submitted.pid,
+                            submitted.pid_start,
+                            submitted.started_at,
+                        )?;
                     }
-                    self.emit(Event::RunAdopted { id: c.id, job_id: submitted.job_id });
+                    self.emit(Event::RunAdopted {
+                        id: c.id,
+                        job_id: submitted.job_id,
+                    });
                 }
                 Adoption::Ended(ended) => self.record_end(ended)?,
                 Adoption::NeverStarted => self.restart.push_back(c.id),
@@ -307,7 +374,10 @@ impl Coordinator {
         let slots = self.definition.search.max_active_points as usize;
         while self.executor.active() < slots {
             if let Some(id) = self.restart.pop_front() {
-                let was_interrupted = self.combinations.iter().any(|c| c.id == id && c.state == RunState::Interrupted);
+                let was_interrupted = self
+                    .combinations
+                    .iter()
+                    .any(|c| c.id == id && c.state == RunState::Interrupted);
                 if was_interrupted {
                     self.emit(Event::RunRestarted { id });
                 }
@@ -334,7 +404,14 @@ impl Coordinator {
         for c in &self.combinations {
             match c.state {
                 RunState::Succeeded | RunState::Failed | RunState::Cancelled => {
-                    finished.push(Observation { point: c.point.clone(), loss: if c.state == RunState::Cancelled { None } else { c.loss } })
+                    finished.push(Observation {
+                        point: c.point.clone(),
+                        loss: if c.state == RunState::Cancelled {
+                            None
+                        } else {
+                            c.loss
+                        },
+                    })
                 }
                 _ => pending.push(c.point.clone()),
             }
@@ -369,15 +446,26 @@ impl Coordinator {
     fn write_input(&self, id: u64) -> Result<(), CoordinatorError> {
         let folder = self.paths.combination_dir(id);
         std::fs::create_dir_all(&folder).map_err(|e| CoordinatorError::io(&folder, e))?;
-        let params = self.combinations.iter().find(|c| c.id == id).map(|c| c.params.clone()).unwrap_or_default();
+        let params = self
+            .combinations
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| c.params.clone())
+            .unwrap_or_default();
         let mut input = serde_json::Map::new();
         for (name, value) in &self.definition.model.variables {
             if name == SAVE_FOLDER {
                 continue;
             }
-            input.insert(name.clone(), params.get(name).cloned().unwrap_or_else(|| value.clone()));
+            input.insert(
+                name.clone(),
+                params.get(name).cloned().unwrap_or_else(|| value.clone()),
+            );
         }
-        input.insert(SAVE_FOLDER.to_string(), Value::String(folder.display().to_string()));
+        input.insert(
+            SAVE_FOLDER.to_string(),
+            Value::String(folder.display().to_string()),
+        );
         let text = serde_json::to_string_pretty(&Value::Object(input)).unwrap_or_default();
         let path = folder.join("input.json");
         write_atomically(&path, text.as_bytes()).map_err(|e| CoordinatorError::io(&path, e))
@@ -388,7 +476,13 @@ impl Coordinator {
         let spec = self.spec(id);
         match self.executor.submit(&spec) {
             Ok(submitted) => {
-                self.store.mark_running(id, &submitted.job_id, submitted.pid, submitted.pid_start, submitted.started_at)?;
+                self.store.mark_running(
+                    id,
+                    &submitted.job_id,
+                    submitted.pid,
+                    submitted.pid_start,
+                    submitted.started_at,
+                )?;
                 self.reload()?;
                 let (params, label) = self
                     .combinations
@@ -396,11 +490,20 @@ impl Coordinator {
                     .find(|c| c.id == id)
                     .map(|c| (c.params.clone(), c.search_type.clone()))
                     .unwrap_or_default();
-                self.emit(Event::RunStarted { id, job_id: submitted.job_id, params, label });
+                self.emit(Event::RunStarted {
+                    id,
+                    job_id: submitted.job_id,
+                    params,
+                    label,
+                });
             }
             Err(ExecutorError::Start { message, .. }) => {
                 let now = crate::clock::now();
-                self.record_end(Ended { combination_id: id, end: crate::executor::RunEnd::StartFailed(message), finished_at: now })?;
+                self.record_end(Ended {
+                    combination_id: id,
+                    end: crate::executor::RunEnd::StartFailed(message),
+                    finished_at: now,
+                })?;
             }
         }
         Ok(())
@@ -409,7 +512,12 @@ impl Coordinator {
     /// Records how a run ended, and keeps every imputed loss current.
     fn record_end(&mut self, ended: Ended) -> Result<(), CoordinatorError> {
         let id = ended.combination_id;
-        let outcome = judge(&ended.end, &self.paths.combination_dir(id), self.definition.search.y_transformation, self.definition.job.time_hours);
+        let outcome = judge(
+            &ended.end,
+            &self.paths.combination_dir(id),
+            self.definition.search.y_transformation,
+            self.definition.job.time_hours,
+        );
         let rule = self.definition.search.y_failure_value;
         let mut losses: Vec<f64> = self
             .combinations
@@ -418,7 +526,11 @@ impl Coordinator {
             .filter_map(|c| c.loss)
             .collect();
         let event = match &outcome {
-            Outcome::Success { objective, loss, metrics } => {
+            Outcome::Success {
+                objective,
+                loss,
+                metrics,
+            } => {
                 losses.push(*loss);
                 let imputed = imputed_loss(rule, &losses);
                 let stale: Vec<u64> = self
@@ -427,7 +539,15 @@ impl Coordinator {
                     .filter(|c| c.state == RunState::Failed && c.id != id && c.loss != imputed)
                     .map(|c| c.id)
                     .collect();
-                let finish = Finish { state: RunState::Succeeded, finished_at: ended.finished_at, objective: Some(*objective), loss: Some(*loss), kind: None, reason: None, metrics };
+                let finish = Finish {
+                    state: RunState::Succeeded,
+                    finished_at: ended.finished_at,
+                    objective: Some(*objective),
+                    loss: Some(*loss),
+                    kind: None,
+                    reason: None,
+                    metrics,
+                };
                 self.store.transaction(|store| {
                     store.finish(id, &finish)?;
                     if rule == FailureValue::Max {
@@ -437,9 +557,18 @@ impl Coordinator {
                     }
                     Ok(())
                 })?;
-                Event::RunSucceeded { id, objective: *objective, loss: *loss }
+                Event::RunSucceeded {
+                    id,
+                    objective: *objective,
+                    loss: *loss,
+                }
             }
-            Outcome::Failure { kind, reason, objective, metrics } => {
+            Outcome::Failure {
+                kind,
+                reason,
+                objective,
+                metrics,
+            } => {
                 let imputed = imputed_loss(rule, &losses);
                 let finish = Finish {
                     state: RunState::Failed,
@@ -451,7 +580,12 @@ impl Coordinator {
                     metrics,
                 };
                 self.store.finish(id, &finish)?;
-                Event::RunFailed { id, kind: kind.name(), reason: reason.clone(), imputed }
+                Event::RunFailed {
+                    id,
+                    kind: kind.name(),
+                    reason: reason.clone(),
+                    imputed,
+                }
             }
         };
         self.reload()?;
@@ -475,7 +609,10 @@ impl Coordinator {
         let grace = Duration::from_secs_f64(self.definition.job.kill_grace_seconds);
         let deadline = Instant::now() + grace;
         let requests = self.stop_requests;
-        while self.executor.active() > 0 && Instant::now() < deadline && self.stop_requests <= requests.max(1) {
+        while self.executor.active() > 0
+            && Instant::now() < deadline
+            && self.stop_requests <= requests.max(1)
+        {
             let _ = self.executor.poll();
             self.drain_signals(Duration::from_millis(20));
         }
@@ -484,7 +621,9 @@ impl Coordinator {
     }
 
     fn stop_everything(&mut self) -> Result<SearchEnd, CoordinatorError> {
-        self.emit(Event::Note("stop requested: stopping the running combinations".into()));
+        self.emit(Event::Note(
+            "stop requested: stopping the running combinations".into(),
+        ));
         let stopped = self.stop_runs();
         self.store.transaction(|store| {
             for id in &stopped {
@@ -493,7 +632,10 @@ impl Coordinator {
             Ok(())
         })?;
         for id in stopped {
-            self.emit(Event::RunStopped { id, reason: "the search was stopped; it runs again on resume".into() });
+            self.emit(Event::RunStopped {
+                id,
+                reason: "the search was stopped; it runs again on resume".into(),
+            });
         }
         Ok(SearchEnd::Stopped(format!(
             "stopped by a signal; continue with `hpsearch resume {}`",
@@ -509,26 +651,53 @@ impl Coordinator {
         let empty = serde_json::Map::new();
         self.store.transaction(|store| {
             for id in &stopped {
-                store.finish(*id, &Finish { state: RunState::Cancelled, finished_at: now, objective: None, loss: None, kind: None, reason: Some(&reason), metrics: &empty })?;
+                store.finish(
+                    *id,
+                    &Finish {
+                        state: RunState::Cancelled,
+                        finished_at: now,
+                        objective: None,
+                        loss: None,
+                        kind: None,
+                        reason: Some(&reason),
+                        metrics: &empty,
+                    },
+                )?;
             }
             Ok(())
         })?;
         for id in &stopped {
-            self.emit(Event::RunStopped { id: *id, reason: reason.clone() });
+            self.emit(Event::RunStopped {
+                id: *id,
+                reason: reason.clone(),
+            });
         }
-        Ok(SearchEnd::Finished(format!("search_time ({hours} h) ran out")))
+        Ok(SearchEnd::Finished(format!(
+            "search_time ({hours} h) ran out"
+        )))
     }
 
     /// Writes the data file and the snapshot for readers (at most every PUBLISH_INTERVAL unless forced).
     fn publish(&mut self, force: bool) -> Result<(), CoordinatorError> {
-        if !force && self.last_publish.is_some_and(|t| t.elapsed() < PUBLISH_INTERVAL) {
+        if !force
+            && self
+                .last_publish
+                .is_some_and(|t| t.elapsed() < PUBLISH_INTERVAL)
+        {
             return Ok(());
         }
         self.last_publish = Some(Instant::now());
-        self.store.set_meta("elapsed_seconds", &self.elapsed().to_string())?;
+        self.store
+            .set_meta("elapsed_seconds", &self.elapsed().to_string())?;
         self.summary.elapsed_seconds = self.elapsed();
         let now = crate::clock::now();
-        let names: Vec<String> = self.definition.model.space.names().map(String::from).collect();
+        let names: Vec<String> = self
+            .definition
+            .model
+            .space
+            .names()
+            .map(String::from)
+            .collect();
         let table = data_file::render(&self.paths, &names, &self.combinations, now);
         let path = self.paths.data_file();
         write_atomically(&path, table.as_bytes()).map_err(|e| CoordinatorError::io(&path, e))?;
@@ -537,7 +706,10 @@ impl Coordinator {
             search_id: self.paths.search_id,
             project: self.paths.project.display().to_string(),
             search_folder: self.paths.dir.display().to_string(),
-            state: self.store.meta("state")?.unwrap_or_else(|| "running".into()),
+            state: self
+                .store
+                .meta("state")?
+                .unwrap_or_else(|| "running".into()),
             end_reason: self.store.meta("end_reason")?,
             search_type: search.search_type.name().into(),
             y_transformation: search.y_transformation.name().into(),

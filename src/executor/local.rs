@@ -4,7 +4,9 @@
 //! and leaves a record of the script's end in the run's folder. This executor only starts
 //! wrappers, notices when they end, reads their records and cleans up their process groups.
 
-use super::contract::{Adoption, Ended, Executor, ExecutorError, Known, RunEnd, RunSpec, Submitted};
+use super::contract::{
+    Adoption, Ended, Executor, ExecutorError, Known, RunEnd, RunSpec, Submitted,
+};
 use super::process::{is_alive, signal_group, start_ticks};
 use super::wrapper::{read_started, read_status, RunStatus};
 use nix::sys::signal::Signal;
@@ -37,7 +39,10 @@ pub struct LocalExecutor {
 impl LocalExecutor {
     /// `wrapper` is the hpsearch binary (its `_wrap` command).
     pub fn new(wrapper: PathBuf) -> Self {
-        LocalExecutor { wrapper, runs: BTreeMap::new() }
+        LocalExecutor {
+            wrapper,
+            runs: BTreeMap::new(),
+        }
     }
 
     fn end_of(&self, run: &LocalRun, exit: Option<std::process::ExitStatus>) -> RunEnd {
@@ -48,10 +53,15 @@ impl LocalExecutor {
                     use std::os::unix::process::ExitStatusExt;
                     RunEnd::Lost(format!(
                         "the run's wrapper ended ({}) without recording how the script ended",
-                        status.code().map_or_else(|| format!("signal {}", status.signal().unwrap_or(0)), |c| format!("exit code {c}"))
+                        status.code().map_or_else(
+                            || format!("signal {}", status.signal().unwrap_or(0)),
+                            |c| format!("exit code {c}")
+                        )
                     ))
                 }
-                None => RunEnd::Lost("the run's process disappeared without recording how the script ended".into()),
+                None => RunEnd::Lost(
+                    "the run's process disappeared without recording how the script ended".into(),
+                ),
             },
         }
     }
@@ -73,7 +83,10 @@ pub fn end_from_status(status: &RunStatus) -> RunEnd {
 
 impl Executor for LocalExecutor {
     fn submit(&mut self, spec: &RunSpec) -> Result<Submitted, ExecutorError> {
-        let fail = |message: String| ExecutorError::Start { id: spec.combination_id, message };
+        let fail = |message: String| ExecutorError::Start {
+            id: spec.combination_id,
+            message,
+        };
         for stale in [super::wrapper::STATUS_FILE, super::wrapper::STARTED_FILE] {
             let _ = std::fs::remove_file(spec.folder.join(stale));
         }
@@ -81,7 +94,12 @@ impl Executor for LocalExecutor {
             .create(true)
             .append(true)
             .open(spec.folder.join("log.txt"))
-            .map_err(|e| fail(format!("cannot open {}: {e}", spec.folder.join("log.txt").display())))?;
+            .map_err(|e| {
+                fail(format!(
+                    "cannot open {}: {e}",
+                    spec.folder.join("log.txt").display()
+                ))
+            })?;
         let log_err = log.try_clone().map_err(|e| fail(e.to_string()))?;
         let child = Command::new(&self.wrapper)
             .arg("_wrap")
@@ -107,9 +125,21 @@ impl Executor for LocalExecutor {
         let started_at = crate::clock::now();
         self.runs.insert(
             spec.combination_id,
-            LocalRun { spec: spec.clone(), child: Some(child), pid, pid_start, started: Instant::now(), stopping_since: None },
+            LocalRun {
+                spec: spec.clone(),
+                child: Some(child),
+                pid,
+                pid_start,
+                started: Instant::now(),
+                stopping_since: None,
+            },
         );
-        Ok(Submitted { job_id: format!("local:{pid}"), pid: Some(pid), pid_start, started_at })
+        Ok(Submitted {
+            job_id: format!("local:{pid}"),
+            pid: Some(pid),
+            pid_start,
+            started_at,
+        })
     }
 
     fn adopt(&mut self, known: &Known) -> Adoption {
@@ -133,11 +163,18 @@ impl Executor for LocalExecutor {
                     child: None,
                     pid,
                     pid_start: ticks,
-                    started: Instant::now().checked_sub(elapsed).unwrap_or_else(Instant::now),
+                    started: Instant::now()
+                        .checked_sub(elapsed)
+                        .unwrap_or_else(Instant::now),
                     stopping_since: None,
                 },
             );
-            return Adoption::Running(Submitted { job_id: format!("local:{pid}"), pid: Some(pid), pid_start: ticks, started_at });
+            return Adoption::Running(Submitted {
+                job_id: format!("local:{pid}"),
+                pid: Some(pid),
+                pid_start: ticks,
+                started_at,
+            });
         }
         signal_group(pid, Signal::SIGKILL);
         let (end, finished_at) = match read_status(folder) {
@@ -147,14 +184,20 @@ impl Executor for LocalExecutor {
                 crate::clock::now(),
             ),
         };
-        Adoption::Ended(Ended { combination_id: known.spec.combination_id, end, finished_at })
+        Adoption::Ended(Ended {
+            combination_id: known.spec.combination_id,
+            end,
+            finished_at,
+        })
     }
 
     fn poll(&mut self) -> Vec<Ended> {
         let mut ended = Vec::new();
         let ids: Vec<u64> = self.runs.keys().copied().collect();
         for id in ids {
-            let Some(run) = self.runs.get_mut(&id) else { continue };
+            let Some(run) = self.runs.get_mut(&id) else {
+                continue;
+            };
             let exit = match run.child.as_mut() {
                 Some(child) => match child.try_wait() {
                     Ok(Some(status)) => Some(Some(status)),
@@ -165,11 +208,17 @@ impl Executor for LocalExecutor {
             };
             match exit {
                 Some(status) => {
-                    let Some(run) = self.runs.remove(&id) else { continue };
+                    let Some(run) = self.runs.remove(&id) else {
+                        continue;
+                    };
                     // Whatever the script left behind in its group goes with it.
                     signal_group(run.pid, Signal::SIGKILL);
                     let end = self.end_of(&run, status);
-                    ended.push(Ended { combination_id: id, end, finished_at: crate::clock::now() });
+                    ended.push(Ended {
+                        combination_id: id,
+                        end,
+                        finished_at: crate::clock::now(),
+                    });
                 }
                 None => {
                     let limit = run.spec.time_limit + run.spec.kill_grace + SAFETY_MARGIN;

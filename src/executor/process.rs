@@ -16,7 +16,9 @@ pub fn is_alive(pid: i32, ticks: Option<u64>) -> bool {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return false;
     };
-    let Some(close) = stat.rfind(')') else { return false };
+    let Some(close) = stat.rfind(')') else {
+        return false;
+    };
     let mut fields = stat[close + 1..].split_whitespace();
     let state = fields.next().unwrap_or("Z");
     let start = fields.nth(18).and_then(|s| s.parse::<u64>().ok());

@@ -56,13 +56,26 @@ pub fn run(args: WrapArgs) -> i32 {
     // those signals to write the record. Handlers, unlike ignored signals, reset on exec, so the
     // script still gets the default behaviour.
     let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT, signal_hook::consts::SIGHUP] {
+    for signal in [
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGHUP,
+    ] {
         let _ = signal_hook::flag::register(signal, Arc::clone(&stop));
     }
     let started_at = crate::clock::now();
     let own_pid = std::process::id() as i32;
-    let started = RunStarted { pid: own_pid, pid_start: super::process::start_ticks(own_pid), started_at };
-    let _ = crate::project::paths::write_atomically(&args.folder.join(STARTED_FILE), serde_json::to_string(&started).unwrap_or_default().as_bytes());
+    let started = RunStarted {
+        pid: own_pid,
+        pid_start: super::process::start_ticks(own_pid),
+        started_at,
+    };
+    let _ = crate::project::paths::write_atomically(
+        &args.folder.join(STARTED_FILE),
+        serde_json::to_string(&started)
+            .unwrap_or_default()
+            .as_bytes(),
+    );
 
     let written = Arc::new(Mutex::new(false));
     let record = {
@@ -72,7 +85,10 @@ pub fn run(args: WrapArgs) -> i32 {
             let Ok(mut done) = written.lock() else { return };
             if !*done {
                 let text = serde_json::to_string(&status).unwrap_or_default();
-                let _ = crate::project::paths::write_atomically(&folder.join(STATUS_FILE), text.as_bytes());
+                let _ = crate::project::paths::write_atomically(
+                    &folder.join(STATUS_FILE),
+                    text.as_bytes(),
+                );
                 *done = true;
             }
         }
@@ -105,12 +121,16 @@ pub fn run(args: WrapArgs) -> i32 {
                 return;
             }
             timed_out.store(true, Ordering::SeqCst);
-            eprintln!("hpsearch: the run passed its time limit of {limit:?}; stopping it (SIGTERM)");
+            eprintln!(
+                "hpsearch: the run passed its time limit of {limit:?}; stopping it (SIGTERM)"
+            );
             signal_group(own_pid, Signal::SIGTERM);
             if finished_rx.recv_timeout(grace) != Err(mpsc::RecvTimeoutError::Timeout) {
                 return;
             }
-            eprintln!("hpsearch: the run did not stop within {grace:?} of SIGTERM; killing it (SIGKILL)");
+            eprintln!(
+                "hpsearch: the run did not stop within {grace:?} of SIGTERM; killing it (SIGKILL)"
+            );
             record(RunStatus {
                 exit_code: None,
                 signal: Some(Signal::SIGKILL as i32),

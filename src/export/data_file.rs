@@ -46,7 +46,12 @@ pub fn number(x: Option<f64>) -> String {
     x.map(|v| v.to_string()).unwrap_or_default()
 }
 
-pub fn render(paths: &SearchPaths, hyperparameters: &[String], combinations: &[Combination], now: f64) -> String {
+pub fn render(
+    paths: &SearchPaths,
+    hyperparameters: &[String],
+    combinations: &[Combination],
+    now: f64,
+) -> String {
     let metrics = metric_names(combinations);
     let mut header: Vec<String> = SEED_COLUMNS.iter().map(|s| s.to_string()).collect();
     header.extend(hyperparameters.iter().cloned());
@@ -58,18 +63,36 @@ pub fn render(paths: &SearchPaths, hyperparameters: &[String], combinations: &[C
         let mut row = vec![
             c.id.to_string(),
             c.job_id.clone().unwrap_or_default(),
-            c.job_minutes(now).map(|m| format!("{m:.3}")).unwrap_or_default(),
+            c.job_minutes(now)
+                .map(|m| format!("{m:.3}"))
+                .unwrap_or_default(),
             c.previous_results_count.to_string(),
             tsv_cell(&c.search_type),
-            if c.is_queued { "True".into() } else { "False".into() },
-            paths.combination_dir(c.id).join("input.json").display().to_string(),
+            if c.is_queued {
+                "True".into()
+            } else {
+                "False".into()
+            },
+            paths
+                .combination_dir(c.id)
+                .join("input.json")
+                .display()
+                .to_string(),
             number(c.loss),
         ];
-        row.extend(hyperparameters.iter().map(|h| c.params.get(h).map(cell).unwrap_or_default()));
+        row.extend(
+            hyperparameters
+                .iter()
+                .map(|h| c.params.get(h).map(cell).unwrap_or_default()),
+        );
         row.push(c.state.name().to_string());
         row.push(tsv_cell(c.failure_reason.as_deref().unwrap_or("")));
         row.push(number(c.objective));
-        row.extend(metrics.iter().map(|m| c.metrics.get(m).map(cell).unwrap_or_default()));
+        row.extend(
+            metrics
+                .iter()
+                .map(|m| c.metrics.get(m).map(cell).unwrap_or_default()),
+        );
         out.push_str(&row.join("\t"));
         out.push('\n');
     }

@@ -38,7 +38,10 @@ pub struct LaunchRecord {
 /// the row is written so that rows of simultaneous launches never interleave.
 pub fn append(project: &Path, record: &LaunchRecord) -> std::io::Result<()> {
     let path = project.join(super::paths::LAUNCHED_FILE);
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)?;
     file.lock()?;
     let mut text = String::new();
     if file.metadata()?.len() == 0 {
@@ -69,5 +72,8 @@ pub fn append(project: &Path, record: &LaunchRecord) -> std::io::Result<()> {
 
 /// A cell of a tab-separated file: tabs and line breaks inside it are escaped.
 pub fn tsv_cell(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('\t', "\\t").replace('\n', "\\n").replace('\r', "\\r")
+    text.replace('\\', "\\\\")
+        .replace('\t', "\\t")
+        .replace('\n', "\\n")
+        .replace('\r', "\\r")
 }

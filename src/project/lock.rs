@@ -43,8 +43,17 @@ pub fn hostname() -> String {
 }
 
 pub fn acquire(path: &Path) -> Result<CoordinatorLock, LockError> {
-    let io = |source| LockError::Io { path: path.display().to_string(), source };
-    let mut file = std::fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).open(path).map_err(io)?;
+    let io = |source| LockError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(io)?;
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
@@ -61,20 +70,33 @@ pub fn acquire(path: &Path) -> Result<CoordinatorLock, LockError> {
         started_at: crate::clock::now(),
     };
     file.set_len(0).map_err(io)?;
-    file.write_all(serde_json::to_string(&holder).unwrap_or_default().as_bytes()).map_err(io)?;
+    file.write_all(
+        serde_json::to_string(&holder)
+            .unwrap_or_default()
+            .as_bytes(),
+    )
+    .map_err(io)?;
     file.sync_data().map_err(io)?;
     Ok(CoordinatorLock { _file: file })
 }
 
 /// The live holder of the lock, if a coordinator holds it now.
 pub fn live_holder(path: &Path) -> Option<Holder> {
-    let file = std::fs::OpenOptions::new().read(true).write(true).open(path).ok()?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .ok()?;
     match file.try_lock() {
         Ok(()) => {
             let _ = file.unlock();
             None
         }
-        Err(_) => read_holder(path).or(Some(Holder { pid: 0, host: "unknown".into(), started_at: 0.0 })),
+        Err(_) => read_holder(path).or(Some(Holder {
+            pid: 0,
+            host: "unknown".into(),
+            started_at: 0.0,
+        })),
     }
 }
 

@@ -51,11 +51,13 @@ impl SearchPaths {
             .and_then(|n| n.strip_prefix(SEARCH_PREFIX))
             .and_then(|n| n.parse::<u64>().ok());
         match (id, dir.parent()) {
-            (Some(search_id), Some(project)) if dir.join("hp_search.sqlite").is_file() => Ok(SearchPaths {
-                project: project.to_path_buf(),
-                search_id,
-                dir: dir.clone(),
-            }),
+            (Some(search_id), Some(project)) if dir.join("hp_search.sqlite").is_file() => {
+                Ok(SearchPaths {
+                    project: project.to_path_buf(),
+                    search_id,
+                    dir: dir.clone(),
+                })
+            }
             _ => Err(PathsError::NotASearch(dir)),
         }
     }
@@ -87,13 +89,21 @@ impl SearchPaths {
 /// searches started at the same moment get distinct ids: the loser of a race takes the next id.
 pub fn allocate(project: &Path) -> Result<SearchPaths, PathsError> {
     let project = std::path::absolute(project).unwrap_or_else(|_| project.to_path_buf());
-    let mut next = existing_ids(&project).into_iter().max().map_or(0, |m| m + 1);
+    let mut next = existing_ids(&project)
+        .into_iter()
+        .max()
+        .map_or(0, |m| m + 1);
     loop {
         let paths = SearchPaths::new(&project, next);
         match std::fs::create_dir(&paths.dir) {
             Ok(()) => return Ok(paths),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => next += 1,
-            Err(source) => return Err(PathsError::Create { path: paths.dir, source }),
+            Err(source) => {
+                return Err(PathsError::Create {
+                    path: paths.dir,
+                    source,
+                })
+            }
         }
     }
 }
@@ -104,7 +114,13 @@ pub fn existing_ids(project: &Path) -> Vec<u64> {
         .into_iter()
         .flatten()
         .flatten()
-        .filter_map(|e| e.file_name().to_str()?.strip_prefix(SEARCH_PREFIX)?.parse().ok())
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_prefix(SEARCH_PREFIX)?
+                .parse()
+                .ok()
+        })
         .collect();
     ids.sort_unstable();
     ids

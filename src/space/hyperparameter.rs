@@ -14,10 +14,18 @@ pub enum Transformation {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Domain {
-    Continuous { low: f64, high: f64 },
+    Continuous {
+        low: f64,
+        high: f64,
+    },
     /// Sorted, distinct numbers; `integer` when every value was written as an integer.
-    Discrete { values: Vec<f64>, integer: bool },
-    Categorical { values: Vec<Value> },
+    Discrete {
+        values: Vec<f64>,
+        integer: bool,
+    },
+    Categorical {
+        values: Vec<Value>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -54,7 +62,11 @@ impl Hyperparameter {
 
     /// The value a point `u` of [0, 1] stands for.
     pub fn decode(&self, u: f64) -> Value {
-        let u = if u.is_finite() { u.clamp(0.0, 1.0) } else { 0.5 };
+        let u = if u.is_finite() {
+            u.clamp(0.0, 1.0)
+        } else {
+            0.5
+        };
         match &self.domain {
             Domain::Continuous { low, high } => {
                 let (a, b) = (self.forward(*low), self.forward(*high));
@@ -124,11 +136,16 @@ impl Hyperparameter {
                     vec![(values.len() - 1) / 2]
                 } else {
                     (0..m)
-                        .map(|j| ((j * (values.len() - 1)) as f64 / (m - 1) as f64).round() as usize)
+                        .map(|j| {
+                            ((j * (values.len() - 1)) as f64 / (m - 1) as f64).round() as usize
+                        })
                         .collect()
                 };
                 let (low, high) = (values[0], values[values.len() - 1]);
-                indices.into_iter().map(|i| self.unit_of_number(values[i], low, high)).collect()
+                indices
+                    .into_iter()
+                    .map(|i| self.unit_of_number(values[i], low, high))
+                    .collect()
             }
             Domain::Categorical { values } => (0..values.len())
                 .map(|i| (i as f64 + 0.5) / values.len() as f64)
@@ -152,7 +169,8 @@ impl Hyperparameter {
     }
 
     pub fn is_log(&self) -> bool {
-        self.transformation == Transformation::Log && !matches!(self.domain, Domain::Categorical { .. })
+        self.transformation == Transformation::Log
+            && !matches!(self.domain, Domain::Categorical { .. })
     }
 }
 
@@ -162,5 +180,7 @@ fn category_index(u: f64, k: usize) -> usize {
 
 /// A JSON number for a float; values that are whole stay floats (`1.0`) so the type is stable.
 fn number(x: f64) -> Value {
-    serde_json::Number::from_f64(x).map(Value::Number).unwrap_or(Value::Null)
+    serde_json::Number::from_f64(x)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
 }

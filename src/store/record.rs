@@ -44,12 +44,18 @@ impl RunState {
 
     /// Finished for good: it has a result or a recorded reason for having none.
     pub fn is_final(self) -> bool {
-        matches!(self, RunState::Succeeded | RunState::Failed | RunState::Cancelled)
+        matches!(
+            self,
+            RunState::Succeeded | RunState::Failed | RunState::Cancelled
+        )
     }
 
     /// Still owed a run: the coordinator must start (or restart) it.
     pub fn is_pending(self) -> bool {
-        matches!(self, RunState::Created | RunState::Interrupted | RunState::Running)
+        matches!(
+            self,
+            RunState::Created | RunState::Interrupted | RunState::Running
+        )
     }
 }
 

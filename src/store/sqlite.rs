@@ -80,7 +80,10 @@ impl Store {
     /// Opens (creating if needed) the database for writing. Only the lock holder may call this.
     pub fn open_writer(path: &Path) -> Result<Store, StoreError> {
         let name = path.display().to_string();
-        let wrap = |source| StoreError::Sqlite { path: name.clone(), source };
+        let wrap = |source| StoreError::Sqlite {
+            path: name.clone(),
+            source,
+        };
         let conn = Connection::open(path).map_err(wrap)?;
         conn.execute_batch(
             "PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL; PRAGMA locking_mode = EXCLUSIVE; PRAGMA busy_timeout = 2000;",
@@ -93,15 +96,27 @@ impl Store {
     /// Opens the database read-only; safe when no coordinator is writing it.
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
         let name = path.display().to_string();
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-            .map_err(|source| StoreError::Sqlite { path: name.clone(), source })?;
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| StoreError::Sqlite {
+            path: name.clone(),
+            source,
+        })?;
         conn.busy_timeout(std::time::Duration::from_secs(2))
-            .map_err(|source| StoreError::Sqlite { path: name.clone(), source })?;
+            .map_err(|source| StoreError::Sqlite {
+                path: name.clone(),
+                source,
+            })?;
         Ok(Store { conn, path: name })
     }
 
     fn err(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Sqlite { path: self.path.clone(), source }
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
     }
 
     pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
@@ -113,7 +128,9 @@ impl Store {
 
     pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| r.get(0))
+            .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(|e| self.err(e))
     }
@@ -121,7 +138,9 @@ impl Store {
     pub fn require_meta(&self, key: &str) -> Result<String, StoreError> {
         self.meta(key)?.ok_or_else(|| StoreError::Corrupt {
             path: self.path.clone(),
-            message: format!("the search's `{key}` is missing; was the search created by hpsearch?"),
+            message: format!(
+                "the search's `{key}` is missing; was the search created by hpsearch?"
+            ),
         })
     }
 
@@ -129,7 +148,11 @@ impl Store {
     pub fn insert(&self, new: &NewCombination) -> Result<u64, StoreError> {
         let id: u64 = self
             .conn
-            .query_row("SELECT COALESCE(MAX(id) + 1, 0) FROM combinations", [], |r| r.get(0))
+            .query_row(
+                "SELECT COALESCE(MAX(id) + 1, 0) FROM combinations",
+                [],
+                |r| r.get(0),
+            )
             .map_err(|e| self.err(e))?;
         self.conn
             .execute(
@@ -149,7 +172,14 @@ impl Store {
         Ok(id)
     }
 
-    pub fn mark_running(&self, id: u64, job_id: &str, pid: Option<i32>, pid_start: Option<u64>, started_at: f64) -> Result<(), StoreError> {
+    pub fn mark_running(
+        &self,
+        id: u64,
+        job_id: &str,
+        pid: Option<i32>,
+        pid_start: Option<u64>,
+        started_at: f64,
+    ) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "UPDATE combinations SET state = ?2, is_queued = 1, job_id = ?3, pid = ?4, pid_start = ?5, started_at = ?6,
@@ -195,14 +225,22 @@ impl Store {
 
     pub fn set_loss(&self, id: u64, loss: Option<f64>) -> Result<(), StoreError> {
         self.conn
-            .execute("UPDATE combinations SET loss = ?2 WHERE id = ?1", params![id, loss])
+            .execute(
+                "UPDATE combinations SET loss = ?2 WHERE id = ?1",
+                params![id, loss],
+            )
             .map_err(|e| self.err(e))?;
         Ok(())
     }
 
     /// Runs several writes as one transaction: all of them land, or none.
-    pub fn transaction<T>(&mut self, work: impl FnOnce(&Store) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| self.err(e))?;
+    pub fn transaction<T>(
+        &mut self,
+        work: impl FnOnce(&Store) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| self.err(e))?;
         match work(self) {
             Ok(value) => {
                 self.conn.execute_batch("COMMIT").map_err(|e| self.err(e))?;

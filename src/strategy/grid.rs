@@ -9,7 +9,9 @@ pub struct GridStrategy {
 
 impl GridStrategy {
     pub fn new(points_per_hyperparameter: usize) -> Self {
-        GridStrategy { points_per_hyperparameter }
+        GridStrategy {
+            points_per_hyperparameter,
+        }
     }
 
     /// Every grid point, first hyperparameter slowest, as a user reading the table expects.
@@ -43,7 +45,10 @@ impl Strategy for GridStrategy {
             .points(context.space)
             .into_iter()
             .find(|p| !existing.contains(&context.space.combination_key(p)))
-            .map(|point| Suggestion { point, label: "grid".into() }))
+            .map(|point| Suggestion {
+                point,
+                label: "grid".into(),
+            }))
     }
 
     fn size(&self, space: &Space) -> Option<u64> {

@@ -11,7 +11,9 @@ pub struct LineStrategy {
 
 impl LineStrategy {
     pub fn new(points_per_hyperparameter: usize) -> Self {
-        LineStrategy { points_per_hyperparameter }
+        LineStrategy {
+            points_per_hyperparameter,
+        }
     }
 
     /// The base first, then one line per hyperparameter; combinations equal to one already
@@ -44,7 +46,10 @@ impl Strategy for LineStrategy {
             .points(context.space)
             .into_iter()
             .find(|p| !existing.contains(&context.space.combination_key(p)))
-            .map(|point| Suggestion { point, label: "line".into() }))
+            .map(|point| Suggestion {
+                point,
+                label: "line".into(),
+            }))
     }
 
     fn size(&self, space: &Space) -> Option<u64> {

@@ -9,7 +9,12 @@ pub struct RandomStrategy;
 impl Strategy for RandomStrategy {
     fn suggest(&mut self, context: &SuggestContext) -> Result<Option<Suggestion>, StrategyError> {
         let mut rng = context.rng();
-        let point = (0..context.space.dims()).map(|_| rng.random::<f64>()).collect();
-        Ok(Some(Suggestion { point, label: "random".into() }))
+        let point = (0..context.space.dims())
+            .map(|_| rng.random::<f64>())
+            .collect();
+        Ok(Some(Suggestion {
+            point,
+            label: "random".into(),
+        }))
     }
 }

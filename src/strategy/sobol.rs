@@ -27,6 +27,9 @@ impl Strategy for SobolStrategy {
                 }
             })
             .collect();
-        Ok(Some(Suggestion { point, label: "sobol".into() }))
+        Ok(Some(Suggestion {
+            point,
+            label: "sobol".into(),
+        }))
     }
 }

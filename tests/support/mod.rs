@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,10 @@ pub struct Project {
 
 impl Project {
     pub fn new() -> Project {
-        let dir = tempfile::Builder::new().prefix("hpsearch-test-").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("hpsearch-test-")
+            .tempdir()
+            .expect("temp dir");
         let path = dir.path().to_path_buf();
         Project { _dir: dir, path }
     }
@@ -57,7 +60,11 @@ impl Project {
     }
 
     pub fn hpsearch(&self, args: &[&str]) -> Run {
-        let output = Command::new(hpsearch_bin()).args(args).current_dir(&self.path).output().expect("run hpsearch");
+        let output = Command::new(hpsearch_bin())
+            .args(args)
+            .current_dir(&self.path)
+            .output()
+            .expect("run hpsearch");
         Run::from(output)
     }
 
@@ -67,15 +74,21 @@ impl Project {
 
     /// The data file of a search as rows of cells, header first.
     pub fn data_file(&self, id: u64) -> Vec<Vec<String>> {
-        let text = std::fs::read_to_string(self.search_dir(id).join("hp_search_data.txt")).expect("data file");
-        text.lines().map(|l| l.split('\t').map(String::from).collect()).collect()
+        let text = std::fs::read_to_string(self.search_dir(id).join("hp_search_data.txt"))
+            .expect("data file");
+        text.lines()
+            .map(|l| l.split('\t').map(String::from).collect())
+            .collect()
     }
 
     /// The data file as maps from column name to cell.
     pub fn data_rows(&self, id: u64) -> Vec<std::collections::BTreeMap<String, String>> {
         let rows = self.data_file(id);
         let header = rows[0].clone();
-        rows[1..].iter().map(|r| header.iter().cloned().zip(r.iter().cloned()).collect()).collect()
+        rows[1..]
+            .iter()
+            .map(|r| header.iter().cloned().zip(r.iter().cloned()).collect())
+            .collect()
     }
 }
 
@@ -97,7 +110,11 @@ impl From<Output> for Run {
 
 impl Run {
     pub fn ok(self) -> Run {
-        assert_eq!(self.code, 0, "hpsearch failed:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "hpsearch failed:\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
@@ -106,7 +123,10 @@ impl Run {
 pub fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
     let start = Instant::now();
     while !condition() {
-        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(25));
     }
 }
@@ -125,9 +145,24 @@ pub fn python_ok() -> &'static str {
 
 impl Project {
     /// Data rows of search `id` of a project in a subfolder.
-    pub fn data_rows_in(&self, sub: &str, id: u64) -> Vec<std::collections::BTreeMap<String, String>> {
-        let text = std::fs::read_to_string(self.path.join(sub).join(format!("hp_search_{id}/hp_search_data.txt"))).expect("data file");
-        let rows: Vec<Vec<String>> = text.lines().map(|l| l.split('\t').map(String::from).collect()).collect();
-        rows[1..].iter().map(|r| rows[0].iter().cloned().zip(r.iter().cloned()).collect()).collect()
+    pub fn data_rows_in(
+        &self,
+        sub: &str,
+        id: u64,
+    ) -> Vec<std::collections::BTreeMap<String, String>> {
+        let text = std::fs::read_to_string(
+            self.path
+                .join(sub)
+                .join(format!("hp_search_{id}/hp_search_data.txt")),
+        )
+        .expect("data file");
+        let rows: Vec<Vec<String>> = text
+            .lines()
+            .map(|l| l.split('\t').map(String::from).collect())
+            .collect();
+        rows[1..]
+            .iter()
+            .map(|r| rows[0].iter().cloned().zip(r.iter().cloned()).collect())
+            .collect()
     }
 }
