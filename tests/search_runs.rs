@@ -388,3 +388,37 @@ fn init_refuses_to_overwrite_a_project() {
     assert_eq!(again.code, 2);
     assert!(again.stderr.contains("already exists"), "{}", again.stderr);
 }
+
+#[test]
+fn results_exports_csv_at_full_precision_and_respects_top() {
+    let project = Project::new();
+    project.script("score.py", python_ok());
+    project.configs("python3", "score.py", model_two_params(), json!({"search_type": "sobol", "max_suggestions": 4, "y_transformation": "none", "random_seed": 1}));
+    project.hpsearch(&["run", "."]).ok();
+    let csv = project
+        .hpsearch(&["results", "hp_search_0", "--format", "csv", "--top", "2"])
+        .ok()
+        .stdout;
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "header and the 2 best: {csv}");
+    assert!(
+        lines[0].starts_with("rank,combination_id,status,loss,objective,x,n,metric_aux"),
+        "{}",
+        lines[0]
+    );
+    let data = project.data_rows(0);
+    let best = data
+        .iter()
+        .min_by(|a, b| {
+            a["loss"]
+                .parse::<f64>()
+                .unwrap()
+                .total_cmp(&b["loss"].parse::<f64>().unwrap())
+        })
+        .unwrap();
+    let cells: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(cells[1], best["combination_id"]);
+    assert_eq!(cells[3], best["loss"], "the same digits as the data file");
+    let table = project.hpsearch(&["results", "hp_search_0"]).ok().stdout;
+    assert_eq!(table.lines().count(), 5, "{table}");
+}

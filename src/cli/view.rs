@@ -261,7 +261,7 @@ pub fn results(search: &Path, top: Option<usize>, format: Format) -> Result<i32,
                 println!(
                     "{}",
                     row.iter()
-                        .map(|v| csv_field(&plain(v)))
+                        .map(|v| csv_field(&exact(v)))
                         .collect::<Vec<_>>()
                         .join(",")
                 );
@@ -308,6 +308,16 @@ pub fn results(search: &Path, top: Option<usize>, format: Format) -> Result<i32,
     Ok(0)
 }
 
+/// A cell for machines: numbers at full precision.
+fn exact(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A cell for people: numbers rounded to 9 decimals.
 fn plain(value: &Value) -> String {
     match value {
         Value::Null => String::new(),

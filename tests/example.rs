@@ -1,0 +1,53 @@
+//! The README's example: a real model (kernel ridge on scikit-learn's diabetes data) searched end
+//! to end. Needs scikit-learn, which `.ci/run` installs; outside CI the test says loudly when it
+//! cannot run.
+
+mod support;
+use serde_json::Value;
+use support::*;
+
+#[test]
+fn the_example_search_finds_a_model_that_beats_predicting_the_mean() {
+    let has_sklearn = std::process::Command::new("python3")
+        .args(["-c", "import sklearn"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_sklearn {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "scikit-learn must be installed in CI (.ci/run installs examples/requirements.txt)"
+        );
+        eprintln!("SKIPPED: scikit-learn is not installed; `pip install -r examples/requirements.txt` to run this test");
+        return;
+    }
+    let project = Project::new();
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/diabetes_ridge");
+    for name in [
+        "train.py",
+        "model_config.json",
+        "job_config.json",
+        "search_config.json",
+    ] {
+        std::fs::copy(example.join(name), project.path.join(name)).unwrap();
+    }
+    let mut search: Value = serde_json::from_str(
+        &std::fs::read_to_string(project.path.join("search_config.json")).unwrap(),
+    )
+    .unwrap();
+    search["max_suggestions"] = Value::from(6);
+    project.write_json("search_config.json", &search);
+    project.hpsearch(&["run", "."]).ok();
+    let rows = project.data_rows(0);
+    assert_eq!(rows.len(), 6);
+    assert!(rows.iter().all(|r| r["status"] == "succeeded"), "{rows:?}");
+    let best = rows
+        .iter()
+        .map(|r| r["objective"].parse::<f64>().unwrap())
+        .fold(f64::INFINITY, f64::min);
+    // Predicting the mean scores a validation MSE near the target's variance, about 6000.
+    assert!(best < 4000.0, "best validation MSE {best}");
+    assert!(
+        rows.iter().all(|r| r["metric_r2"].parse::<f64>().is_ok()),
+        "the extra metrics are kept"
+    );
+}
