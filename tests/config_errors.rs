@@ -396,3 +396,29 @@ fn bopt_is_refused_honestly_until_it_exists() {
     });
     assert!(e.contains("bopt") && e.contains("not available"), "{e}");
 }
+
+#[test]
+fn a_continuous_range_too_wide_to_compute_with() {
+    let e = model_error(
+        json!({"x": {"type": "continuous", "domain": [-1e308, 1e308]}}),
+        "x.domain",
+    );
+    assert!(e.contains("too wide"), "{e}");
+}
+
+#[test]
+fn a_discrete_range_too_wide_to_compute_with() {
+    model_error(
+        json!({"k": {"type": "discrete", "domain": [-1e308, 0, 1e308]}}),
+        "k.domain",
+    );
+}
+
+#[test]
+fn an_integer_too_large_to_be_exact() {
+    let e = model_error(
+        json!({"k": {"type": "discrete", "domain": [1, 10000000000000000000u64]}}),
+        "k.domain",
+    );
+    assert!(e.contains("2^53"), "{e}");
+}

@@ -21,6 +21,9 @@ pub struct ModelConfig {
     pub space: Space,
 }
 
+/// The largest integer an f64 holds exactly.
+const MAX_EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
+
 const KINDS: [&str; 3] = ["continuous", "discrete", "categorical"];
 
 impl ModelConfig {
@@ -113,6 +116,13 @@ fn parse_hyperparameter(
                 })
             };
             let (low, high) = (bound(0)?, bound(1)?);
+            if !(high - low).is_finite() {
+                return Err(f.error(
+                    "domain",
+                    describe(domain_value),
+                    "the range is too wide to compute with; keep the bounds within about ±1e307",
+                ));
+            }
             if low >= high {
                 return Err(f.error(
                     "domain",
@@ -134,6 +144,13 @@ fn parse_hyperparameter(
             let mut integer = true;
             for item in items {
                 match item {
+                    Value::Number(n) if (n.is_i64() || n.is_u64()) && n.as_f64().is_some_and(|x| x.abs() > MAX_EXACT_INTEGER) => {
+                        return Err(f.error(
+                            "domain",
+                            format!("{} in the list", describe(item)),
+                            "integers must lie within ±2^53 (9007199254740992) to be represented exactly",
+                        ))
+                    }
                     Value::Number(n) if n.as_f64().is_some_and(f64::is_finite) => {
                         integer &= n.is_i64() || n.is_u64();
                         values.push(n.as_f64().unwrap_or_default());
@@ -148,6 +165,13 @@ fn parse_hyperparameter(
                 }
             }
             values.sort_by(f64::total_cmp);
+            if !(values[values.len() - 1] - values[0]).is_finite() {
+                return Err(f.error(
+                    "domain",
+                    describe(domain_value),
+                    "the range is too wide to compute with; keep the values within about ±1e307",
+                ));
+            }
             if values.windows(2).any(|w| w[0] == w[1]) {
                 return Err(f.error(
                     "domain",
