@@ -5,7 +5,6 @@ use super::errors::{CliError, EXIT_STOPPED};
 use super::progress::ProgressObserver;
 use crate::coordinator::events::Observer;
 use crate::coordinator::{create, Coordinator, Definition, SearchEnd};
-use crate::executor::LocalExecutor;
 use crate::project::launched::{self, LaunchRecord};
 use crate::project::lock;
 use crate::project::SearchPaths;
@@ -92,8 +91,7 @@ fn coordinate_foreground(paths: SearchPaths, resumed: bool) -> Result<i32, CliEr
     let progress = ProgressObserver::new();
     let bar = progress.handle();
     let observers: Vec<Box<dyn Observer>> = vec![Box::new(progress)];
-    let executor = Box::new(LocalExecutor::new(self_exe()?));
-    let coordinator = Coordinator::open(paths.clone(), executor, observers)?;
+    let coordinator = Coordinator::open(paths.clone(), self_exe()?, observers)?;
     let end = coordinator.run(resumed)?;
     bar.finish_and_clear();
     report_end(&paths, &end);
@@ -181,8 +179,7 @@ pub fn launch(args: &ConfigArgs) -> Result<i32, CliError> {
 /// `hpsearch _coordinate`: the detached coordinator.
 pub fn coordinate(search: &Path, resumed: bool) -> Result<i32, CliError> {
     let paths = SearchPaths::from_dir(search)?;
-    let executor = Box::new(LocalExecutor::new(self_exe()?));
-    let coordinator = Coordinator::open(paths, executor, Vec::new())?;
+    let coordinator = Coordinator::open(paths, self_exe()?, Vec::new())?;
     Ok(match coordinator.run(resumed)? {
         SearchEnd::Finished(_) => 0,
         SearchEnd::Stopped(_) => EXIT_STOPPED,
@@ -251,8 +248,7 @@ pub fn cancel(search: &Path) -> Result<i32, CliError> {
         ))),
         None => {
             // No coordinator: stop whatever runs it left behind, as a coordinator would.
-            let executor = Box::new(LocalExecutor::new(self_exe()?));
-            let coordinator = Coordinator::open(paths.clone(), executor, Vec::new())?;
+            let coordinator = Coordinator::open(paths.clone(), self_exe()?, Vec::new())?;
             let stopped = coordinator.cancel()?;
             println!(
                 "search {} has no running coordinator; stopped {stopped} run(s) it left behind",

@@ -1,5 +1,6 @@
 //! `job_config.json`: what one run of the user's analysis needs (program, script, resources).
 
+use super::cluster::Cluster;
 use super::error::ConfigError;
 use super::fields::{describe, Fields};
 use serde_json::{Map, Value};
@@ -18,12 +19,15 @@ pub struct JobConfig {
     /// The user's analysis script, resolved against the config's folder.
     pub script_path: PathBuf,
     /// `local`, or the name of a cluster profile.
-    pub cluster: String,
+    pub cluster_name: String,
+    pub cluster: Cluster,
     /// Hours one run may take before it is stopped.
     pub time_hours: f64,
     pub memory_gb: u64,
     pub processor_type: ProcessorType,
     pub num_processors: u64,
+    /// GPUs per run when `processor_type` is GPU.
+    pub gpus: u64,
     /// Seconds between SIGTERM and SIGKILL when a run is stopped.
     pub kill_grace_seconds: f64,
 }
@@ -62,14 +66,8 @@ impl JobConfig {
                 "allowed: an existing script, relative to this file's folder or absolute",
             ));
         }
-        let cluster = f.string("cluster")?.unwrap_or("local").trim().to_string();
-        if !cluster.eq_ignore_ascii_case("local") {
-            return Err(f.error(
-                "cluster",
-                format!("\"{cluster}\""),
-                "allowed in this version: \"local\" (runs on this machine); Slurm cluster profiles are not available yet",
-            ));
-        }
+        let cluster_name = f.string("cluster")?.unwrap_or("local").trim().to_string();
+        let cluster = super::cluster::resolve(file, &cluster_name, &base)?;
         let time_hours = f.number(
             "time",
             2.0,
@@ -82,6 +80,12 @@ impl JobConfig {
             _ => ProcessorType::Cpu,
         };
         let num_processors = f.integer("num_processors", 1, 1, "allowed: a whole number >= 1")?;
+        let gpus = f.integer(
+            "gpus",
+            1,
+            1,
+            "allowed: GPUs per run when processor_type is GPU, a whole number >= 1",
+        )?;
         let kill_grace_seconds = f.number(
             "kill_grace_seconds",
             Self::DEFAULT_KILL_GRACE_SECONDS,
@@ -92,11 +96,13 @@ impl JobConfig {
         Ok(JobConfig {
             environment_path,
             script_path,
-            cluster: cluster.to_ascii_lowercase(),
+            cluster_name,
+            cluster,
             time_hours,
             memory_gb,
             processor_type,
             num_processors,
+            gpus,
             kill_grace_seconds,
         })
     }

@@ -1,5 +1,6 @@
 //! The three config files of a search, validated into checked types before anything runs.
 
+pub mod cluster;
 pub mod error;
 pub mod fields;
 pub mod job;

@@ -46,6 +46,12 @@ pub fn judge(end: &RunEnd, folder: &Path, y: YTransformation, time_limit_hours: 
             format!("the run passed its time limit of {time_limit_hours} h (job_config.json `time`) and was stopped"),
         ),
         RunEnd::StartFailed(message) => failure(FailureKind::StartFailed, message.clone()),
+        RunEnd::OutOfMemory => failure(
+            FailureKind::OutOfMemory,
+            with_log_tail("the job ran out of memory (job_config.json `memory`)".into(), folder),
+        ),
+        RunEnd::CancelledOutside => failure(FailureKind::CancelledOutside, "the job was cancelled from outside hpsearch (scancel or an administrator)"),
+        RunEnd::NodeFailure(message) => failure(FailureKind::NodeFailure, message.clone()),
         RunEnd::Lost(message) => failure(FailureKind::Lost, message.clone()),
     }
 }

@@ -107,23 +107,31 @@ pub struct Coordinator {
     stop_requests: u32,
     last_publish: Option<Instant>,
     summary: Summary,
+    /// While the executor refuses runs (a scheduler down), submissions wait until then.
+    paused_until: Option<Instant>,
+    backoff: Duration,
     _lock: CoordinatorLock,
 }
+
+const MIN_BACKOFF: Duration = Duration::from_secs(2);
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 const PUBLISH_INTERVAL: Duration = Duration::from_millis(500);
 const IDLE_WAIT: Duration = Duration::from_millis(250);
 
 impl Coordinator {
     /// Takes over a search folder: the lock, the store, the definition recorded in it.
+    /// `wrapper` is the hpsearch binary whose `_wrap` command runs each script.
     pub fn open(
         paths: SearchPaths,
-        executor: Box<dyn Executor>,
+        wrapper: std::path::PathBuf,
         observers: Vec<Box<dyn Observer>>,
     ) -> Result<Coordinator, CoordinatorError> {
         let lock = lock::acquire(&paths.lock())?;
         let store = Store::open_writer(&paths.database())?;
         let definition = Definition::from_store(&store)?;
         let strategy = crate::strategy::build(&definition.search)?;
+        let executor = crate::executor::build(&definition.job, wrapper, paths.search_id);
         let seed = store.require_meta("random_seed")?.parse().unwrap_or(0);
         let elapsed_before = store
             .meta("elapsed_seconds")?
@@ -159,6 +167,8 @@ impl Coordinator {
             stop_requests: 0,
             last_publish: None,
             summary: Summary::default(),
+            paused_until: None,
+            backoff: Duration::ZERO,
             _lock: lock,
         };
         coordinator.reload()?;
@@ -372,6 +382,9 @@ impl Coordinator {
     /// Starts runs until every slot is used or nothing is left to start.
     fn fill(&mut self) -> Result<(), CoordinatorError> {
         let slots = self.definition.search.max_active_points as usize;
+        if self.paused_until.is_some_and(|t| Instant::now() < t) {
+            return Ok(());
+        }
         while self.executor.active() < slots {
             if let Some(id) = self.restart.pop_front() {
                 let was_interrupted = self
@@ -381,7 +394,9 @@ impl Coordinator {
                 if was_interrupted {
                     self.emit(Event::RunRestarted { id });
                 }
-                self.start(id)?;
+                if !self.start(id)? {
+                    break;
+                }
                 continue;
             }
             if !self.can_suggest() {
@@ -391,7 +406,9 @@ impl Coordinator {
                 self.exhausted = true;
                 break;
             };
-            self.start(id)?;
+            if !self.start(id)? {
+                break;
+            }
         }
         Ok(())
     }
@@ -471,7 +488,8 @@ impl Coordinator {
         write_atomically(&path, text.as_bytes()).map_err(|e| CoordinatorError::io(&path, e))
     }
 
-    fn start(&mut self, id: u64) -> Result<(), CoordinatorError> {
+    /// Starts the run of a combination; `false` when the executor cannot take runs now.
+    fn start(&mut self, id: u64) -> Result<bool, CoordinatorError> {
         self.write_input(id)?;
         let spec = self.spec(id);
         match self.executor.submit(&spec) {
@@ -505,8 +523,21 @@ impl Coordinator {
                     finished_at: now,
                 })?;
             }
+            Err(ExecutorError::Unavailable { message }) => {
+                // The executor cannot take runs now: keep this one first in line and wait.
+                self.restart.push_front(id);
+                self.backoff = (self.backoff * 2).clamp(MIN_BACKOFF, MAX_BACKOFF);
+                self.paused_until = Some(Instant::now() + self.backoff);
+                let text = format!(
+                    "cannot submit runs now ({message}); trying again in {:?}",
+                    self.backoff
+                );
+                self.emit(Event::Note(text));
+                return Ok(false);
+            }
         }
-        Ok(())
+        self.backoff = Duration::ZERO;
+        Ok(true)
     }
 
     /// Records how a run ended, and keeps every imputed loss current.

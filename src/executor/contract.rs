@@ -32,6 +32,12 @@ pub enum RunEnd {
     Signaled(i32),
     TimedOut,
     StartFailed(String),
+    /// The scheduler says the job ran out of memory.
+    OutOfMemory,
+    /// The job was cancelled by someone other than hpsearch (scancel, an admin).
+    CancelledOutside,
+    /// The node failed or the job was preempted more often than the profile allows to resubmit.
+    NodeFailure(String),
     /// The run vanished without a record of how it ended.
     Lost(String),
 }
@@ -66,8 +72,12 @@ pub enum Adoption {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExecutorError {
+    /// This run cannot start (a missing program, an unwritable folder): record it as failed.
     #[error("cannot start the run of combination {id}: {message}")]
     Start { id: u64, message: String },
+    /// Nothing can start now (the scheduler is down or busy): try again later.
+    #[error("cannot submit runs now: {message}")]
+    Unavailable { message: String },
 }
 
 pub trait Executor {

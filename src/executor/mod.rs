@@ -2,9 +2,25 @@
 //! through the `Executor` trait.
 
 mod contract;
-mod local;
+pub mod local;
 pub mod process;
+pub mod slurm;
 pub mod wrapper;
 
 pub use contract::{Adoption, Ended, Executor, ExecutorError, Known, RunEnd, RunSpec, Submitted};
 pub use local::LocalExecutor;
+pub use slurm::SlurmExecutor;
+
+/// The executor a job config asks for.
+pub fn build(
+    job: &crate::config::JobConfig,
+    wrapper: std::path::PathBuf,
+    search_id: u64,
+) -> Box<dyn Executor> {
+    match &job.cluster {
+        crate::config::cluster::Cluster::Local => Box::new(LocalExecutor::new(wrapper)),
+        crate::config::cluster::Cluster::Slurm(profile) => {
+            Box::new(SlurmExecutor::new(profile.clone(), job, wrapper, search_id))
+        }
+    }
+}

@@ -72,11 +72,14 @@ pub enum FailureKind {
     NonFiniteObjective,
     TransformationFailed,
     StartFailed,
+    OutOfMemory,
+    CancelledOutside,
+    NodeFailure,
     Lost,
 }
 
 impl FailureKind {
-    pub const ALL: [FailureKind; 10] = [
+    pub const ALL: [FailureKind; 13] = [
         FailureKind::NonZeroExit,
         FailureKind::KilledBySignal,
         FailureKind::TimedOut,
@@ -86,6 +89,9 @@ impl FailureKind {
         FailureKind::NonFiniteObjective,
         FailureKind::TransformationFailed,
         FailureKind::StartFailed,
+        FailureKind::OutOfMemory,
+        FailureKind::CancelledOutside,
+        FailureKind::NodeFailure,
         FailureKind::Lost,
     ];
 
@@ -100,6 +106,9 @@ impl FailureKind {
             FailureKind::NonFiniteObjective => "non_finite_objective",
             FailureKind::TransformationFailed => "transformation_failed",
             FailureKind::StartFailed => "start_failed",
+            FailureKind::OutOfMemory => "out_of_memory",
+            FailureKind::CancelledOutside => "cancelled_outside",
+            FailureKind::NodeFailure => "node_failure",
             FailureKind::Lost => "lost",
         }
     }

@@ -1,0 +1,509 @@
+//! The Slurm executor: one sbatch job per run, tracked with one squeue call per poll.
+//!
+//! Each job runs a generated script in the combination's folder that executes `hpsearch _wrap`
+//! (see `wrapper`), so the run's exit status lands in the folder even when Slurm's accounting
+//! is off. When a job leaves the queue, that record decides; `sacct` (one call for all jobs that
+//! left) refines it with Slurm's own verdict (TIMEOUT, OUT_OF_MEMORY, CANCELLED, NODE_FAIL,
+//! PREEMPTED). Preempted and node-failed runs are submitted again, up to the profile's
+//! `max_resubmits`.
+
+use super::contract::{
+    Adoption, Ended, Executor, ExecutorError, Known, RunEnd, RunSpec, Submitted,
+};
+use super::local::end_from_status;
+use super::wrapper::{read_status, STARTED_FILE, STATUS_FILE};
+use crate::config::cluster::SlurmProfile;
+use crate::config::job::{JobConfig, ProcessorType};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Counts of Slurm client calls, for the log and for measuring load on slurmctld.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CallCounts {
+    pub sbatch: u64,
+    pub squeue: u64,
+    pub sacct: u64,
+    pub scancel: u64,
+}
+
+struct SlurmJob {
+    spec: RunSpec,
+    job_id: String,
+    resubmits: u64,
+    /// hpsearch asked for this job to stop (a cancel is then ours, not someone else's).
+    stopping: bool,
+}
+
+pub struct SlurmExecutor {
+    profile: SlurmProfile,
+    wrapper: PathBuf,
+    search_id: u64,
+    memory_gb: u64,
+    cpus: u64,
+    gpus: Option<u64>,
+    jobs: BTreeMap<u64, SlurmJob>,
+    last_poll: Option<Instant>,
+    pub calls: CallCounts,
+}
+
+/// Quotes a value for a POSIX shell: single quotes, with each `'` written as `'\''`.
+pub fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+/// Slurm's `--time` in minutes: whole minutes, rounded up, plus one so that the wrapper (which
+/// enforces the exact limit and the grace period) acts before Slurm does.
+pub fn slurm_minutes(limit: Duration, grace: Duration) -> u64 {
+    ((limit + grace).as_secs_f64() / 60.0).ceil() as u64 + 1
+}
+
+fn run(command: &mut Command) -> Result<String, String> {
+    match command.output() {
+        Ok(out) if out.status.success() => Ok(String::from_utf8_lossy(&out.stdout).into_owned()),
+        Ok(out) => Err(format!(
+            "{} ({})",
+            String::from_utf8_lossy(&out.stderr).trim(),
+            out.status
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+impl SlurmExecutor {
+    pub fn new(profile: SlurmProfile, job: &JobConfig, wrapper: PathBuf, search_id: u64) -> Self {
+        SlurmExecutor {
+            profile,
+            wrapper,
+            search_id,
+            memory_gb: job.memory_gb,
+            cpus: job.num_processors,
+            gpus: (job.processor_type == ProcessorType::Gpu).then_some(job.gpus),
+            jobs: BTreeMap::new(),
+            last_poll: None,
+            calls: CallCounts::default(),
+        }
+    }
+
+    pub fn job_name(search_id: u64, combination_id: u64) -> String {
+        format!("hps{search_id}_c{combination_id}")
+    }
+
+    /// The job script: the profile's setup lines, then the wrapper. Every path is quoted;
+    /// hyperparameter values are not in it at all (they travel in input.json).
+    pub fn job_script(&self, spec: &RunSpec) -> String {
+        let mut script =
+            String::from("#!/bin/sh\n# Written by hpsearch: one run of the analysis script.\n");
+        for line in &self.profile.setup_lines {
+            script.push_str(line);
+            script.push('\n');
+        }
+        script.push_str(&format!(
+            "cd {} || exit 1\n",
+            shell_quote(&spec.folder.display().to_string())
+        ));
+        script.push_str(&format!(
+            "exec {} _wrap --folder {} --time-limit {} --grace {} -- {} {} {}\n",
+            shell_quote(&self.wrapper.display().to_string()),
+            shell_quote(&spec.folder.display().to_string()),
+            spec.time_limit.as_secs_f64(),
+            spec.kill_grace.as_secs_f64(),
+            shell_quote(&spec.program.display().to_string()),
+            shell_quote(&spec.script.display().to_string()),
+            shell_quote(&spec.input.display().to_string()),
+        ));
+        script
+    }
+
+    /// The sbatch arguments for a run (an argument list: no shell sees them).
+    pub fn sbatch_args(&self, spec: &RunSpec, script: &Path) -> Vec<String> {
+        let log = spec.folder.join("log.txt").display().to_string();
+        let mut args = vec![
+            "--parsable".to_string(),
+            format!(
+                "--job-name={}",
+                Self::job_name(self.search_id, spec.combination_id)
+            ),
+            format!("--chdir={}", spec.folder.display()),
+            format!("--output={log}"),
+            format!("--error={log}"),
+            "--open-mode=append".to_string(),
+            format!("--time={}", slurm_minutes(spec.time_limit, spec.kill_grace)),
+            format!("--mem={}G", self.memory_gb),
+            format!("--cpus-per-task={}", self.cpus),
+            "--ntasks=1".to_string(),
+        ];
+        let partition = if self.gpus.is_some() {
+            &self.profile.gpu_partition
+        } else {
+            &self.profile.cpu_partition
+        };
+        if let Some(p) = partition {
+            args.push(format!("--partition={p}"));
+        }
+        if let Some(gpus) = self.gpus {
+            args.push(format!("--gres=gpu:{gpus}"));
+        }
+        if let Some(a) = &self.profile.account {
+            args.push(format!("--account={a}"));
+        }
+        if let Some(q) = &self.profile.qos {
+            args.push(format!("--qos={q}"));
+        }
+        args.extend(self.profile.extra_sbatch_args.iter().cloned());
+        args.push(script.display().to_string());
+        args
+    }
+
+    fn sbatch(&mut self, spec: &RunSpec) -> Result<String, ExecutorError> {
+        let script_path = spec.folder.join("job.sh");
+        std::fs::write(&script_path, self.job_script(spec)).map_err(|e| ExecutorError::Start {
+            id: spec.combination_id,
+            message: format!("cannot write {}: {e}", script_path.display()),
+        })?;
+        for stale in [STATUS_FILE, STARTED_FILE] {
+            let _ = std::fs::remove_file(spec.folder.join(stale));
+        }
+        let args = self.sbatch_args(spec, &script_path);
+        let mut last_error = String::new();
+        // A busy slurmctld answers again after a moment; a few quick tries, then the
+        // coordinator's own backoff takes over.
+        for delay in [0u64, 1, 2] {
+            std::thread::sleep(Duration::from_secs(delay));
+            self.calls.sbatch += 1;
+            match run(Command::new("sbatch").args(&args)) {
+                Ok(out) => {
+                    let id = out.trim().split(';').next().unwrap_or_default().to_string();
+                    if !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) {
+                        return Ok(id);
+                    }
+                    last_error = format!("sbatch answered {out:?}, not a job id");
+                }
+                Err(e) => last_error = format!("sbatch failed: {e}"),
+            }
+        }
+        Err(ExecutorError::Unavailable {
+            message: last_error,
+        })
+    }
+
+    /// States of the given jobs in one squeue call; jobs it does not list have left the queue.
+    fn queue_states(&mut self, ids: &[String]) -> Option<BTreeMap<String, String>> {
+        if ids.is_empty() {
+            return Some(BTreeMap::new());
+        }
+        self.calls.squeue += 1;
+        let out = Command::new("squeue")
+            .args([
+                "--noheader",
+                "--format=%i|%T",
+                "--states=all",
+                &format!("--jobs={}", ids.join(",")),
+            ])
+            .output()
+            .ok()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() && !stderr.contains("Invalid job id") {
+            return None; // slurmctld unreachable: try at the next poll
+        }
+        Some(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| {
+                    let (id, state) = l.trim().split_once('|')?;
+                    Some((id.to_string(), state.to_string()))
+                })
+                .collect(),
+        )
+    }
+
+    /// Slurm's final states of jobs, from accounting (empty when accounting is off).
+    fn accounting_states(&mut self, ids: &[String]) -> BTreeMap<String, (String, String)> {
+        if ids.is_empty() {
+            return BTreeMap::new();
+        }
+        self.calls.sacct += 1;
+        let Ok(out) = run(Command::new("sacct").args([
+            "--noheader",
+            "--parsable2",
+            "--allocations",
+            "--format=JobID,State,ExitCode",
+            &format!("--jobs={}", ids.join(",")),
+        ])) else {
+            return BTreeMap::new();
+        };
+        out.lines()
+            .filter_map(|l| {
+                let mut parts = l.split('|');
+                Some((
+                    parts.next()?.to_string(),
+                    (
+                        parts.next()?.split_whitespace().next()?.to_string(),
+                        parts.next().unwrap_or("").to_string(),
+                    ),
+                ))
+            })
+            .collect()
+    }
+
+    /// Decides how a job that left the queue (or reached a final state) ended.
+    fn verdict(&self, job: &SlurmJob, slurm_state: Option<&str>, exit_code: &str) -> Verdict {
+        let record = read_status(&job.spec.folder);
+        let state = slurm_state.unwrap_or("");
+        match state {
+            "PREEMPTED" | "NODE_FAIL" | "BOOT_FAIL" if !job.stopping => {
+                if job.resubmits < self.profile.max_resubmits {
+                    return Verdict::Resubmit(state.to_string());
+                }
+                return Verdict::End(RunEnd::NodeFailure(format!(
+                    "the job ended {state} and was already submitted again {} time(s) (max_resubmits in cluster profile \"{}\")",
+                    job.resubmits, self.profile.name
+                )));
+            }
+            "OUT_OF_MEMORY" => return Verdict::End(RunEnd::OutOfMemory),
+            "TIMEOUT" => return Verdict::End(RunEnd::TimedOut),
+            s if s.starts_with("CANCELLED") && !job.stopping => {
+                // The wrapper records a signal when scancel stops the script; Slurm knows why.
+                if record.as_ref().is_none_or(|r| r.exit_code != Some(0)) {
+                    return Verdict::End(RunEnd::CancelledOutside);
+                }
+            }
+            _ => {}
+        }
+        if let Some(record) = record {
+            return Verdict::End(end_from_status(&record));
+        }
+        match state {
+            "COMPLETED" => Verdict::End(RunEnd::Exited(0)),
+            "FAILED" => {
+                let code = exit_code.split(':').next().and_then(|c| c.parse().ok()).unwrap_or(1);
+                Verdict::End(RunEnd::Exited(code))
+            }
+            "" => Verdict::End(RunEnd::Lost(format!(
+                "Slurm job {} left the queue without a record of how the script ended (is the job's folder on a file system the nodes share? is accounting off?)",
+                job.job_id
+            ))),
+            other => Verdict::End(RunEnd::Lost(format!("Slurm job {} ended {other} without a record of how the script ended", job.job_id))),
+        }
+    }
+}
+
+enum Verdict {
+    End(RunEnd),
+    Resubmit(String),
+}
+
+/// Job states after which a job will not run again.
+fn is_final(state: &str) -> bool {
+    matches!(
+        state,
+        "COMPLETED"
+            | "FAILED"
+            | "TIMEOUT"
+            | "CANCELLED"
+            | "NODE_FAIL"
+            | "PREEMPTED"
+            | "BOOT_FAIL"
+            | "DEADLINE"
+            | "OUT_OF_MEMORY"
+    ) || state.starts_with("CANCELLED")
+}
+
+impl Executor for SlurmExecutor {
+    fn submit(&mut self, spec: &RunSpec) -> Result<Submitted, ExecutorError> {
+        let job_id = self.sbatch(spec)?;
+        self.jobs.insert(
+            spec.combination_id,
+            SlurmJob {
+                spec: spec.clone(),
+                job_id: job_id.clone(),
+                resubmits: 0,
+                stopping: false,
+            },
+        );
+        Ok(Submitted {
+            job_id,
+            pid: None,
+            pid_start: None,
+            started_at: crate::clock::now(),
+        })
+    }
+
+    fn adopt(&mut self, known: &Known) -> Adoption {
+        let job_id = match &known.job_id {
+            Some(id) => id.clone(),
+            None => {
+                // The coordinator may have died between sbatch and recording the id: look for the
+                // job by its name.
+                self.calls.squeue += 1;
+                let name = Self::job_name(self.search_id, known.spec.combination_id);
+                let found = run(Command::new("squeue").args([
+                    "--noheader",
+                    "--format=%i",
+                    &format!("--name={name}"),
+                ]))
+                .ok()
+                .and_then(|o| o.lines().next().map(|l| l.trim().to_string()))
+                .filter(|s| !s.is_empty());
+                match found {
+                    Some(id) => id,
+                    None => return Adoption::NeverStarted,
+                }
+            }
+        };
+        let job = SlurmJob {
+            spec: known.spec.clone(),
+            job_id: job_id.clone(),
+            resubmits: 0,
+            stopping: false,
+        };
+        let states = self
+            .queue_states(std::slice::from_ref(&job_id))
+            .unwrap_or_default();
+        match states.get(&job_id) {
+            Some(state) if !is_final(state) => {
+                self.jobs.insert(known.spec.combination_id, job);
+                Adoption::Running(Submitted {
+                    job_id,
+                    pid: None,
+                    pid_start: None,
+                    started_at: known.started_at.unwrap_or_else(crate::clock::now),
+                })
+            }
+            queued => {
+                let mut state = queued.cloned();
+                let mut exit = String::new();
+                if state.is_none() {
+                    if let Some((s, e)) = self
+                        .accounting_states(std::slice::from_ref(&job_id))
+                        .remove(&job_id)
+                    {
+                        state = Some(s);
+                        exit = e;
+                    }
+                }
+                match self.verdict(&job, state.as_deref(), &exit) {
+                    Verdict::End(end) => Adoption::Ended(Ended {
+                        combination_id: known.spec.combination_id,
+                        end,
+                        finished_at: crate::clock::now(),
+                    }),
+                    Verdict::Resubmit(_) => Adoption::NeverStarted,
+                }
+            }
+        }
+    }
+
+    fn poll(&mut self) -> Vec<Ended> {
+        let interval = Duration::from_secs_f64(self.profile.poll_interval_seconds);
+        if self.jobs.is_empty() || self.last_poll.is_some_and(|t| t.elapsed() < interval) {
+            return Vec::new();
+        }
+        self.last_poll = Some(Instant::now());
+        let ids: Vec<String> = self.jobs.values().map(|j| j.job_id.clone()).collect();
+        let Some(states) = self.queue_states(&ids) else {
+            return Vec::new();
+        };
+        let gone: Vec<u64> = self
+            .jobs
+            .iter()
+            .filter(|(_, j)| states.get(&j.job_id).is_none_or(|s| is_final(s)))
+            .map(|(id, _)| *id)
+            .collect();
+        if gone.is_empty() {
+            return Vec::new();
+        }
+        // Ask accounting only about jobs whose state squeue no longer knows, or that were signalled.
+        let unknown: Vec<String> = gone
+            .iter()
+            .filter_map(|id| self.jobs.get(id))
+            .filter(|j| !states.contains_key(&j.job_id))
+            .map(|j| j.job_id.clone())
+            .collect();
+        let accounting = self.accounting_states(&unknown);
+        let mut ended = Vec::new();
+        for id in gone {
+            let Some(mut job) = self.jobs.remove(&id) else {
+                continue;
+            };
+            let (state, exit) = match states.get(&job.job_id) {
+                Some(s) => (Some(s.clone()), String::new()),
+                None => accounting
+                    .get(&job.job_id)
+                    .map(|(s, e)| (Some(s.clone()), e.clone()))
+                    .unwrap_or((None, String::new())),
+            };
+            match self.verdict(&job, state.as_deref(), &exit) {
+                Verdict::End(end) => ended.push(Ended {
+                    combination_id: id,
+                    end,
+                    finished_at: crate::clock::now(),
+                }),
+                Verdict::Resubmit(why) => match self.sbatch(&job.spec) {
+                    Ok(new_id) => {
+                        eprintln!("hpsearch: Slurm job {} of combination {id} ended {why}; submitted again as job {new_id}", job.job_id);
+                        job.job_id = new_id;
+                        job.resubmits += 1;
+                        self.jobs.insert(id, job);
+                    }
+                    Err(e) => ended.push(Ended {
+                        combination_id: id,
+                        end: RunEnd::NodeFailure(format!(
+                            "the job ended {why} and could not be submitted again: {e}"
+                        )),
+                        finished_at: crate::clock::now(),
+                    }),
+                },
+            }
+        }
+        ended
+    }
+
+    fn cancel(&mut self, combination_id: u64) {
+        if let Some(job) = self.jobs.get_mut(&combination_id) {
+            job.stopping = true;
+            let id = job.job_id.clone();
+            self.calls.scancel += 1;
+            let _ = run(Command::new("scancel").arg(id));
+        }
+    }
+
+    fn stop_all(&mut self, _grace: Duration) -> Vec<u64> {
+        let ids: Vec<u64> = self.jobs.keys().copied().collect();
+        let job_ids: Vec<String> = self.jobs.values().map(|j| j.job_id.clone()).collect();
+        if !job_ids.is_empty() {
+            self.calls.scancel += 1;
+            let _ = run(Command::new("scancel").args(&job_ids));
+        }
+        self.jobs.clear();
+        ids
+    }
+
+    fn active(&self) -> usize {
+        self.jobs.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_survives_spaces_quotes_and_dollars() {
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's $HOME"), "'it'\\''s $HOME'");
+    }
+
+    #[test]
+    fn slurm_time_is_whole_minutes_past_the_limit_and_grace() {
+        assert_eq!(
+            slurm_minutes(Duration::from_secs(3600), Duration::from_secs(10)),
+            62
+        );
+        assert_eq!(
+            slurm_minutes(Duration::from_secs(1), Duration::from_secs(1)),
+            2
+        );
+    }
+}
