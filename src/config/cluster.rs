@@ -38,7 +38,7 @@ pub struct SlurmProfile {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cluster {
     Local,
-    Slurm(SlurmProfile),
+    Slurm(Box<SlurmProfile>),
 }
 
 /// The profile files that apply to a project, nearest first.
@@ -66,7 +66,9 @@ pub fn resolve(job_file: &Path, name: &str, project: &Path) -> Result<Cluster, C
         let profiles = read_object(&file)?;
         if let Some(value) = profiles.get(name) {
             return match value {
-                Value::Object(map) => parse_profile(&file, name, map).map(Cluster::Slurm),
+                Value::Object(map) => {
+                    parse_profile(&file, name, map).map(|p| Cluster::Slurm(Box::new(p)))
+                }
                 other => Err(ConfigError::field(
                     &file,
                     name,

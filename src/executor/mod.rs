@@ -19,8 +19,11 @@ pub fn build(
 ) -> Box<dyn Executor> {
     match &job.cluster {
         crate::config::cluster::Cluster::Local => Box::new(LocalExecutor::new(wrapper)),
-        crate::config::cluster::Cluster::Slurm(profile) => {
-            Box::new(SlurmExecutor::new(profile.clone(), job, wrapper, search_id))
-        }
+        crate::config::cluster::Cluster::Slurm(profile) => Box::new(SlurmExecutor::new(
+            (**profile).clone(),
+            job,
+            wrapper,
+            search_id,
+        )),
     }
 }

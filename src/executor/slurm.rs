@@ -263,11 +263,12 @@ impl SlurmExecutor {
             }
             "OUT_OF_MEMORY" => return Verdict::End(RunEnd::OutOfMemory),
             "TIMEOUT" => return Verdict::End(RunEnd::TimedOut),
-            s if s.starts_with("CANCELLED") && !job.stopping => {
-                // The wrapper records a signal when scancel stops the script; Slurm knows why.
-                if record.as_ref().is_none_or(|r| r.exit_code != Some(0)) {
-                    return Verdict::End(RunEnd::CancelledOutside);
-                }
+            // The wrapper records a signal when scancel stops the script; Slurm knows why.
+            s if s.starts_with("CANCELLED")
+                && !job.stopping
+                && record.as_ref().is_none_or(|r| r.exit_code != Some(0)) =>
+            {
+                return Verdict::End(RunEnd::CancelledOutside);
             }
             _ => {}
         }
