@@ -17,8 +17,9 @@ pub enum Command {
         /// The new project folder.
         project: PathBuf,
     },
-    /// Start a search in the background and return; prints its id and where to look.
-    Launch(ConfigArgs),
+    /// Start a search in the background and return; prints its id and where to look. With a Slurm
+    /// cluster profile the coordinator itself is submitted as a Slurm job.
+    Launch(LaunchArgs),
     /// Run a search in the foreground, with a progress bar (Ctrl-C stops it; `resume` continues it).
     Run(ConfigArgs),
     /// Show a search (PROJECT/hp_search_N), or list the searches of a project folder.
@@ -113,6 +114,15 @@ impl ConfigArgs {
                 .unwrap_or_else(|| self.project.join("model_config.json")),
         ]
     }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LaunchArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Run the coordinator detached on this machine even when the cluster is a Slurm profile.
+    #[arg(long)]
+    pub local: bool,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,7 +15,7 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Init { project } => init::init(project).map(|_| 0),
-        Command::Launch(args) => search::launch(args),
+        Command::Launch(args) => search::launch(&args.config, args.local),
         Command::Run(args) => search::run(args),
         Command::Status { path } => view::status(path),
         Command::Results {

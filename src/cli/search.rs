@@ -3,8 +3,10 @@
 use super::args::ConfigArgs;
 use super::errors::{CliError, EXIT_STOPPED};
 use super::progress::ProgressObserver;
+use crate::config::cluster::{Cluster, SlurmProfile};
 use crate::coordinator::events::Observer;
 use crate::coordinator::{create, Coordinator, Definition, SearchEnd};
+use crate::executor::slurm::folder_tag;
 use crate::project::launched::{self, LaunchRecord};
 use crate::project::lock;
 use crate::project::SearchPaths;
@@ -29,6 +31,7 @@ fn record_launch(
     paths: &SearchPaths,
     job_id: String,
     command: String,
+    slurm_command: String,
 ) -> Result<(), CliError> {
     let record = LaunchRecord {
         job_id,
@@ -39,7 +42,7 @@ fn record_launch(
         search_config_path: definition.files[0].path.display().to_string(),
         job_config_path: definition.files[1].path.display().to_string(),
         search_command: command,
-        slurm_command: String::new(),
+        slurm_command,
         model_config_path: definition.files[2].path.display().to_string(),
         launched_at: crate::clock::format(crate::clock::now()),
         host: lock::hostname(),
@@ -82,6 +85,7 @@ pub fn run(args: &ConfigArgs) -> Result<i32, CliError> {
         &paths,
         format!("local:{}", std::process::id()),
         command_line(),
+        String::new(),
     )?;
     println!("search {} in {}", paths.search_id, paths.dir.display());
     coordinate_foreground(paths, false)
@@ -155,25 +159,114 @@ fn spawn_detached(paths: &SearchPaths, resumed: bool) -> Result<u32, CliError> {
     Ok(child.id())
 }
 
-/// `hpsearch launch`: a new search in the background.
-pub fn launch(args: &ConfigArgs) -> Result<i32, CliError> {
+/// `hpsearch launch`: a new search in the background: a Slurm job for a Slurm profile (as the
+/// seed's launcher did), else a detached process on this machine.
+pub fn launch(args: &ConfigArgs, local: bool) -> Result<i32, CliError> {
     let (definition, paths) = prepare(args)?;
-    let pid = spawn_detached(&paths, false)?;
-    let search_command = format!(
+    let coordinator = format!(
         "{} _coordinate {}",
         shell_quote(&self_exe()?.display().to_string()),
         shell_quote(&paths.dir.display().to_string())
     );
-    record_launch(&definition, &paths, format!("local:{pid}"), search_command)?;
-    println!(
-        "launched search {} (coordinator pid {pid})",
-        paths.search_id
-    );
+    let job_id = match (&definition.job.cluster, local) {
+        (Cluster::Slurm(profile), false) => {
+            let (job_id, sbatch) = submit_coordinator(&definition, profile, &paths)?;
+            record_launch(&definition, &paths, job_id.clone(), coordinator, sbatch)?;
+            println!(
+                "launched search {} as Slurm job {job_id} (cluster profile \"{}\")",
+                paths.search_id, profile.name
+            );
+            job_id
+        }
+        _ => {
+            let pid = spawn_detached(&paths, false)?;
+            record_launch(
+                &definition,
+                &paths,
+                format!("local:{pid}"),
+                coordinator,
+                String::new(),
+            )?;
+            println!(
+                "launched search {} (coordinator pid {pid})",
+                paths.search_id
+            );
+            format!("local:{pid}")
+        }
+    };
+    let _ = job_id;
     println!("  folder:   {}", paths.dir.display());
     println!("  progress: tail -f {}", paths.log().display());
     println!("  status:   hpsearch status {}", paths.dir.display());
     println!("  results:  {}", paths.data_file().display());
     Ok(0)
+}
+
+/// Submits the coordinator as a Slurm job (search_time and search_memory from search_config);
+/// returns the job id and the sbatch command as a user could type it.
+fn submit_coordinator(
+    definition: &Definition,
+    profile: &SlurmProfile,
+    paths: &SearchPaths,
+) -> Result<(String, String), CliError> {
+    let script = paths.dir.join("coordinator_job.sh");
+    let text = format!(
+        "#!/bin/sh\n# Written by hpsearch: the coordinator of search {}.\n{}exec {} _coordinate {}\n",
+        paths.search_id,
+        profile.setup_lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+        shell_quote(&self_exe()?.display().to_string()),
+        shell_quote(&paths.dir.display().to_string())
+    );
+    std::fs::write(&script, text)
+        .map_err(|e| CliError::Runtime(format!("{}: {e}", script.display())))?;
+    let minutes = (definition.search.search_time_hours * 60.0).ceil() as u64 + 5;
+    let log = paths.log().display().to_string();
+    let mut args = vec![
+        "--parsable".to_string(),
+        format!(
+            "--job-name=hps{}coord_{}",
+            paths.search_id,
+            folder_tag(&paths.dir)
+        ),
+        format!("--chdir={}", paths.dir.display()),
+        format!("--output={log}"),
+        format!("--error={log}"),
+        "--open-mode=append".to_string(),
+        format!("--time={minutes}"),
+        format!("--mem={}G", definition.search.search_memory_gb),
+        "--cpus-per-task=1".to_string(),
+        "--ntasks=1".to_string(),
+    ];
+    if let Some(p) = &profile.cpu_partition {
+        args.push(format!("--partition={p}"));
+    }
+    if let Some(a) = &profile.account {
+        args.push(format!("--account={a}"));
+    }
+    if let Some(q) = &profile.qos {
+        args.push(format!("--qos={q}"));
+    }
+    args.push(script.display().to_string());
+    let sbatch = std::iter::once("sbatch".to_string())
+        .chain(args.iter().map(|a| shell_quote(a)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let out = Command::new("sbatch").args(&args).output().map_err(|e| {
+        CliError::Runtime(format!("cannot run sbatch to submit the coordinator: {e}"))
+    })?;
+    if !out.status.success() {
+        return Err(CliError::Runtime(format!(
+            "sbatch refused the coordinator job: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let job_id = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    Ok((job_id, sbatch))
 }
 
 /// `hpsearch _coordinate`: the detached coordinator.
@@ -242,6 +335,13 @@ pub fn cancel(search: &Path) -> Result<i32, CliError> {
             );
             Ok(0)
         }
+        Some(holder) if scancel_coordinator(&paths) => {
+            println!(
+                "asked Slurm to stop the coordinator of search {} (on {}); its runs stop with it",
+                paths.search_id, holder.host
+            );
+            Ok(0)
+        }
         Some(holder) => Err(CliError::Runtime(format!(
             "search {}'s coordinator runs on host {} (pid {}); run `hpsearch cancel` there",
             paths.search_id, holder.host, holder.pid
@@ -256,5 +356,33 @@ pub fn cancel(search: &Path) -> Result<i32, CliError> {
             );
             Ok(0)
         }
+    }
+}
+
+/// Cancels a coordinator that runs as a Slurm job on another host, by the job id recorded in
+/// launched_hp_searches.txt. Slurm sends it SIGTERM, and it stops its runs as on Ctrl-C.
+fn scancel_coordinator(paths: &SearchPaths) -> bool {
+    let Ok(text) =
+        std::fs::read_to_string(paths.project.join(crate::project::paths::LAUNCHED_FILE))
+    else {
+        return false;
+    };
+    let folder = paths.dir.display().to_string();
+    let job = text
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('\t').collect();
+            (cells.get(2) == Some(&folder.as_str())
+                && cells[0].chars().all(|c| c.is_ascii_digit())
+                && !cells[0].is_empty())
+            .then(|| cells[0].to_string())
+        })
+        .last();
+    match job {
+        Some(id) => Command::new("scancel")
+            .args(["--signal=TERM", "--full", &id])
+            .status()
+            .is_ok_and(|s| s.success()),
+        None => false,
     }
 }

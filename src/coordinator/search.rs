@@ -131,7 +131,7 @@ impl Coordinator {
         let store = Store::open_writer(&paths.database())?;
         let definition = Definition::from_store(&store)?;
         let strategy = crate::strategy::build(&definition.search)?;
-        let executor = crate::executor::build(&definition.job, wrapper, paths.search_id);
+        let executor = crate::executor::build(&definition.job, wrapper, &paths);
         let seed = store.require_meta("random_seed")?.parse().unwrap_or(0);
         let elapsed_before = store
             .meta("elapsed_seconds")?
@@ -275,6 +275,9 @@ impl Coordinator {
         self.store.set_meta("end_reason", &reason)?;
         self.reload()?;
         self.publish(true)?;
+        if let Some(report) = self.executor.load_report() {
+            self.emit(Event::Note(report));
+        }
         self.emit(Event::SearchEnded { reason });
         Ok(end)
     }

@@ -91,4 +91,8 @@ pub trait Executor {
     /// Stops every run and waits for them, at most `grace` before killing; returns their ids.
     fn stop_all(&mut self, grace: Duration) -> Vec<u64>;
     fn active(&self) -> usize;
+    /// A line for the search log about the load this executor put on its scheduler, if any.
+    fn load_report(&self) -> Option<String> {
+        None
+    }
 }

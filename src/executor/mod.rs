@@ -15,7 +15,7 @@ pub use slurm::SlurmExecutor;
 pub fn build(
     job: &crate::config::JobConfig,
     wrapper: std::path::PathBuf,
-    search_id: u64,
+    search: &crate::project::SearchPaths,
 ) -> Box<dyn Executor> {
     match &job.cluster {
         crate::config::cluster::Cluster::Local => Box::new(LocalExecutor::new(wrapper)),
@@ -23,7 +23,8 @@ pub fn build(
             (**profile).clone(),
             job,
             wrapper,
-            search_id,
+            search.search_id,
+            &search.dir,
         )),
     }
 }

@@ -40,6 +40,7 @@ pub struct SlurmExecutor {
     profile: SlurmProfile,
     wrapper: PathBuf,
     search_id: u64,
+    tag: String,
     memory_gb: u64,
     cpus: u64,
     gpus: Option<u64>,
@@ -72,11 +73,18 @@ fn run(command: &mut Command) -> Result<String, String> {
 }
 
 impl SlurmExecutor {
-    pub fn new(profile: SlurmProfile, job: &JobConfig, wrapper: PathBuf, search_id: u64) -> Self {
+    pub fn new(
+        profile: SlurmProfile,
+        job: &JobConfig,
+        wrapper: PathBuf,
+        search_id: u64,
+        search_dir: &Path,
+    ) -> Self {
         SlurmExecutor {
             profile,
             wrapper,
             search_id,
+            tag: folder_tag(search_dir),
             memory_gb: job.memory_gb,
             cpus: job.num_processors,
             gpus: (job.processor_type == ProcessorType::Gpu).then_some(job.gpus),
@@ -86,8 +94,10 @@ impl SlurmExecutor {
         }
     }
 
-    pub fn job_name(search_id: u64, combination_id: u64) -> String {
-        format!("hps{search_id}_c{combination_id}")
+    /// `hps{search}c{combination}_{tag}`: the tag (from the search folder's path) keeps the
+    /// names of searches in different projects apart.
+    pub fn job_name(&self, combination_id: u64) -> String {
+        format!("hps{}c{combination_id}_{}", self.search_id, self.tag)
     }
 
     /// The job script: the profile's setup lines, then the wrapper. Every path is quoted;
@@ -121,10 +131,7 @@ impl SlurmExecutor {
         let log = spec.folder.join("log.txt").display().to_string();
         let mut args = vec![
             "--parsable".to_string(),
-            format!(
-                "--job-name={}",
-                Self::job_name(self.search_id, spec.combination_id)
-            ),
+            format!("--job-name={}", self.job_name(spec.combination_id)),
             format!("--chdir={}", spec.folder.display()),
             format!("--output={log}"),
             format!("--error={log}"),
@@ -290,6 +297,16 @@ impl SlurmExecutor {
     }
 }
 
+/// Eight hex digits that differ between search folders (FNV-1a of the path).
+pub fn folder_tag(dir: &Path) -> String {
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in dir.display().to_string().bytes() {
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    format!("{hash:08x}")
+}
+
 enum Verdict {
     End(RunEnd),
     Resubmit(String),
@@ -338,7 +355,7 @@ impl Executor for SlurmExecutor {
                 // The coordinator may have died between sbatch and recording the id: look for the
                 // job by its name.
                 self.calls.squeue += 1;
-                let name = Self::job_name(self.search_id, known.spec.combination_id);
+                let name = self.job_name(known.spec.combination_id);
                 let found = run(Command::new("squeue").args([
                     "--noheader",
                     "--format=%i",
@@ -484,6 +501,14 @@ impl Executor for SlurmExecutor {
     fn active(&self) -> usize {
         self.jobs.len()
     }
+
+    fn load_report(&self) -> Option<String> {
+        let c = self.calls;
+        Some(format!(
+            "Slurm client calls: {} sbatch, {} squeue, {} sacct, {} scancel",
+            c.sbatch, c.squeue, c.sacct, c.scancel
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -494,6 +519,114 @@ mod tests {
     fn quoting_survives_spaces_quotes_and_dollars() {
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("it's $HOME"), "'it'\\''s $HOME'");
+    }
+
+    fn executor(max_resubmits: u64) -> SlurmExecutor {
+        let profile = SlurmProfile {
+            name: "t".into(),
+            cpu_partition: None,
+            gpu_partition: None,
+            account: None,
+            qos: None,
+            extra_sbatch_args: vec![],
+            setup_lines: vec![],
+            poll_interval_seconds: 1.0,
+            max_resubmits,
+            file: PathBuf::new(),
+        };
+        SlurmExecutor {
+            profile,
+            wrapper: PathBuf::from("hpsearch"),
+            search_id: 0,
+            tag: "t".into(),
+            memory_gb: 1,
+            cpus: 1,
+            gpus: None,
+            jobs: BTreeMap::new(),
+            last_poll: None,
+            calls: CallCounts::default(),
+        }
+    }
+
+    fn job(folder: &Path, resubmits: u64, stopping: bool) -> SlurmJob {
+        SlurmJob {
+            spec: RunSpec {
+                combination_id: 0,
+                folder: folder.to_path_buf(),
+                program: PathBuf::new(),
+                script: PathBuf::new(),
+                input: PathBuf::new(),
+                time_limit: Duration::from_secs(60),
+                kill_grace: Duration::from_secs(1),
+            },
+            job_id: "7".into(),
+            resubmits,
+            stopping,
+        }
+    }
+
+    fn end(v: Verdict) -> Option<RunEnd> {
+        match v {
+            Verdict::End(e) => Some(e),
+            Verdict::Resubmit(_) => None,
+        }
+    }
+
+    #[test]
+    fn slurm_states_map_to_run_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = executor(2);
+        let fresh = job(dir.path(), 0, false);
+        assert!(matches!(
+            e.verdict(&fresh, Some("PREEMPTED"), ""),
+            Verdict::Resubmit(_)
+        ));
+        assert!(matches!(
+            e.verdict(&fresh, Some("NODE_FAIL"), ""),
+            Verdict::Resubmit(_)
+        ));
+        let exhausted = job(dir.path(), 2, false);
+        assert!(matches!(
+            end(e.verdict(&exhausted, Some("NODE_FAIL"), "")),
+            Some(RunEnd::NodeFailure(_))
+        ));
+        assert_eq!(
+            end(e.verdict(&fresh, Some("OUT_OF_MEMORY"), "0:125")),
+            Some(RunEnd::OutOfMemory)
+        );
+        assert_eq!(
+            end(e.verdict(&fresh, Some("TIMEOUT"), "0:0")),
+            Some(RunEnd::TimedOut)
+        );
+        assert_eq!(
+            end(e.verdict(&fresh, Some("CANCELLED by 0"), "0:15")),
+            Some(RunEnd::CancelledOutside)
+        );
+        assert_eq!(
+            end(e.verdict(&fresh, Some("FAILED"), "3:0")),
+            Some(RunEnd::Exited(3))
+        );
+        assert_eq!(
+            end(e.verdict(&fresh, Some("COMPLETED"), "0:0")),
+            Some(RunEnd::Exited(0))
+        );
+        assert!(matches!(
+            end(e.verdict(&fresh, None, "")),
+            Some(RunEnd::Lost(_))
+        ));
+        // A cancel hpsearch asked for is not someone else's: the wrapper's record decides.
+        let ours = job(dir.path(), 0, true);
+        std::fs::write(dir.path().join(STATUS_FILE), r#"{"exit_code":null,"signal":15,"timed_out":false,"start_error":null,"started_at":0,"finished_at":1}"#).unwrap();
+        assert_eq!(
+            end(e.verdict(&ours, Some("CANCELLED"), "0:15")),
+            Some(RunEnd::Signaled(15))
+        );
+        // The wrapper's record wins over a plain FAILED.
+        std::fs::write(dir.path().join(STATUS_FILE), r#"{"exit_code":4,"signal":null,"timed_out":false,"start_error":null,"started_at":0,"finished_at":1}"#).unwrap();
+        assert_eq!(
+            end(e.verdict(&fresh, Some("FAILED"), "1:0")),
+            Some(RunEnd::Exited(4))
+        );
     }
 
     #[test]

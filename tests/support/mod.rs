@@ -26,6 +26,14 @@ impl Project {
         Project { _dir: dir, path }
     }
 
+    /// A project in a subfolder with an awkward name (spaces, quotes, `$`...).
+    pub fn in_folder_named(name: &str) -> Project {
+        let project = Project::new();
+        let path = project.path.join(name);
+        std::fs::create_dir_all(&path).expect("mkdir");
+        Project { path, ..project }
+    }
+
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
         let path = self.path.join(name);
         if let Some(parent) = path.parent() {
