@@ -368,16 +368,13 @@ fn scancel_coordinator(paths: &SearchPaths) -> bool {
         return false;
     };
     let folder = paths.dir.display().to_string();
-    let job = text
-        .lines()
-        .filter_map(|l| {
-            let cells: Vec<&str> = l.split('\t').collect();
-            (cells.get(2) == Some(&folder.as_str())
-                && cells[0].chars().all(|c| c.is_ascii_digit())
-                && !cells[0].is_empty())
-            .then(|| cells[0].to_string())
-        })
-        .last();
+    let job = text.lines().rev().find_map(|l| {
+        let cells: Vec<&str> = l.split('\t').collect();
+        (cells.get(2) == Some(&folder.as_str())
+            && cells[0].chars().all(|c| c.is_ascii_digit())
+            && !cells[0].is_empty())
+        .then(|| cells[0].to_string())
+    });
     match job {
         Some(id) => Command::new("scancel")
             .args(["--signal=TERM", "--full", &id])
