@@ -8,6 +8,7 @@ pub mod config;
 pub mod coordinator;
 pub mod executor;
 pub mod export;
+pub mod gp;
 pub mod project;
 pub mod space;
 pub mod store;

@@ -1,0 +1,8 @@
+//! The Gaussian-process engine: kernels, the model and its fit, acquisition functions. Pure
+//! numerics on unit-cube features; it never touches the store, files or processes.
+
+pub mod acquisition;
+pub mod kernel;
+pub mod model;
+
+pub use model::{Gp, GpError, Hyper, Prediction};
