@@ -167,6 +167,9 @@ pub fn objective(kernel: Kernel, x: &[Vec<f64>], y: &[f64], theta: &[f64]) -> (f
     (nll + prior, grad)
 }
 
+/// The last objective evaluation: θ, value, gradient (L-BFGS-B asks for value and gradient apart).
+type Evaluated = (Vec<f64>, f64, Vec<f64>);
+
 /// A fitted GP, ready to predict.
 #[derive(Debug, Clone)]
 pub struct Gp {
@@ -295,7 +298,7 @@ impl Gp {
             inits.push(v);
         }
         let bounds = Bounds::new(lower.clone(), upper.clone()).map_err(|_| GpError::NoData)?;
-        let cache: RefCell<Option<(Vec<f64>, f64, Vec<f64>)>> = RefCell::new(None);
+        let cache: RefCell<Option<Evaluated>> = RefCell::new(None);
         let evaluate = |theta: &[f64]| -> (f64, Vec<f64>) {
             if let Some((t, v, g)) = cache.borrow().as_ref() {
                 if t.as_slice() == theta {
