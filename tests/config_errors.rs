@@ -390,11 +390,12 @@ fn missing_config_file() {
 }
 
 #[test]
-fn bopt_is_refused_honestly_until_it_exists() {
-    let e = error_for(|p| {
-        p.write_json("search_config.json", &json!({"search_type": "bopt"}));
-    });
-    assert!(e.contains("bopt") && e.contains("not available"), "{e}");
+fn bopt_with_an_unknown_acquisition_is_refused() {
+    let e = search_error(
+        json!({"search_type": "bopt", "bopt_config": {"acquisition_type": "UCB"}}),
+        "bopt_config.acquisition_type",
+    );
+    assert!(e.contains("\"LCB\""), "{e}");
 }
 
 #[test]

@@ -51,6 +51,9 @@ pub enum Command {
         #[arg(long)]
         detach: bool,
     },
+    /// Serve the optimiser over the benchmark harness's line protocol (JSON lines on stdin/stdout).
+    #[command(name = "ask-tell")]
+    AskTell,
     /// Internal: the parent of one run of the user's script.
     #[command(name = "_wrap", hide = true)]
     Wrap {

@@ -1,6 +1,7 @@
 //! The `hpsearch` command line: parse, dispatch, and turn every error into one line and an exit code.
 
 pub mod args;
+mod ask_tell;
 pub mod errors;
 mod init;
 mod progress;
@@ -26,6 +27,7 @@ pub fn main() -> i32 {
         Command::Cancel { search } => search::cancel(search),
         Command::Resume { search, detach } => search::resume(search, *detach),
         Command::Coordinate { search, resumed } => search::coordinate(search, *resumed),
+        Command::AskTell => ask_tell::ask_tell(),
         Command::Wrap {
             folder,
             time_limit,

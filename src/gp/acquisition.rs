@@ -15,7 +15,7 @@
 use crate::config::search::Acquisition;
 
 pub const LCB_KAPPA: f64 = 2.0;
-pub const IMPROVEMENT_MARGIN: f64 = 0.01;
+pub const IMPROVEMENT_MARGIN: f64 = 0.0;
 
 const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 

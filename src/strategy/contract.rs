@@ -82,6 +82,6 @@ pub fn build(config: &SearchConfig) -> Result<Box<dyn Strategy>, StrategyError> 
         SearchType::Grid => Box::new(super::GridStrategy::new(n)),
         SearchType::Random => Box::new(super::RandomStrategy),
         SearchType::Sobol => Box::new(super::SobolStrategy),
-        SearchType::Bopt => return Err(StrategyError::Unavailable("bopt")),
+        SearchType::Bopt => Box::new(super::BoptStrategy::new(config)),
     })
 }

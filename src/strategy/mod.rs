@@ -4,12 +4,14 @@
 //! arrives in a `SuggestContext`, so that a resumed search (a new coordinator process) suggests
 //! exactly what the old one would have.
 
+mod bopt;
 mod contract;
 mod grid;
 mod line;
 mod random;
 mod sobol;
 
+pub use bopt::BoptStrategy;
 pub use contract::{build, Observation, Strategy, StrategyError, SuggestContext, Suggestion};
 pub use grid::GridStrategy;
 pub use line::LineStrategy;
