@@ -257,23 +257,33 @@ impl SearchConfig {
     }
 }
 
+/// Defaults that the benchmark chose (docs/benchmarks.md): a user who writes only
+/// `"search_type": "bopt"` gets Matern52 with EI, fitted by MAP. The seed recommended the mixtures
+/// [ExpQuad, RatQuad, Matern52] × [EI, MPI, LCB] × [MLE, MCMC]; on the anchor problems the
+/// mixture ranked below Matern52 + EI (mean rank 6.00 vs 4.50 among 11 solvers, 10 seeds),
+/// and LCB alone ranked lower still. The mixtures are honoured whenever a config lists them.
+/// MCMC is not available yet, so MLE is the default estimator.
+const DEFAULT_KERNELS: [usize; 1] = [2];
+const DEFAULT_ACQUISITIONS: [usize; 1] = [0];
+const DEFAULT_ESTIMATORS: [usize; 1] = [0];
+
 impl BoptConfig {
     fn parse(file: &Path, map: &Map<String, Value>) -> Result<Self, ConfigError> {
         let mut f = Fields::new(file, "bopt_config", map);
         let acquisition_type = f
-            .choice_list("acquisition_type", &Acquisition::NAMES, &[0, 1, 2])?
+            .choice_list("acquisition_type", &Acquisition::NAMES, &DEFAULT_ACQUISITIONS)?
             .into_iter()
             .map(|i| [Acquisition::Ei, Acquisition::Mpi, Acquisition::Lcb][i])
             .collect();
         f.choice("acquisition_optimizer_type", &["lbfgs"])?;
         f.choice("model_type", &["GP"])?;
         let model_estimation_method = f
-            .choice_list("model_estimation_method", &Estimator::NAMES, &[0, 1])?
+            .choice_list("model_estimation_method", &Estimator::NAMES, &DEFAULT_ESTIMATORS)?
             .into_iter()
             .map(|i| [Estimator::Mle, Estimator::Mcmc][i])
             .collect();
         let kernel = f
-            .choice_list("kernel", &Kernel::NAMES, &[0, 1, 2])?
+            .choice_list("kernel", &Kernel::NAMES, &DEFAULT_KERNELS)?
             .into_iter()
             .map(|i| [Kernel::ExpQuad, Kernel::RatQuad, Kernel::Matern52][i])
             .collect();
@@ -333,11 +343,10 @@ mod tests {
         assert_eq!(c.y_transformation, YTransformation::Log);
         assert_eq!(c.y_failure_value, FailureValue::Max);
         assert_eq!(c.random_suggestion_probability, 0.1);
-        assert_eq!(c.bopt.kernel.len(), 3);
-        assert_eq!(
-            c.bopt.model_estimation_method,
-            vec![Estimator::Mle, Estimator::Mcmc]
-        );
+        // bopt's own defaults are the benchmark's winner, not the seed's mixtures.
+        assert_eq!(c.bopt.kernel, vec![Kernel::Matern52]);
+        assert_eq!(c.bopt.acquisition_type, vec![Acquisition::Ei]);
+        assert_eq!(c.bopt.model_estimation_method, vec![Estimator::Mle]);
         assert_eq!(c.bopt.n_burnin, 500);
         assert_eq!(c.bopt.step_size, None);
     }
