@@ -271,14 +271,22 @@ impl BoptConfig {
     fn parse(file: &Path, map: &Map<String, Value>) -> Result<Self, ConfigError> {
         let mut f = Fields::new(file, "bopt_config", map);
         let acquisition_type = f
-            .choice_list("acquisition_type", &Acquisition::NAMES, &DEFAULT_ACQUISITIONS)?
+            .choice_list(
+                "acquisition_type",
+                &Acquisition::NAMES,
+                &DEFAULT_ACQUISITIONS,
+            )?
             .into_iter()
             .map(|i| [Acquisition::Ei, Acquisition::Mpi, Acquisition::Lcb][i])
             .collect();
         f.choice("acquisition_optimizer_type", &["lbfgs"])?;
         f.choice("model_type", &["GP"])?;
         let model_estimation_method = f
-            .choice_list("model_estimation_method", &Estimator::NAMES, &DEFAULT_ESTIMATORS)?
+            .choice_list(
+                "model_estimation_method",
+                &Estimator::NAMES,
+                &DEFAULT_ESTIMATORS,
+            )?
             .into_iter()
             .map(|i| [Estimator::Mle, Estimator::Mcmc][i])
             .collect();

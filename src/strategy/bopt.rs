@@ -32,8 +32,8 @@ pub struct BoptStrategy {
 /// prediction still uses up to `MAX_PREDICT` of them.
 const MAX_FIT: usize = 250;
 const MAX_PREDICT: usize = 1000;
-const RANDOM_CANDIDATES: usize = 512;
-const LOCAL_STARTS: usize = 5;
+const RANDOM_CANDIDATES: usize = 2048;
+const LOCAL_STARTS: usize = 10;
 
 impl BoptStrategy {
     pub fn new(config: &SearchConfig) -> Self {
