@@ -34,7 +34,11 @@ struct SlurmJob {
     resubmits: u64,
     /// hpsearch asked for this job to stop (a cancel is then ours, not someone else's).
     stopping: bool,
+    /// Polls that found the job gone from the queue but not yet final in accounting.
+    accounting_retries: u32,
 }
+
+const MAX_ACCOUNTING_RETRIES: u32 = 5;
 
 pub struct SlurmExecutor {
     profile: SlurmProfile,
@@ -338,6 +342,7 @@ impl Executor for SlurmExecutor {
                 job_id: job_id.clone(),
                 resubmits: 0,
                 stopping: false,
+                accounting_retries: 0,
             },
         );
         Ok(Submitted {
@@ -375,6 +380,7 @@ impl Executor for SlurmExecutor {
             job_id: job_id.clone(),
             resubmits: 0,
             stopping: false,
+            accounting_retries: 0,
         };
         let states = self
             .queue_states(std::slice::from_ref(&job_id))
@@ -452,6 +458,15 @@ impl Executor for SlurmExecutor {
                     .map(|(s, e)| (Some(s.clone()), e.clone()))
                     .unwrap_or((None, String::new())),
             };
+            // Accounting lags the queue by a moment: a job that left squeue may still read
+            // PENDING or RUNNING there. Without the wrapper's record, ask again at the next poll.
+            let lagging = state.as_deref().is_some_and(|s| !is_final(s))
+                && read_status(&job.spec.folder).is_none();
+            if lagging && job.accounting_retries < MAX_ACCOUNTING_RETRIES {
+                job.accounting_retries += 1;
+                self.jobs.insert(id, job);
+                continue;
+            }
             match self.verdict(&job, state.as_deref(), &exit) {
                 Verdict::End(end) => ended.push(Ended {
                     combination_id: id,
@@ -562,6 +577,7 @@ mod tests {
             job_id: "7".into(),
             resubmits,
             stopping,
+            accounting_retries: 0,
         }
     }
 
