@@ -30,8 +30,8 @@ pub struct BoptStrategy {
 
 /// Most observations the hyperparameters are fitted on (the best ones and a random rest); the
 /// prediction still uses up to `MAX_PREDICT` of them.
-const MAX_FIT: usize = 250;
-const MAX_PREDICT: usize = 1000;
+const MAX_FIT: usize = 150;
+const MAX_PREDICT: usize = 400;
 const RANDOM_CANDIDATES: usize = 2048;
 const LOCAL_STARTS: usize = 10;
 
@@ -224,7 +224,14 @@ impl Strategy for BoptStrategy {
                 .unzip()
         };
         let (fx, fy) = rows(&fit_rows);
-        let fitted = match Gp::fit(kernel, fx, &fy, self.bopt.exact_feval, 2, &mut rng) {
+        let fitted = match Gp::fit(
+            kernel,
+            fx,
+            &fy,
+            self.bopt.exact_feval,
+            if data.len() < 100 { 2 } else { 1 },
+            &mut rng,
+        ) {
             Ok(gp) => gp,
             Err(e) => {
                 return Ok(Some(Suggestion {
