@@ -145,3 +145,31 @@ fn failures_enter_the_model_as_imputed_losses_and_the_search_goes_on() {
     );
     assert!(best_loss(&project) < 0.001);
 }
+
+#[test]
+fn mcmc_estimation_samples_the_gp_and_logs_its_diagnostics() {
+    let project = bowl_project(json!({
+        "search_type": "bopt", "max_suggestions": 9, "max_active_points": 1, "y_transformation": "none", "random_seed": 4,
+        "random_suggestion_probability": 0,
+        "bopt_config": {"model_estimation_method": "MCMC", "n_burnin": 100, "n_samples": 20, "subsample_interval": 2}
+    }));
+    project.hpsearch(&["run", "."]).ok();
+    let rows = project.data_rows(0);
+    assert!(
+        rows.iter()
+            .filter(|r| r["search_type"] == "Matern52_EI_MCMC")
+            .count()
+            >= 3,
+        "{rows:?}"
+    );
+    let log = std::fs::read_to_string(project.search_dir(0).join("log.txt")).unwrap();
+    assert!(
+        log.contains("MCMC of the GP hyperparameters: 20 samples"),
+        "{log}"
+    );
+    assert!(
+        log.contains("divergent transitions") && log.contains("R-hat"),
+        "{log}"
+    );
+    assert!(best_loss(&project) < 0.1);
+}

@@ -117,6 +117,9 @@ pub fn ask_tell() -> Result<i32, CliError> {
         let Some(suggestion) = suggestion else {
             return Ok(0);
         };
+        for note in &suggestion.notes {
+            eprintln!("{note}");
+        }
         let point = space.canonical(&suggestion.point);
         let params = space.decode(&point);
         {

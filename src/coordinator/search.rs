@@ -460,6 +460,9 @@ impl Coordinator {
             created_at: crate::clock::now(),
         })?;
         self.reload()?;
+        for note in suggestion.notes {
+            self.emit(Event::Note(format!("combination {id}: {note}")));
+        }
         Ok(Some(id))
     }
 

@@ -3,6 +3,7 @@
 
 pub mod acquisition;
 pub mod kernel;
+pub mod mcmc;
 pub mod model;
 
 pub use model::{Gp, GpError, Hyper, Prediction};

@@ -34,7 +34,7 @@ impl Hyper {
         v
     }
 
-    fn from_vec(v: &[f64]) -> Hyper {
+    pub(crate) fn from_vec(v: &[f64]) -> Hyper {
         let d = v.len() - 4;
         Hyper {
             log_lengthscales: v[..d].to_vec(),

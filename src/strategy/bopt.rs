@@ -15,7 +15,8 @@
 use super::contract::{Strategy, StrategyError, SuggestContext, Suggestion};
 use super::grid::GridStrategy;
 use crate::config::search::{Acquisition, BoptConfig, Estimator, Kernel, SearchConfig};
-use crate::gp::{acquisition, Gp};
+use crate::gp::mcmc::{self, McmcSettings};
+use crate::gp::{acquisition, Gp, Hyper};
 use crate::space::{Domain, Space};
 use rand::RngExt;
 use std::collections::HashSet;
@@ -34,6 +35,8 @@ const MAX_FIT: usize = 150;
 const MAX_PREDICT: usize = 400;
 const RANDOM_CANDIDATES: usize = 2048;
 const LOCAL_STARTS: usize = 10;
+/// Most MCMC draws the acquisition is averaged over (evenly thinned).
+const MAX_MCMC_MODELS: usize = 16;
 
 impl BoptStrategy {
     pub fn new(config: &SearchConfig) -> Self {
@@ -82,8 +85,10 @@ fn numeric_features(space: &Space) -> Vec<Option<usize>> {
         .collect()
 }
 
+/// The acquisition of one GP, or its average over several (MCMC draws of the hyperparameters):
+/// the mean of EI or PI (a log-sum-exp of their logarithms), the mean of LCB.
 struct Surrogate<'a> {
-    gp: Gp,
+    gps: Vec<Gp>,
     space: &'a Space,
     acquisition: Acquisition,
     best: f64,
@@ -91,21 +96,58 @@ struct Surrogate<'a> {
 
 impl Surrogate<'_> {
     fn score(&self, point: &[f64]) -> f64 {
-        let p = self.gp.predict(&features(self.space, point), false);
-        acquisition::score(self.acquisition, p.mean, p.variance.sqrt(), self.best).0
+        let f = features(self.space, point);
+        let scores: Vec<f64> = self
+            .gps
+            .iter()
+            .map(|gp| {
+                let p = gp.predict(&f, false);
+                acquisition::score(self.acquisition, p.mean, p.variance.sqrt(), self.best).0
+            })
+            .collect();
+        self.combine(&scores).0
+    }
+
+    /// The averaged score and each GP's weight in its gradient.
+    fn combine(&self, scores: &[f64]) -> (f64, Vec<f64>) {
+        let m = scores.len() as f64;
+        if self.acquisition == Acquisition::Lcb {
+            return (scores.iter().sum::<f64>() / m, vec![1.0 / m; scores.len()]);
+        }
+        let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let exps: Vec<f64> = scores.iter().map(|s| (s - top).exp()).collect();
+        let total: f64 = exps.iter().sum();
+        (
+            top + (total / m).ln(),
+            exps.iter().map(|e| e / total).collect(),
+        )
     }
 
     /// Score and its gradient along the numeric dimensions (0 along categoricals).
     fn score_and_gradient(&self, point: &[f64], numeric: &[Option<usize>]) -> (f64, Vec<f64>) {
-        let p = self.gp.predict(&features(self.space, point), true);
-        let sd = p.variance.sqrt();
-        let (s, d_mean, d_sd) = acquisition::score(self.acquisition, p.mean, sd, self.best);
-        let grad = numeric
-            .iter()
-            .map(|f| match f {
-                Some(f) => d_mean * p.d_mean[*f] + d_sd * p.d_variance[*f] / (2.0 * sd.max(1e-9)),
-                None => 0.0,
-            })
+        let f = features(self.space, point);
+        let mut scores = Vec::with_capacity(self.gps.len());
+        let mut grads = Vec::with_capacity(self.gps.len());
+        for gp in &self.gps {
+            let p = gp.predict(&f, true);
+            let sd = p.variance.sqrt();
+            let (s, d_mean, d_sd) = acquisition::score(self.acquisition, p.mean, sd, self.best);
+            scores.push(s);
+            grads.push(
+                numeric
+                    .iter()
+                    .map(|f| match f {
+                        Some(f) => {
+                            d_mean * p.d_mean[*f] + d_sd * p.d_variance[*f] / (2.0 * sd.max(1e-9))
+                        }
+                        None => 0.0,
+                    })
+                    .collect::<Vec<f64>>(),
+            );
+        }
+        let (s, weights) = self.combine(&scores);
+        let grad = (0..numeric.len())
+            .map(|j| grads.iter().zip(&weights).map(|(g, w)| w * g[j]).sum())
             .collect();
         (s, grad)
     }
@@ -156,6 +198,22 @@ fn random_point(dims: usize, rng: &mut impl rand::Rng) -> Vec<f64> {
     (0..dims).map(|_| rng.random::<f64>()).collect()
 }
 
+impl BoptStrategy {
+    /// The estimator for this suggestion. With both listed, the seed's rule: MCMC is favoured
+    /// while data are few and MLE later; here P(MCMC) = 1 / (1 + n / 20) for n results.
+    fn pick_estimator(&self, n: usize, rng: &mut impl rand::Rng) -> Estimator {
+        let methods = &self.bopt.model_estimation_method;
+        if methods.len() == 1 {
+            return methods[0];
+        }
+        if rng.random::<f64>() < 1.0 / (1.0 + n as f64 / 20.0) {
+            Estimator::Mcmc
+        } else {
+            Estimator::Mle
+        }
+    }
+}
+
 impl Strategy for BoptStrategy {
     fn suggest(&mut self, context: &SuggestContext) -> Result<Option<Suggestion>, StrategyError> {
         let space = context.space;
@@ -177,17 +235,13 @@ impl Strategy for BoptStrategy {
             return Ok(Some(Suggestion {
                 point: random_point(space.dims(), &mut rng),
                 label: "random".into(),
+                notes: Vec::new(),
             }));
         }
         let kernel: Kernel = choose(&self.bopt.kernel, &mut rng);
         let acquisition_kind: Acquisition = choose(&self.bopt.acquisition_type, &mut rng);
-        // MCMC estimation is not built yet: every GP is fitted by MAP (and labelled so).
-        let _estimator: Estimator = choose(&self.bopt.model_estimation_method, &mut rng);
-        let label = format!(
-            "{}_{}_MLE",
-            Kernel::NAMES[kernel as usize],
-            Acquisition::NAMES[acquisition_kind as usize]
-        );
+        let mut estimator = self.pick_estimator(data.len(), &mut rng);
+        let mut notes = Vec::new();
 
         // Training data: all of it, or the best and a random rest when there is a lot.
         let mut order: Vec<usize> = (0..data.len()).collect();
@@ -224,42 +278,96 @@ impl Strategy for BoptStrategy {
                 .unzip()
         };
         let (fx, fy) = rows(&fit_rows);
+        let restarts = if data.len() < 100 { 2 } else { 1 };
         let fitted = match Gp::fit(
             kernel,
-            fx,
+            fx.clone(),
             &fy,
             self.bopt.exact_feval,
-            if data.len() < 100 { 2 } else { 1 },
+            restarts,
             &mut rng,
         ) {
             Ok(gp) => gp,
             Err(e) => {
                 return Ok(Some(Suggestion {
                     point: random_point(space.dims(), &mut rng),
-                    label: format!("random (GP fit failed: {e})"),
+                    label: "random".into(),
+                    notes: vec![format!(
+                        "the GP fit failed ({e}); suggesting a random combination"
+                    )],
                 }));
             }
         };
-        let (mut px, mut py) = rows(&predict_rows);
-        let best = py.iter().copied().fold(f64::INFINITY, f64::min);
-        let mut gp = if predict_rows.len() == fit_rows.len() {
-            fitted.clone()
-        } else {
-            Gp::new(kernel, fitted.hyper.clone(), px.clone(), &py).unwrap_or(fitted.clone())
+        if fitted.jitter > 0.0 {
+            notes.push(format!("the GP needed a diagonal jitter of {:.1e} to factorise (near-duplicate observations?)", fitted.jitter));
+        }
+        let hypers: Vec<Hyper> = match estimator {
+            Estimator::Mle => vec![fitted.hyper.clone()],
+            Estimator::Mcmc => {
+                let settings = McmcSettings {
+                    n_burnin: self.bopt.n_burnin,
+                    n_samples: self.bopt.n_samples,
+                    subsample_interval: self.bopt.subsample_interval,
+                    step_size: self.bopt.step_size,
+                    leapfrog_steps: self.bopt.leapfrog_steps,
+                };
+                match mcmc::sample(
+                    kernel,
+                    &fx,
+                    &fy,
+                    self.bopt.exact_feval,
+                    &fitted.hyper,
+                    &settings,
+                    rng.random(),
+                ) {
+                    Ok(outcome) => {
+                        notes.push(outcome.summary().0);
+                        // The acquisition averages over an evenly thinned subset of the draws.
+                        let step = outcome.samples.len().div_ceil(MAX_MCMC_MODELS).max(1);
+                        outcome.samples.into_iter().step_by(step).collect()
+                    }
+                    Err(e) => {
+                        notes.push(format!(
+                            "MCMC failed ({e}); this suggestion uses the MAP fit"
+                        ));
+                        estimator = Estimator::Mle;
+                        vec![fitted.hyper.clone()]
+                    }
+                }
+            }
         };
-        // Kriging believer: runs in flight count as observed at the model's mean.
-        if !context.pending.is_empty() {
-            for p in context.pending {
-                let f = features(space, p);
-                py.push(gp.predict(&f, false).mean);
-                px.push(f);
+        let label = format!(
+            "{}_{}_{}",
+            Kernel::NAMES[kernel as usize],
+            Acquisition::NAMES[acquisition_kind as usize],
+            Estimator::NAMES[estimator as usize]
+        );
+        let (px, py) = rows(&predict_rows);
+        let best = py.iter().copied().fold(f64::INFINITY, f64::min);
+        let mut gps = Vec::with_capacity(hypers.len());
+        for hyper in hypers {
+            let Ok(mut gp) = Gp::new(kernel, hyper, px.clone(), &py) else {
+                continue;
+            };
+            // Kriging believer: runs in flight count as observed at the model's mean.
+            if !context.pending.is_empty() {
+                let (mut bx, mut by) = (px.clone(), py.clone());
+                for p in context.pending {
+                    let f = features(space, p);
+                    by.push(gp.predict(&f, false).mean);
+                    bx.push(f);
+                }
+                if let Ok(with_pending) = Gp::new(kernel, gp.hyper.clone(), bx, &by) {
+                    gp = with_pending;
+                }
             }
-            if let Ok(with_pending) = Gp::new(kernel, gp.hyper.clone(), px, &py) {
-                gp = with_pending;
-            }
+            gps.push(gp);
+        }
+        if gps.is_empty() {
+            gps.push(fitted);
         }
         let surrogate = Surrogate {
-            gp,
+            gps,
             space,
             acquisition: acquisition_kind,
             best,
@@ -338,11 +446,19 @@ impl Strategy for BoptStrategy {
             })
             .map(|(_, p)| p);
         Ok(Some(match chosen {
-            Some(point) => Suggestion { point, label },
-            None => Suggestion {
-                point: random_point(space.dims(), &mut rng),
-                label: "random".into(),
+            Some(point) => Suggestion {
+                point,
+                label,
+                notes,
             },
+            None => {
+                notes.push("every candidate was a duplicate or too close to a finished run; suggesting a random combination".into());
+                Suggestion {
+                    point: random_point(space.dims(), &mut rng),
+                    label: "random".into(),
+                    notes,
+                }
+            }
         }))
     }
 }

@@ -53,6 +53,8 @@ pub struct Suggestion {
     pub point: Vec<f64>,
     /// What the data file's `search_type` column says for it (`grid`, `random`, `Matern52_EI_MLE`).
     pub label: String,
+    /// Lines for the search log: how the suggestion was made, diagnostics, fallbacks.
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -48,6 +48,7 @@ impl Strategy for GridStrategy {
             .map(|point| Suggestion {
                 point,
                 label: "grid".into(),
+                notes: Vec::new(),
             }))
     }
 

@@ -49,6 +49,7 @@ impl Strategy for LineStrategy {
             .map(|point| Suggestion {
                 point,
                 label: "line".into(),
+                notes: Vec::new(),
             }))
     }
 

@@ -15,6 +15,7 @@ impl Strategy for RandomStrategy {
         Ok(Some(Suggestion {
             point,
             label: "random".into(),
+            notes: Vec::new(),
         }))
     }
 }

@@ -30,6 +30,7 @@ impl Strategy for SobolStrategy {
         Ok(Some(Suggestion {
             point,
             label: "sobol".into(),
+            notes: Vec::new(),
         }))
     }
 }

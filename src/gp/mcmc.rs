@@ -1,0 +1,351 @@
+//! MCMC over the GP's kernel hyperparameters: NUTS (the nuts-rs sampler of PyMC/nutpie), whose
+//! step size and diagonal mass matrix tune themselves during the burn-in, on the same log
+//! posterior that the MAP fit maximises.
+//!
+//! Two chains of `n_burnin` tuning draws each, then together `n_samples × subsample_interval`
+//! draws of which every `subsample_interval`-th is kept. Diagnostics: divergent transitions,
+//! effective sample size (autocorrelation up to the first small lag) and R-hat across the two
+//! chains, for every hyperparameter; `McmcOutcome::warnings` says when they look bad.
+//!
+//! When the user sets `step_size` it is NUTS's initial step size, and `leapfrog_steps` caps the
+//! trajectory at ⌈log2 L⌉ tree doublings; plain fixed-length HMC is not offered.
+
+use super::model::{objective, Hyper, MIN_NOISE};
+use crate::config::search::Kernel;
+use nuts_rs::{Chain, CpuLogpFunc, CpuMath, DiagNutsSettings, HasDims, LogpError, Settings};
+use std::collections::HashMap;
+
+#[derive(Debug, Clone)]
+pub struct McmcSettings {
+    pub n_burnin: u64,
+    pub n_samples: u64,
+    pub subsample_interval: u64,
+    pub step_size: Option<f64>,
+    pub leapfrog_steps: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct McmcOutcome {
+    pub samples: Vec<Hyper>,
+    pub divergences: u64,
+    pub min_ess: f64,
+    pub max_rhat: f64,
+}
+
+impl McmcOutcome {
+    /// One line for the search log, and whether the diagnostics look bad.
+    pub fn summary(&self) -> (String, bool) {
+        let bad = self.divergences > 0
+            || self.max_rhat > 1.05
+            || self.min_ess < 0.1 * self.samples.len() as f64;
+        (
+            format!(
+                "MCMC of the GP hyperparameters: {} samples, {} divergent transitions, smallest effective sample size {:.1}, largest R-hat {:.3}{}",
+                self.samples.len(),
+                self.divergences,
+                self.min_ess,
+                self.max_rhat,
+                if bad { " — WARNING: the sampler may not have converged; more n_burnin, or MLE, may suit this search better" } else { "" }
+            ),
+            bad,
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum McmcError {
+    #[error("the GP's covariance is not positive definite here")]
+    Singular,
+    #[error("the NUTS sampler failed: {0}")]
+    Sampler(String),
+}
+
+impl LogpError for McmcError {
+    fn is_recoverable(&self) -> bool {
+        matches!(self, McmcError::Singular)
+    }
+}
+
+/// The log posterior over the free hyperparameters (noise is fixed for exact evaluations, α
+/// exists only for RatQuad).
+struct Posterior<'a> {
+    kernel: Kernel,
+    x: &'a [Vec<f64>],
+    y: &'a [f64],
+    free: Vec<usize>,
+    template: Vec<f64>,
+}
+
+impl Posterior<'_> {
+    fn full(&self, position: &[f64]) -> Vec<f64> {
+        let mut theta = self.template.clone();
+        for (i, f) in self.free.iter().enumerate() {
+            theta[*f] = position[i];
+        }
+        theta
+    }
+}
+
+impl HasDims for Posterior<'_> {
+    fn dim_sizes(&self) -> HashMap<String, u64> {
+        HashMap::from([(
+            "unconstrained_parameter".to_string(),
+            self.free.len() as u64,
+        )])
+    }
+}
+
+impl CpuLogpFunc for Posterior<'_> {
+    type LogpError = McmcError;
+    type FlowParameters = ();
+    type ExpandedVector = Vec<f64>;
+
+    fn dim(&self) -> usize {
+        self.free.len()
+    }
+
+    fn logp(&mut self, position: &[f64], grad: &mut [f64]) -> Result<f64, McmcError> {
+        // Far outside the region the MAP fit searches the model is meaningless; treat as a wall.
+        if position.iter().any(|p| !p.is_finite() || p.abs() > 15.0) {
+            return Err(McmcError::Singular);
+        }
+        let (value, g) = objective(self.kernel, self.x, self.y, &self.full(position));
+        if value >= 1e24 || !value.is_finite() {
+            return Err(McmcError::Singular);
+        }
+        for (i, f) in self.free.iter().enumerate() {
+            grad[i] = -g[*f];
+        }
+        Ok(-value)
+    }
+
+    fn expand_vector<R: rand::Rng + ?Sized>(
+        &mut self,
+        _rng: &mut R,
+        position: &[f64],
+    ) -> Result<Vec<f64>, nuts_rs::CpuMathError> {
+        Ok(position.to_vec())
+    }
+}
+
+fn effective_sample_size(chains: &[Vec<f64>]) -> f64 {
+    let all: Vec<f64> = chains.iter().flatten().copied().collect();
+    let n = all.len() as f64;
+    let mean = all.iter().sum::<f64>() / n;
+    let var = all.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+    if var <= 1e-300 {
+        return n;
+    }
+    let mut sum_rho = 0.0;
+    let len = chains.iter().map(Vec::len).min().unwrap_or(0);
+    for lag in 1..len {
+        let mut acc = 0.0;
+        let mut count = 0.0;
+        for chain in chains {
+            for t in lag..chain.len() {
+                acc += (chain[t] - mean) * (chain[t - lag] - mean);
+                count += 1.0;
+            }
+        }
+        let rho = acc / count / var;
+        if rho < 0.05 {
+            break;
+        }
+        sum_rho += rho;
+    }
+    n / (1.0 + 2.0 * sum_rho)
+}
+
+fn r_hat(chains: &[Vec<f64>]) -> f64 {
+    let m = chains.len() as f64;
+    let n = chains.iter().map(Vec::len).min().unwrap_or(0) as f64;
+    if n < 2.0 || m < 2.0 {
+        return 1.0;
+    }
+    let means: Vec<f64> = chains
+        .iter()
+        .map(|c| c.iter().sum::<f64>() / c.len() as f64)
+        .collect();
+    let grand = means.iter().sum::<f64>() / m;
+    let between = n / (m - 1.0) * means.iter().map(|x| (x - grand).powi(2)).sum::<f64>();
+    let within = chains
+        .iter()
+        .zip(&means)
+        .map(|(c, mu)| c.iter().map(|v| (v - mu).powi(2)).sum::<f64>() / (c.len() as f64 - 1.0))
+        .sum::<f64>()
+        / m;
+    if within <= 1e-300 {
+        return 1.0;
+    }
+    (((n - 1.0) / n * within + between / n) / within).sqrt()
+}
+
+/// Samples the hyperparameters of a GP on `x`, `y`, starting both chains at `start` (the MAP).
+pub fn sample(
+    kernel: Kernel,
+    x: &[Vec<f64>],
+    y: &[f64],
+    exact: bool,
+    start: &Hyper,
+    settings: &McmcSettings,
+    seed: u64,
+) -> Result<McmcOutcome, McmcError> {
+    let d = start.log_lengthscales.len();
+    let mut template: Vec<f64> = start.log_lengthscales.clone();
+    template.extend([
+        start.log_signal,
+        if exact {
+            MIN_NOISE.ln()
+        } else {
+            start.log_noise
+        },
+        start.mean,
+        start.log_alpha,
+    ]);
+    let mut free: Vec<usize> = (0..d + 1).collect();
+    if !exact {
+        free.push(d + 1);
+    }
+    free.push(d + 2);
+    if kernel == Kernel::RatQuad {
+        free.push(d + 3);
+    }
+    let chains_count = 2u64;
+    let keep_per_chain = settings.n_samples.div_ceil(chains_count);
+    let draws_per_chain = keep_per_chain * settings.subsample_interval;
+    let mut nuts = DiagNutsSettings {
+        num_tune: settings.n_burnin,
+        num_draws: draws_per_chain,
+        seed,
+        ..Default::default()
+    };
+    if let Some(steps) = settings.leapfrog_steps {
+        nuts.maxdepth = (steps.max(2) as f64).log2().ceil() as u64;
+    }
+    if let Some(step) = settings.step_size {
+        nuts.adapt_options.step_size_settings.initial_step = step;
+    }
+    let mut per_chain: Vec<Vec<Vec<f64>>> = Vec::new();
+    let mut divergences = 0;
+    for chain_id in 0..chains_count {
+        let posterior = Posterior {
+            kernel,
+            x,
+            y,
+            free: free.clone(),
+            template: template.clone(),
+        };
+        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(
+            seed ^ (chain_id + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        );
+        let mut chain = nuts
+            .new_chain(chain_id, CpuMath::new(posterior), &mut rng)
+            .map_err(|e| McmcError::Sampler(e.to_string()))?;
+        let init: Vec<f64> = free.iter().map(|f| template[*f]).collect();
+        chain
+            .set_position(&init)
+            .map_err(|e| McmcError::Sampler(e.to_string()))?;
+        let mut kept = Vec::new();
+        for i in 0..(settings.n_burnin + draws_per_chain) {
+            let (draw, progress) = chain
+                .draw()
+                .map_err(|e| McmcError::Sampler(e.to_string()))?;
+            if progress.tuning {
+                continue;
+            }
+            divergences += u64::from(progress.diverging);
+            let after = i - settings.n_burnin;
+            if (after + 1).is_multiple_of(settings.subsample_interval) {
+                kept.push(draw.to_vec());
+            }
+        }
+        per_chain.push(kept);
+    }
+    let mut min_ess = f64::INFINITY;
+    let mut max_rhat: f64 = 1.0;
+    for p in 0..free.len() {
+        let series: Vec<Vec<f64>> = per_chain
+            .iter()
+            .map(|c| c.iter().map(|v| v[p]).collect())
+            .collect();
+        min_ess = min_ess.min(effective_sample_size(&series));
+        max_rhat = max_rhat.max(r_hat(&series));
+    }
+    let samples = per_chain
+        .iter()
+        .flatten()
+        .take(settings.n_samples as usize)
+        .map(|position| {
+            let mut theta = template.clone();
+            for (i, f) in free.iter().enumerate() {
+                theta[*f] = position[i];
+            }
+            Hyper::from_vec(&theta)
+        })
+        .collect();
+    Ok(McmcOutcome {
+        samples,
+        divergences,
+        min_ess,
+        max_rhat,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn r_hat_and_ess_tell_mixed_from_stuck_chains() {
+        let mixed: Vec<Vec<f64>> = (0..2)
+            .map(|c| {
+                (0..200)
+                    .map(|i| (((i * 7919 + c * 104_729) % 1000) as f64) / 1000.0)
+                    .collect()
+            })
+            .collect();
+        assert!(r_hat(&mixed) < 1.05, "{}", r_hat(&mixed));
+        assert!(effective_sample_size(&mixed) > 100.0);
+        let stuck = vec![
+            vec![0.0; 100]
+                .into_iter()
+                .enumerate()
+                .map(|(i, _)| i as f64 * 1e-3)
+                .collect::<Vec<_>>(),
+            (0..100).map(|i| 5.0 + i as f64 * 1e-3).collect(),
+        ];
+        assert!(r_hat(&stuck) > 1.5, "{}", r_hat(&stuck));
+    }
+
+    #[test]
+    fn nuts_samples_the_hyperparameters_around_the_map_fit() {
+        let x: Vec<Vec<f64>> = (0..10).map(|i| vec![i as f64 / 9.0]).collect();
+        let y: Vec<f64> = x.iter().map(|p| (5.0 * p[0]).sin()).collect();
+        let start = Hyper {
+            log_lengthscales: vec![-1.0],
+            log_signal: 0.0,
+            log_noise: -6.0,
+            mean: 0.0,
+            log_alpha: 0.0,
+        };
+        let settings = McmcSettings {
+            n_burnin: 200,
+            n_samples: 40,
+            subsample_interval: 2,
+            step_size: None,
+            leapfrog_steps: None,
+        };
+        let out = sample(Kernel::Matern52, &x, &y, false, &start, &settings, 7).unwrap();
+        assert_eq!(out.samples.len(), 40);
+        let mean_ls: f64 = out
+            .samples
+            .iter()
+            .map(|h| h.log_lengthscales[0])
+            .sum::<f64>()
+            / 40.0;
+        assert!(mean_ls > -3.0 && mean_ls < 1.5, "{mean_ls}");
+        assert!(out.max_rhat < 1.2, "{}", out.summary().0);
+        let again = sample(Kernel::Matern52, &x, &y, false, &start, &settings, 7).unwrap();
+        assert_eq!(out.samples, again.samples, "same seed, same draws");
+    }
+}
