@@ -12,25 +12,47 @@ use std::collections::VecDeque;
 fn branin(x: &[f64]) -> f64 {
     let (a, b) = (-5.0 + 15.0 * x[0], 15.0 * x[1]);
     let pi = std::f64::consts::PI;
-    (b - 5.1 / (4.0 * pi * pi) * a * a + 5.0 / pi * a - 6.0).powi(2) + 10.0 * (1.0 - 1.0 / (8.0 * pi)) * a.cos() + 10.0
+    (b - 5.1 / (4.0 * pi * pi) * a * a + 5.0 / pi * a - 6.0).powi(2)
+        + 10.0 * (1.0 - 1.0 / (8.0 * pi)) * a.cos()
+        + 10.0
 }
 
 fn hartmann6(x: &[f64]) -> f64 {
     const ALPHA: [f64; 4] = [1.0, 1.2, 3.0, 3.2];
-    const A: [[f64; 6]; 4] = [[10.0, 3.0, 17.0, 3.5, 1.7, 8.0], [0.05, 10.0, 17.0, 0.1, 8.0, 14.0], [3.0, 3.5, 1.7, 10.0, 17.0, 8.0], [17.0, 8.0, 0.05, 10.0, 0.1, 14.0]];
+    const A: [[f64; 6]; 4] = [
+        [10.0, 3.0, 17.0, 3.5, 1.7, 8.0],
+        [0.05, 10.0, 17.0, 0.1, 8.0, 14.0],
+        [3.0, 3.5, 1.7, 10.0, 17.0, 8.0],
+        [17.0, 8.0, 0.05, 10.0, 0.1, 14.0],
+    ];
     const P: [[f64; 6]; 4] = [
         [0.1312, 0.1696, 0.5569, 0.0124, 0.8283, 0.5886],
         [0.2329, 0.4135, 0.8307, 0.3736, 0.1004, 0.9991],
         [0.2348, 0.1451, 0.3522, 0.2883, 0.3047, 0.6650],
         [0.4047, 0.8828, 0.8732, 0.5743, 0.1091, 0.0381],
     ];
-    -(0..4).map(|i| ALPHA[i] * (-(0..6).map(|j| A[i][j] * (x[j] - P[i][j]).powi(2)).sum::<f64>()).exp()).sum::<f64>()
+    -(0..4)
+        .map(|i| {
+            ALPHA[i]
+                * (-(0..6)
+                    .map(|j| A[i][j] * (x[j] - P[i][j]).powi(2))
+                    .sum::<f64>())
+                .exp()
+        })
+        .sum::<f64>()
 }
 
 fn unit_space(d: usize) -> Space {
     Space::new(
         (0..d)
-            .map(|i| Hyperparameter { name: format!("x{i}"), domain: Domain::Continuous { low: 0.0, high: 1.0 }, transformation: Transformation::Linear })
+            .map(|i| Hyperparameter {
+                name: format!("x{i}"),
+                domain: Domain::Continuous {
+                    low: 0.0,
+                    high: 1.0,
+                },
+                transformation: Transformation::Linear,
+            })
             .collect(),
     )
 }
@@ -41,10 +63,20 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let config = SearchConfig::from_map(std::path::Path::new("bench"), &serde_json::from_str(r#"{"search_type": "bopt"}"#).unwrap()).unwrap();
-    let problems: [(&str, usize, fn(&[f64]) -> f64, f64); 2] = [("branin", 2, branin, 0.397_887_357_729_738_4), ("hartmann6", 6, hartmann6, -3.322_368_011_415_514)];
+    let config = SearchConfig::from_map(
+        std::path::Path::new("bench"),
+        &serde_json::from_str(r#"{"search_type": "bopt"}"#).unwrap(),
+    )
+    .unwrap();
+    let problems: [(&str, usize, fn(&[f64]) -> f64, f64); 2] = [
+        ("branin", 2, branin, 0.397_887_357_729_738_4),
+        ("hartmann6", 6, hartmann6, -3.322_368_011_415_514),
+    ];
     println!("median log10 regret after n finished runs (5 seeds)");
-    println!("{:<10} {:>9} {:>8} {:>8} {:>8}", "problem", "in flight", "n=16", "n=32", "n=48");
+    println!(
+        "{:<10} {:>9} {:>8} {:>8} {:>8}",
+        "problem", "in flight", "n=16", "n=32", "n=48"
+    );
     for (name, d, f, f_star) in problems {
         let space = unit_space(d);
         for in_flight in [1usize, 4, 16] {
@@ -58,15 +90,26 @@ fn main() {
                 while finished.len() < 48 {
                     while pending.len() < in_flight {
                         let pending_points: Vec<Vec<f64>> = pending.iter().cloned().collect();
-                        let context = SuggestContext { space: &space, finished: &finished, pending: &pending_points, sequence: created, seed };
+                        let context = SuggestContext {
+                            space: &space,
+                            finished: &finished,
+                            pending: &pending_points,
+                            sequence: created,
+                            seed,
+                        };
                         let s = strategy.suggest(&context).unwrap().unwrap();
                         pending.push_back(space.canonical(&s.point));
                         created += 1;
                     }
-                    let Some(point) = pending.pop_front() else { break };
+                    let Some(point) = pending.pop_front() else {
+                        break;
+                    };
                     let y = f(&point);
                     best = best.min(y);
-                    finished.push(Observation { point, loss: Some(y) });
+                    finished.push(Observation {
+                        point,
+                        loss: Some(y),
+                    });
                     for (slot, n) in [16, 32, 48].iter().enumerate() {
                         if finished.len() == *n {
                             at[slot].push((best - f_star).max(1e-12).log10());
@@ -75,7 +118,12 @@ fn main() {
                 }
             }
             let [a, b, c] = at;
-            println!("{name:<10} {in_flight:>9} {:>8.2} {:>8.2} {:>8.2}", median(a), median(b), median(c));
+            println!(
+                "{name:<10} {in_flight:>9} {:>8.2} {:>8.2} {:>8.2}",
+                median(a),
+                median(b),
+                median(c)
+            );
         }
     }
 }
