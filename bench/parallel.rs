@@ -42,6 +42,9 @@ fn hartmann6(x: &[f64]) -> f64 {
         .sum::<f64>()
 }
 
+/// A test problem: name, dimension, objective on the unit cube, known minimum.
+type Problem = (&'static str, usize, fn(&[f64]) -> f64, f64);
+
 fn unit_space(d: usize) -> Space {
     Space::new(
         (0..d)
@@ -68,7 +71,7 @@ fn main() {
         &serde_json::from_str(r#"{"search_type": "bopt"}"#).unwrap(),
     )
     .unwrap();
-    let problems: [(&str, usize, fn(&[f64]) -> f64, f64); 2] = [
+    let problems: [Problem; 2] = [
         ("branin", 2, branin, 0.397_887_357_729_738_4),
         ("hartmann6", 6, hartmann6, -3.322_368_011_415_514),
     ];
