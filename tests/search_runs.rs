@@ -422,3 +422,30 @@ fn results_exports_csv_at_full_precision_and_respects_top() {
     let table = project.hpsearch(&["results", "hp_search_0"]).ok().stdout;
     assert_eq!(table.lines().count(), 5, "{table}");
 }
+
+#[test]
+fn the_seeds_flag_spellings_and_file_names_work() {
+    let project = Project::new();
+    project.script("score.py", python_ok());
+    project.configs("python3", "score.py", model_two_params(), json!({"search_type": "grid", "num_grid_points_per_hyperparameter": 1, "y_transformation": "none"}));
+    for name in ["search_config", "job_config", "model_config"] {
+        std::fs::rename(
+            project.path.join(format!("{name}.json")),
+            project.path.join(format!("{name}_v0.json")),
+        )
+        .unwrap();
+    }
+    let run = project
+        .hpsearch(&[
+            "run",
+            "--search_config_path",
+            "search_config_v0.json",
+            "--job_config_path",
+            "job_config_v0.json",
+            "--model_config_path",
+            "model_config_v0.json",
+        ])
+        .ok();
+    assert!(run.stdout.contains("search 0"), "{}", run.stdout);
+    assert_eq!(project.data_rows(0).len(), 1);
+}
