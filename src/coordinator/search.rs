@@ -179,8 +179,35 @@ impl Coordinator {
         &self.paths
     }
 
+    /// Reads every combination from the store again.
     fn reload(&mut self) -> Result<(), StoreError> {
         self.combinations = self.store.combinations()?;
+        self.summarize();
+        Ok(())
+    }
+
+    /// Reads again only the combinations a write changed: a search of thousands of runs would
+    /// otherwise re-read all of them several times per run. Ids are 0, 1, 2, ..., so an id is
+    /// its index.
+    fn refresh(&mut self, ids: &[u64]) -> Result<(), StoreError> {
+        for id in ids {
+            let Some(c) = self.store.combination(*id)? else {
+                continue;
+            };
+            let i = *id as usize;
+            if self.combinations.get(i).is_some_and(|old| old.id == *id) {
+                self.combinations[i] = c;
+            } else if i == self.combinations.len() {
+                self.combinations.push(c);
+            } else {
+                return self.reload();
+            }
+        }
+        self.summarize();
+        Ok(())
+    }
+
+    fn summarize(&mut self) {
         let mut s = Summary {
             created: self.combinations.len() as u64,
             planned: Some(self.definition.search.max_suggestions).map(|m| {
@@ -209,7 +236,6 @@ impl Coordinator {
             }
         }
         self.summary = s;
-        Ok(())
     }
 
     fn elapsed(&self) -> f64 {
@@ -459,7 +485,7 @@ impl Coordinator {
             previous_results_count,
             created_at: crate::clock::now(),
         })?;
-        self.reload()?;
+        self.refresh(&[id])?;
         for note in suggestion.notes {
             self.emit(Event::Note(format!("combination {id}: {note}")));
         }
@@ -507,7 +533,7 @@ impl Coordinator {
                     submitted.pid_start,
                     submitted.started_at,
                 )?;
-                self.reload()?;
+                self.refresh(&[id])?;
                 let (params, label) = self
                     .combinations
                     .iter()
@@ -562,6 +588,7 @@ impl Coordinator {
             .filter(|c| c.state == RunState::Succeeded && c.id != id)
             .filter_map(|c| c.loss)
             .collect();
+        let mut changed = vec![id];
         let event = match &outcome {
             Outcome::Success {
                 objective,
@@ -594,6 +621,9 @@ impl Coordinator {
                     }
                     Ok(())
                 })?;
+                if rule == FailureValue::Max {
+                    changed.extend(stale);
+                }
                 Event::RunSucceeded {
                     id,
                     objective: *objective,
@@ -625,7 +655,7 @@ impl Coordinator {
                 }
             }
         };
-        self.reload()?;
+        self.refresh(&changed)?;
         self.emit(event);
         self.publish(false)?;
         Ok(())

@@ -14,6 +14,9 @@ pub struct Holder {
     pub pid: u32,
     pub host: String,
     pub started_at: f64,
+    /// Kernel start time of `pid`, so that a reused pid is not mistaken for the holder.
+    #[serde(default)]
+    pub pid_start: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +71,7 @@ pub fn acquire(path: &Path) -> Result<CoordinatorLock, LockError> {
         pid: std::process::id(),
         host: hostname(),
         started_at: crate::clock::now(),
+        pid_start: crate::executor::process::start_ticks(std::process::id() as i32),
     };
     file.set_len(0).map_err(io)?;
     file.write_all(
@@ -92,11 +96,26 @@ pub fn live_holder(path: &Path) -> Option<Holder> {
             let _ = file.unlock();
             None
         }
-        Err(_) => read_holder(path).or(Some(Holder {
-            pid: 0,
-            host: "unknown".into(),
-            started_at: 0.0,
-        })),
+        Err(_) => {
+            // A coordinator that has just taken the lock writes who it is a moment later; until
+            // then the file is empty or still names the previous (dead) holder.
+            for _ in 0..100 {
+                if let Some(holder) = read_holder(path) {
+                    let stale = holder.host == hostname()
+                        && !crate::executor::process::is_alive(holder.pid as i32, holder.pid_start);
+                    if !stale {
+                        return Some(holder);
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Some(Holder {
+                pid: 0,
+                host: "unknown".into(),
+                started_at: 0.0,
+                pid_start: None,
+            })
+        }
     }
 }
 

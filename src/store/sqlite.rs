@@ -254,15 +254,30 @@ impl Store {
     }
 
     pub fn combinations(&self) -> Result<Vec<Combination>, StoreError> {
+        self.select("ORDER BY id", [])
+    }
+
+    /// One combination, as stored now.
+    pub fn combination(&self, id: u64) -> Result<Option<Combination>, StoreError> {
+        Ok(self.select("WHERE id = ?1", [id])?.pop())
+    }
+
+    fn select<P: rusqlite::Params>(
+        &self,
+        tail: &str,
+        params: P,
+    ) -> Result<Vec<Combination>, StoreError> {
         let mut statement = self
             .conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT id, state, search_type, point, params, previous_results_count, is_queued, job_id, pid, pid_start,
                  created_at, started_at, finished_at, attempts, objective, loss, failure_kind, failure_reason, metrics
-                 FROM combinations ORDER BY id",
-            )
+                 FROM combinations {tail}"
+            ))
             .map_err(|e| self.err(e))?;
-        let rows = statement.query_map([], read_row).map_err(|e| self.err(e))?;
+        let rows = statement
+            .query_map(params, read_row)
+            .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for row in rows {
             out.push(row.map_err(|e| self.err(e))?);
