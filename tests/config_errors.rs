@@ -423,3 +423,23 @@ fn an_integer_too_large_to_be_exact() {
     );
     assert!(e.contains("2^53"), "{e}");
 }
+
+#[test]
+fn an_unknown_failure_kind_in_y_failure_value_lists_the_kinds() {
+    let e = search_error(
+        json!({"search_type": "grid", "y_failure_value": {"default": "max", "oom": "nan"}}),
+        "y_failure_value.oom",
+    );
+    assert!(
+        e.contains("out_of_memory") && e.contains("timed_out"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_bad_rule_for_one_failure_kind() {
+    search_error(
+        json!({"search_type": "grid", "y_failure_value": {"timed_out": "worst"}}),
+        "y_failure_value.timed_out",
+    );
+}

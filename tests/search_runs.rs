@@ -449,3 +449,30 @@ fn the_seeds_flag_spellings_and_file_names_work() {
     assert!(run.stdout.contains("search 0"), "{}", run.stdout);
     assert_eq!(project.data_rows(0).len(), 1);
 }
+
+#[test]
+fn y_failure_value_can_differ_per_failure_kind() {
+    let project = Project::new();
+    project.script("fail.sh", FAILING);
+    project.configs(
+        "/bin/sh",
+        "fail.sh",
+        json!({"mode": {"type": "categorical", "domain": ["ok", "ok_small", "exit1", "no_output", "nan"]}}),
+        json!({"search_type": "grid", "max_active_points": 1, "y_transformation": "none",
+               "y_failure_value": {"default": "max", "missing_output": "nan", "non_finite_objective": 1000}}),
+    );
+    project.hpsearch(&["run", "."]).ok();
+    let rows = project.data_rows(0);
+    let loss = |m: &str| rows.iter().find(|r| r["mode"] == m).unwrap()["loss"].clone();
+    assert_eq!(
+        loss("exit1"),
+        "105",
+        "default max: 100 + 0.05 × max(100, 90)"
+    );
+    assert_eq!(loss("no_output"), "", "missing_output is left out");
+    assert_eq!(
+        loss("nan"),
+        "1000",
+        "a fixed number for non-finite objectives"
+    );
+}

@@ -2,6 +2,7 @@
 
 use super::error::ConfigError;
 use super::fields::{describe, Fields};
+use crate::store::FailureKind;
 use serde_json::{Map, Value};
 use std::path::Path;
 
@@ -123,7 +124,7 @@ pub struct SearchConfig {
     pub num_grid_points_per_hyperparameter: u64,
     pub min_initial_points: u64,
     pub y_transformation: YTransformation,
-    pub y_failure_value: FailureValue,
+    pub y_failure_value: FailureRules,
     pub grid_suggestion_probability: f64,
     pub random_suggestion_probability: f64,
     /// Makes the suggestions reproducible; drawn and recorded in the store when absent.
@@ -132,6 +133,41 @@ pub struct SearchConfig {
 }
 
 const PROBABILITY: &str = "allowed: a number from 0 to 1";
+
+const FAILURE_VALUE: &str = "allowed: a finite number, \"nan\" (leave the run out of the model) or \"max\" (worse than every loss); or an object of these by failure kind";
+
+fn failure_value(f: &Fields, field: &str, value: &Value) -> Result<FailureValue, ConfigError> {
+    match value {
+        Value::String(s) if s.eq_ignore_ascii_case("max") => Ok(FailureValue::Max),
+        Value::String(s) if s.eq_ignore_ascii_case("nan") => Ok(FailureValue::Nan),
+        Value::Number(_) => Ok(FailureValue::Number(f.number_value(
+            field,
+            value,
+            FAILURE_VALUE,
+            |_| true,
+        )?)),
+        other => Err(f.error(field, describe(other), FAILURE_VALUE)),
+    }
+}
+
+/// `y_failure_value`: one rule for every failure, or a rule per failure kind with a default —
+/// e.g. `{"default": "max", "out_of_memory": "nan", "node_failure": "nan"}` imputes timeouts and
+/// crashes as bad but leaves out the runs that failed for reasons that say nothing about the
+/// hyperparameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailureRules {
+    pub default: FailureValue,
+    pub by_kind: Vec<(String, FailureValue)>,
+}
+
+impl FailureRules {
+    pub fn rule_for(&self, kind: &str) -> FailureValue {
+        self.by_kind
+            .iter()
+            .find(|(k, _)| k == kind)
+            .map_or(self.default, |(_, r)| *r)
+    }
+}
 
 impl SearchConfig {
     pub fn load(file: &Path) -> Result<Self, ConfigError> {
@@ -189,22 +225,40 @@ impl SearchConfig {
             Some(_) => YTransformation::NegLog,
         };
         let y_failure_value = match f.get("y_failure_value") {
-            None => FailureValue::Max,
-            Some(Value::String(s)) if s.eq_ignore_ascii_case("max") => FailureValue::Max,
-            Some(Value::String(s)) if s.eq_ignore_ascii_case("nan") => FailureValue::Nan,
-            Some(value @ Value::Number(_)) => FailureValue::Number(f.number_value(
-                "y_failure_value",
-                value,
-                "allowed: a finite number, \"nan\" or \"max\"",
-                |_| true,
-            )?),
-            Some(other) => {
-                return Err(f.error(
-                    "y_failure_value",
-                    describe(other),
-                    "allowed: a number, \"nan\" or \"max\"",
-                ))
+            None => FailureRules {
+                default: FailureValue::Max,
+                by_kind: Vec::new(),
+            },
+            Some(Value::Object(map)) => {
+                let mut rules = FailureRules {
+                    default: FailureValue::Max,
+                    by_kind: Vec::new(),
+                };
+                for (key, value) in map {
+                    let field = format!("y_failure_value.{key}");
+                    let rule = failure_value(&f, &field, value)?;
+                    if key == "default" {
+                        rules.default = rule;
+                    } else if FailureKind::ALL.iter().any(|k| k.name() == key) {
+                        rules.by_kind.push((key.clone(), rule));
+                    } else {
+                        let kinds: Vec<&str> = FailureKind::ALL.iter().map(|k| k.name()).collect();
+                        return Err(f.error(
+                            &format!("y_failure_value.{key}"),
+                            "an unknown failure kind",
+                            format!(
+                                "allowed keys: \"default\" and the failure kinds {}",
+                                kinds.join(", ")
+                            ),
+                        ));
+                    }
+                }
+                rules
             }
+            Some(value) => FailureRules {
+                default: failure_value(&f, "y_failure_value", value)?,
+                by_kind: Vec::new(),
+            },
         };
         let grid_suggestion_probability =
             f.number("grid_suggestion_probability", 0.0, PROBABILITY, |p| {
@@ -349,7 +403,7 @@ mod tests {
         assert_eq!(c.num_grid_points_per_hyperparameter, 3);
         assert_eq!(c.min_initial_points, 5);
         assert_eq!(c.y_transformation, YTransformation::Log);
-        assert_eq!(c.y_failure_value, FailureValue::Max);
+        assert_eq!(c.y_failure_value.default, FailureValue::Max);
         assert_eq!(c.random_suggestion_probability, 0.1);
         // bopt's own defaults are the benchmark's winner, not the seed's mixtures.
         assert_eq!(c.bopt.kernel, vec![Kernel::Matern52]);

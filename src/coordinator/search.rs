@@ -581,7 +581,7 @@ impl Coordinator {
             self.definition.search.y_transformation,
             self.definition.job.time_hours,
         );
-        let rule = self.definition.search.y_failure_value;
+        let rules = self.definition.search.y_failure_value.clone();
         let mut losses: Vec<f64> = self
             .combinations
             .iter()
@@ -596,11 +596,16 @@ impl Coordinator {
                 metrics,
             } => {
                 losses.push(*loss);
-                let imputed = imputed_loss(rule, &losses);
+                // Only the failures imputed with `max` depend on the losses seen so far.
+                let imputed = imputed_loss(FailureValue::Max, &losses);
                 let stale: Vec<u64> = self
                     .combinations
                     .iter()
                     .filter(|c| c.state == RunState::Failed && c.id != id && c.loss != imputed)
+                    .filter(|c| {
+                        let kind = c.failure_kind.map(|k| k.name()).unwrap_or_default();
+                        rules.rule_for(kind) == FailureValue::Max
+                    })
                     .map(|c| c.id)
                     .collect();
                 let finish = Finish {
@@ -614,16 +619,12 @@ impl Coordinator {
                 };
                 self.store.transaction(|store| {
                     store.finish(id, &finish)?;
-                    if rule == FailureValue::Max {
-                        for other in &stale {
-                            store.set_loss(*other, imputed)?;
-                        }
+                    for other in &stale {
+                        store.set_loss(*other, imputed)?;
                     }
                     Ok(())
                 })?;
-                if rule == FailureValue::Max {
-                    changed.extend(stale);
-                }
+                changed.extend(stale);
                 Event::RunSucceeded {
                     id,
                     objective: *objective,
@@ -636,7 +637,7 @@ impl Coordinator {
                 objective,
                 metrics,
             } => {
-                let imputed = imputed_loss(rule, &losses);
+                let imputed = imputed_loss(rules.rule_for(kind.name()), &losses);
                 let finish = Finish {
                     state: RunState::Failed,
                     finished_at: ended.finished_at,
