@@ -476,3 +476,32 @@ fn y_failure_value_can_differ_per_failure_kind() {
         "a fixed number for non-finite objectives"
     );
 }
+
+#[test]
+fn status_of_a_project_lists_every_search() {
+    let project = Project::new();
+    project.script("score.py", python_ok());
+    project.configs("python3", "score.py", model_two_params(), json!({"search_type": "grid", "num_grid_points_per_hyperparameter": 1, "y_transformation": "none"}));
+    project.hpsearch(&["run", "."]).ok();
+    project.write_json(
+        "search_config.json",
+        &json!({"search_type": "random", "max_suggestions": 2, "y_transformation": "none"}),
+    );
+    project.hpsearch(&["run", "."]).ok();
+    let status = project.hpsearch(&["status", "."]).ok().stdout;
+    let lines: Vec<&str> = status.lines().collect();
+    assert_eq!(lines.len(), 3, "{status}");
+    assert!(
+        lines[1].starts_with("0 ")
+            && lines[1].contains("grid")
+            && lines[1].contains("1/1")
+            && lines[1].contains("[finished]"),
+        "{status}"
+    );
+    assert!(
+        lines[2].starts_with("1 ") && lines[2].contains("random") && lines[2].contains("2/2"),
+        "{status}"
+    );
+    let not_a_project = project.hpsearch(&["status", "hp_search_0/hp_combination_0"]);
+    assert_eq!(not_a_project.code, 2, "{}", not_a_project.stderr);
+}
