@@ -164,7 +164,7 @@ fn mcmc_estimation_samples_the_gp_and_logs_its_diagnostics() {
     );
     let log = std::fs::read_to_string(project.search_dir(0).join("log.txt")).unwrap();
     assert!(
-        log.contains("MCMC of the GP hyperparameters: 20 samples"),
+        log.contains("MCMC (NUTS) of the GP hyperparameters: 20 samples"),
         "{log}"
     );
     assert!(

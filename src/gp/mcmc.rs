@@ -7,8 +7,8 @@
 //! effective sample size (autocorrelation up to the first small lag) and R-hat across the two
 //! chains, for every hyperparameter; `McmcOutcome::warnings` says when they look bad.
 //!
-//! When the user sets `step_size` it is NUTS's initial step size, and `leapfrog_steps` caps the
-//! trajectory at ⌈log2 L⌉ tree doublings; plain fixed-length HMC is not offered.
+//! When the user sets `step_size` or `leapfrog_steps`, the sampler is the seed's plain HMC with
+//! those settings (the other one at the seed's default: 0.1, 20) and no tuning.
 
 use super::model::{objective, Hyper, MIN_NOISE};
 use crate::config::search::Kernel;
@@ -26,6 +26,8 @@ pub struct McmcSettings {
 
 #[derive(Debug, Clone)]
 pub struct McmcOutcome {
+    /// "NUTS" or "HMC".
+    pub sampler: &'static str,
     pub samples: Vec<Hyper>,
     pub divergences: u64,
     pub min_ess: f64,
@@ -40,7 +42,8 @@ impl McmcOutcome {
             || self.min_ess < 0.1 * self.samples.len() as f64;
         (
             format!(
-                "MCMC of the GP hyperparameters: {} samples, {} divergent transitions, smallest effective sample size {:.1}, largest R-hat {:.3}{}",
+                "MCMC ({}) of the GP hyperparameters: {} samples, {} divergent transitions, smallest effective sample size {:.1}, largest R-hat {:.3}{}",
+                self.sampler,
                 self.samples.len(),
                 self.divergences,
                 self.min_ess,
@@ -125,6 +128,101 @@ impl CpuLogpFunc for Posterior<'_> {
         position: &[f64],
     ) -> Result<Vec<f64>, nuts_rs::CpuMathError> {
         Ok(position.to_vec())
+    }
+}
+
+/// The seed's defaults for a plain HMC run when only one of its two settings is given.
+struct BoptStepDefaults;
+impl BoptStepDefaults {
+    const STEP_SIZE: f64 = crate::config::search::BoptConfig::DEFAULT_STEP_SIZE;
+    const LEAPFROG_STEPS: u64 = crate::config::search::BoptConfig::DEFAULT_LEAPFROG_STEPS;
+}
+
+/// Plain Hamiltonian Monte Carlo, as the seed ran it: a fixed step size and number of leapfrog
+/// steps, identity mass matrix, a Metropolis correction. Used only when the user sets
+/// `step_size` or `leapfrog_steps`; otherwise NUTS tunes itself.
+struct Hmc {
+    step_size: f64,
+    leapfrog_steps: u64,
+}
+
+struct HmcState {
+    position: Vec<f64>,
+    log_p: f64,
+    grad: Vec<f64>,
+}
+
+impl Hmc {
+    fn evaluate(posterior: &mut Posterior, position: &[f64]) -> Option<(f64, Vec<f64>)> {
+        let mut grad = vec![0.0; position.len()];
+        let log_p = posterior.logp(position, &mut grad).ok()?;
+        Some((log_p, grad))
+    }
+
+    fn start(&self, posterior: &mut Posterior, position: Vec<f64>) -> Result<HmcState, McmcError> {
+        let (log_p, grad) = Self::evaluate(posterior, &position).ok_or(McmcError::Singular)?;
+        Ok(HmcState {
+            position,
+            log_p,
+            grad,
+        })
+    }
+
+    /// One transition; returns whether the trajectory diverged.
+    fn step(
+        &self,
+        posterior: &mut Posterior,
+        state: &mut HmcState,
+        rng: &mut impl rand::Rng,
+    ) -> bool {
+        use rand::RngExt;
+        let normal = |rng: &mut dyn FnMut() -> f64| {
+            let (u, v): (f64, f64) = (rng().max(f64::MIN_POSITIVE), rng());
+            (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+        };
+        let mut draw = || rng.random::<f64>();
+        let momentum: Vec<f64> = (0..state.position.len())
+            .map(|_| normal(&mut draw))
+            .collect();
+        let kinetic = |p: &[f64]| 0.5 * p.iter().map(|v| v * v).sum::<f64>();
+        let start_energy = -state.log_p + kinetic(&momentum);
+        let eps = self.step_size;
+        let mut q = state.position.clone();
+        let mut p: Vec<f64> = momentum
+            .iter()
+            .zip(&state.grad)
+            .map(|(m, g)| m + 0.5 * eps * g)
+            .collect();
+        let mut last = (state.log_p, state.grad.clone());
+        for l in 0..self.leapfrog_steps {
+            for (qi, pi) in q.iter_mut().zip(&p) {
+                *qi += eps * pi;
+            }
+            let Some(next) = Self::evaluate(posterior, &q) else {
+                return true;
+            };
+            let factor = if l + 1 == self.leapfrog_steps {
+                0.5
+            } else {
+                1.0
+            };
+            for (pi, g) in p.iter_mut().zip(&next.1) {
+                *pi += factor * eps * g;
+            }
+            last = next;
+        }
+        let energy = -last.0 + kinetic(&p);
+        if !energy.is_finite() || energy - start_energy > 1000.0 {
+            return true;
+        }
+        if rng.random::<f64>() < (start_energy - energy).exp() {
+            *state = HmcState {
+                position: q,
+                log_p: last.0,
+                grad: last.1,
+            };
+        }
+        false
     }
 }
 
@@ -213,22 +311,17 @@ pub fn sample(
     let chains_count = 2u64;
     let keep_per_chain = settings.n_samples.div_ceil(chains_count);
     let draws_per_chain = keep_per_chain * settings.subsample_interval;
-    let mut nuts = DiagNutsSettings {
+    let plain_hmc = settings.step_size.is_some() || settings.leapfrog_steps.is_some();
+    let nuts = DiagNutsSettings {
         num_tune: settings.n_burnin,
         num_draws: draws_per_chain,
         seed,
         ..Default::default()
     };
-    if let Some(steps) = settings.leapfrog_steps {
-        nuts.maxdepth = (steps.max(2) as f64).log2().ceil() as u64;
-    }
-    if let Some(step) = settings.step_size {
-        nuts.adapt_options.step_size_settings.initial_step = step;
-    }
     let mut per_chain: Vec<Vec<Vec<f64>>> = Vec::new();
     let mut divergences = 0;
     for chain_id in 0..chains_count {
-        let posterior = Posterior {
+        let mut posterior = Posterior {
             kernel,
             x,
             y,
@@ -238,25 +331,46 @@ pub fn sample(
         let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(
             seed ^ (chain_id + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
         );
-        let mut chain = nuts
-            .new_chain(chain_id, CpuMath::new(posterior), &mut rng)
-            .map_err(|e| McmcError::Sampler(e.to_string()))?;
         let init: Vec<f64> = free.iter().map(|f| template[*f]).collect();
-        chain
-            .set_position(&init)
-            .map_err(|e| McmcError::Sampler(e.to_string()))?;
         let mut kept = Vec::new();
-        for i in 0..(settings.n_burnin + draws_per_chain) {
-            let (draw, progress) = chain
-                .draw()
-                .map_err(|e| McmcError::Sampler(e.to_string()))?;
-            if progress.tuning {
-                continue;
+        if plain_hmc {
+            let hmc = Hmc {
+                step_size: settings.step_size.unwrap_or(BoptStepDefaults::STEP_SIZE),
+                leapfrog_steps: settings
+                    .leapfrog_steps
+                    .unwrap_or(BoptStepDefaults::LEAPFROG_STEPS)
+                    .max(1),
+            };
+            let mut state = hmc.start(&mut posterior, init)?;
+            for i in 0..(settings.n_burnin + draws_per_chain) {
+                divergences += u64::from(
+                    hmc.step(&mut posterior, &mut state, &mut rng) && i >= settings.n_burnin,
+                );
+                if i >= settings.n_burnin
+                    && (i - settings.n_burnin + 1).is_multiple_of(settings.subsample_interval)
+                {
+                    kept.push(state.position.clone());
+                }
             }
-            divergences += u64::from(progress.diverging);
-            let after = i - settings.n_burnin;
-            if (after + 1).is_multiple_of(settings.subsample_interval) {
-                kept.push(draw.to_vec());
+        } else {
+            let mut chain = nuts
+                .new_chain(chain_id, CpuMath::new(posterior), &mut rng)
+                .map_err(|e| McmcError::Sampler(e.to_string()))?;
+            chain
+                .set_position(&init)
+                .map_err(|e| McmcError::Sampler(e.to_string()))?;
+            for i in 0..(settings.n_burnin + draws_per_chain) {
+                let (draw, progress) = chain
+                    .draw()
+                    .map_err(|e| McmcError::Sampler(e.to_string()))?;
+                if progress.tuning {
+                    continue;
+                }
+                divergences += u64::from(progress.diverging);
+                let after = i - settings.n_burnin;
+                if (after + 1).is_multiple_of(settings.subsample_interval) {
+                    kept.push(draw.to_vec());
+                }
             }
         }
         per_chain.push(kept);
@@ -284,6 +398,7 @@ pub fn sample(
         })
         .collect();
     Ok(McmcOutcome {
+        sampler: if plain_hmc { "HMC" } else { "NUTS" },
         samples,
         divergences,
         min_ess,
@@ -294,6 +409,47 @@ pub fn sample(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_hmc_runs_when_the_user_sets_its_step_size_and_path_length() {
+        let x: Vec<Vec<f64>> = (0..10).map(|i| vec![i as f64 / 9.0]).collect();
+        let y: Vec<f64> = x.iter().map(|p| (5.0 * p[0]).sin()).collect();
+        let start = Hyper {
+            log_lengthscales: vec![-1.0],
+            log_signal: 0.0,
+            log_noise: -6.0,
+            mean: 0.0,
+            log_alpha: 0.0,
+        };
+        let settings = McmcSettings {
+            n_burnin: 100,
+            n_samples: 40,
+            subsample_interval: 2,
+            step_size: Some(0.05),
+            leapfrog_steps: Some(10),
+        };
+        let out = sample(Kernel::Matern52, &x, &y, false, &start, &settings, 3).unwrap();
+        assert_eq!(out.samples.len(), 40);
+        let distinct: std::collections::BTreeSet<String> = out
+            .samples
+            .iter()
+            .map(|h| format!("{:?}", h.log_lengthscales))
+            .collect();
+        assert!(
+            distinct.len() > 10,
+            "the chain moves: {} distinct of 40",
+            distinct.len()
+        );
+        let mean_ls: f64 = out
+            .samples
+            .iter()
+            .map(|h| h.log_lengthscales[0])
+            .sum::<f64>()
+            / 40.0;
+        assert!(mean_ls > -3.0 && mean_ls < 1.5, "{mean_ls}");
+        let again = sample(Kernel::Matern52, &x, &y, false, &start, &settings, 3).unwrap();
+        assert_eq!(out.samples, again.samples);
+    }
 
     #[test]
     fn r_hat_and_ess_tell_mixed_from_stuck_chains() {
