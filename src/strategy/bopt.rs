@@ -278,7 +278,7 @@ impl Strategy for BoptStrategy {
                 .unzip()
         };
         let (fx, fy) = rows(&fit_rows);
-        let restarts = if data.len() < 100 { 2 } else { 1 };
+        let restarts = if data.len() < 100 { 4 } else { 1 };
         let fitted = match Gp::fit(
             kernel,
             fx.clone(),
