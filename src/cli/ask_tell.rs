@@ -100,7 +100,7 @@ pub fn ask_tell() -> Result<i32, CliError> {
     settings.insert("y_transformation".into(), json!("none"));
     settings.insert("random_seed".into(), json!(seed));
     let config = SearchConfig::from_map(Path::new("HPSEARCH_SOLVER_CONFIG"), &settings)?;
-    let mut strategy = crate::strategy::build(&config).map_err(|e| bad(e.to_string()))?;
+    let mut strategy = crate::strategy::build(&config);
     let mut finished: Vec<Observation> = Vec::new();
     let stdout = std::io::stdout();
     loop {

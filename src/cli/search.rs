@@ -3,10 +3,10 @@
 use super::args::ConfigArgs;
 use super::errors::{CliError, EXIT_STOPPED};
 use super::progress::ProgressObserver;
-use crate::config::cluster::{Cluster, SlurmProfile};
+use crate::config::cluster::Cluster;
 use crate::coordinator::events::Observer;
 use crate::coordinator::{create, Coordinator, Definition, SearchEnd};
-use crate::executor::slurm::folder_tag;
+use crate::executor::slurm::{self, shell_quote};
 use crate::project::launched::{self, LaunchRecord};
 use crate::project::lock;
 use crate::project::SearchPaths;
@@ -63,18 +63,6 @@ fn command_line() -> String {
         .map(|a| shell_quote(&a))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-fn shell_quote(text: &str) -> String {
-    if !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@".contains(c))
-    {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', "'\\''"))
-    }
 }
 
 /// `hpsearch run`: a new search in the foreground.
@@ -163,20 +151,36 @@ fn spawn_detached(paths: &SearchPaths, resumed: bool) -> Result<u32, CliError> {
 /// seed's launcher did), else a detached process on this machine.
 pub fn launch(args: &ConfigArgs, local: bool) -> Result<i32, CliError> {
     let (definition, paths) = prepare(args)?;
+    let hpsearch = self_exe()?;
     let coordinator = format!(
         "{} _coordinate {}",
-        shell_quote(&self_exe()?.display().to_string()),
+        shell_quote(&hpsearch.display().to_string()),
         shell_quote(&paths.dir.display().to_string())
     );
-    let job_id = match (&definition.job.cluster, local) {
+    match (&definition.job.cluster, local) {
         (Cluster::Slurm(profile), false) => {
-            let (job_id, sbatch) = submit_coordinator(&definition, profile, &paths)?;
-            record_launch(&definition, &paths, job_id.clone(), coordinator, sbatch)?;
+            // The coordinator's own time: the whole search plus a margin to stop its runs.
+            let minutes = (definition.search.search_time_hours * 60.0).ceil() as u64 + 5;
+            let job = slurm::submit_coordinator(
+                profile,
+                &hpsearch,
+                &paths.dir,
+                paths.search_id,
+                minutes,
+                definition.search.search_memory_gb,
+            )
+            .map_err(CliError::Runtime)?;
+            record_launch(
+                &definition,
+                &paths,
+                job.job_id.clone(),
+                coordinator,
+                job.sbatch_command,
+            )?;
             println!(
-                "launched search {} as Slurm job {job_id} (cluster profile \"{}\")",
-                paths.search_id, profile.name
+                "launched search {} as Slurm job {} (cluster profile \"{}\")",
+                paths.search_id, job.job_id, profile.name
             );
-            job_id
         }
         _ => {
             let pid = spawn_detached(&paths, false)?;
@@ -191,82 +195,13 @@ pub fn launch(args: &ConfigArgs, local: bool) -> Result<i32, CliError> {
                 "launched search {} (coordinator pid {pid})",
                 paths.search_id
             );
-            format!("local:{pid}")
         }
-    };
-    let _ = job_id;
+    }
     println!("  folder:   {}", paths.dir.display());
     println!("  progress: tail -f {}", paths.log().display());
     println!("  status:   hpsearch status {}", paths.dir.display());
     println!("  results:  {}", paths.data_file().display());
     Ok(0)
-}
-
-/// Submits the coordinator as a Slurm job (search_time and search_memory from search_config);
-/// returns the job id and the sbatch command as a user could type it.
-fn submit_coordinator(
-    definition: &Definition,
-    profile: &SlurmProfile,
-    paths: &SearchPaths,
-) -> Result<(String, String), CliError> {
-    let script = paths.dir.join("coordinator_job.sh");
-    let text = format!(
-        "#!/bin/sh\n# Written by hpsearch: the coordinator of search {}.\n{}exec {} _coordinate {}\n",
-        paths.search_id,
-        profile.setup_lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
-        shell_quote(&self_exe()?.display().to_string()),
-        shell_quote(&paths.dir.display().to_string())
-    );
-    std::fs::write(&script, text)
-        .map_err(|e| CliError::Runtime(format!("{}: {e}", script.display())))?;
-    let minutes = (definition.search.search_time_hours * 60.0).ceil() as u64 + 5;
-    let log = paths.log().display().to_string();
-    let mut args = vec![
-        "--parsable".to_string(),
-        format!(
-            "--job-name=hps{}coord_{}",
-            paths.search_id,
-            folder_tag(&paths.dir)
-        ),
-        format!("--chdir={}", paths.dir.display()),
-        format!("--output={log}"),
-        format!("--error={log}"),
-        "--open-mode=append".to_string(),
-        format!("--time={minutes}"),
-        format!("--mem={}G", definition.search.search_memory_gb),
-        "--cpus-per-task=1".to_string(),
-        "--ntasks=1".to_string(),
-    ];
-    if let Some(p) = &profile.cpu_partition {
-        args.push(format!("--partition={p}"));
-    }
-    if let Some(a) = &profile.account {
-        args.push(format!("--account={a}"));
-    }
-    if let Some(q) = &profile.qos {
-        args.push(format!("--qos={q}"));
-    }
-    args.push(script.display().to_string());
-    let sbatch = std::iter::once("sbatch".to_string())
-        .chain(args.iter().map(|a| shell_quote(a)))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let out = Command::new("sbatch").args(&args).output().map_err(|e| {
-        CliError::Runtime(format!("cannot run sbatch to submit the coordinator: {e}"))
-    })?;
-    if !out.status.success() {
-        return Err(CliError::Runtime(format!(
-            "sbatch refused the coordinator job: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    let job_id = String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    Ok((job_id, sbatch))
 }
 
 /// `hpsearch _coordinate`: the detached coordinator.

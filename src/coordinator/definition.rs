@@ -78,16 +78,13 @@ impl Definition {
 
     /// The definition a search was started with, checked again (a script may have moved since).
     pub fn from_store(store: &Store) -> Result<Definition, DefinitionError> {
-        let mut files = Vec::with_capacity(3);
-        for key in META_KEYS {
-            files.push(ConfigFile {
+        let read = |key: &str| -> Result<ConfigFile, StoreError> {
+            Ok(ConfigFile {
                 path: PathBuf::from(store.require_meta(&format!("{key}_path"))?),
                 text: store.require_meta(&format!("{key}_text"))?,
-            });
-        }
-        let files: [ConfigFile; 3] = files
-            .try_into()
-            .map_err(|_| ConfigError::field(Path::new("store"), "configs", "?", "?"))?;
-        Ok(Self::parse(files)?)
+            })
+        };
+        let [search, job, model] = META_KEYS;
+        Ok(Self::parse([read(search)?, read(job)?, read(model)?])?)
     }
 }

@@ -58,8 +58,6 @@ pub enum SearchEnd {
 
 /// Creates a new search folder for a definition and records the definition in its store.
 pub fn create(definition: &Definition) -> Result<SearchPaths, CoordinatorError> {
-    // Fail before creating anything if the strategy is not available.
-    crate::strategy::build(&definition.search)?;
     let paths =
         crate::project::allocate(&definition.project()).map_err(|e| CoordinatorError::Io {
             path: definition.project().display().to_string(),
@@ -130,7 +128,7 @@ impl Coordinator {
         let lock = lock::acquire(&paths.lock())?;
         let store = Store::open_writer(&paths.database())?;
         let definition = Definition::from_store(&store)?;
-        let strategy = crate::strategy::build(&definition.search)?;
+        let strategy = crate::strategy::build(&definition.search);
         let executor = crate::executor::build(&definition.job, wrapper, &paths);
         let seed = store.require_meta("random_seed")?.parse().unwrap_or(0);
         let elapsed_before = store

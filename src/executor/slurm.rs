@@ -54,8 +54,106 @@ pub struct SlurmExecutor {
 }
 
 /// Quotes a value for a POSIX shell: single quotes, with each `'` written as `'\''`.
+/// Quotes a value for a POSIX shell: as is when it holds only characters no shell treats
+/// specially, else in single quotes with each `'` written as `'\''`.
 pub fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "'\\''"))
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@".contains(c));
+    if plain {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+/// Where a job goes: partition, account, qos from the profile.
+fn placement_args(profile: &SlurmProfile, partition: &Option<String>) -> Vec<String> {
+    let mut args = Vec::new();
+    if let Some(p) = partition {
+        args.push(format!("--partition={p}"));
+    }
+    if let Some(a) = &profile.account {
+        args.push(format!("--account={a}"));
+    }
+    if let Some(q) = &profile.qos {
+        args.push(format!("--qos={q}"));
+    }
+    args
+}
+
+/// A job script: the profile's setup lines, then `exec` of the command (every word quoted).
+fn job_script(profile: &SlurmProfile, what: &str, folder: &Path, command: &[String]) -> String {
+    let mut script = format!("#!/bin/sh\n# Written by hpsearch: {what}.\n");
+    for line in &profile.setup_lines {
+        script.push_str(line);
+        script.push('\n');
+    }
+    script.push_str(&format!(
+        "cd {} || exit 1\n",
+        shell_quote(&folder.display().to_string())
+    ));
+    let words: Vec<String> = command.iter().map(|w| shell_quote(w)).collect();
+    script.push_str(&format!("exec {}\n", words.join(" ")));
+    script
+}
+
+/// A submitted coordinator job: its id and the sbatch command as a user could type it.
+pub struct CoordinatorJob {
+    pub job_id: String,
+    pub sbatch_command: String,
+}
+
+/// Submits `hpsearch _coordinate SEARCH_DIR` as a Slurm job (the seed's launcher did the same):
+/// `minutes` of time, `memory_gb`, one CPU, on the profile's CPU partition, its log appended to
+/// the search's log.txt.
+pub fn submit_coordinator(
+    profile: &SlurmProfile,
+    hpsearch: &Path,
+    search_dir: &Path,
+    search_id: u64,
+    minutes: u64,
+    memory_gb: u64,
+) -> Result<CoordinatorJob, String> {
+    let script = search_dir.join("coordinator_job.sh");
+    let text = job_script(
+        profile,
+        &format!("the coordinator of search {search_id}"),
+        search_dir,
+        &[
+            hpsearch.display().to_string(),
+            "_coordinate".into(),
+            search_dir.display().to_string(),
+        ],
+    );
+    std::fs::write(&script, text).map_err(|e| format!("cannot write {}: {e}", script.display()))?;
+    let log = search_dir.join("log.txt").display().to_string();
+    let mut args = vec![
+        "--parsable".to_string(),
+        format!("--job-name=hps{search_id}coord_{}", folder_tag(search_dir)),
+        format!("--chdir={}", search_dir.display()),
+        format!("--output={log}"),
+        format!("--error={log}"),
+        "--open-mode=append".to_string(),
+        format!("--time={minutes}"),
+        format!("--mem={memory_gb}G"),
+        "--cpus-per-task=1".to_string(),
+        "--ntasks=1".to_string(),
+    ];
+    args.extend(placement_args(profile, &profile.cpu_partition));
+    args.push(script.display().to_string());
+    let sbatch_command = std::iter::once("sbatch".to_string())
+        .chain(args.iter().map(|a| shell_quote(a)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let out = run(Command::new("sbatch").args(&args))
+        .map_err(|e| format!("sbatch refused the coordinator job: {e}"))?;
+    let job_id = out.trim().split(';').next().unwrap_or_default().to_string();
+    Ok(CoordinatorJob {
+        job_id,
+        sbatch_command,
+    })
 }
 
 /// Slurm's `--time` in minutes: whole minutes, rounded up, plus one so that the wrapper (which
@@ -107,27 +205,26 @@ impl SlurmExecutor {
     /// The job script: the profile's setup lines, then the wrapper. Every path is quoted;
     /// hyperparameter values are not in it at all (they travel in input.json).
     pub fn job_script(&self, spec: &RunSpec) -> String {
-        let mut script =
-            String::from("#!/bin/sh\n# Written by hpsearch: one run of the analysis script.\n");
-        for line in &self.profile.setup_lines {
-            script.push_str(line);
-            script.push('\n');
-        }
-        script.push_str(&format!(
-            "cd {} || exit 1\n",
-            shell_quote(&spec.folder.display().to_string())
-        ));
-        script.push_str(&format!(
-            "exec {} _wrap --folder {} --time-limit {} --grace {} -- {} {} {}\n",
-            shell_quote(&self.wrapper.display().to_string()),
-            shell_quote(&spec.folder.display().to_string()),
-            spec.time_limit.as_secs_f64(),
-            spec.kill_grace.as_secs_f64(),
-            shell_quote(&spec.program.display().to_string()),
-            shell_quote(&spec.script.display().to_string()),
-            shell_quote(&spec.input.display().to_string()),
-        ));
-        script
+        let command = [
+            self.wrapper.display().to_string(),
+            "_wrap".into(),
+            "--folder".into(),
+            spec.folder.display().to_string(),
+            "--time-limit".into(),
+            spec.time_limit.as_secs_f64().to_string(),
+            "--grace".into(),
+            spec.kill_grace.as_secs_f64().to_string(),
+            "--".into(),
+            spec.program.display().to_string(),
+            spec.script.display().to_string(),
+            spec.input.display().to_string(),
+        ];
+        job_script(
+            &self.profile,
+            "one run of the analysis script",
+            &spec.folder,
+            &command,
+        )
     }
 
     /// The sbatch arguments for a run (an argument list: no shell sees them).
@@ -150,17 +247,9 @@ impl SlurmExecutor {
         } else {
             &self.profile.cpu_partition
         };
-        if let Some(p) = partition {
-            args.push(format!("--partition={p}"));
-        }
+        args.extend(placement_args(&self.profile, partition));
         if let Some(gpus) = self.gpus {
             args.push(format!("--gres=gpu:{gpus}"));
-        }
-        if let Some(a) = &self.profile.account {
-            args.push(format!("--account={a}"));
-        }
-        if let Some(q) = &self.profile.qos {
-            args.push(format!("--qos={q}"));
         }
         args.extend(self.profile.extra_sbatch_args.iter().cloned());
         args.push(script.display().to_string());

@@ -59,8 +59,6 @@ pub struct Suggestion {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StrategyError {
-    #[error("search_type \"{0}\" is not available in this version of hpsearch; use \"line\", \"grid\", \"random\" or \"sobol\"")]
-    Unavailable(&'static str),
     #[error("{0}")]
     Failed(String),
 }
@@ -77,13 +75,13 @@ pub trait Strategy: Send {
 }
 
 /// The strategy a search config asks for.
-pub fn build(config: &SearchConfig) -> Result<Box<dyn Strategy>, StrategyError> {
+pub fn build(config: &SearchConfig) -> Box<dyn Strategy> {
     let n = config.num_grid_points_per_hyperparameter as usize;
-    Ok(match config.search_type {
+    match config.search_type {
         SearchType::Line => Box::new(super::LineStrategy::new(n)),
         SearchType::Grid => Box::new(super::GridStrategy::new(n)),
         SearchType::Random => Box::new(super::RandomStrategy),
         SearchType::Sobol => Box::new(super::SobolStrategy),
         SearchType::Bopt => Box::new(super::BoptStrategy::new(config)),
-    })
+    }
 }
