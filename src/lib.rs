@@ -10,6 +10,7 @@ pub mod executor;
 pub mod export;
 pub mod gp;
 pub mod project;
+pub mod report;
 pub mod space;
 pub mod store;
 pub mod strategy;

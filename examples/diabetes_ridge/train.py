@@ -11,6 +11,7 @@ validation mean squared error as the objective (lower is better).
 import json
 import os
 import sys
+import zlib
 
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.datasets import load_diabetes
@@ -28,12 +29,14 @@ with open(sys.argv[1]) as f:
 phase = config.get("phase", "validation")
 seed = int(config["split_seed"])
 
-# Fixed splits (same seed every run, so all runs see the same data):
-# 20% test set first, then validation_fraction of the rest for validation.
+# The test set is fixed (20%, split_seed). The train/validation split of the
+# rest is drawn afresh for every run (seeded by the run's folder), so repeated
+# runs of one setting (hpsearch's replicate phase) measure the score's noise.
 X, y = load_diabetes(return_X_y=True)
 X_rest, X_test, y_rest, y_test = train_test_split(X, y, test_size=0.2, random_state=seed)
+run_seed = zlib.crc32(config["save_folder"].encode())
 X_train, X_val, y_train, y_val = train_test_split(
-    X_rest, y_rest, test_size=float(config["validation_fraction"]), random_state=seed)
+    X_rest, y_rest, test_size=float(config["validation_fraction"]), random_state=run_seed)
 
 if phase == "test":
     # Final evaluation: refit on train + validation, score on the untouched test set.

@@ -51,6 +51,43 @@ pub enum Command {
         #[arg(long)]
         detach: bool,
     },
+    /// Write a self-contained HTML report and its figures (PNG and SVG) for a search, running or
+    /// ended: history, each hyperparameter against the loss, parallel coordinates, importance and
+    /// main effects, failures, run times, the noise of the score and the recommended setting.
+    Report {
+        /// The search folder (PROJECT/hp_search_N).
+        search: PathBuf,
+        /// Where to write report.html and figures/ (default: SEARCH/report).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Significance level of the test that decides which settings are near the best.
+        #[arg(long, default_value_t = crate::report::analysis::DEFAULT_ALPHA)]
+        alpha: f64,
+    },
+    /// Run the best settings of an ended search again, so the report can estimate the noise of the
+    /// score and the settings as good as the best.
+    Replicate {
+        /// The search folder (PROJECT/hp_search_N).
+        search: PathBuf,
+        /// How many of the best distinct settings (default: search_config's replicate_top_k, 5).
+        #[arg(long)]
+        top: Option<u64>,
+        /// Extra runs of each (default: search_config's replicates, or 2 when that is 0).
+        #[arg(long)]
+        runs: Option<u64>,
+    },
+    /// Run one setting once on the test data: input.json gets "phase": "test". By default the
+    /// report's recommended setting (the simplest of the near-best set, else the best).
+    Test {
+        /// The search folder (PROJECT/hp_search_N).
+        search: PathBuf,
+        /// The combination whose setting to test.
+        #[arg(long)]
+        combination: Option<u64>,
+        /// Significance level used to choose the recommended setting.
+        #[arg(long, default_value_t = crate::report::analysis::DEFAULT_ALPHA)]
+        alpha: f64,
+    },
     /// Serve the optimiser over the benchmark harness's line protocol (JSON lines on stdin/stdout).
     #[command(name = "ask-tell")]
     AskTell,

@@ -38,6 +38,7 @@ impl CliError {
                 EXIT_USAGE
             }
             CliError::Coordinator(CoordinatorError::Strategy(_)) => EXIT_USAGE,
+            CliError::Coordinator(CoordinatorError::TestPhase(_)) => EXIT_USAGE,
             CliError::Coordinator(_) | CliError::Runtime(_) => EXIT_RUNTIME,
         }
     }

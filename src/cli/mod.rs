@@ -1,5 +1,6 @@
 //! The `hpsearch` command line: parse, dispatch, and turn every error into one line and an exit code.
 
+mod analysis;
 pub mod args;
 mod ask_tell;
 pub mod errors;
@@ -27,6 +28,13 @@ pub fn main() -> i32 {
         Command::Cancel { search } => search::cancel(search),
         Command::Resume { search, detach } => search::resume(search, *detach),
         Command::Coordinate { search, resumed } => search::coordinate(search, *resumed),
+        Command::Report { search, out, alpha } => analysis::report(search, out.as_deref(), *alpha),
+        Command::Replicate { search, top, runs } => analysis::replicate(search, *top, *runs),
+        Command::Test {
+            search,
+            combination,
+            alpha,
+        } => analysis::test(search, *combination, *alpha),
         Command::AskTell => ask_tell::ask_tell(),
         Command::Wrap {
             folder,

@@ -14,7 +14,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-fn self_exe() -> Result<PathBuf, CliError> {
+pub(super) fn self_exe() -> Result<PathBuf, CliError> {
     std::env::current_exe()
         .map_err(|e| CliError::Runtime(format!("cannot find the hpsearch binary: {e}")))
 }
@@ -93,7 +93,7 @@ fn coordinate_foreground(paths: SearchPaths, resumed: bool) -> Result<i32, CliEr
     })
 }
 
-fn report_end(paths: &SearchPaths, end: &SearchEnd) {
+pub(super) fn report_end(paths: &SearchPaths, end: &SearchEnd) {
     let reason = match end {
         SearchEnd::Finished(r) | SearchEnd::Stopped(r) => r,
     };

@@ -11,7 +11,7 @@ use crate::store::{Combination, RunState};
 use serde_json::{Map, Value};
 use std::path::Path;
 
-fn load(paths: &SearchPaths) -> Result<Snapshot, CliError> {
+pub(super) fn load(paths: &SearchPaths) -> Result<Snapshot, CliError> {
     let path = paths.snapshot();
     let text = std::fs::read_to_string(&path).map_err(|_| {
         CliError::Runtime(format!(

@@ -19,6 +19,24 @@ pub struct ModelConfig {
     /// Every variable in the user's order; hyperparameters keep their spec object here.
     pub variables: Map<String, Value>,
     pub space: Space,
+    /// What the report needs to know of each hyperparameter, in the space's order.
+    pub notes: Vec<HyperparameterNotes>,
+}
+
+/// Which end of a hyperparameter's domain gives the simpler model (`"simpler"` in its spec):
+/// `lower`/`higher` values of a number, the `first`/`last` listed of a categorical.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Simpler {
+    Lower,
+    Higher,
+}
+
+/// A hyperparameter's optional annotations: `"unit"` (axis labels) and `"simpler"`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HyperparameterNotes {
+    pub unit: Option<String>,
+    pub simpler: Option<Simpler>,
 }
 
 /// The largest integer an f64 holds exactly.
@@ -34,10 +52,13 @@ impl ModelConfig {
 
     pub fn from_map(file: &Path, variables: Map<String, Value>) -> Result<Self, ConfigError> {
         let mut hyperparameters = Vec::new();
+        let mut notes = Vec::new();
         for (name, value) in &variables {
             if let Value::Object(spec) = value {
                 if is_hyperparameter(spec) {
-                    hyperparameters.push(parse_hyperparameter(file, name, spec)?);
+                    let (hyperparameter, note) = parse_hyperparameter(file, name, spec)?;
+                    hyperparameters.push(hyperparameter);
+                    notes.push(note);
                 }
             }
         }
@@ -62,6 +83,7 @@ impl ModelConfig {
         Ok(ModelConfig {
             variables,
             space: Space::new(hyperparameters),
+            notes,
         })
     }
 }
@@ -75,8 +97,9 @@ fn parse_hyperparameter(
     file: &Path,
     name: &str,
     spec: &Map<String, Value>,
-) -> Result<Hyperparameter, ConfigError> {
+) -> Result<(Hyperparameter, HyperparameterNotes), ConfigError> {
     let mut f = Fields::new(file, name, spec);
+    let unit = f.string("unit")?.map(str::to_string);
     let kind = f.choice("type", &KINDS)?.ok_or_else(|| {
         f.error(
             "type",
@@ -203,12 +226,25 @@ fn parse_hyperparameter(
             }
         }
     };
+    let simpler = if kind == 2 {
+        f.choice("simpler", &["first", "last"])?
+    } else {
+        f.choice("simpler", &["lower", "higher"])?
+    }
+    .map(|i| {
+        if i == 0 {
+            Simpler::Lower
+        } else {
+            Simpler::Higher
+        }
+    });
     f.finish()?;
-    Ok(Hyperparameter {
+    let hyperparameter = Hyperparameter {
         name: name.to_string(),
         domain,
         transformation,
-    })
+    };
+    Ok((hyperparameter, HyperparameterNotes { unit, simpler }))
 }
 
 fn domain_hint(kind: usize) -> &'static str {

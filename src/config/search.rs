@@ -129,6 +129,10 @@ pub struct SearchConfig {
     pub random_suggestion_probability: f64,
     /// Makes the suggestions reproducible; drawn and recorded in the store when absent.
     pub random_seed: Option<u64>,
+    /// Replicate phase after the search: every one of the `replicate_top_k` best settings runs
+    /// `replicates` more times, so the report can estimate the score's noise. 0 turns it off.
+    pub replicates: u64,
+    pub replicate_top_k: u64,
     pub bopt: BoptConfig,
 }
 
@@ -281,6 +285,18 @@ impl SearchConfig {
                 Some(f.integer_value("random_seed", value, 0, "allowed: a whole number >= 0")?)
             }
         };
+        let replicates = f.integer(
+            "replicates",
+            0,
+            0,
+            "allowed: a whole number >= 0 (extra runs of each of the best settings after the search; 0 for none)",
+        )?;
+        let replicate_top_k = f.integer(
+            "replicate_top_k",
+            5,
+            1,
+            "allowed: a whole number >= 1 (how many of the best settings are replicated)",
+        )?;
         let bopt = match f.get("bopt_config") {
             None => BoptConfig::parse(file, &Map::new())?,
             Some(Value::Object(inner)) => BoptConfig::parse(file, inner)?,
@@ -306,6 +322,8 @@ impl SearchConfig {
             grid_suggestion_probability,
             random_suggestion_probability,
             random_seed,
+            replicates,
+            replicate_top_k,
             bopt,
         })
     }

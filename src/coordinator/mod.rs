@@ -1,11 +1,13 @@
 //! The coordinator and what it needs: the search definition, run outcomes, failure imputation,
-//! events for observers.
+//! events for observers, and the test phase.
 
 pub mod definition;
 pub mod events;
 pub mod imputation;
 pub mod outcome;
 mod search;
+mod test_phase;
 
 pub use definition::Definition;
 pub use search::{create, Coordinator, CoordinatorError, SearchEnd};
+pub use test_phase::TestPhaseError;

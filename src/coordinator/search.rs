@@ -9,7 +9,7 @@ use crate::config::model::SAVE_FOLDER;
 use crate::config::search::FailureValue;
 use crate::executor::{Adoption, Ended, Executor, ExecutorError, Known, RunSpec};
 use crate::export::data_file;
-use crate::export::Snapshot;
+use crate::export::snapshot::{ConfigCopy, Snapshot};
 use crate::project::lock::{self, CoordinatorLock, LockError};
 use crate::project::paths::write_atomically;
 use crate::project::SearchPaths;
@@ -30,6 +30,8 @@ pub enum CoordinatorError {
     Lock(#[from] LockError),
     #[error(transparent)]
     Strategy(#[from] StrategyError),
+    #[error(transparent)]
+    TestPhase(#[from] super::test_phase::TestPhaseError),
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -39,7 +41,7 @@ pub enum CoordinatorError {
 }
 
 impl CoordinatorError {
-    fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+    pub(super) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
         CoordinatorError::Io {
             path: path.display().to_string(),
             source,
@@ -88,28 +90,33 @@ pub fn create(definition: &Definition) -> Result<SearchPaths, CoordinatorError> 
 }
 
 pub struct Coordinator {
-    paths: SearchPaths,
-    store: Store,
-    definition: Definition,
+    pub(super) paths: SearchPaths,
+    pub(super) store: Store,
+    pub(super) definition: Definition,
     strategy: Box<dyn Strategy>,
-    executor: Box<dyn Executor>,
+    pub(super) executor: Box<dyn Executor>,
     seed: u64,
     observers: Vec<Box<dyn Observer>>,
     log: LogObserver,
-    combinations: Vec<Combination>,
+    pub(super) combinations: Vec<Combination>,
     restart: VecDeque<u64>,
     exhausted: bool,
     elapsed_before: f64,
     session: Instant,
     signals: Receiver<i32>,
-    stop_requests: u32,
+    pub(super) stop_requests: u32,
     last_publish: Option<Instant>,
     summary: Summary,
     /// While the executor refuses runs (a scheduler down), submissions wait until then.
     paused_until: Option<Instant>,
     backoff: Duration,
+    /// `replicate` runs only the replicate phase: no new suggestions, no search_time.
+    replicates_only: bool,
     _lock: CoordinatorLock,
 }
+
+/// The meta key that records that the replicate phase's runs were created (and how many).
+const REPLICATES_CREATED: &str = "replicates_created";
 
 const MIN_BACKOFF: Duration = Duration::from_secs(2);
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
@@ -167,6 +174,7 @@ impl Coordinator {
             summary: Summary::default(),
             paused_until: None,
             backoff: Duration::ZERO,
+            replicates_only: false,
             _lock: lock,
         };
         coordinator.reload()?;
@@ -209,14 +217,36 @@ impl Coordinator {
         let mut s = Summary {
             created: self.combinations.len() as u64,
             planned: Some(self.definition.search.max_suggestions).map(|m| {
-                self.strategy
+                let replicates = self
+                    .combinations
+                    .iter()
+                    .filter(|c| c.replicate_of.is_some())
+                    .count() as u64;
+                let main = self
+                    .strategy
                     .size(&self.definition.model.space)
-                    .map_or(m, |n| n.min(m))
+                    .map_or(m, |n| n.min(m));
+                if self.replicates_only {
+                    replicates
+                } else {
+                    main + replicates
+                }
             }),
             elapsed_seconds: self.elapsed(),
             ..Summary::default()
         };
         for c in &self.combinations {
+            if self.replicates_only && c.replicate_of.is_none() {
+                if c.state == RunState::Succeeded {
+                    if let Some(loss) = c.loss {
+                        if s.best_loss.is_none_or(|b| loss < b) {
+                            s.best_loss = Some(loss);
+                            s.best_id = Some(c.id);
+                        }
+                    }
+                }
+                continue;
+            }
             match c.state {
                 RunState::Running => s.running += 1,
                 RunState::Succeeded => s.succeeded += 1,
@@ -240,7 +270,7 @@ impl Coordinator {
         self.elapsed_before + self.session.elapsed().as_secs_f64()
     }
 
-    fn emit(&mut self, event: Event) {
+    pub(super) fn emit(&mut self, event: Event) {
         self.log.event(&event, &self.summary);
         for observer in &mut self.observers {
             observer.event(&event, &self.summary);
@@ -248,7 +278,83 @@ impl Coordinator {
     }
 
     fn time_left(&self) -> bool {
-        self.elapsed() < self.definition.search.search_time_hours * 3600.0
+        self.replicates_only || self.elapsed() < self.definition.search.search_time_hours * 3600.0
+    }
+
+    /// The replicate phase for a search that has ended: `runs` more runs of each of the `top_k`
+    /// best settings, with a progress bar like a search's. search_time does not apply.
+    pub fn replicate(mut self, top_k: u64, runs: u64) -> Result<SearchEnd, CoordinatorError> {
+        self.replicates_only = true;
+        self.summarize();
+        self.emit(Event::SearchStarted {
+            search_id: self.paths.search_id,
+            resumed: true,
+            seed: self.seed,
+        });
+        self.reconcile()?;
+        let created = self.create_replicates(top_k, runs)?;
+        self.restart.extend(created);
+        self.summarize();
+        self.run_loop()
+    }
+
+    /// Records `runs` repeats of each of the `top_k` best distinct settings of the search proper,
+    /// in the store before any of them runs (so a crash loses none); returns their ids.
+    fn create_replicates(&mut self, top_k: u64, runs: u64) -> Result<Vec<u64>, CoordinatorError> {
+        let mut ranked: Vec<&Combination> = self
+            .combinations
+            .iter()
+            .filter(|c| c.replicate_of.is_none() && c.state == RunState::Succeeded)
+            .filter(|c| c.loss.is_some_and(f64::is_finite))
+            .collect();
+        ranked.sort_by(|a, b| {
+            a.loss
+                .unwrap_or(f64::INFINITY)
+                .total_cmp(&b.loss.unwrap_or(f64::INFINITY))
+                .then(a.id.cmp(&b.id))
+        });
+        let mut chosen: Vec<Combination> = Vec::new();
+        for c in ranked {
+            if chosen.len() as u64 >= top_k {
+                break;
+            }
+            if !chosen.iter().any(|o| o.params == c.params) {
+                chosen.push(c.clone());
+            }
+        }
+        let mut ids = Vec::new();
+        let now = crate::clock::now();
+        let previous_results_count = self
+            .combinations
+            .iter()
+            .filter(|c| matches!(c.state, RunState::Succeeded | RunState::Failed))
+            .count() as u64;
+        let chosen_ids: Vec<u64> = chosen.iter().map(|c| c.id).collect();
+        self.store.transaction(|store| {
+            for original in &chosen {
+                for _ in 0..runs {
+                    ids.push(store.insert(&NewCombination {
+                        search_type: "replicate",
+                        point: &original.point,
+                        params: &original.params,
+                        previous_results_count,
+                        created_at: now,
+                        replicate_of: Some(original.id),
+                    })?);
+                }
+            }
+            store.set_meta(REPLICATES_CREATED, &format!("{top_k}x{runs}"))?;
+            Ok(())
+        })?;
+        self.reload()?;
+        let listed: Vec<String> = chosen_ids.iter().map(|id| id.to_string()).collect();
+        self.emit(Event::Note(format!(
+            "replicate phase: {runs} more run(s) of each of the {} best settings (combinations {}): {} runs",
+            chosen_ids.len(),
+            listed.join(", "),
+            ids.len()
+        )));
+        Ok(ids)
     }
 
     /// Runs the search until it is finished or stopped.
@@ -261,6 +367,10 @@ impl Coordinator {
             seed,
         });
         self.reconcile()?;
+        self.run_loop()
+    }
+
+    fn run_loop(&mut self) -> Result<SearchEnd, CoordinatorError> {
         let end = loop {
             self.drain_signals(Duration::ZERO);
             if self.stop_requests > 0 {
@@ -274,7 +384,25 @@ impl Coordinator {
             }
             self.fill()?;
             if self.executor.active() == 0 && self.restart.is_empty() && !self.can_suggest() {
-                let reason = if self.exhausted {
+                let search = &self.definition.search;
+                let (top_k, runs) = (search.replicate_top_k, search.replicates);
+                if !self.replicates_only
+                    && runs > 0
+                    && self.store.meta(REPLICATES_CREATED)?.is_none()
+                {
+                    let created = self.create_replicates(top_k, runs)?;
+                    self.restart.extend(created);
+                    continue;
+                }
+                let reason = if self.replicates_only {
+                    format!(
+                        "the replicate phase is done ({} replicate runs)",
+                        self.combinations
+                            .iter()
+                            .filter(|c| c.replicate_of.is_some())
+                            .count()
+                    )
+                } else if self.exhausted {
                     format!(
                         "all {} combinations of the {} search are done",
                         self.combinations.len(),
@@ -329,7 +457,7 @@ impl Coordinator {
     }
 
     /// Waits up to `wait` for a signal (a child ended, or a stop was asked for).
-    fn drain_signals(&mut self, wait: Duration) {
+    pub(super) fn drain_signals(&mut self, wait: Duration) {
         let first = if wait.is_zero() {
             self.signals.try_recv().ok()
         } else {
@@ -346,10 +474,17 @@ impl Coordinator {
     }
 
     fn can_suggest(&self) -> bool {
-        !self.exhausted && (self.combinations.len() as u64) < self.definition.search.max_suggestions
+        let suggested = self
+            .combinations
+            .iter()
+            .filter(|c| c.replicate_of.is_none())
+            .count() as u64;
+        !self.replicates_only
+            && !self.exhausted
+            && suggested < self.definition.search.max_suggestions
     }
 
-    fn spec(&self, id: u64) -> RunSpec {
+    pub(super) fn spec(&self, id: u64) -> RunSpec {
         let folder = self.paths.combination_dir(id);
         RunSpec {
             combination_id: id,
@@ -482,6 +617,7 @@ impl Coordinator {
             params: &params,
             previous_results_count,
             created_at: crate::clock::now(),
+            replicate_of: None,
         })?;
         self.refresh(&[id])?;
         for note in suggestion.notes {
@@ -744,7 +880,7 @@ impl Coordinator {
     }
 
     /// Writes the data file and the snapshot for readers (at most every PUBLISH_INTERVAL unless forced).
-    fn publish(&mut self, force: bool) -> Result<(), CoordinatorError> {
+    pub(super) fn publish(&mut self, force: bool) -> Result<(), CoordinatorError> {
         if !force
             && self
                 .last_publish
@@ -789,6 +925,9 @@ impl Coordinator {
             hyperparameters: names,
             summary: self.summary.clone(),
             combinations: self.combinations.clone(),
+            search_config: ConfigCopy::of(&self.definition.files[0]),
+            model_config: ConfigCopy::of(&self.definition.files[2]),
+            test_runs: self.store.test_runs()?,
         };
         let path = self.paths.snapshot();
         let text = serde_json::to_string(&snapshot).unwrap_or_default();

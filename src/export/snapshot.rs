@@ -2,9 +2,12 @@
 //! coordinator after every change, so readers never open the database a coordinator is writing
 //! (which is what breaks SQLite on network file systems).
 
+use crate::config::{ConfigError, ModelConfig, SearchConfig};
+use crate::coordinator::definition::ConfigFile;
 use crate::coordinator::events::Summary;
-use crate::store::Combination;
+use crate::store::{Combination, TestRun};
 use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Snapshot {
@@ -26,4 +29,44 @@ pub struct Snapshot {
     pub hyperparameters: Vec<String>,
     pub summary: Summary,
     pub combinations: Vec<Combination>,
+    /// The configs the search runs with, for readers that need its space (the report).
+    #[serde(default)]
+    pub search_config: ConfigCopy,
+    #[serde(default)]
+    pub model_config: ConfigCopy,
+    /// Runs of the test phase, kept apart from the search's combinations.
+    #[serde(default)]
+    pub test_runs: Vec<TestRun>,
+}
+
+/// A config file as the search recorded it when it started.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ConfigCopy {
+    pub path: String,
+    pub text: String,
+}
+
+impl ConfigCopy {
+    pub fn of(file: &ConfigFile) -> Self {
+        ConfigCopy {
+            path: file.path.display().to_string(),
+            text: file.text.clone(),
+        }
+    }
+}
+
+impl Snapshot {
+    pub fn search_config(&self) -> Result<SearchConfig, ConfigError> {
+        let path = Path::new(&self.search_config.path);
+        let map = crate::config::fields::parse_object(path, &self.search_config.text)?;
+        SearchConfig::from_map(path, &map)
+    }
+
+    pub fn model_config(&self) -> Result<ModelConfig, ConfigError> {
+        let path = Path::new(&self.model_config.path);
+        ModelConfig::from_map(
+            path,
+            crate::config::fields::parse_object(path, &self.model_config.text)?,
+        )
+    }
 }

@@ -80,6 +80,11 @@ impl SearchPaths {
     pub fn config_copy(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
+    /// The folder of the search's `number`-th test run.
+    pub fn test_run_dir(&self, number: u64) -> PathBuf {
+        self.dir.join(format!("test_run_{number}"))
+    }
+
     pub fn combination_dir(&self, id: u64) -> PathBuf {
         self.dir.join(format!("hp_combination_{id}"))
     }

@@ -3,5 +3,5 @@
 mod record;
 mod sqlite;
 
-pub use record::{Combination, FailureKind, RunState};
-pub use sqlite::{Finish, NewCombination, Store, StoreError};
+pub use record::{Combination, FailureKind, RunState, TestRun};
+pub use sqlite::{Accounting, Finish, NewCombination, Store, StoreError};

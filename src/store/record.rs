@@ -148,6 +148,35 @@ pub struct Combination {
     pub failure_reason: Option<String>,
     /// The other numbers of an object output.json.
     pub metrics: Map<String, Value>,
+    /// For a run of the replicate phase: the combination whose setting it repeats.
+    #[serde(default)]
+    pub replicate_of: Option<u64>,
+    /// The scheduler's final word on the run (Slurm's job state), when there is a scheduler.
+    #[serde(default)]
+    pub scheduler_state: Option<String>,
+    /// Run time as the scheduler's accounting measured it.
+    #[serde(default)]
+    pub elapsed_seconds: Option<f64>,
+    /// Peak resident memory of the run, in MB (sacct's MaxRSS, or the wrapper's rusage).
+    #[serde(default)]
+    pub peak_memory_mb: Option<f64>,
+}
+
+/// One run of the test phase: a chosen setting run once with `"phase": "test"` in input.json.
+/// Its score is kept apart from the validation scores the search compared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestRun {
+    pub id: u64,
+    pub combination_id: u64,
+    pub state: RunState,
+    pub job_id: Option<String>,
+    pub started_at: f64,
+    pub finished_at: Option<f64>,
+    pub objective: Option<f64>,
+    pub loss: Option<f64>,
+    pub failure_kind: Option<FailureKind>,
+    pub failure_reason: Option<String>,
+    pub metrics: Map<String, Value>,
 }
 
 impl Combination {

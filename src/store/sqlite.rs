@@ -6,7 +6,7 @@
 //! Other processes read the snapshot the coordinator publishes, or open the file read-only when
 //! no coordinator is alive.
 
-use super::record::{Combination, FailureKind, RunState};
+use super::record::{Combination, FailureKind, RunState, TestRun};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use serde_json::{Map, Value};
 use std::path::Path;
@@ -54,7 +54,29 @@ CREATE TABLE IF NOT EXISTS combinations (
     failure_reason TEXT,
     metrics TEXT NOT NULL DEFAULT '{}'
 );
+CREATE TABLE IF NOT EXISTS test_runs (
+    id INTEGER PRIMARY KEY,
+    combination_id INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    job_id TEXT,
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    objective REAL,
+    loss REAL,
+    failure_kind TEXT,
+    failure_reason TEXT,
+    metrics TEXT NOT NULL DEFAULT '{}'
+);
 ";
+
+/// Columns added after the first release, with their types: `open_writer` adds the ones an
+/// older database lacks, so searches started by an older hpsearch still resume.
+const ADDED_COLUMNS: [(&str, &str); 4] = [
+    ("replicate_of", "INTEGER"),
+    ("scheduler_state", "TEXT"),
+    ("elapsed_seconds", "REAL"),
+    ("peak_memory_mb", "REAL"),
+];
 
 /// A new combination, before the store gives it an id.
 pub struct NewCombination<'a> {
@@ -63,6 +85,16 @@ pub struct NewCombination<'a> {
     pub params: &'a Map<String, Value>,
     pub previous_results_count: u64,
     pub created_at: f64,
+    /// The combination this one repeats, for the runs of the replicate phase.
+    pub replicate_of: Option<u64>,
+}
+
+/// What a scheduler's accounting says of a finished run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Accounting {
+    pub scheduler_state: Option<String>,
+    pub elapsed_seconds: Option<f64>,
+    pub peak_memory_mb: Option<f64>,
 }
 
 /// How a run ended, as the coordinator records it.
@@ -90,7 +122,31 @@ impl Store {
         )
         .map_err(wrap)?;
         conn.execute_batch(SCHEMA).map_err(wrap)?;
-        Ok(Store { conn, path: name })
+        let store = Store { conn, path: name };
+        store.add_missing_columns()?;
+        Ok(store)
+    }
+
+    fn add_missing_columns(&self) -> Result<(), StoreError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT name FROM pragma_table_info('combinations')")
+            .map_err(|e| self.err(e))?;
+        let present: Vec<String> = statement
+            .query_map([], |r| r.get(0))
+            .map_err(|e| self.err(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.err(e))?;
+        for (column, kind) in ADDED_COLUMNS {
+            if !present.iter().any(|p| p == column) {
+                self.conn
+                    .execute_batch(&format!(
+                        "ALTER TABLE combinations ADD COLUMN {column} {kind}"
+                    ))
+                    .map_err(|e| self.err(e))?;
+            }
+        }
+        Ok(())
     }
 
     /// Opens the database read-only; safe when no coordinator is writing it.
@@ -156,8 +212,8 @@ impl Store {
             .map_err(|e| self.err(e))?;
         self.conn
             .execute(
-                "INSERT INTO combinations(id, state, search_type, point, params, previous_results_count, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO combinations(id, state, search_type, point, params, previous_results_count, created_at, replicate_of)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     id,
                     RunState::Created.name(),
@@ -165,7 +221,8 @@ impl Store {
                     serde_json::to_string(new.point).unwrap_or_default(),
                     Value::Object(new.params.clone()).to_string(),
                     new.previous_results_count,
-                    new.created_at
+                    new.created_at,
+                    new.replicate_of
                 ],
             )
             .map_err(|e| self.err(e))?;
@@ -223,6 +280,94 @@ impl Store {
         Ok(())
     }
 
+    pub fn set_accounting(&self, id: u64, accounting: &Accounting) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE combinations SET scheduler_state = ?2, elapsed_seconds = ?3, peak_memory_mb = ?4 WHERE id = ?1",
+                params![
+                    id,
+                    accounting.scheduler_state,
+                    accounting.elapsed_seconds,
+                    accounting.peak_memory_mb
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Records the start of a test-phase run; returns its number (0, 1, ...).
+    pub fn insert_test_run(
+        &self,
+        combination_id: u64,
+        job_id: &str,
+        started_at: f64,
+    ) -> Result<u64, StoreError> {
+        let id: u64 = self
+            .conn
+            .query_row("SELECT COALESCE(MAX(id) + 1, 0) FROM test_runs", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.err(e))?;
+        self.conn
+            .execute(
+                "INSERT INTO test_runs(id, combination_id, state, job_id, started_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, combination_id, RunState::Running.name(), job_id, started_at],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(id)
+    }
+
+    pub fn finish_test_run(&self, id: u64, finish: &Finish) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE test_runs SET state = ?2, finished_at = ?3, objective = ?4, loss = ?5, failure_kind = ?6,
+                 failure_reason = ?7, metrics = ?8 WHERE id = ?1",
+                params![
+                    id,
+                    finish.state.name(),
+                    finish.finished_at,
+                    finish.objective,
+                    finish.loss,
+                    finish.kind.map(FailureKind::name),
+                    finish.reason,
+                    Value::Object(finish.metrics.clone()).to_string()
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    pub fn test_runs(&self) -> Result<Vec<TestRun>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT id, combination_id, state, job_id, started_at, finished_at, objective, loss, failure_kind,
+                 failure_reason, metrics FROM test_runs ORDER BY id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = statement
+            .query_map([], |r| {
+                let state: String = r.get(2)?;
+                let kind: Option<String> = r.get(8)?;
+                let metrics: String = r.get(10)?;
+                Ok(TestRun {
+                    id: r.get(0)?,
+                    combination_id: r.get(1)?,
+                    state: RunState::parse(&state).unwrap_or(RunState::Failed),
+                    job_id: r.get(3)?,
+                    started_at: r.get(4)?,
+                    finished_at: r.get(5)?,
+                    objective: r.get(6)?,
+                    loss: r.get(7)?,
+                    failure_kind: kind.as_deref().and_then(FailureKind::parse),
+                    failure_reason: r.get(9)?,
+                    metrics: serde_json::from_str(&metrics).unwrap_or_default(),
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
     pub fn set_loss(&self, id: u64, loss: Option<f64>) -> Result<(), StoreError> {
         self.conn
             .execute(
@@ -271,7 +416,8 @@ impl Store {
             .conn
             .prepare(&format!(
                 "SELECT id, state, search_type, point, params, previous_results_count, is_queued, job_id, pid, pid_start,
-                 created_at, started_at, finished_at, attempts, objective, loss, failure_kind, failure_reason, metrics
+                 created_at, started_at, finished_at, attempts, objective, loss, failure_kind, failure_reason, metrics,
+                 replicate_of, scheduler_state, elapsed_seconds, peak_memory_mb
                  FROM combinations {tail}"
             ))
             .map_err(|e| self.err(e))?;
@@ -312,5 +458,9 @@ fn read_row(r: &Row) -> rusqlite::Result<Combination> {
         failure_kind: kind.as_deref().and_then(FailureKind::parse),
         failure_reason: r.get(17)?,
         metrics: serde_json::from_str(&metrics).unwrap_or_default(),
+        replicate_of: r.get(19)?,
+        scheduler_state: r.get(20)?,
+        elapsed_seconds: r.get(21)?,
+        peak_memory_mb: r.get(22)?,
     })
 }

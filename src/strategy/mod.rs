@@ -4,7 +4,7 @@
 //! arrives in a `SuggestContext`, so that a resumed search (a new coordinator process) suggests
 //! exactly what the old one would have.
 
-mod bopt;
+pub mod bopt;
 mod contract;
 mod grid;
 mod line;
