@@ -6,6 +6,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod coordinator;
+pub mod dashboard;
 pub mod executor;
 pub mod export;
 pub mod gp;

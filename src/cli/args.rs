@@ -88,6 +88,25 @@ pub enum Command {
         #[arg(long, default_value_t = crate::report::analysis::DEFAULT_ALPHA)]
         alpha: f64,
     },
+    /// Serve a live, read-only web page of a project's searches (tables, figures, the report's
+    /// analysis) and a JSON API under /api. Binds 127.0.0.1 unless told otherwise.
+    Dashboard {
+        /// The project folder.
+        #[arg(default_value = ".")]
+        project: PathBuf,
+        /// The address to listen on; anything but a loopback address needs --token.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+        /// The port (0 picks a free one).
+        #[arg(long, default_value_t = 8050)]
+        port: u16,
+        /// A secret every request must carry (?token=SECRET or Authorization: Bearer SECRET).
+        #[arg(long, env = "HPSEARCH_DASHBOARD_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Seconds between the page's refreshes.
+        #[arg(long, default_value_t = 5.0)]
+        refresh: f64,
+    },
     /// Serve the optimiser over the benchmark harness's line protocol (JSON lines on stdin/stdout).
     #[command(name = "ask-tell")]
     AskTell,

@@ -35,6 +35,19 @@ pub fn main() -> i32 {
             combination,
             alpha,
         } => analysis::test(search, *combination, *alpha),
+        Command::Dashboard {
+            project,
+            bind,
+            port,
+            token,
+            refresh,
+        } => dashboard(crate::dashboard::DashboardOptions {
+            project: project.clone(),
+            bind: *bind,
+            port: *port,
+            token: token.clone(),
+            refresh_seconds: *refresh,
+        }),
         Command::AskTell => ask_tell::ask_tell(),
         Command::Wrap {
             folder,
@@ -49,6 +62,24 @@ pub fn main() -> i32 {
             eprintln!("error: {error}");
             error.exit_code()
         }
+    }
+}
+
+fn dashboard(options: crate::dashboard::DashboardOptions) -> Result<i32, errors::CliError> {
+    use crate::dashboard::DashboardError;
+    use std::io::Write;
+    let result = crate::dashboard::serve(options, |addr| {
+        println!("dashboard: http://{addr}/ (Ctrl-C stops it)");
+        let _ = std::io::stdout().flush();
+    });
+    match result {
+        Ok(()) => Ok(0),
+        Err(
+            e @ (DashboardError::NeedsToken(_)
+            | DashboardError::BadRefresh(_)
+            | DashboardError::NoSearches(_)),
+        ) => Err(errors::CliError::Usage(e.to_string())),
+        Err(e) => Err(errors::CliError::Runtime(e.to_string())),
     }
 }
 
