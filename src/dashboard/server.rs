@@ -172,13 +172,16 @@ fn load_snapshot(project: &std::path::Path, id: u64) -> Option<Snapshot> {
     serde_json::from_str(&text).ok()
 }
 
-fn not_found(what: String) -> Response {
-    (StatusCode::NOT_FOUND, what).into_response()
+/// An answer other than 200, with a message for the user.
+type Refusal = (StatusCode, String);
+
+fn not_found(what: String) -> Refusal {
+    (StatusCode::NOT_FOUND, what)
 }
 
 /// The analysis and the rendered content of a search, from the cache while its snapshot is
 /// unchanged.
-fn analysed(state: &AppState, id: u64) -> Result<(Arc<Analysis>, Arc<String>), Response> {
+fn analysed(state: &AppState, id: u64) -> Result<(Arc<Analysis>, Arc<String>), Refusal> {
     let snapshot = load_snapshot(&state.options.project, id).ok_or_else(|| {
         not_found(format!(
             "search {id} has no published state in {}",
@@ -194,7 +197,7 @@ fn analysed(state: &AppState, id: u64) -> Result<(Arc<Analysis>, Arc<String>), R
         }
     }
     let analysis = analyse(&snapshot, DEFAULT_ALPHA)
-        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response())?;
+        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let fragment = body(
         &analysis,
         &Links {
@@ -264,14 +267,14 @@ async fn api_searches(State(state): State<Shared>) -> Json<Vec<SearchListing>> {
 async fn api_search(State(state): State<Shared>, UrlPath(id): UrlPath<u64>) -> Response {
     match analysed(&state, id) {
         Ok((analysis, _)) => Json(analysis.as_ref().clone()).into_response(),
-        Err(response) => response,
+        Err(refusal) => refusal.into_response(),
     }
 }
 
 async fn search_fragment(State(state): State<Shared>, UrlPath(id): UrlPath<u64>) -> Response {
     match analysed(&state, id) {
         Ok((_, fragment)) => Html(fragment.as_ref().clone()).into_response(),
-        Err(response) => response,
+        Err(refusal) => refusal.into_response(),
     }
 }
 
@@ -281,14 +284,14 @@ async fn figure_svg(
 ) -> Response {
     let (analysis, _) = match analysed(&state, id) {
         Ok(found) => found,
-        Err(response) => return response,
+        Err(refusal) => return refusal.into_response(),
     };
     let stem = file.strip_suffix(".svg").unwrap_or(&file);
     let Some(figure) = Figure::all(&analysis)
         .into_iter()
         .find(|f| f.stem(&analysis) == stem)
     else {
-        return not_found(format!("search {id} has no figure {file}"));
+        return not_found(format!("search {id} has no figure {file}")).into_response();
     };
     match figure.svg(&analysis) {
         Ok(svg) => ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response(),
@@ -368,7 +371,7 @@ async fn index_page(State(state): State<Shared>) -> Html<String> {
 async fn search_page(State(state): State<Shared>, UrlPath(id): UrlPath<u64>) -> Response {
     let (_, fragment) = match analysed(&state, id) {
         Ok(found) => found,
-        Err(response) => return response,
+        Err(refusal) => return refusal.into_response(),
     };
     Html(live_page(
         &format!("hpsearch: search {id}"),
