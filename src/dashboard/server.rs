@@ -329,7 +329,7 @@ async fn index_fragment(State(state): State<Shared>) -> Html<String> {
 fn live_page(title: &str, content: &str, fragment_url: &str, refresh_seconds: f64) -> String {
     let millis = (refresh_seconds * 1000.0).round() as u64;
     format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title><style>{STYLE}
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><link rel=\"icon\" href=\"data:,\"><title>{title}</title><style>{STYLE}
 #live{{font-size:13px;color:#555}}</style></head><body>
 <p id=\"live\"><a href=\"/\">all searches</a> · live: refreshes every {refresh_seconds} s · last update <span id=\"updated\">now</span></p>
 <div id=\"content\">{content}</div>

@@ -2,6 +2,8 @@
 //! folder, config files, a real script, the real `hpsearch` binary, and what the user sees.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::{Command, Output};
