@@ -109,6 +109,20 @@ fn a_grid_search_on_slurm_records_the_job_ids() {
     assert_eq!(job_ids.len(), 4, "one job per run");
     let log = std::fs::read_to_string(project.search_dir(0).join("log.txt")).unwrap();
     assert!(log.contains("Slurm client calls: 4 sbatch"), "{log}");
+    // The export carries what Slurm and the wrapper measured of each run.
+    let results = project
+        .hpsearch(&["results", "hp_search_0", "--format", "json"])
+        .ok();
+    let runs: Vec<Value> = serde_json::from_str(&results.stdout).unwrap();
+    for run in &runs {
+        assert_eq!(run["scheduler_state"], "COMPLETED", "{run}");
+        assert!(run["elapsed_seconds"].as_f64().is_some(), "{run}");
+        assert!(
+            run["peak_memory_mb"].as_f64().is_some_and(|m| m > 0.0),
+            "{run}"
+        );
+        assert!(job_ids.contains(run["job_id"].as_str().unwrap()), "{run}");
+    }
 }
 
 #[test]

@@ -195,7 +195,24 @@ pub fn results(search: &Path, top: Option<usize>, format: Format) -> Result<i32,
         .to_vec();
     header.extend(snapshot.hyperparameters.iter().cloned());
     header.extend(metrics.iter().map(|m| format!("metric_{m}")));
-    header.extend(["job_time", "job_id", "failure_reason", "folder"].map(String::from));
+    header.extend(["job_time", "job_id", "failure_reason"].map(String::from));
+    // The table stops here; csv and json carry the rest of the data file's columns and what
+    // the scheduler and the wrapper measured.
+    let table_columns = header.len();
+    header.extend(
+        [
+            "search_type",
+            "previous_results_count",
+            "is_queued",
+            "model_config_path",
+            "replicate_of",
+            "scheduler_state",
+            "elapsed_seconds",
+            "peak_memory_mb",
+            "folder",
+        ]
+        .map(String::from),
+    );
     let now = crate::clock::now();
     let rows: Vec<Vec<Value>> = list
         .iter()
@@ -231,9 +248,27 @@ pub fn results(search: &Path, top: Option<usize>, format: Format) -> Result<i32,
                     .map(Value::from)
                     .unwrap_or(Value::Null),
             );
-            row.push(Value::from(
-                paths.combination_dir(c.id).display().to_string(),
-            ));
+            let optional = |x: Option<Value>| x.unwrap_or(Value::Null);
+            row.extend([
+                Value::from(c.search_type.clone()),
+                Value::from(c.previous_results_count),
+                Value::from(c.is_queued),
+                Value::from(
+                    paths
+                        .combination_dir(c.id)
+                        .join("input.json")
+                        .display()
+                        .to_string(),
+                ),
+                optional(c.replicate_of.map(Value::from)),
+                optional(c.scheduler_state.clone().map(Value::from)),
+                optional(c.elapsed_seconds.map(Value::from)),
+                optional(
+                    c.peak_memory_mb
+                        .map(|m| Value::from((m * 10.0).round() / 10.0)),
+                ),
+                Value::from(paths.combination_dir(c.id).display().to_string()),
+            ]);
             row
         })
         .collect();
@@ -268,8 +303,8 @@ pub fn results(search: &Path, top: Option<usize>, format: Format) -> Result<i32,
             }
         }
         Format::Table => {
-            // The table leaves out the folder; job_time and failure reason are shortened.
-            let shown = header.len() - 1;
+            // The table leaves out the paths and the accounting; cells are shortened.
+            let shown = table_columns;
             let cells: Vec<Vec<String>> = rows
                 .iter()
                 .map(|row| {

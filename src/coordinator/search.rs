@@ -13,7 +13,7 @@ use crate::export::snapshot::{ConfigCopy, Snapshot};
 use crate::project::lock::{self, CoordinatorLock, LockError};
 use crate::project::paths::write_atomically;
 use crate::project::SearchPaths;
-use crate::store::{Combination, Finish, NewCombination, RunState, Store, StoreError};
+use crate::store::{Accounting, Combination, Finish, NewCombination, RunState, Store, StoreError};
 use crate::strategy::{Observation, Strategy, StrategyError, SuggestContext};
 use serde_json::Value;
 use std::collections::VecDeque;
@@ -687,6 +687,7 @@ impl Coordinator {
                     combination_id: id,
                     end: crate::executor::RunEnd::StartFailed(message),
                     finished_at: now,
+                    scheduler: Default::default(),
                 })?;
             }
             Err(ExecutorError::Unavailable { message }) => {
@@ -715,6 +716,13 @@ impl Coordinator {
             self.definition.search.y_transformation,
             self.definition.job.time_hours,
         );
+        let accounting = Accounting {
+            scheduler_state: ended.scheduler.state.clone(),
+            elapsed_seconds: ended.scheduler.elapsed_seconds,
+            peak_memory_mb: crate::executor::wrapper::read_status(&self.paths.combination_dir(id))
+                .and_then(|s| s.peak_memory_mb),
+        };
+        self.store.set_accounting(id, &accounting)?;
         let rules = self.definition.search.y_failure_value.clone();
         let mut losses: Vec<f64> = self
             .combinations

@@ -47,6 +47,16 @@ pub struct Ended {
     pub combination_id: u64,
     pub end: RunEnd,
     pub finished_at: f64,
+    /// What a scheduler said of the run, when there is one.
+    pub scheduler: SchedulerRecord,
+}
+
+/// A scheduler's final word on a run: its state (e.g. Slurm's `COMPLETED`, `TIMEOUT`) and the
+/// run time it measured.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SchedulerRecord {
+    pub state: Option<String>,
+    pub elapsed_seconds: Option<f64>,
 }
 
 /// A run known to the store from an earlier coordinator.

@@ -188,6 +188,7 @@ impl Executor for LocalExecutor {
             combination_id: known.spec.combination_id,
             end,
             finished_at,
+            scheduler: Default::default(),
         })
     }
 
@@ -218,6 +219,7 @@ impl Executor for LocalExecutor {
                         combination_id: id,
                         end,
                         finished_at: crate::clock::now(),
+                        scheduler: Default::default(),
                     });
                 }
                 None => {
@@ -237,6 +239,7 @@ impl Executor for LocalExecutor {
                                 start_error: None,
                                 started_at: 0.0,
                                 finished_at: crate::clock::now(),
+                                peak_memory_mb: None,
                             })
                             .unwrap_or_default(),
                         );

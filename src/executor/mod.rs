@@ -7,7 +7,9 @@ pub mod process;
 pub mod slurm;
 pub mod wrapper;
 
-pub use contract::{Adoption, Ended, Executor, ExecutorError, Known, RunEnd, RunSpec, Submitted};
+pub use contract::{
+    Adoption, Ended, Executor, ExecutorError, Known, RunEnd, RunSpec, SchedulerRecord, Submitted,
+};
 pub use local::LocalExecutor;
 pub use slurm::SlurmExecutor;
 

@@ -8,7 +8,7 @@
 //! `max_resubmits`.
 
 use super::contract::{
-    Adoption, Ended, Executor, ExecutorError, Known, RunEnd, RunSpec, Submitted,
+    Adoption, Ended, Executor, ExecutorError, Known, RunEnd, RunSpec, SchedulerRecord, Submitted,
 };
 use super::local::end_from_status;
 use super::wrapper::{read_status, STARTED_FILE, STATUS_FILE};
@@ -50,7 +50,29 @@ pub struct SlurmExecutor {
     gpus: Option<u64>,
     jobs: BTreeMap<u64, SlurmJob>,
     last_poll: Option<Instant>,
+    /// Run time of jobs as squeue or sacct last reported it, by job id.
+    elapsed: BTreeMap<String, f64>,
     pub calls: CallCounts,
+}
+
+/// Seconds of a Slurm duration: `[D-][HH:]MM:SS` (`INVALID`, `UNLIMITED`, empty: None).
+pub fn parse_slurm_duration(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let (days, clock) = match text.split_once('-') {
+        Some((d, rest)) => (d.parse::<f64>().ok()?, rest),
+        None => (0.0, text),
+    };
+    let parts: Vec<f64> = clock
+        .split(':')
+        .map(|p| p.parse::<f64>().ok())
+        .collect::<Option<_>>()?;
+    let seconds = match parts.as_slice() {
+        [s] => *s,
+        [m, s] => m * 60.0 + s,
+        [h, m, s] => h * 3600.0 + m * 60.0 + s,
+        _ => return None,
+    };
+    Some(days * 86_400.0 + seconds)
 }
 
 /// Quotes a value for a POSIX shell: single quotes, with each `'` written as `'\''`.
@@ -192,6 +214,7 @@ impl SlurmExecutor {
             gpus: (job.processor_type == ProcessorType::Gpu).then_some(job.gpus),
             jobs: BTreeMap::new(),
             last_poll: None,
+            elapsed: BTreeMap::new(),
             calls: CallCounts::default(),
         }
     }
@@ -297,7 +320,7 @@ impl SlurmExecutor {
         let out = Command::new("squeue")
             .args([
                 "--noheader",
-                "--format=%i|%T",
+                "--format=%i|%T|%M",
                 "--states=all",
                 &format!("--jobs={}", ids.join(",")),
             ])
@@ -311,7 +334,11 @@ impl SlurmExecutor {
             String::from_utf8_lossy(&out.stdout)
                 .lines()
                 .filter_map(|l| {
-                    let (id, state) = l.trim().split_once('|')?;
+                    let mut cells = l.trim().split('|');
+                    let (id, state) = (cells.next()?, cells.next()?);
+                    if let Some(seconds) = cells.next().and_then(parse_slurm_duration) {
+                        self.elapsed.insert(id.to_string(), seconds);
+                    }
                     Some((id.to_string(), state.to_string()))
                 })
                 .collect(),
@@ -328,7 +355,7 @@ impl SlurmExecutor {
             "--noheader",
             "--parsable2",
             "--allocations",
-            "--format=JobID,State,ExitCode",
+            "--format=JobID,State,ExitCode,Elapsed",
             &format!("--jobs={}", ids.join(",")),
         ])) else {
             return BTreeMap::new();
@@ -336,13 +363,13 @@ impl SlurmExecutor {
         out.lines()
             .filter_map(|l| {
                 let mut parts = l.split('|');
-                Some((
-                    parts.next()?.to_string(),
-                    (
-                        parts.next()?.split_whitespace().next()?.to_string(),
-                        parts.next().unwrap_or("").to_string(),
-                    ),
-                ))
+                let id = parts.next()?.to_string();
+                let state = parts.next()?.split_whitespace().next()?.to_string();
+                let exit = parts.next().unwrap_or("").to_string();
+                if let Some(seconds) = parts.next().and_then(parse_slurm_duration) {
+                    self.elapsed.insert(id.clone(), seconds);
+                }
+                Some((id, (state, exit)))
             })
             .collect()
     }
@@ -501,6 +528,10 @@ impl Executor for SlurmExecutor {
                         combination_id: known.spec.combination_id,
                         end,
                         finished_at: crate::clock::now(),
+                        scheduler: SchedulerRecord {
+                            state,
+                            elapsed_seconds: self.elapsed.remove(&job_id),
+                        },
                     }),
                     Verdict::Resubmit(_) => Adoption::NeverStarted,
                 }
@@ -561,6 +592,10 @@ impl Executor for SlurmExecutor {
                     combination_id: id,
                     end,
                     finished_at: crate::clock::now(),
+                    scheduler: SchedulerRecord {
+                        elapsed_seconds: self.elapsed.remove(&job.job_id),
+                        state,
+                    },
                 }),
                 Verdict::Resubmit(why) => match self.sbatch(&job.spec) {
                     Ok(new_id) => {
@@ -575,6 +610,10 @@ impl Executor for SlurmExecutor {
                             "the job ended {why} and could not be submitted again: {e}"
                         )),
                         finished_at: crate::clock::now(),
+                        scheduler: SchedulerRecord {
+                            state: Some(why),
+                            elapsed_seconds: self.elapsed.remove(&job.job_id),
+                        },
                     }),
                 },
             }
@@ -617,6 +656,16 @@ impl Executor for SlurmExecutor {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn slurm_durations_read_as_seconds() {
+        assert_eq!(parse_slurm_duration("0:05"), Some(5.0));
+        assert_eq!(parse_slurm_duration("12:34"), Some(754.0));
+        assert_eq!(parse_slurm_duration("01:02:03"), Some(3723.0));
+        assert_eq!(parse_slurm_duration("2-00:00:01"), Some(172_801.0));
+        assert_eq!(parse_slurm_duration("INVALID"), None);
+        assert_eq!(parse_slurm_duration(""), None);
+    }
+
     use super::*;
 
     #[test]
@@ -648,6 +697,7 @@ mod tests {
             gpus: None,
             jobs: BTreeMap::new(),
             last_poll: None,
+            elapsed: BTreeMap::new(),
             calls: CallCounts::default(),
         }
     }

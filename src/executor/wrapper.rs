@@ -25,6 +25,9 @@ pub struct RunStatus {
     pub start_error: Option<String>,
     pub started_at: f64,
     pub finished_at: f64,
+    /// The peak resident memory of the script's largest process, in MB (getrusage).
+    #[serde(default)]
+    pub peak_memory_mb: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -105,6 +108,7 @@ pub fn run(args: WrapArgs) -> i32 {
                 start_error: Some(format!("cannot start {}: {e}", args.program.display())),
                 started_at,
                 finished_at: crate::clock::now(),
+                peak_memory_mb: None,
             });
             return 127;
         }
@@ -138,6 +142,7 @@ pub fn run(args: WrapArgs) -> i32 {
                 start_error: None,
                 started_at,
                 finished_at: crate::clock::now(),
+                peak_memory_mb: None,
             });
             signal_group(own_pid, Signal::SIGKILL);
         })
@@ -158,6 +163,16 @@ pub fn run(args: WrapArgs) -> i32 {
         start_error: status.as_ref().err().map(|e| format!("lost the run: {e}")),
         started_at,
         finished_at: crate::clock::now(),
+        peak_memory_mb: children_peak_memory_mb(),
     });
     exit_code.unwrap_or(128 + signal.unwrap_or(0))
+}
+
+/// Peak resident memory of the largest waited-for child process, in MB. Linux reports
+/// `ru_maxrss` in kilobytes.
+fn children_peak_memory_mb() -> Option<f64> {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).ok()?;
+    let kilobytes = usage.max_rss();
+    (kilobytes > 0).then(|| kilobytes as f64 / 1024.0)
 }
