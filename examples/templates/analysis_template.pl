@@ -26,7 +26,7 @@ my $activation    = $config->{activation};     # categorical hyperparameter
 my $epochs        = $config->{epochs};         # fixed value
 my $save_folder   = $config->{save_folder};
 
-# "phase" is absent or "validation" during the search and "test" for the final
+# "phase" is absent or "validation" during the search and "test" for the final (run by `hpsearch test SEARCH`)
 # evaluation: when it is "test", score on held-out test data instead of the
 # validation split.
 my $phase = $config->{phase} // 'validation';

@@ -26,7 +26,7 @@ activation = config["activation"]               # categorical hyperparameter
 epochs = config["epochs"]                       # fixed value
 save_folder = config["save_folder"]
 
-# "phase" is absent or "validation" during the search and "test" for the final
+# "phase" is absent or "validation" during the search and "test" for the final (run by `hpsearch test SEARCH`)
 # evaluation: when it is "test", score on held-out test data instead of the
 # validation split.
 phase = config.get("phase", "validation")

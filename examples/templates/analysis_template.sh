@@ -36,7 +36,7 @@ activation=$(json_string activation)        # categorical hyperparameter
 epochs=$(json_number epochs)                # fixed value
 save_folder=$(json_string save_folder)
 
-# "phase" is absent or "validation" during the search and "test" for the final
+# "phase" is absent or "validation" during the search and "test" for the final (run by `hpsearch test SEARCH`)
 # evaluation: when it is "test", score on held-out test data instead of the
 # validation split.
 phase=$(json_string phase)

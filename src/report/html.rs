@@ -56,10 +56,26 @@ fn number(x: Option<f64>) -> String {
         .unwrap_or_default()
 }
 
+/// A value for people: floats to 6 significant digits (input.json keeps them whole).
+fn display_value(value: &Value) -> String {
+    match value.as_f64() {
+        Some(x) if value.is_f64() && x != 0.0 => {
+            let digits = 5 - x.abs().log10().floor() as i32;
+            if (0..=12).contains(&digits) {
+                let text = format!("{x:.*}", digits as usize);
+                text.trim_end_matches('0').trim_end_matches('.').to_string()
+            } else {
+                format!("{x:.5e}")
+            }
+        }
+        _ => value_label(value),
+    }
+}
+
 fn params_text(params: &Map<String, Value>) -> String {
     params
         .iter()
-        .map(|(k, v)| format!("{k}={}", value_label(v)))
+        .map(|(k, v)| format!("{k}={}", display_value(v)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -324,7 +340,7 @@ fn runs(out: &mut String, a: &Analysis, links: &Links) {
             number(r.objective)
         );
         for h in &a.hyperparameters {
-            let value = r.params.get(&h.name).map(value_label).unwrap_or_default();
+            let value = r.params.get(&h.name).map(display_value).unwrap_or_default();
             let _ = write!(out, "<td>{}</td>", escape(&value));
         }
         let _ = write!(
@@ -340,4 +356,30 @@ fn runs(out: &mut String, a: &Analysis, links: &Links) {
         );
     }
     out.push_str("</table>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_show_six_significant_digits() {
+        assert_eq!(
+            display_value(&Value::from(0.000129259744592)),
+            "0.000129260".trim_end_matches('0')
+        );
+        assert_eq!(display_value(&Value::from(1.1845480119136906)), "1.18455");
+        assert_eq!(display_value(&Value::from(2306.16630096027)), "2306.17");
+        assert_eq!(display_value(&Value::from(3e-20)), "3.00000e-20");
+        assert_eq!(display_value(&Value::from(7)), "7");
+        assert_eq!(display_value(&Value::from("rbf")), "rbf");
+    }
+
+    #[test]
+    fn html_special_characters_are_escaped() {
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
 }
