@@ -57,16 +57,31 @@ impl ConfigCopy {
 
 impl Snapshot {
     pub fn search_config(&self) -> Result<SearchConfig, ConfigError> {
-        let path = Path::new(&self.search_config.path);
-        let map = crate::config::fields::parse_object(path, &self.search_config.text)?;
-        SearchConfig::from_map(path, &map)
+        let (path, text) = self.config_text(&self.search_config, "search_config.json")?;
+        let map = crate::config::fields::parse_object(&path, &text)?;
+        SearchConfig::from_map(&path, &map)
     }
 
     pub fn model_config(&self) -> Result<ModelConfig, ConfigError> {
-        let path = Path::new(&self.model_config.path);
-        ModelConfig::from_map(
-            path,
-            crate::config::fields::parse_object(path, &self.model_config.text)?,
-        )
+        let (path, text) = self.config_text(&self.model_config, "model_config.json")?;
+        ModelConfig::from_map(&path, crate::config::fields::parse_object(&path, &text)?)
+    }
+
+    /// A config's text: from the snapshot, or (for snapshots of older versions, which did not
+    /// carry it) from the copy every search keeps in its folder.
+    fn config_text(
+        &self,
+        copy: &ConfigCopy,
+        name: &str,
+    ) -> Result<(std::path::PathBuf, String), ConfigError> {
+        if !copy.text.is_empty() {
+            return Ok((Path::new(&copy.path).to_path_buf(), copy.text.clone()));
+        }
+        let file = Path::new(&self.search_folder).join(name);
+        let text = std::fs::read_to_string(&file).map_err(|source| ConfigError::Read {
+            file: file.clone(),
+            source,
+        })?;
+        Ok((file, text))
     }
 }
