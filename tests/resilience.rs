@@ -312,3 +312,67 @@ fn a_second_coordinator_for_the_same_search_is_refused() {
     assert!(second.stderr.contains("is running"), "{}", second.stderr);
     project.hpsearch(&["cancel", "hp_search_0"]).ok();
 }
+
+#[test]
+fn a_coordinator_killed_in_the_replicate_phase_resumes_it_without_repeating_a_run() {
+    let project = Project::new();
+    counting_script(&project, "0.4");
+    project.configs(
+        "/bin/sh",
+        "count.sh",
+        json!({"x": {"type": "continuous", "domain": [0, 1]}}),
+        json!({"search_type": "random", "max_suggestions": 4, "max_active_points": 2,
+               "y_transformation": "none", "random_seed": 5,
+               "replicates": 2, "replicate_top_k": 2}),
+    );
+    project.hpsearch(&["launch", "--local", "."]).ok();
+    // The replicate runs are ids 4..7: kill the coordinator while some of them run.
+    wait_until(Duration::from_secs(30), "a replicate run in flight", || {
+        starts(&project)
+            .keys()
+            .any(|id| id.parse::<u64>().is_ok_and(|i| i >= 4))
+    });
+    let pid = coordinator_pid(&project, 0);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_until(Duration::from_secs(5), "the coordinator to be gone", || {
+        project
+            .hpsearch(&["status", "hp_search_0"])
+            .stdout
+            .contains("died")
+    });
+    project.hpsearch(&["resume", "hp_search_0"]).ok();
+    let rows = project.data_rows(0);
+    assert_eq!(
+        rows.len(),
+        8,
+        "4 suggestions and 2 × 2 replicates: {rows:?}"
+    );
+    let replicates: Vec<_> = rows
+        .iter()
+        .filter(|r| r["search_type"] == "replicate")
+        .collect();
+    assert_eq!(replicates.len(), 4);
+    assert!(rows.iter().all(|r| r["status"] == "succeeded"), "{rows:?}");
+    let counts = starts(&project);
+    assert_eq!(counts.len(), 8, "every run started: {counts:?}");
+    assert!(
+        counts.values().all(|n| *n == 1),
+        "no run started twice: {counts:?}"
+    );
+    // Each replicate repeats one of the two best settings of the search proper.
+    let mut originals: Vec<(f64, String)> = rows[..4]
+        .iter()
+        .map(|r| (r["loss"].parse().unwrap(), r["x"].clone()))
+        .collect();
+    originals.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for r in &replicates {
+        assert!(
+            r["x"] == originals[0].1 || r["x"] == originals[1].1,
+            "{r:?} repeats one of {originals:?}"
+        );
+    }
+}
