@@ -9,7 +9,7 @@ use crate::project::lock;
 use crate::project::SearchPaths;
 use crate::report::analysis::{analyse, Analysis};
 use crate::report::figures::write_all;
-use crate::report::html::{page, Links};
+use crate::report::html::{page, url_path_bytes, Links};
 use crate::store::RunState;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -44,7 +44,13 @@ pub fn report(search: &Path, out: Option<&Path>, alpha: f64) -> Result<i32, CliE
     let search_prefix = if folder.parent() == Some(paths.dir.as_path()) {
         "../".to_string()
     } else {
-        format!("file://{}/", paths.dir.display())
+        // An absolute URL: the folder's name may hold `#`, `?`, `%` or spaces, which a
+        // browser would otherwise read as a fragment, a query or an escape.
+        use std::os::unix::ffi::OsStrExt;
+        format!(
+            "file://{}/",
+            url_path_bytes(paths.dir.as_os_str().as_bytes())
+        )
     };
     let links = Links {
         search_folder: Some(search_prefix),

@@ -40,8 +40,14 @@ pub fn escape(text: &str) -> String {
 
 /// A path as a URL path: every byte outside the unreserved set percent-encoded.
 fn url_path(path: &str) -> String {
+    url_path_bytes(path.as_bytes())
+}
+
+/// A file-system path (any bytes) as a URL path, e.g. after `file://`: `#`, `?`, `%`, spaces and
+/// non-ASCII bytes percent-encoded, so that a browser finds the same file.
+pub fn url_path_bytes(path: &[u8]) -> String {
     let mut out = String::new();
-    for b in path.bytes() {
+    for &b in path {
         if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
             out.push(b as char);
         } else {
