@@ -35,10 +35,23 @@ fn the_example_search_finds_a_model_that_beats_predicting_the_mean() {
     )
     .unwrap();
     search["max_suggestions"] = Value::from(6);
+    // The example's replicate phase (its replicate_top_k best settings run again), one more run
+    // each to keep the test short.
+    search["replicates"] = Value::from(1);
+    let top_k = search["replicate_top_k"].as_u64().unwrap_or(5) as usize;
     project.write_json("search_config.json", &search);
     project.hpsearch(&["run", "."]).ok();
     let rows = project.data_rows(0);
-    assert_eq!(rows.len(), 6);
+    let replicates = rows
+        .iter()
+        .filter(|r| r["search_type"] == "replicate")
+        .count();
+    assert_eq!(rows.len() - replicates, 6);
+    assert_eq!(
+        replicates,
+        top_k.min(6),
+        "one more run of each best setting"
+    );
     assert!(rows.iter().all(|r| r["status"] == "succeeded"), "{rows:?}");
     let best = rows
         .iter()
