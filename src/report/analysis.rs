@@ -342,21 +342,24 @@ fn importance(space: &Space, combinations: &[Combination], seed: u64) -> Option<
         let p = gp.predict(&features(space, point), false);
         (p.mean * sd + mean, p.variance.max(0.0).sqrt() * sd)
     };
-    let total: Vec<f64> = background.iter().map(|p| predict(p).0).collect();
-    let total_var = mean_sd(&total).1.powi(2);
     let mut effects = Vec::new();
-    let mut shares = Vec::new();
+    let mut effect_variances = Vec::new();
+    // The total variance is estimated from the same evaluations as the main effects, so that
+    // a main effect's share cannot exceed 1 by sampling noise alone.
+    let mut total_variances = Vec::new();
     for (d, h) in space.hyperparameters().iter().enumerate() {
         let unit = curve_positions(h);
         let mut curve_mean = Vec::new();
         let mut lower = Vec::new();
         let mut upper = Vec::new();
+        let mut every = Vec::with_capacity(unit.len() * background.len());
         for u in &unit {
             let (mut m, mut s) = (0.0, 0.0);
             for base in &background {
                 let mut p = base.clone();
                 p[d] = *u;
                 let (pm, ps) = predict(&p);
+                every.push(pm);
                 m += pm;
                 s += ps;
             }
@@ -367,12 +370,8 @@ fn importance(space: &Space, combinations: &[Combination], seed: u64) -> Option<
             lower.push(m - 2.0 * s);
             upper.push(m + 2.0 * s);
         }
-        let effect_var = mean_sd(&curve_mean).1.powi(2);
-        shares.push(if total_var > 0.0 {
-            (effect_var / total_var).min(1.0)
-        } else {
-            0.0
-        });
+        effect_variances.push(population_variance(&curve_mean));
+        total_variances.push(population_variance(&every));
         effects.push(MainEffect {
             name: h.name.clone(),
             values: unit.iter().map(|u| h.decode(*u)).collect(),
@@ -382,6 +381,24 @@ fn importance(space: &Space, combinations: &[Combination], seed: u64) -> Option<
             upper,
         });
     }
+    let total_var = total_variances.iter().sum::<f64>() / total_variances.len().max(1) as f64;
+    let shares: Vec<f64> = effect_variances
+        .iter()
+        .map(|v| {
+            if total_var > 0.0 {
+                (v / total_var).min(1.0)
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    // First-order shares sum to at most 1; an excess is sampling noise of the estimates.
+    let sum: f64 = shares.iter().sum();
+    let shares: Vec<f64> = if sum > 1.0 {
+        shares.iter().map(|s| s / sum).collect()
+    } else {
+        shares
+    };
     let interactions = (1.0 - shares.iter().sum::<f64>()).max(0.0);
     Some(Importance {
         method: format!(
@@ -410,6 +427,16 @@ fn curve_positions(h: &crate::space::Hyperparameter) -> Vec<f64> {
             .map(|i| i as f64 / (CURVE_POINTS - 1) as f64)
             .collect(),
     }
+}
+
+/// Variance with divisor n: of a function's values over a sample of its domain.
+fn population_variance(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n
 }
 
 pub fn mean_sd(values: &[f64]) -> (f64, f64) {
@@ -534,14 +561,22 @@ pub fn replicate_analysis(
     }
 }
 
-/// Mean position towards the complex end over the hyperparameters marked `simpler`.
+/// Mean position towards the complex end over the hyperparameters marked `simpler`: 0 at the
+/// simpler end of the domain (the first listed category), 1 at the other.
 fn complexity(point: &[f64], hyperparameters: &[HyperparameterInfo]) -> Option<f64> {
     let scores: Vec<f64> = hyperparameters
         .iter()
         .zip(point)
         .filter_map(|(h, u)| {
+            let k = h.categories.len();
+            let u = if h.kind == "categorical" && k > 1 {
+                let index = ((u.clamp(0.0, 1.0) * k as f64).floor() as usize).min(k - 1);
+                index as f64 / (k - 1) as f64
+            } else {
+                *u
+            };
             let toward_complex = match h.simpler? {
-                Simpler::Lower => *u,
+                Simpler::Lower => u,
                 Simpler::Higher => 1.0 - u,
             };
             Some(toward_complex.clamp(0.0, 1.0))
@@ -705,6 +740,80 @@ mod tests {
         assert!(!a.judged);
         assert!(a.explanation.contains("hpsearch replicate"));
         assert!(a.groups.iter().all(|g| g.p_value.is_none()));
+    }
+
+    #[test]
+    fn a_categorical_complexity_runs_from_0_at_the_first_to_1_at_the_last() {
+        let mut h = info("c", Some(Simpler::Lower));
+        h.kind = "categorical";
+        h.categories = vec!["a".into(), "b".into(), "c".into()];
+        let slice_centre = |i: f64| (i + 0.5) / 3.0;
+        assert_eq!(complexity(&[slice_centre(0.0)], &[h.clone()]), Some(0.0));
+        assert_eq!(complexity(&[slice_centre(1.0)], &[h.clone()]), Some(0.5));
+        assert_eq!(complexity(&[slice_centre(2.0)], &[h]), Some(1.0));
+    }
+
+    /// An additive function of two inputs, one ten times stronger: its main effects explain
+    /// nearly everything, the strong one most, and no share exceeds 1.
+    #[test]
+    fn importance_ranks_an_additive_function_s_inputs() {
+        use crate::space::{Hyperparameter, Transformation};
+        let h = |name: &str| Hyperparameter {
+            name: name.into(),
+            domain: Domain::Continuous {
+                low: 0.0,
+                high: 1.0,
+            },
+            transformation: Transformation::Linear,
+        };
+        let space = Space::new(vec![h("a"), h("b")]);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let combinations: Vec<Combination> = (0..40)
+            .map(|id| {
+                let point = vec![rng.random::<f64>(), rng.random::<f64>()];
+                let loss = 10.0 * (point[0] - 0.3).powi(2) + (point[1] - 0.5).powi(2);
+                Combination {
+                    id,
+                    state: RunState::Succeeded,
+                    search_type: "random".into(),
+                    params: space.decode(&point),
+                    point,
+                    previous_results_count: 0,
+                    is_queued: true,
+                    job_id: None,
+                    pid: None,
+                    pid_start: None,
+                    created_at: 0.0,
+                    started_at: None,
+                    finished_at: None,
+                    attempts: 1,
+                    objective: Some(loss),
+                    loss: Some(loss),
+                    failure_kind: None,
+                    failure_reason: None,
+                    metrics: Map::new(),
+                    replicate_of: None,
+                    scheduler_state: None,
+                    elapsed_seconds: None,
+                    peak_memory_mb: None,
+                }
+            })
+            .collect();
+        let imp = importance(&space, &combinations, 0).unwrap();
+        let [a, b] = [imp.shares[0], imp.shares[1]];
+        assert!(a > 0.85 && a <= 1.0, "{imp:?}");
+        assert!(b < 0.1 && b > 0.0, "{imp:?}");
+        assert!(a + b <= 1.0 + 1e-9 && imp.interactions < 0.1, "{imp:?}");
+        // The main effect of `a` bottoms out near 0.3.
+        let e = &imp.effects[0];
+        let lowest = e
+            .mean
+            .iter()
+            .enumerate()
+            .min_by(|x, y| x.1.total_cmp(y.1))
+            .map(|(i, _)| e.unit[i])
+            .unwrap();
+        assert!((lowest - 0.3).abs() < 0.1, "minimum at {lowest}");
     }
 
     #[test]

@@ -614,6 +614,14 @@ fn failures<DB: DrawingBackend>(a: &Analysis, root: &Area<DB>, title: &str) -> D
         .disable_x_mesh()
         .x_labels(k * 2 + 1)
         .x_label_formatter(&formatter)
+        .y_label_formatter(&|y: &f64| {
+            // Counts are whole numbers: no tick at 0.5.
+            if (y - y.round()).abs() < 1e-9 {
+                format!("{}", y.round())
+            } else {
+                String::new()
+            }
+        })
         .y_desc("runs")
         .label_style((FONT, 13))
         .axis_desc_style((FONT, 15))
