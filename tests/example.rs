@@ -63,4 +63,40 @@ fn the_example_search_finds_a_model_that_beats_predicting_the_mean() {
         rows.iter().all(|r| r["metric_r2"].parse::<f64>().is_ok()),
         "the extra metrics are kept"
     );
+    // The report on the example's real store: the replicates measure the noise, the marked
+    // hyperparameters choose the simplest near-best setting, and that setting is tested once.
+    let report = project.hpsearch(&["report", "hp_search_0"]).ok();
+    let html = std::fs::read_to_string(project.search_dir(0).join("report/report.html")).unwrap();
+    assert!(
+        html.contains("the noise of the loss is sd"),
+        "replicates were analysed"
+    );
+    assert!(
+        html.contains("Hyperparameter importance") && html.contains("Main effect of alpha"),
+        "the GP's importance and main effects are drawn"
+    );
+    let recommended: u64 = report
+        .stdout
+        .split("recommended: combination ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("a recommendation in {}", report.stdout));
+    let test = project.hpsearch(&["test", "hp_search_0"]).ok();
+    assert!(
+        test.stdout.contains(&format!(
+            "test run 0 of combination {recommended}: objective"
+        )),
+        "{}",
+        test.stdout
+    );
+    // The test score is the MSE on the held-out fifth of the data: a real model's, not the mean's.
+    let objective: f64 = test
+        .stdout
+        .split("objective ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(objective < 4500.0, "test MSE {objective}");
 }
