@@ -458,19 +458,8 @@ fn chromium() -> Option<PathBuf> {
 fn open_in_chromium(browser: &Path, page: &Path) -> (String, String) {
     let profile = tempfile::tempdir().expect("profile dir");
     let child = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--dump-dom",
-        ])
+        .args(support::browser::CHROMIUM_FLAGS)
+        .args(["--enable-logging=stderr", "--v=0", "--dump-dom"])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(format!("file://{}", page.display()))
         .stdin(Stdio::null())

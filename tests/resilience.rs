@@ -30,6 +30,22 @@ fn coordinator_pid(project: &Project, id: u64) -> i32 {
     holder["pid"].as_i64().unwrap() as i32
 }
 
+/// SIGKILL to search 0's coordinator, then waits until `status` calls it dead.
+fn kill_coordinator(project: &Project) {
+    let pid = coordinator_pid(project, 0);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_until(Duration::from_secs(5), "the coordinator to be gone", || {
+        project
+            .hpsearch(&["status", "hp_search_0"])
+            .stdout
+            .contains("died")
+    });
+}
+
 fn finished_count(project: &Project) -> usize {
     std::fs::read_dir(project.search_dir(0))
         .map(|d| {
@@ -64,18 +80,7 @@ fn a_coordinator_killed_with_sigkill_is_resumed_without_losing_or_repeating_a_ru
         let s = starts(&project).len();
         s > finished_count(&project)
     });
-    let pid = coordinator_pid(&project, 0);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    wait_until(Duration::from_secs(5), "the coordinator to be gone", || {
-        project
-            .hpsearch(&["status", "hp_search_0"])
-            .stdout
-            .contains("died")
-    });
+    kill_coordinator(&project);
 
     let resume = project.hpsearch(&["resume", "hp_search_0"]).ok();
     assert!(
@@ -332,18 +337,7 @@ fn a_coordinator_killed_in_the_replicate_phase_resumes_it_without_repeating_a_ru
             .keys()
             .any(|id| id.parse::<u64>().is_ok_and(|i| i >= 4))
     });
-    let pid = coordinator_pid(&project, 0);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    wait_until(Duration::from_secs(5), "the coordinator to be gone", || {
-        project
-            .hpsearch(&["status", "hp_search_0"])
-            .stdout
-            .contains("died")
-    });
+    kill_coordinator(&project);
     project.hpsearch(&["resume", "hp_search_0"]).ok();
     let rows = project.data_rows(0);
     assert_eq!(

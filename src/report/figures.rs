@@ -298,13 +298,19 @@ fn axis_range(h: &HyperparameterInfo) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
+/// The label of the item at a whole-number position of an axis of items; none between them.
+fn index_label(labels: &[String], x: f64) -> String {
+    let i = x.round();
+    if (x - i).abs() < 1e-6 && i >= 0.0 {
+        labels.get(i as usize).cloned().unwrap_or_default()
+    } else {
+        String::new()
+    }
+}
+
 fn tick_label(h: &HyperparameterInfo, x: f64) -> String {
     if h.kind == "categorical" {
-        let i = x.round();
-        if (x - i).abs() < 1e-6 && i >= 0.0 {
-            return h.categories.get(i as usize).cloned().unwrap_or_default();
-        }
-        return String::new();
+        return index_label(&h.categories, x);
     }
     let v = if h.log_scale { 10f64.powf(x) } else { x };
     short_number(v)
@@ -430,14 +436,7 @@ fn parallel<DB: DrawingBackend>(a: &Analysis, root: &Area<DB>, title: &str) -> D
         .y_label_area_size(10)
         .build_cartesian_2d(-0.1..(dims as f64 - 0.9), -0.08..1.08)?;
     let names: Vec<String> = a.hyperparameters.iter().map(|h| h.name.clone()).collect();
-    let formatter = |x: &f64| {
-        let i = x.round();
-        if (x - i).abs() < 1e-6 && i >= 0.0 {
-            names.get(i as usize).cloned().unwrap_or_default()
-        } else {
-            String::new()
-        }
-    };
+    let formatter = |x: &f64| index_label(&names, *x);
     chart
         .configure_mesh()
         .disable_mesh()
@@ -501,14 +500,8 @@ fn importance<DB: DrawingBackend>(a: &Analysis, root: &Area<DB>, title: &str) ->
         .y_label_area_size(140)
         .build_cartesian_2d(0.0..1.0, -0.5..(k as f64 - 0.5))?;
     let labels: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
-    let formatter = |y: &f64| {
-        let i = y.round();
-        if (y - i).abs() < 1e-6 && i >= 0.0 {
-            labels.get(k - 1 - i as usize).cloned().unwrap_or_default()
-        } else {
-            String::new()
-        }
-    };
+    // The first row is drawn at the top.
+    let formatter = |y: &f64| index_label(&labels, k as f64 - 1.0 - y);
     chart
         .configure_mesh()
         .disable_y_mesh()
@@ -601,14 +594,7 @@ fn failures<DB: DrawingBackend>(a: &Analysis, root: &Area<DB>, title: &str) -> D
         .y_label_area_size(60)
         .build_cartesian_2d(-0.5..(k as f64 - 0.5), 0.0..top * 1.15)?;
     let labels: Vec<String> = a.failures.iter().map(|f| f.kind.clone()).collect();
-    let formatter = |x: &f64| {
-        let i = x.round();
-        if (x - i).abs() < 1e-6 && i >= 0.0 {
-            labels.get(i as usize).cloned().unwrap_or_default()
-        } else {
-            String::new()
-        }
-    };
+    let formatter = |x: &f64| index_label(&labels, *x);
     chart
         .configure_mesh()
         .disable_x_mesh()

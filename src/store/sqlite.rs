@@ -248,20 +248,25 @@ impl Store {
     }
 
     pub fn finish(&self, id: u64, finish: &Finish) -> Result<(), StoreError> {
-        let kind = finish.kind.map(FailureKind::name);
-        let reason = finish.reason;
+        self.finish_row("combinations", id, finish)
+    }
+
+    /// Records how a run ended in `table` (`combinations` or `test_runs`: same columns).
+    fn finish_row(&self, table: &str, id: u64, finish: &Finish) -> Result<(), StoreError> {
         self.conn
             .execute(
-                "UPDATE combinations SET state = ?2, finished_at = ?3, objective = ?4, loss = ?5, failure_kind = ?6,
-                 failure_reason = ?7, metrics = ?8 WHERE id = ?1",
+                &format!(
+                    "UPDATE {table} SET state = ?2, finished_at = ?3, objective = ?4, loss = ?5, failure_kind = ?6,
+                     failure_reason = ?7, metrics = ?8 WHERE id = ?1"
+                ),
                 params![
                     id,
                     finish.state.name(),
                     finish.finished_at,
                     finish.objective,
                     finish.loss,
-                    kind,
-                    reason,
+                    finish.kind.map(FailureKind::name),
+                    finish.reason,
                     Value::Object(finish.metrics.clone()).to_string()
                 ],
             )
@@ -318,23 +323,7 @@ impl Store {
     }
 
     pub fn finish_test_run(&self, id: u64, finish: &Finish) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "UPDATE test_runs SET state = ?2, finished_at = ?3, objective = ?4, loss = ?5, failure_kind = ?6,
-                 failure_reason = ?7, metrics = ?8 WHERE id = ?1",
-                params![
-                    id,
-                    finish.state.name(),
-                    finish.finished_at,
-                    finish.objective,
-                    finish.loss,
-                    finish.kind.map(FailureKind::name),
-                    finish.reason,
-                    Value::Object(finish.metrics.clone()).to_string()
-                ],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(())
+        self.finish_row("test_runs", id, finish)
     }
 
     pub fn test_runs(&self) -> Result<Vec<TestRun>, StoreError> {
