@@ -7,6 +7,7 @@
 
 use super::analysis::{value_label, Analysis, HyperparameterInfo, Run};
 use crate::store::RunState;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde_json::Value;
@@ -233,16 +234,7 @@ fn history<DB: DrawingBackend>(a: &Analysis, root: &Area<DB>, title: &str) -> Dr
         .filter(|r| r.state == RunState::Failed)
         .map(|r| (r.id as f64, r.loss.unwrap_or(y1 - (y1 - y0) * 0.03)))
         .collect();
-    if !failed.is_empty() {
-        chart
-            .draw_series(
-                failed
-                    .iter()
-                    .map(|p| Cross::new(*p, 5, FAILED.stroke_width(2))),
-            )?
-            .label("failed (at imputed loss, or top)")
-            .legend(|(x, y)| Cross::new((x, y), 5, FAILED.stroke_width(2)));
-    }
+    draw_failures(&mut chart, &failed, "failed (at imputed loss, or top)")?;
     let mut best = f64::INFINITY;
     let mut steps = Vec::new();
     for (x, y) in &ok {
@@ -261,12 +253,41 @@ fn history<DB: DrawingBackend>(a: &Analysis, root: &Area<DB>, title: &str) -> Dr
         .draw_series(LineSeries::new(steps, BEST.stroke_width(2)))?
         .label("best so far")
         .legend(|(x, y)| PathElement::new(vec![(x - 8, y), (x + 8, y)], BEST.stroke_width(2)));
+    draw_legend(&mut chart, SeriesLabelPosition::UpperRight)
+}
+
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Failed runs as red crosses, with a legend entry when there are any.
+fn draw_failures<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    points: &[(f64, f64)],
+    label: &str,
+) -> Drawn<DB> {
+    if points.is_empty() {
+        return Ok(());
+    }
+    chart
+        .draw_series(
+            points
+                .iter()
+                .map(|p| Cross::new(*p, 5, FAILED.stroke_width(2))),
+        )?
+        .label(label)
+        .legend(|(x, y)| Cross::new((x, y), 5, FAILED.stroke_width(2)));
+    Ok(())
+}
+
+fn draw_legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    at: SeriesLabelPosition,
+) -> Drawn<DB> {
     chart
         .configure_series_labels()
         .label_font((FONT, 13))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
+        .position(at)
         .draw()
 }
 
@@ -383,22 +404,8 @@ fn parameter<DB: DrawingBackend>(
         .filter(|r| r.state == RunState::Failed)
         .filter_map(place)
         .collect();
-    if !failed.is_empty() {
-        chart
-            .draw_series(
-                failed
-                    .iter()
-                    .map(|p| Cross::new(*p, 5, FAILED.stroke_width(2))),
-            )?
-            .label("failed (imputed loss)")
-            .legend(|(x, y)| Cross::new((x, y), 5, FAILED.stroke_width(2)));
-    }
-    chart
-        .configure_series_labels()
-        .label_font((FONT, 13))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
+    draw_failures(&mut chart, &failed, "failed (imputed loss)")?;
+    draw_legend(&mut chart, SeriesLabelPosition::UpperRight)
 }
 
 /// A colour from green (best) through yellow to red (worst of the shown).
@@ -670,10 +677,5 @@ fn run_time<DB: DrawingBackend>(a: &Analysis, root: &Area<DB>, title: &str) -> D
                 Rectangle::new([(x - 5, y - 5), (x + 5, y + 5)], colour.filled())
             });
     }
-    chart
-        .configure_series_labels()
-        .label_font((FONT, 13))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
+    draw_legend(&mut chart, SeriesLabelPosition::UpperRight)
 }
