@@ -368,3 +368,29 @@ fn an_unknown_cluster_profile_lists_the_known_ones() {
         run.stderr
     );
 }
+
+#[test]
+fn the_test_phase_runs_as_a_slurm_job_of_the_search() {
+    if !slurm_available() {
+        return;
+    }
+    let project = slurm_project(
+        "#!/bin/sh\nif grep -q '\"phase\": \"test\"' input.json; then echo \"$SLURM_JOB_ID\" > ../test_job_id; echo 7 > output.json; else echo 3 > output.json; fi\n",
+        one_param(),
+        json!({"search_type": "random", "max_suggestions": 2, "max_active_points": 2, "y_transformation": "none"}),
+    );
+    project.hpsearch(&["run", "."]).ok();
+    let test = project.hpsearch(&["test", "hp_search_0"]).ok();
+    assert!(test.stdout.contains("objective 7"), "{}", test.stdout);
+    let job_id = std::fs::read_to_string(project.search_dir(0).join("test_job_id")).unwrap();
+    assert!(
+        job_id.trim().parse::<u64>().is_ok(),
+        "the test run was a Slurm job: {job_id:?}"
+    );
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(project.search_dir(0).join("hp_search_state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["test_runs"][0]["job_id"], json!(job_id.trim()));
+    assert_eq!(state["test_runs"][0]["objective"], json!(7.0));
+}
