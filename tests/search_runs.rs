@@ -505,3 +505,29 @@ fn status_of_a_project_lists_every_search() {
     let not_a_project = project.hpsearch(&["status", "hp_search_0/hp_combination_0"]);
     assert_eq!(not_a_project.code, 2, "{}", not_a_project.stderr);
 }
+
+#[test]
+fn output_cut_short_by_its_reader_ends_quietly() {
+    let project = Project::new();
+    project.script("fast.sh", "#!/bin/sh\necho 1 > output.json\n");
+    project.configs(
+        "/bin/sh",
+        "fast.sh",
+        model_two_params(),
+        json!({"search_type": "random", "max_suggestions": 150, "max_active_points": 2, "y_transformation": "none"}),
+    );
+    project.hpsearch(&["run", "."]).ok();
+    // More JSON than a pipe holds, to a reader that closes the pipe at once (`| head -0`).
+    let mut child = std::process::Command::new(hpsearch_bin())
+        .args(["results", "hp_search_0", "--format", "json"])
+        .current_dir(&project.path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.is_empty(), "nothing on stderr: {stderr}");
+}

@@ -14,6 +14,12 @@ use clap::Parser;
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
+    // Like every Unix tool, end quietly when the reader of our output goes away
+    // (`hpsearch results ... | head`): Rust ignores SIGPIPE, and printing would then panic.
+    // SAFETY: resetting a signal's disposition to its default before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Init { project } => init::init(project).map(|_| 0),
