@@ -815,6 +815,11 @@ fn replicate_adds_runs_of_the_best_settings_and_refuses_while_the_search_runs() 
         state["end_reason"], "the replicate phase is done (4 replicate runs)",
         "{state:#}"
     );
+    // What status shows counts the whole search, not only the replicate phase.
+    assert_eq!(state["summary"]["succeeded"], 8, "{:#}", state["summary"]);
+    assert_eq!(state["summary"]["created"], 8);
+    let status = project.hpsearch(&["status", "hp_search_0"]).ok();
+    assert!(status.stdout.contains("8 succeeded"), "{}", status.stdout);
     let of: Vec<Value> = state["combinations"].as_array().unwrap()[4..]
         .iter()
         .map(|c| c["replicate_of"].clone())

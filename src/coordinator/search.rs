@@ -227,7 +227,8 @@ impl Coordinator {
                     .size(&self.definition.model.space)
                     .map_or(m, |n| n.min(m));
                 if self.replicates_only {
-                    replicates
+                    // The search proper is over: everything there is to do exists already.
+                    self.combinations.len() as u64
                 } else {
                     main + replicates
                 }
@@ -236,17 +237,6 @@ impl Coordinator {
             ..Summary::default()
         };
         for c in &self.combinations {
-            if self.replicates_only && c.replicate_of.is_none() {
-                if c.state == RunState::Succeeded {
-                    if let Some(loss) = c.loss {
-                        if s.best_loss.is_none_or(|b| loss < b) {
-                            s.best_loss = Some(loss);
-                            s.best_id = Some(c.id);
-                        }
-                    }
-                }
-                continue;
-            }
             match c.state {
                 RunState::Running => s.running += 1,
                 RunState::Succeeded => s.succeeded += 1,
