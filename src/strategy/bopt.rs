@@ -18,7 +18,7 @@ use crate::config::search::{Acquisition, BoptConfig, Estimator, Kernel, SearchCo
 use crate::gp::mcmc::{self, McmcSettings};
 use crate::gp::{acquisition, Gp, Hyper};
 use crate::space::{Domain, Space};
-use rand::RngExt;
+use rand::{RngExt, SeedableRng};
 use std::collections::HashSet;
 
 pub struct BoptStrategy {
@@ -27,6 +27,8 @@ pub struct BoptStrategy {
     grid_probability: f64,
     random_probability: f64,
     grid: GridStrategy,
+    /// Remembered anchor fits: (key of the data they were fitted on, hyperparameters).
+    anchors: Vec<(u64, Hyper)>,
 }
 
 /// Most observations the hyperparameters are fitted on (the best ones and a random rest); the
@@ -46,6 +48,7 @@ impl BoptStrategy {
             grid_probability: config.grid_suggestion_probability,
             random_probability: config.random_suggestion_probability,
             grid: GridStrategy::new(config.num_grid_points_per_hyperparameter.max(1) as usize),
+            anchors: Vec::new(),
         }
     }
 }
@@ -106,6 +109,35 @@ impl Surrogate<'_> {
             })
             .collect();
         self.combine(&scores).0
+    }
+
+    /// Scores of many points at once (batched predictions; the same numbers as `score`).
+    fn score_batch(&self, points: &[Vec<f64>]) -> Vec<f64> {
+        let flat: Vec<f64> = points
+            .iter()
+            .flat_map(|p| features(self.space, p))
+            .collect();
+        let m = points.len();
+        let (mut means, mut variances) = (vec![0.0; m], vec![0.0; m]);
+        let mut per_gp: Vec<Vec<f64>> = Vec::with_capacity(self.gps.len());
+        for gp in &self.gps {
+            gp.predict_batch(&flat, &mut means, &mut variances);
+            per_gp.push(
+                means
+                    .iter()
+                    .zip(&variances)
+                    .map(|(mu, var)| {
+                        acquisition::score(self.acquisition, *mu, var.sqrt(), self.best).0
+                    })
+                    .collect(),
+            );
+        }
+        (0..m)
+            .map(|c| {
+                let scores: Vec<f64> = per_gp.iter().map(|s| s[c]).collect();
+                self.combine(&scores).0
+            })
+            .collect()
     }
 
     /// The averaged score and each GP's weight in its gradient.
@@ -173,14 +205,25 @@ impl Surrogate<'_> {
         let mut control = rcompat_lbfgsb::OptimControl::default_for_dimension(free.len());
         control.maxit = 100;
         control.factr = 1e7;
+        // L-BFGS-B asks for the value and the gradient apart, at the same point: one prediction
+        // serves both.
+        let last: std::cell::RefCell<Option<Evaluated>> = Default::default();
+        let evaluate = |x: &[f64]| -> (f64, Vec<f64>) {
+            if let Some((at, v, g)) = last.borrow().as_ref() {
+                if at.as_slice() == x {
+                    return (*v, g.clone());
+                }
+            }
+            let (v, g) = self.score_and_gradient(&assemble(x), numeric);
+            let g: Vec<f64> = free.iter().map(|d| -g[*d]).collect();
+            *last.borrow_mut() = Some((x.to_vec(), -v, g.clone()));
+            (-v, g)
+        };
         let result = rcompat_lbfgsb::optim_lbfgsb_with_gradient(
             init,
             bounds,
-            |x| -self.score(&assemble(x)),
-            |x| {
-                let (_, g) = self.score_and_gradient(&assemble(x), numeric);
-                free.iter().map(|d| -g[*d]).collect()
-            },
+            |x| evaluate(x).0,
+            |x| evaluate(x).1,
             control,
         );
         match result {
@@ -198,7 +241,133 @@ fn random_point(dims: usize, rng: &mut impl rand::Rng) -> Vec<f64> {
     (0..dims).map(|_| rng.random::<f64>()).collect()
 }
 
+/// The last acquisition evaluation: point, value, gradient.
+type Evaluated = (Vec<f64>, f64, Vec<f64>);
+
+/// Random restarts of a full MAP fit (beside the prior's centre) for `n` observations.
+fn restarts_for(n: usize) -> usize {
+    if n < 100 {
+        4
+    } else {
+        1
+    }
+}
+
+/// The anchor size for `n` observations: the largest member ≤ `n` of 1, 2, …, 8, then each
+/// a quarter larger than the one before (10, 12, 15, 18, 22, 27, 33, 41, 51, 63, …).
+fn anchor_size(n: usize) -> usize {
+    let mut m = 1;
+    loop {
+        let next = if m < 8 { m + 1 } else { m + m / 4 };
+        if next > n {
+            return m;
+        }
+        m = next;
+    }
+}
+
+/// Indices of `data` by increasing loss.
+fn loss_order(data: &[(&Vec<f64>, f64)]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..data.len()).collect();
+    order.sort_by(|a, b| data[*a].1.total_cmp(&data[*b].1));
+    order
+}
+
+/// At most `limit` of the indices in `order` (best first): all of them, or the best fifth of the
+/// limit and a random rest.
+fn keep(order: &[usize], limit: usize, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<usize> {
+    if order.len() <= limit {
+        return order.to_vec();
+    }
+    let best = limit / 5;
+    let mut rest: Vec<usize> = order[best..].to_vec();
+    for i in 0..(limit - best) {
+        let j = rng.random_range(i..rest.len());
+        rest.swap(i, j);
+    }
+    order[..best]
+        .iter()
+        .copied()
+        .chain(rest.into_iter().take(limit - best))
+        .collect()
+}
+
+/// The random stream of anchor fits: beyond any suggestion's sequence number.
+const ANCHOR_STREAM: u64 = 1 << 62;
+/// Anchor fits remembered (the latest few; they are a cache, never needed for correctness).
+const MAX_ANCHORS: usize = 8;
+
 impl BoptStrategy {
+    /// Centre and scale of the losses (mean and standard deviation when `normalize_Y`).
+    fn normalisation(&self, data: &[(&Vec<f64>, f64)]) -> (f64, f64) {
+        if !self.bopt.normalize_y || data.is_empty() {
+            return (0.0, 1.0);
+        }
+        let n = data.len() as f64;
+        let mean = data.iter().map(|(_, l)| l).sum::<f64>() / n;
+        let var = data.iter().map(|(_, l)| (l - mean).powi(2)).sum::<f64>() / n;
+        (mean, if var.sqrt() > 1e-12 { var.sqrt() } else { 1.0 })
+    }
+
+    /// The hyperparameters of a full multi-start MAP fit on the first `anchor_size(n)`
+    /// observations, with randomness from the seed and that size only. A pure function of the
+    /// data and the seed (a resumed search gets the same); computed once per anchor and kept.
+    fn anchor(
+        &mut self,
+        kernel: Kernel,
+        space: &Space,
+        data: &[(&Vec<f64>, f64)],
+        seed: u64,
+    ) -> Option<Hyper> {
+        use std::hash::{Hash, Hasher};
+        let m = anchor_size(data.len());
+        let prefix = &data[..m];
+        let mut hasher = std::hash::DefaultHasher::new();
+        (
+            kernel as u8,
+            self.bopt.exact_feval,
+            self.bopt.normalize_y,
+            seed,
+            m,
+        )
+            .hash(&mut hasher);
+        for (p, l) in prefix {
+            p.iter().for_each(|v| v.to_bits().hash(&mut hasher));
+            l.to_bits().hash(&mut hasher);
+        }
+        let key = hasher.finish();
+        if let Some((_, h)) = self.anchors.iter().find(|(k, _)| *k == key) {
+            return Some(h.clone());
+        }
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(ANCHOR_STREAM + m as u64);
+        let rows = keep(&loss_order(prefix), MAX_FIT, &mut rng);
+        let (center, scale) = self.normalisation(prefix);
+        let (x, y): (Vec<Vec<f64>>, Vec<f64>) = rows
+            .iter()
+            .map(|i| {
+                (
+                    features(space, prefix[*i].0),
+                    (prefix[*i].1 - center) / scale,
+                )
+            })
+            .unzip();
+        let gp = Gp::fit(
+            kernel,
+            x,
+            &y,
+            self.bopt.exact_feval,
+            restarts_for(m),
+            &mut rng,
+        )
+        .ok()?;
+        if self.anchors.len() >= MAX_ANCHORS {
+            self.anchors.remove(0);
+        }
+        self.anchors.push((key, gp.hyper.clone()));
+        Some(gp.hyper)
+    }
+
     /// The estimator for this suggestion. With both listed, the seed's rule: MCMC is favoured
     /// while data are few and MLE later; here P(MCMC) = 1 / (1 + n / 20) for n results.
     fn pick_estimator(&self, n: usize, rng: &mut impl rand::Rng) -> Estimator {
@@ -244,49 +413,32 @@ impl Strategy for BoptStrategy {
         let mut notes = Vec::new();
 
         // Training data: all of it, or the best and a random rest when there is a lot.
-        let mut order: Vec<usize> = (0..data.len()).collect();
-        order.sort_by(|a, b| data[*a].1.total_cmp(&data[*b].1));
-        let keep = |limit: usize, rng: &mut rand_chacha::ChaCha8Rng| -> Vec<usize> {
-            if order.len() <= limit {
-                return order.clone();
-            }
-            let best = limit / 5;
-            let mut rest: Vec<usize> = order[best..].to_vec();
-            for i in 0..(limit - best) {
-                let j = rng.random_range(i..rest.len());
-                rest.swap(i, j);
-            }
-            order[..best]
-                .iter()
-                .copied()
-                .chain(rest.into_iter().take(limit - best))
-                .collect()
-        };
-        let fit_rows = keep(MAX_FIT, &mut rng);
-        let predict_rows = keep(MAX_PREDICT, &mut rng);
-        let losses: Vec<f64> = data.iter().map(|(_, l)| *l).collect();
-        let (center, scale) = if self.bopt.normalize_y {
-            let mean = losses.iter().sum::<f64>() / losses.len() as f64;
-            let var = losses.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / losses.len() as f64;
-            (mean, if var.sqrt() > 1e-12 { var.sqrt() } else { 1.0 })
-        } else {
-            (0.0, 1.0)
-        };
+        let order = loss_order(&data);
+        let fit_rows = keep(&order, MAX_FIT, &mut rng);
+        let predict_rows = keep(&order, MAX_PREDICT, &mut rng);
+        let (center, scale) = self.normalisation(&data);
         let rows = |ids: &[usize]| -> (Vec<Vec<f64>>, Vec<f64>) {
             ids.iter()
                 .map(|i| (features(space, data[*i].0), (data[*i].1 - center) / scale))
                 .unzip()
         };
         let (fx, fy) = rows(&fit_rows);
-        let restarts = if data.len() < 100 { 4 } else { 1 };
-        let fitted = match Gp::fit(
-            kernel,
-            fx.clone(),
-            &fy,
-            self.bopt.exact_feval,
-            restarts,
-            &mut rng,
-        ) {
+        // The MAP fit starts from the hyperparameters of the last anchor fit (a full multi-start
+        // fit on a prefix of the data, see `anchor`): one local L-BFGS-B run instead of five.
+        // The MAP fit starts from the hyperparameters of the last anchor fit (a full multi-start
+        // fit on a prefix of the data, see `anchor`): one local L-BFGS-B run instead of five.
+        let fitted = match self.anchor(kernel, space, &data, context.seed) {
+            Some(warm) => Gp::fit_from(kernel, fx.clone(), &fy, self.bopt.exact_feval, &[warm], 60),
+            None => Gp::fit(
+                kernel,
+                fx.clone(),
+                &fy,
+                self.bopt.exact_feval,
+                restarts_for(data.len()),
+                &mut rng,
+            ),
+        };
+        let fitted = match fitted {
             Ok(gp) => gp,
             Err(e) => {
                 return Ok(Some(Suggestion {
@@ -392,9 +544,10 @@ impl Strategy for BoptStrategy {
                 candidates.push(p);
             }
         }
-        let mut scored: Vec<(f64, Vec<f64>)> = candidates
+        let mut scored: Vec<(f64, Vec<f64>)> = surrogate
+            .score_batch(&candidates)
             .into_iter()
-            .map(|p| (surrogate.score(&p), p))
+            .zip(candidates)
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0));
         let existing: HashSet<String> = if self.bopt.de_duplication {
@@ -426,7 +579,7 @@ impl Strategy for BoptStrategy {
             }
             finals.push((surrogate.score(&point), point));
         }
-        finals.extend(scored.into_iter().map(|(s, p)| (s, space.canonical(&p))));
+        finals.extend(scored);
         finals.sort_by(|a, b| b.0.total_cmp(&a.0));
         let too_close = |p: &[f64]| {
             self.bopt.eps > 0.0
@@ -439,8 +592,10 @@ impl Strategy for BoptStrategy {
                         < self.bopt.eps
                 })
         };
+        // Canonical forms only as far down the ranking as needed.
         let chosen = finals
             .into_iter()
+            .map(|(s, p)| (s, space.canonical(&p)))
             .find(|(s, p)| {
                 s.is_finite() && !existing.contains(&space.combination_key(p)) && !too_close(p)
             })
