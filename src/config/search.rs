@@ -95,6 +95,9 @@ pub struct BoptConfig {
     pub kernel: Vec<Kernel>,
     pub model_estimation_method: Vec<Estimator>,
     pub normalize_y: bool,
+    /// `warp_Y`: a Yeo-Johnson power transform of the (normalised) losses before the GP fit,
+    /// its exponent halfway between 1 and the maximum-likelihood one (docs/benchmarks.md).
+    pub warp_y: bool,
     pub de_duplication: bool,
     pub exact_feval: bool,
     pub eps: f64,
@@ -368,6 +371,7 @@ impl BoptConfig {
             .map(|i| [Kernel::ExpQuad, Kernel::RatQuad, Kernel::Matern52][i])
             .collect();
         let normalize_y = f.boolean("normalize_Y", true)?;
+        let warp_y = f.boolean("warp_Y", true)?;
         let de_duplication = f.boolean("de_duplication", true)?;
         let exact_feval = f.boolean("exact_feval", false)?;
         let eps = f.number("eps", 0.0, "allowed: a number >= 0", |x| x >= 0.0)?;
@@ -391,6 +395,7 @@ impl BoptConfig {
             kernel,
             model_estimation_method,
             normalize_y,
+            warp_y,
             de_duplication,
             exact_feval,
             eps,
@@ -427,6 +432,7 @@ mod tests {
         assert_eq!(c.bopt.kernel, vec![Kernel::Matern52]);
         assert_eq!(c.bopt.acquisition_type, vec![Acquisition::Ei]);
         assert_eq!(c.bopt.model_estimation_method, vec![Estimator::Mle]);
+        assert!(c.bopt.warp_y);
         assert_eq!(c.bopt.n_burnin, 500);
         assert_eq!(c.bopt.step_size, None);
     }
