@@ -42,6 +42,9 @@ const MAX_FIT: usize = 150;
 const MAX_PREDICT: usize = 400;
 const RANDOM_CANDIDATES: usize = 2048;
 const LOCAL_STARTS: usize = 10;
+/// Candidates drawn in a box around the incumbent, and the box's mean side (unit cube).
+const TRUST_REGION_CANDIDATES: usize = 512;
+const TRUST_REGION_SIDE: f64 = 0.2;
 /// Most MCMC draws the acquisition is averaged over (evenly thinned).
 const MAX_MCMC_MODELS: usize = 16;
 
@@ -512,6 +515,7 @@ impl Strategy for BoptStrategy {
                 }));
             }
         };
+        let map_lengthscales = fitted.hyper.log_lengthscales.clone();
         if fitted.jitter > 0.0 {
             notes.push(format!("the GP needed a diagonal jitter of {:.1e} to factorise (near-duplicate observations?)", fitted.jitter));
         }
@@ -588,7 +592,7 @@ impl Strategy for BoptStrategy {
         };
         let numeric = numeric_features(space);
 
-        // Candidates: random points and perturbations of the best observed ones.
+        // Candidates: random points, perturbations of the best observed ones, and a trust region.
         let mut candidates: Vec<Vec<f64>> = (0..RANDOM_CANDIDATES)
             .map(|_| random_point(space.dims(), &mut rng))
             .collect();
@@ -605,6 +609,29 @@ impl Strategy for BoptStrategy {
                 }
                 candidates.push(p);
             }
+        }
+        // A trust region around the incumbent: boxes of side `TRUST_REGION_SIDE` on average,
+        // wider along dimensions with long lengthscales (the MAP fit's, relative to their
+        // geometric mean, within 1/4..4).
+        let numeric_ls: Vec<f64> = numeric
+            .iter()
+            .flatten()
+            .map(|f| map_lengthscales[*f])
+            .collect();
+        let mean_log_ls = numeric_ls.iter().sum::<f64>() / numeric_ls.len().max(1) as f64;
+        let incumbent = data[order[0]].0;
+        for _ in 0..TRUST_REGION_CANDIDATES {
+            let mut p = incumbent.clone();
+            for (d, u) in p.iter_mut().enumerate() {
+                if let Some(f) = numeric[d] {
+                    let width = TRUST_REGION_SIDE
+                        * (map_lengthscales[f] - mean_log_ls).exp().clamp(0.25, 4.0);
+                    *u = (*u + width * (rng.random::<f64>() - 0.5)).clamp(0.0, 1.0);
+                } else if rng.random::<f64>() < 0.2 {
+                    *u = rng.random::<f64>();
+                }
+            }
+            candidates.push(p);
         }
         let mut scored: Vec<(f64, Vec<f64>)> = surrogate
             .score_batch(&candidates)
