@@ -712,6 +712,54 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_fresh_strategy_suggests_what_one_with_remembered_anchors_does() {
+        use crate::space::{Hyperparameter, Transformation};
+        use crate::strategy::Observation;
+        let space = Space::new(
+            (0..3)
+                .map(|i| Hyperparameter {
+                    name: format!("x{i}"),
+                    domain: Domain::Continuous {
+                        low: 0.0,
+                        high: 1.0,
+                    },
+                    transformation: Transformation::Linear,
+                })
+                .collect(),
+        );
+        let config = SearchConfig::from_map(
+            std::path::Path::new("test"),
+            &serde_json::from_str(r#"{"search_type": "bopt", "random_suggestion_probability": 0}"#)
+                .unwrap(),
+        )
+        .unwrap();
+        let mut running = BoptStrategy::new(&config);
+        let mut finished: Vec<Observation> = Vec::new();
+        for sequence in 0..16u64 {
+            let context = SuggestContext {
+                space: &space,
+                finished: &finished,
+                pending: &[],
+                sequence,
+                seed: 7,
+            };
+            let point = running.suggest(&context).unwrap().unwrap().point;
+            // A resumed search: a new strategy, no remembered anchors.
+            let fresh = BoptStrategy::new(&config)
+                .suggest(&context)
+                .unwrap()
+                .unwrap()
+                .point;
+            assert_eq!(point, fresh, "suggestion {sequence}");
+            let loss = point.iter().map(|u| (u - 0.3).powi(2)).sum::<f64>();
+            finished.push(Observation {
+                point,
+                loss: Some(loss),
+            });
+        }
+    }
+
+    #[test]
     fn anchors_grow_by_a_quarter_after_eight() {
         let sizes: Vec<usize> = (1..=45).map(anchor_size).collect();
         assert_eq!(&sizes[..9], &[1, 2, 3, 4, 5, 6, 7, 8, 8]);
