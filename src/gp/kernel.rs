@@ -46,6 +46,26 @@ pub fn shape(kernel: Kernel, s: f64, alpha: f64) -> Shape {
     }
 }
 
+/// `g(s)` for every `s` in `values`, in place (the kernel chosen once, outside the loop).
+pub fn values_in_place(kernel: Kernel, alpha: f64, values: &mut [f64]) {
+    match kernel {
+        Kernel::ExpQuad => values
+            .iter_mut()
+            .for_each(|s| *s = (-0.5 * s.max(0.0)).exp()),
+        Kernel::RatQuad => values
+            .iter_mut()
+            .for_each(|s| *s = (1.0 + s.max(0.0) / (2.0 * alpha)).powf(-alpha)),
+        Kernel::Matern52 => {
+            let sqrt5 = 5f64.sqrt();
+            values.iter_mut().for_each(|s| {
+                let s0 = s.max(0.0);
+                let r = s0.sqrt();
+                *s = (1.0 + sqrt5 * r + 5.0 / 3.0 * s0) * (-sqrt5 * r).exp();
+            })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,6 +96,11 @@ mod tests {
                 );
             }
             assert!((shape(kernel, 0.0, 1.0).value - 1.0).abs() < 1e-12);
+            let mut many = [0.0, 0.01, 0.3, 4.0];
+            values_in_place(kernel, 0.7, &mut many);
+            for (s, v) in [0.0, 0.01, 0.3, 4.0].iter().zip(many) {
+                assert_eq!(shape(kernel, *s, 0.7).value, v);
+            }
         }
     }
 }

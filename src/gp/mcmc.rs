@@ -10,7 +10,7 @@
 //! When the user sets `step_size` or `leapfrog_steps`, the sampler is the seed's plain HMC with
 //! those settings (the other one at the seed's default: 0.1, 20) and no tuning.
 
-use super::model::{objective, Hyper, MIN_NOISE};
+use super::model::{Hyper, Likelihood, MIN_NOISE};
 use crate::config::search::Kernel;
 use nuts_rs::{Chain, CpuLogpFunc, CpuMath, DiagNutsSettings, HasDims, LogpError, Settings};
 use std::collections::HashMap;
@@ -72,9 +72,7 @@ impl LogpError for McmcError {
 /// The log posterior over the free hyperparameters (noise is fixed for exact evaluations, α
 /// exists only for RatQuad).
 struct Posterior<'a> {
-    kernel: Kernel,
-    x: &'a [Vec<f64>],
-    y: &'a [f64],
+    likelihood: Likelihood<'a>,
     free: Vec<usize>,
     template: Vec<f64>,
 }
@@ -112,7 +110,8 @@ impl CpuLogpFunc for Posterior<'_> {
         if position.iter().any(|p| !p.is_finite() || p.abs() > 15.0) {
             return Err(McmcError::Singular);
         }
-        let (value, g) = objective(self.kernel, self.x, self.y, &self.full(position));
+        let theta = self.full(position);
+        let (value, g) = self.likelihood.evaluate(&theta);
         if value >= 1e24 || !value.is_finite() {
             return Err(McmcError::Singular);
         }
@@ -322,9 +321,7 @@ pub fn sample(
     let mut divergences = 0;
     for chain_id in 0..chains_count {
         let mut posterior = Posterior {
-            kernel,
-            x,
-            y,
+            likelihood: Likelihood::new(kernel, x, y),
             free: free.clone(),
             template: template.clone(),
         };

@@ -3,6 +3,7 @@
 
 pub mod acquisition;
 pub mod kernel;
+pub mod linalg;
 pub mod mcmc;
 pub mod model;
 

@@ -8,9 +8,9 @@
 //! `√2 +` of Hvarfner et al.'s prior made the model too smooth on the anchor problems),
 //! `log σ² ~ N(0, 1)`, `log σ_n² ~ N(ln 1e-3, 3²)`, `m ~ N(0, 1)`, `log α ~ N(0, 1)`.
 
-use super::kernel::shape;
+use super::kernel::{shape, values_in_place};
+use super::linalg;
 use crate::config::search::Kernel;
-use nalgebra::{DMatrix, DVector};
 use rand::RngExt;
 use rcompat_lbfgsb::{optim_lbfgsb_with_gradient, Bounds, OptimControl};
 use std::cell::RefCell;
@@ -28,7 +28,7 @@ pub struct Hyper {
 }
 
 impl Hyper {
-    fn to_vec(&self) -> Vec<f64> {
+    pub fn to_vec(&self) -> Vec<f64> {
         let mut v = self.log_lengthscales.clone();
         v.extend([self.log_signal, self.log_noise, self.mean, self.log_alpha]);
         v
@@ -75,97 +75,140 @@ fn neg_log_prior(h: &[f64], grad: &mut [f64]) -> f64 {
 }
 
 fn squared_distance(a: &[f64], b: &[f64], inv_ls2: &[f64]) -> f64 {
-    a.iter()
-        .zip(b)
-        .zip(inv_ls2)
-        .map(|((x, y), w)| (x - y) * (x - y) * w)
-        .sum()
+    let mut s = 0.0;
+    for ((x, y), w) in a.iter().zip(b).zip(inv_ls2) {
+        s += (x - y) * (x - y) * w;
+    }
+    s
 }
 
-/// The Cholesky factor of `K + jitter·I`, raising the jitter until it exists.
-fn robust_cholesky(mut k: DMatrix<f64>) -> Option<(nalgebra::Cholesky<f64, nalgebra::Dyn>, f64)> {
-    let n = k.nrows();
-    let scale = (0..n).map(|i| k[(i, i)]).fold(0.0f64, f64::max).max(1e-12);
-    let mut jitter = 0.0;
-    for attempt in 0..8 {
-        if let Some(chol) = k.clone().cholesky() {
-            return Some((chol, jitter));
+/// The negative log posterior of the hyperparameters on fixed data, prepared for many
+/// evaluations: the per-dimension squared differences of every pair of observations are computed
+/// once, and the buffers are reused.
+pub struct Likelihood<'a> {
+    kernel: Kernel,
+    n: usize,
+    d: usize,
+    y: &'a [f64],
+    /// For each pair `i > j` (in the order (1,0), (2,0), (2,1), …), `d` squared differences.
+    diff2: Vec<f64>,
+    k0: Vec<f64>,
+    d_s: Vec<f64>,
+    d_alpha: Vec<f64>,
+    chol: Vec<f64>,
+    inverse: Vec<f64>,
+    scratch: Vec<f64>,
+    alpha: Vec<f64>,
+}
+
+impl<'a> Likelihood<'a> {
+    pub fn new(kernel: Kernel, x: &[Vec<f64>], y: &'a [f64]) -> Self {
+        let n = x.len();
+        let d = x.first().map_or(0, Vec::len);
+        let mut diff2 = Vec::with_capacity(n * n.saturating_sub(1) / 2 * d);
+        for i in 1..n {
+            for j in 0..i {
+                diff2.extend(x[i].iter().zip(&x[j]).map(|(a, b)| (a - b) * (a - b)));
+            }
         }
-        let next = scale * 1e-10 * 10f64.powi(attempt);
-        for i in 0..n {
-            k[(i, i)] += next - jitter;
+        let pairs = n * n.saturating_sub(1) / 2;
+        Likelihood {
+            kernel,
+            n,
+            d,
+            y,
+            diff2,
+            k0: vec![0.0; n * n],
+            d_s: vec![0.0; pairs],
+            d_alpha: vec![0.0; pairs],
+            chol: Vec::with_capacity(n * n),
+            inverse: vec![0.0; n * n],
+            scratch: Vec::with_capacity(n * n),
+            alpha: vec![0.0; n],
         }
-        jitter = next;
     }
-    None
+
+    /// Negative log posterior at `theta` and its gradient.
+    pub fn evaluate(&mut self, theta: &[f64]) -> (f64, Vec<f64>) {
+        let (n, d) = (self.n, self.d);
+        let h = Hyper::from_vec(theta);
+        let inv_ls2: Vec<f64> = h
+            .log_lengthscales
+            .iter()
+            .map(|l| (-2.0 * l).exp())
+            .collect();
+        let sf2 = h.log_signal.exp();
+        let sn2 = h.log_noise.exp();
+        let alpha_rq = h.log_alpha.exp();
+        let rq = self.kernel == Kernel::RatQuad;
+        let mut p = 0;
+        for i in 0..n {
+            for j in 0..i {
+                let s = linalg::dot(&self.diff2[p * d..(p + 1) * d], &inv_ls2);
+                let g = shape(self.kernel, s, alpha_rq);
+                self.k0[i * n + j] = sf2 * g.value;
+                self.d_s[p] = sf2 * g.d_s;
+                if rq {
+                    self.d_alpha[p] = sf2 * g.d_log_alpha;
+                }
+                p += 1;
+            }
+            self.k0[i * n + i] = sf2 + sn2;
+        }
+        let mut grad = vec![0.0; theta.len()];
+        if linalg::robust_cholesky(&self.k0, n, &mut self.chol).is_none() {
+            return (1e25, grad);
+        }
+        for (a, y) in self.alpha.iter_mut().zip(self.y) {
+            *a = y - h.mean;
+        }
+        // rᵀ K⁻¹ r = |L⁻¹ r|², read off between the two triangular solves.
+        linalg::solve_lower(&self.chol, n, &mut self.alpha);
+        let r_dot_alpha = linalg::dot(&self.alpha, &self.alpha);
+        linalg::solve_lower_transposed(&self.chol, n, &mut self.alpha);
+        let log_det: f64 = 2.0 * (0..n).map(|i| self.chol[i * n + i].ln()).sum::<f64>();
+        let nll = 0.5 * r_dot_alpha + 0.5 * log_det + 0.5 * n as f64 * LOG_2PI;
+        linalg::inverse_from_cholesky(&self.chol, n, &mut self.scratch, &mut self.inverse);
+        // W = K⁻¹ − ααᵀ; dNLL/dθ = ½ tr(W dK/dθ), summed over i > j twice plus the diagonal.
+        let mut acc = vec![0.0; d];
+        let (mut signal, mut alpha_sum) = (0.0, 0.0);
+        let mut p = 0;
+        for i in 0..n {
+            let ai = self.alpha[i];
+            for j in 0..i {
+                let w = self.inverse[i * n + j] - ai * self.alpha[j];
+                let t = w * self.d_s[p];
+                for (a, x) in acc.iter_mut().zip(&self.diff2[p * d..(p + 1) * d]) {
+                    *a += t * x;
+                }
+                signal += w * self.k0[i * n + j];
+                if rq {
+                    alpha_sum += w * self.d_alpha[p];
+                }
+                p += 1;
+            }
+        }
+        let trace_w: f64 = (0..n)
+            .map(|i| self.inverse[i * n + i] - self.alpha[i] * self.alpha[i])
+            .sum();
+        for f in 0..d {
+            grad[f] = -2.0 * inv_ls2[f] * acc[f];
+        }
+        grad[d] = signal + 0.5 * trace_w * sf2;
+        grad[d + 1] = 0.5 * trace_w * sn2;
+        grad[d + 2] = -self.alpha.iter().sum::<f64>();
+        grad[d + 3] = if rq { alpha_sum } else { 0.0 };
+        let prior = neg_log_prior(theta, &mut grad);
+        if !rq {
+            grad[d + 3] = 0.0;
+        }
+        (nll + prior, grad)
+    }
 }
 
 /// Negative log posterior of the hyperparameters and its gradient.
 pub fn objective(kernel: Kernel, x: &[Vec<f64>], y: &[f64], theta: &[f64]) -> (f64, Vec<f64>) {
-    let n = x.len();
-    let d = theta.len() - 4;
-    let h = Hyper::from_vec(theta);
-    let inv_ls2: Vec<f64> = h
-        .log_lengthscales
-        .iter()
-        .map(|l| (-2.0 * l).exp())
-        .collect();
-    let sf2 = h.log_signal.exp();
-    let sn2 = h.log_noise.exp();
-    let alpha_rq = h.log_alpha.exp();
-    let mut k0 = DMatrix::zeros(n, n);
-    let mut ds = DMatrix::zeros(n, n);
-    let mut da = DMatrix::zeros(n, n);
-    for i in 0..n {
-        for j in 0..=i {
-            let s = squared_distance(&x[i], &x[j], &inv_ls2);
-            let g = shape(kernel, s, alpha_rq);
-            k0[(i, j)] = sf2 * g.value;
-            k0[(j, i)] = k0[(i, j)];
-            ds[(i, j)] = sf2 * g.d_s;
-            ds[(j, i)] = ds[(i, j)];
-            da[(i, j)] = sf2 * g.d_log_alpha;
-            da[(j, i)] = da[(i, j)];
-        }
-    }
-    let mut k = k0.clone();
-    for i in 0..n {
-        k[(i, i)] += sn2;
-    }
-    let mut grad = vec![0.0; theta.len()];
-    let Some((chol, _)) = robust_cholesky(k) else {
-        return (1e25, grad);
-    };
-    let r = DVector::from_iterator(n, y.iter().map(|v| v - h.mean));
-    let alpha = chol.solve(&r);
-    let log_det: f64 = 2.0 * (0..n).map(|i| chol.l_dirty()[(i, i)].ln()).sum::<f64>();
-    let nll = 0.5 * r.dot(&alpha) + 0.5 * log_det + 0.5 * n as f64 * LOG_2PI;
-    let k_inv = chol.inverse();
-    // W = K⁻¹ − ααᵀ; dNLL/dθ = ½ tr(W dK/dθ)
-    let w = &k_inv - &alpha * alpha.transpose();
-    for f in 0..d {
-        let mut sum = 0.0;
-        for i in 0..n {
-            for j in 0..n {
-                let diff = x[i][f] - x[j][f];
-                sum += w[(i, j)] * ds[(i, j)] * (-2.0 * diff * diff * inv_ls2[f]);
-            }
-        }
-        grad[f] = 0.5 * sum;
-    }
-    grad[d] = 0.5 * w.component_mul(&k0).sum();
-    grad[d + 1] = 0.5 * (0..n).map(|i| w[(i, i)]).sum::<f64>() * sn2;
-    grad[d + 2] = -alpha.sum();
-    grad[d + 3] = if kernel == Kernel::RatQuad {
-        0.5 * w.component_mul(&da).sum()
-    } else {
-        0.0
-    };
-    let prior = neg_log_prior(theta, &mut grad);
-    if kernel != Kernel::RatQuad {
-        grad[d + 3] = 0.0;
-    }
-    (nll + prior, grad)
+    Likelihood::new(kernel, x, y).evaluate(theta)
 }
 
 /// The last objective evaluation: θ, value, gradient (L-BFGS-B asks for value and gradient apart).
@@ -176,12 +219,19 @@ type Evaluated = (Vec<f64>, f64, Vec<f64>);
 pub struct Gp {
     pub kernel: Kernel,
     pub hyper: Hyper,
-    x: Vec<Vec<f64>>,
-    chol: nalgebra::Cholesky<f64, nalgebra::Dyn>,
-    alpha: DVector<f64>,
+    /// Observations, `n × d` row-major.
+    x: Vec<f64>,
+    d: usize,
+    /// Cholesky factor of `K + σ_n² I` (+ jitter), lower, row-major `n × n`.
+    chol: Vec<f64>,
+    alpha: Vec<f64>,
     inv_ls2: Vec<f64>,
+    sf2: f64,
+    alpha_rq: f64,
     /// Diagonal jitter the factorisation needed beyond the noise (0 for a healthy fit).
     pub jitter: f64,
+    /// The negative log posterior of the hyperparameters when the GP came from a fit.
+    pub neg_log_posterior: Option<f64>,
 }
 
 #[derive(Debug, Clone)]
@@ -201,6 +251,9 @@ pub enum GpError {
     NoData,
 }
 
+/// How many candidates `Gp::predict_batch` handles at a time (their kernel rows stay in cache).
+const BATCH: usize = 64;
+
 impl Gp {
     /// A GP with given hyperparameters on data `x`, `y`.
     pub fn new(kernel: Kernel, hyper: Hyper, x: Vec<Vec<f64>>, y: &[f64]) -> Result<Gp, GpError> {
@@ -208,6 +261,7 @@ impl Gp {
         if n == 0 {
             return Err(GpError::NoData);
         }
+        let d = x[0].len();
         let inv_ls2: Vec<f64> = hyper
             .log_lengthscales
             .iter()
@@ -216,27 +270,70 @@ impl Gp {
         let sf2 = hyper.log_signal.exp();
         let sn2 = hyper.log_noise.exp();
         let a = hyper.log_alpha.exp();
-        let mut k = DMatrix::zeros(n, n);
+        let mut k = vec![0.0; n * n];
         for i in 0..n {
-            for j in 0..=i {
-                let v = sf2 * shape(kernel, squared_distance(&x[i], &x[j], &inv_ls2), a).value;
-                k[(i, j)] = v;
-                k[(j, i)] = v;
+            for j in 0..i {
+                k[i * n + j] =
+                    sf2 * shape(kernel, squared_distance(&x[i], &x[j], &inv_ls2), a).value;
             }
-            k[(i, i)] += sn2;
+            k[i * n + i] = sf2 + sn2;
         }
-        let (chol, jitter) = robust_cholesky(k).ok_or(GpError::NotPositiveDefinite)?;
-        let r = DVector::from_iterator(n, y.iter().map(|v| v - hyper.mean));
-        let alpha = chol.solve(&r);
+        let mut chol = Vec::with_capacity(n * n);
+        let jitter =
+            linalg::robust_cholesky(&k, n, &mut chol).ok_or(GpError::NotPositiveDefinite)?;
+        let mut alpha: Vec<f64> = y.iter().map(|v| v - hyper.mean).collect();
+        linalg::solve_lower(&chol, n, &mut alpha);
+        linalg::solve_lower_transposed(&chol, n, &mut alpha);
         Ok(Gp {
             kernel,
             hyper,
-            x,
+            x: x.into_iter().flatten().collect(),
+            d,
             chol,
             alpha,
             inv_ls2,
+            sf2,
+            alpha_rq: a,
             jitter,
+            neg_log_posterior: None,
         })
+    }
+
+    /// The starting points of a MAP fit: the prior's centre and `random` draws around it.
+    pub fn default_starts(
+        d: usize,
+        exact: bool,
+        random: usize,
+        rng: &mut impl rand::Rng,
+    ) -> Vec<Hyper> {
+        let mu = lengthscale_prior_mean(d);
+        let centre = Hyper {
+            log_lengthscales: vec![mu.min(1.0); d],
+            log_signal: 0.0,
+            log_noise: if exact {
+                MIN_NOISE.ln()
+            } else {
+                NOISE_PRIOR_MEAN
+            },
+            mean: 0.0,
+            log_alpha: 0.0,
+        };
+        let mut starts = vec![centre];
+        for _ in 0..random {
+            let mut v: Vec<f64> = (0..d).map(|_| rng.random_range(-2.5..1.5)).collect();
+            v.extend([
+                rng.random_range(-1.0..1.0),
+                if exact {
+                    MIN_NOISE.ln()
+                } else {
+                    rng.random_range(-10.0..-2.0)
+                },
+                rng.random_range(-0.5..0.5),
+                0.0,
+            ]);
+            starts.push(Hyper::from_vec(&v));
+        }
+        starts
     }
 
     /// MAP fit with multi-start L-BFGS-B; `starts` random restarts beside the prior's centre.
@@ -248,11 +345,24 @@ impl Gp {
         starts: usize,
         rng: &mut impl rand::Rng,
     ) -> Result<Gp, GpError> {
+        let d = x.first().ok_or(GpError::NoData)?.len();
+        let inits = Self::default_starts(d, exact, starts, rng);
+        Self::fit_from(kernel, x, y, exact, &inits, 60)
+    }
+
+    /// MAP fit by L-BFGS-B (at most `max_iterations` each) from each of `inits`; the best wins.
+    pub fn fit_from(
+        kernel: Kernel,
+        x: Vec<Vec<f64>>,
+        y: &[f64],
+        exact: bool,
+        inits: &[Hyper],
+        max_iterations: usize,
+    ) -> Result<Gp, GpError> {
         if x.is_empty() {
             return Err(GpError::NoData);
         }
         let d = x[0].len();
-        let mu = lengthscale_prior_mean(d);
         let (noise_low, noise_high) = if exact {
             (MIN_NOISE.ln(), MIN_NOISE.ln())
         } else {
@@ -272,33 +382,8 @@ impl Gp {
             4.0,
             if kernel == Kernel::RatQuad { 3.0 } else { 0.0 },
         ]);
-        let centre = Hyper {
-            log_lengthscales: vec![mu.min(1.0); d],
-            log_signal: 0.0,
-            log_noise: if exact {
-                MIN_NOISE.ln()
-            } else {
-                NOISE_PRIOR_MEAN
-            },
-            mean: 0.0,
-            log_alpha: 0.0,
-        };
-        let mut inits = vec![centre.to_vec()];
-        for _ in 0..starts {
-            let mut v: Vec<f64> = (0..d).map(|_| rng.random_range(-2.5..1.5)).collect();
-            v.extend([
-                rng.random_range(-1.0..1.0),
-                if exact {
-                    MIN_NOISE.ln()
-                } else {
-                    rng.random_range(-10.0..-2.0)
-                },
-                rng.random_range(-0.5..0.5),
-                0.0,
-            ]);
-            inits.push(v);
-        }
         let bounds = Bounds::new(lower.clone(), upper.clone()).map_err(|_| GpError::NoData)?;
+        let likelihood = RefCell::new(Likelihood::new(kernel, &x, y));
         let cache: RefCell<Option<Evaluated>> = RefCell::new(None);
         let evaluate = |theta: &[f64]| -> (f64, Vec<f64>) {
             if let Some((t, v, g)) = cache.borrow().as_ref() {
@@ -306,20 +391,21 @@ impl Gp {
                     return (*v, g.clone());
                 }
             }
-            let (v, g) = objective(kernel, &x, y, theta);
+            let (v, g) = likelihood.borrow_mut().evaluate(theta);
             *cache.borrow_mut() = Some((theta.to_vec(), v, g.clone()));
             (v, g)
         };
         let mut best: Option<(f64, Vec<f64>)> = None;
         for init in inits {
             let init: Vec<f64> = init
+                .to_vec()
                 .iter()
                 .zip(&lower)
                 .zip(&upper)
                 .map(|((v, lo), hi)| v.clamp(*lo, *hi))
                 .collect();
             let mut control = OptimControl::default_for_dimension(init.len());
-            control.maxit = 60;
+            control.maxit = max_iterations;
             control.factr = 1e9;
             let result = optim_lbfgsb_with_gradient(
                 init.clone(),
@@ -336,41 +422,41 @@ impl Gp {
                 best = Some((value, theta));
             }
         }
-        let theta = best.map(|(_, t)| t).unwrap_or_else(|| centre.to_vec());
-        Gp::new(kernel, Hyper::from_vec(&theta), x, y)
+        let (value, theta) = match best {
+            Some((v, t)) => (Some(v), t),
+            None => (None, inits.first().ok_or(GpError::NoData)?.to_vec()),
+        };
+        let mut gp = Gp::new(kernel, Hyper::from_vec(&theta), x, y)?;
+        gp.neg_log_posterior = value;
+        Ok(gp)
     }
 
     pub fn len(&self) -> usize {
-        self.x.len()
+        self.alpha.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.x.is_empty()
+        self.alpha.is_empty()
     }
 
     /// Posterior mean and variance at `point`, with their gradients when `gradients` is set.
     pub fn predict(&self, point: &[f64], gradients: bool) -> Prediction {
-        let n = self.x.len();
-        let sf2 = self.hyper.log_signal.exp();
-        let a = self.hyper.log_alpha.exp();
-        let mut k = DVector::zeros(n);
+        let (n, d) = (self.alpha.len(), self.d);
+        let mut k = vec![0.0; n];
         let mut dk_ds = vec![0.0; n];
         for i in 0..n {
             let g = shape(
                 self.kernel,
-                squared_distance(point, &self.x[i], &self.inv_ls2),
-                a,
+                squared_distance(point, &self.x[i * d..(i + 1) * d], &self.inv_ls2),
+                self.alpha_rq,
             );
-            k[i] = sf2 * g.value;
-            dk_ds[i] = sf2 * g.d_s;
+            k[i] = self.sf2 * g.value;
+            dk_ds[i] = self.sf2 * g.d_s;
         }
-        let mean = self.hyper.mean + k.dot(&self.alpha);
-        let v = self
-            .chol
-            .l_dirty()
-            .solve_lower_triangular(&k)
-            .unwrap_or_else(|| DVector::zeros(n));
-        let variance = (sf2 - v.dot(&v)).max(1e-12);
+        let mean = self.hyper.mean + linalg::dot(&k, &self.alpha);
+        let mut v = k;
+        linalg::solve_lower(&self.chol, n, &mut v);
+        let variance = (self.sf2 - linalg::dot(&v, &v)).max(1e-12);
         if !gradients {
             return Prediction {
                 mean,
@@ -379,20 +465,17 @@ impl Gp {
                 d_variance: Vec::new(),
             };
         }
-        let w = self
-            .chol
-            .l_dirty()
-            .transpose()
-            .solve_upper_triangular(&v)
-            .unwrap_or_else(|| DVector::zeros(n));
-        let d = point.len();
+        let mut w = v;
+        linalg::solve_lower_transposed(&self.chol, n, &mut w);
         let mut d_mean = vec![0.0; d];
         let mut d_variance = vec![0.0; d];
         for i in 0..n {
+            let xi = &self.x[i * d..(i + 1) * d];
+            let (a, b) = (dk_ds[i] * self.alpha[i], -2.0 * w[i] * dk_ds[i]);
             for j in 0..d {
-                let dk = dk_ds[i] * 2.0 * (point[j] - self.x[i][j]) * self.inv_ls2[j];
-                d_mean[j] += dk * self.alpha[i];
-                d_variance[j] -= 2.0 * w[i] * dk;
+                let g = 2.0 * (point[j] - xi[j]) * self.inv_ls2[j];
+                d_mean[j] += a * g;
+                d_variance[j] += b * g;
             }
         }
         Prediction {
@@ -400,6 +483,53 @@ impl Gp {
             variance,
             d_mean,
             d_variance,
+        }
+    }
+
+    /// Posterior means and variances of `m` points (`points`: `m × d` row-major), the same
+    /// numbers as `predict` without gradients, computed a block of candidates at a time (kernel
+    /// rows, then one forward substitution over the block's rows).
+    pub fn predict_batch(&self, points: &[f64], means: &mut [f64], variances: &mut [f64]) {
+        let (n, d) = (self.alpha.len(), self.d);
+        let m = means
+            .len()
+            .min(variances.len())
+            .min(points.len() / d.max(1));
+        let mut block = vec![0.0; n * BATCH];
+        for start in (0..m).step_by(BATCH) {
+            let b = BATCH.min(m - start);
+            // Row i of the block: k(x_i, candidate) for the block's candidates.
+            for i in 0..n {
+                let xi = &self.x[i * d..(i + 1) * d];
+                let row = &mut block[i * BATCH..i * BATCH + b];
+                for (c, out) in row.iter_mut().enumerate() {
+                    let p = &points[(start + c) * d..(start + c + 1) * d];
+                    *out = squared_distance(p, xi, &self.inv_ls2);
+                }
+            }
+            values_in_place(self.kernel, self.alpha_rq, &mut block[..n * BATCH]);
+            block[..n * BATCH].iter_mut().for_each(|v| *v *= self.sf2);
+            let mean = &mut means[start..start + b];
+            let var = &mut variances[start..start + b];
+            mean.fill(self.hyper.mean);
+            var.fill(0.0);
+            for i in 0..n {
+                let (done, rest) = block.split_at_mut(i * BATCH);
+                let row = &mut rest[..b];
+                linalg::axpy(self.alpha[i], row, mean);
+                let l = &self.chol[i * n..i * n + i + 1];
+                for (j, lij) in l[..i].iter().enumerate() {
+                    linalg::axpy(-lij, &done[j * BATCH..j * BATCH + b], row);
+                }
+                let inv = 1.0 / l[i];
+                for (v, r) in var.iter_mut().zip(row.iter_mut()) {
+                    *r *= inv;
+                    *v += *r * *r;
+                }
+            }
+            for v in var.iter_mut() {
+                *v = (self.sf2 - *v).max(1e-12);
+            }
         }
     }
 }
@@ -457,6 +587,14 @@ mod tests {
             };
             let gp = Gp::new(kernel, hyper, x.clone(), &y).unwrap();
             let p = [0.33, 0.61];
+            let batch: Vec<f64> = [p, [0.9, 0.1], [0.0, 1.0]].concat();
+            let (mut means, mut vars) = (vec![0.0; 3], vec![0.0; 3]);
+            gp.predict_batch(&batch, &mut means, &mut vars);
+            for c in 0..3 {
+                let one = gp.predict(&batch[2 * c..2 * c + 2], false);
+                assert!((one.mean - means[c]).abs() < 1e-12);
+                assert!((one.variance - vars[c]).abs() < 1e-12);
+            }
             let pred = gp.predict(&p, true);
             for j in 0..2 {
                 let h = 1e-6;

@@ -4,10 +4,15 @@
 //! with probability `grid_suggestion_probability` an unused grid point, else with probability
 //! `random_suggestion_probability` a random point, else a GP suggestion: kernel, acquisition and
 //! estimator drawn from the configured lists, a MAP-fitted GP on the finished runs' losses
-//! (imputed failures included, `nan` ones left out), runs in flight added as "kriging believer"
+//! (imputed failures included, `nan` ones left out; normalised and, with `warp_Y`, through a
+//! Yeo-Johnson power transform), runs in flight added as "kriging believer"
 //! observations at the GP's own mean (so parallel suggestions spread out), and the acquisition
 //! maximised from random and perturbed-incumbent starts refined by L-BFGS-B on the numeric
 //! dimensions; categorical dimensions are swept exactly, discrete ones snapped to their domain.
+//!
+//! The MAP fit is warm-started: a full multi-start fit runs only at anchor sizes of the data
+//! (`anchor_size`) and is remembered; in between one L-BFGS-B run starts from the anchor's
+//! hyperparameters. The anchor depends on the data and the seed only, so the strategy stays pure.
 //!
 //! Features: a numeric hyperparameter is one feature (its unit-cube coordinate); a categorical of
 //! k values is k one-hot features, so the kernel sees categories as unordered.
@@ -18,7 +23,7 @@ use crate::config::search::{Acquisition, BoptConfig, Estimator, Kernel, SearchCo
 use crate::gp::mcmc::{self, McmcSettings};
 use crate::gp::{acquisition, Gp, Hyper};
 use crate::space::{Domain, Space};
-use rand::RngExt;
+use rand::{RngExt, SeedableRng};
 use std::collections::HashSet;
 
 pub struct BoptStrategy {
@@ -27,6 +32,8 @@ pub struct BoptStrategy {
     grid_probability: f64,
     random_probability: f64,
     grid: GridStrategy,
+    /// Remembered anchor fits: (key of the data they were fitted on, hyperparameters).
+    anchors: Vec<(u64, Hyper)>,
 }
 
 /// Most observations the hyperparameters are fitted on (the best ones and a random rest); the
@@ -35,6 +42,9 @@ const MAX_FIT: usize = 150;
 const MAX_PREDICT: usize = 400;
 const RANDOM_CANDIDATES: usize = 2048;
 const LOCAL_STARTS: usize = 10;
+/// Candidates drawn in a box around the incumbent, and the box's mean side (unit cube).
+const TRUST_REGION_CANDIDATES: usize = 512;
+const TRUST_REGION_SIDE: f64 = 0.2;
 /// Most MCMC draws the acquisition is averaged over (evenly thinned).
 const MAX_MCMC_MODELS: usize = 16;
 
@@ -46,6 +56,7 @@ impl BoptStrategy {
             grid_probability: config.grid_suggestion_probability,
             random_probability: config.random_suggestion_probability,
             grid: GridStrategy::new(config.num_grid_points_per_hyperparameter.max(1) as usize),
+            anchors: Vec::new(),
         }
     }
 }
@@ -106,6 +117,35 @@ impl Surrogate<'_> {
             })
             .collect();
         self.combine(&scores).0
+    }
+
+    /// Scores of many points at once (batched predictions; the same numbers as `score`).
+    fn score_batch(&self, points: &[Vec<f64>]) -> Vec<f64> {
+        let flat: Vec<f64> = points
+            .iter()
+            .flat_map(|p| features(self.space, p))
+            .collect();
+        let m = points.len();
+        let (mut means, mut variances) = (vec![0.0; m], vec![0.0; m]);
+        let mut per_gp: Vec<Vec<f64>> = Vec::with_capacity(self.gps.len());
+        for gp in &self.gps {
+            gp.predict_batch(&flat, &mut means, &mut variances);
+            per_gp.push(
+                means
+                    .iter()
+                    .zip(&variances)
+                    .map(|(mu, var)| {
+                        acquisition::score(self.acquisition, *mu, var.sqrt(), self.best).0
+                    })
+                    .collect(),
+            );
+        }
+        (0..m)
+            .map(|c| {
+                let scores: Vec<f64> = per_gp.iter().map(|s| s[c]).collect();
+                self.combine(&scores).0
+            })
+            .collect()
     }
 
     /// The averaged score and each GP's weight in its gradient.
@@ -173,14 +213,25 @@ impl Surrogate<'_> {
         let mut control = rcompat_lbfgsb::OptimControl::default_for_dimension(free.len());
         control.maxit = 100;
         control.factr = 1e7;
+        // L-BFGS-B asks for the value and the gradient apart, at the same point: one prediction
+        // serves both.
+        let last: std::cell::RefCell<Option<Evaluated>> = Default::default();
+        let evaluate = |x: &[f64]| -> (f64, Vec<f64>) {
+            if let Some((at, v, g)) = last.borrow().as_ref() {
+                if at.as_slice() == x {
+                    return (*v, g.clone());
+                }
+            }
+            let (v, g) = self.score_and_gradient(&assemble(x), numeric);
+            let g: Vec<f64> = free.iter().map(|d| -g[*d]).collect();
+            *last.borrow_mut() = Some((x.to_vec(), -v, g.clone()));
+            (-v, g)
+        };
         let result = rcompat_lbfgsb::optim_lbfgsb_with_gradient(
             init,
             bounds,
-            |x| -self.score(&assemble(x)),
-            |x| {
-                let (_, g) = self.score_and_gradient(&assemble(x), numeric);
-                free.iter().map(|d| -g[*d]).collect()
-            },
+            |x| evaluate(x).0,
+            |x| evaluate(x).1,
             control,
         );
         match result {
@@ -198,7 +249,190 @@ fn random_point(dims: usize, rng: &mut impl rand::Rng) -> Vec<f64> {
     (0..dims).map(|_| rng.random::<f64>()).collect()
 }
 
+/// The last acquisition evaluation: point, value, gradient.
+type Evaluated = (Vec<f64>, f64, Vec<f64>);
+
+/// Random restarts of a full MAP fit (beside the prior's centre) for `n` observations.
+fn restarts_for(n: usize) -> usize {
+    if n < 100 {
+        4
+    } else {
+        1
+    }
+}
+
+/// The anchor size for `n` observations: the largest member ≤ `n` of 1, 2, …, 8, then each
+/// a quarter larger than the one before (10, 12, 15, 18, 22, 27, 33, 41, 51, 63, …).
+fn anchor_size(n: usize) -> usize {
+    let mut m = 1;
+    loop {
+        let next = if m < 8 { m + 1 } else { m + m / 4 };
+        if next > n {
+            return m;
+        }
+        m = next;
+    }
+}
+
+/// Indices of `data` by increasing loss.
+fn loss_order(data: &[(&Vec<f64>, f64)]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..data.len()).collect();
+    order.sort_by(|a, b| data[*a].1.total_cmp(&data[*b].1));
+    order
+}
+
+/// At most `limit` of the indices in `order` (best first): all of them, or the best fifth of the
+/// limit and a random rest.
+fn keep(order: &[usize], limit: usize, rng: &mut rand_chacha::ChaCha8Rng) -> Vec<usize> {
+    if order.len() <= limit {
+        return order.to_vec();
+    }
+    let best = limit / 5;
+    let mut rest: Vec<usize> = order[best..].to_vec();
+    for i in 0..(limit - best) {
+        let j = rng.random_range(i..rest.len());
+        rest.swap(i, j);
+    }
+    order[..best]
+        .iter()
+        .copied()
+        .chain(rest.into_iter().take(limit - best))
+        .collect()
+}
+
+/// The Yeo-Johnson transform of `y` with exponent `lambda`.
+fn yeo_johnson(lambda: f64, y: f64) -> f64 {
+    if y >= 0.0 {
+        if lambda.abs() < 1e-9 {
+            y.ln_1p()
+        } else {
+            ((1.0 + y).powf(lambda) - 1.0) / lambda
+        }
+    } else if (lambda - 2.0).abs() < 1e-9 {
+        -(-y).ln_1p()
+    } else {
+        -((1.0 - y).powf(2.0 - lambda) - 1.0) / (2.0 - lambda)
+    }
+}
+
+/// `y` through a Yeo-Johnson transform, standardised to mean 0 and variance 1. Its exponent is
+/// halfway between 1 (no change) and the one (on a grid over [−2, 3]) that maximises the
+/// Gaussian likelihood of the result. Monotone, so the best loss stays the best.
+fn power_transform(y: &[f64]) -> Vec<f64> {
+    let n = y.len() as f64;
+    let jacobian: f64 = y.iter().map(|v| v.signum() * v.abs().ln_1p()).sum();
+    let mut best = (f64::NEG_INFINITY, 1.0);
+    for step in 0..=100 {
+        let lambda = -2.0 + 0.05 * step as f64;
+        let t: Vec<f64> = y.iter().map(|v| yeo_johnson(lambda, *v)).collect();
+        let mean = t.iter().sum::<f64>() / n;
+        let var = t.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+        if !(var.is_finite() && var > 1e-300) {
+            continue;
+        }
+        let ll = -0.5 * n * var.ln() + (lambda - 1.0) * jacobian;
+        if ll > best.0 {
+            best = (ll, lambda);
+        }
+    }
+    // Halfway to the likelihood's choice: with the full exponent (often −2 once the search
+    // has concentrated near an optimum) the stretched low tail made the model over-exploit on
+    // mixed_hpo; the half step kept the gains elsewhere (docs/benchmarks.md).
+    let lambda = 0.5 * (1.0 + best.1);
+    let t: Vec<f64> = y.iter().map(|v| yeo_johnson(lambda, *v)).collect();
+    let mean = t.iter().sum::<f64>() / n;
+    let sd = (t.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let sd = if sd > 1e-12 { sd } else { 1.0 };
+    t.iter().map(|v| (v - mean) / sd).collect()
+}
+
+/// The random stream of anchor fits: beyond any suggestion's sequence number.
+const ANCHOR_STREAM: u64 = 1 << 62;
+/// Anchor fits remembered (the latest few; they are a cache, never needed for correctness).
+const MAX_ANCHORS: usize = 8;
+
 impl BoptStrategy {
+    /// Centre and scale of the losses (mean and standard deviation when `normalize_Y`).
+    fn normalisation(&self, data: &[(&Vec<f64>, f64)]) -> (f64, f64) {
+        if !self.bopt.normalize_y || data.is_empty() {
+            return (0.0, 1.0);
+        }
+        let n = data.len() as f64;
+        let mean = data.iter().map(|(_, l)| l).sum::<f64>() / n;
+        let var = data.iter().map(|(_, l)| (l - mean).powi(2)).sum::<f64>() / n;
+        (mean, if var.sqrt() > 1e-12 { var.sqrt() } else { 1.0 })
+    }
+
+    /// The GP's targets for `data`: normalised losses, then (with `warp_Y`) a Yeo-Johnson power
+    /// transform (`power_transform`).
+    fn targets(&self, data: &[(&Vec<f64>, f64)]) -> Vec<f64> {
+        let (center, scale) = self.normalisation(data);
+        let y: Vec<f64> = data.iter().map(|(_, l)| (l - center) / scale).collect();
+        if !self.bopt.warp_y || y.len() < 3 {
+            return y;
+        }
+        power_transform(&y)
+    }
+
+    /// The hyperparameters of a full multi-start MAP fit on the first `anchor_size(n)`
+    /// observations, with randomness from the seed and that size only. A pure function of the
+    /// data and the seed (a resumed search gets the same); computed once per anchor and kept.
+    fn anchor(
+        &mut self,
+        kernel: Kernel,
+        space: &Space,
+        data: &[(&Vec<f64>, f64)],
+        seed: u64,
+    ) -> Option<Hyper> {
+        use std::hash::{Hash, Hasher};
+        let m = anchor_size(data.len());
+        let prefix = &data[..m];
+        let mut hasher = std::hash::DefaultHasher::new();
+        (
+            kernel as u8,
+            self.bopt.exact_feval,
+            self.bopt.normalize_y,
+            seed,
+            m,
+        )
+            .hash(&mut hasher);
+        for (p, l) in prefix {
+            p.iter().for_each(|v| v.to_bits().hash(&mut hasher));
+            l.to_bits().hash(&mut hasher);
+        }
+        let key = hasher.finish();
+        if let Some((_, h)) = self.anchors.iter().find(|(k, _)| *k == key) {
+            return Some(h.clone());
+        }
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(ANCHOR_STREAM + m as u64);
+        let rows = keep(&loss_order(prefix), MAX_FIT, &mut rng);
+        let (center, scale) = self.normalisation(prefix);
+        let (x, y): (Vec<Vec<f64>>, Vec<f64>) = rows
+            .iter()
+            .map(|i| {
+                (
+                    features(space, prefix[*i].0),
+                    (prefix[*i].1 - center) / scale,
+                )
+            })
+            .unzip();
+        let gp = Gp::fit(
+            kernel,
+            x,
+            &y,
+            self.bopt.exact_feval,
+            restarts_for(m),
+            &mut rng,
+        )
+        .ok()?;
+        if self.anchors.len() >= MAX_ANCHORS {
+            self.anchors.remove(0);
+        }
+        self.anchors.push((key, gp.hyper.clone()));
+        Some(gp.hyper)
+    }
+
     /// The estimator for this suggestion. With both listed, the seed's rule: MCMC is favoured
     /// while data are few and MLE later; here P(MCMC) = 1 / (1 + n / 20) for n results.
     fn pick_estimator(&self, n: usize, rng: &mut impl rand::Rng) -> Estimator {
@@ -244,49 +478,32 @@ impl Strategy for BoptStrategy {
         let mut notes = Vec::new();
 
         // Training data: all of it, or the best and a random rest when there is a lot.
-        let mut order: Vec<usize> = (0..data.len()).collect();
-        order.sort_by(|a, b| data[*a].1.total_cmp(&data[*b].1));
-        let keep = |limit: usize, rng: &mut rand_chacha::ChaCha8Rng| -> Vec<usize> {
-            if order.len() <= limit {
-                return order.clone();
-            }
-            let best = limit / 5;
-            let mut rest: Vec<usize> = order[best..].to_vec();
-            for i in 0..(limit - best) {
-                let j = rng.random_range(i..rest.len());
-                rest.swap(i, j);
-            }
-            order[..best]
-                .iter()
-                .copied()
-                .chain(rest.into_iter().take(limit - best))
-                .collect()
-        };
-        let fit_rows = keep(MAX_FIT, &mut rng);
-        let predict_rows = keep(MAX_PREDICT, &mut rng);
-        let losses: Vec<f64> = data.iter().map(|(_, l)| *l).collect();
-        let (center, scale) = if self.bopt.normalize_y {
-            let mean = losses.iter().sum::<f64>() / losses.len() as f64;
-            let var = losses.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / losses.len() as f64;
-            (mean, if var.sqrt() > 1e-12 { var.sqrt() } else { 1.0 })
-        } else {
-            (0.0, 1.0)
-        };
+        let order = loss_order(&data);
+        let fit_rows = keep(&order, MAX_FIT, &mut rng);
+        let predict_rows = keep(&order, MAX_PREDICT, &mut rng);
+        let targets = self.targets(&data);
         let rows = |ids: &[usize]| -> (Vec<Vec<f64>>, Vec<f64>) {
             ids.iter()
-                .map(|i| (features(space, data[*i].0), (data[*i].1 - center) / scale))
+                .map(|i| (features(space, data[*i].0), targets[*i]))
                 .unzip()
         };
         let (fx, fy) = rows(&fit_rows);
-        let restarts = if data.len() < 100 { 4 } else { 1 };
-        let fitted = match Gp::fit(
-            kernel,
-            fx.clone(),
-            &fy,
-            self.bopt.exact_feval,
-            restarts,
-            &mut rng,
-        ) {
+        // The MAP fit starts from the hyperparameters of the last anchor fit (a full multi-start
+        // fit on a prefix of the data, see `anchor`): one local L-BFGS-B run instead of five.
+        // The MAP fit starts from the hyperparameters of the last anchor fit (a full multi-start
+        // fit on a prefix of the data, see `anchor`): one local L-BFGS-B run instead of five.
+        let fitted = match self.anchor(kernel, space, &data, context.seed) {
+            Some(warm) => Gp::fit_from(kernel, fx.clone(), &fy, self.bopt.exact_feval, &[warm], 60),
+            None => Gp::fit(
+                kernel,
+                fx.clone(),
+                &fy,
+                self.bopt.exact_feval,
+                restarts_for(data.len()),
+                &mut rng,
+            ),
+        };
+        let fitted = match fitted {
             Ok(gp) => gp,
             Err(e) => {
                 return Ok(Some(Suggestion {
@@ -298,6 +515,7 @@ impl Strategy for BoptStrategy {
                 }));
             }
         };
+        let map_lengthscales = fitted.hyper.log_lengthscales.clone();
         if fitted.jitter > 0.0 {
             notes.push(format!("the GP needed a diagonal jitter of {:.1e} to factorise (near-duplicate observations?)", fitted.jitter));
         }
@@ -374,7 +592,7 @@ impl Strategy for BoptStrategy {
         };
         let numeric = numeric_features(space);
 
-        // Candidates: random points and perturbations of the best observed ones.
+        // Candidates: random points, perturbations of the best observed ones, and a trust region.
         let mut candidates: Vec<Vec<f64>> = (0..RANDOM_CANDIDATES)
             .map(|_| random_point(space.dims(), &mut rng))
             .collect();
@@ -392,9 +610,33 @@ impl Strategy for BoptStrategy {
                 candidates.push(p);
             }
         }
-        let mut scored: Vec<(f64, Vec<f64>)> = candidates
+        // A trust region around the incumbent: boxes of side `TRUST_REGION_SIDE` on average,
+        // wider along dimensions with long lengthscales (the MAP fit's, relative to their
+        // geometric mean, within 1/4..4).
+        let numeric_ls: Vec<f64> = numeric
+            .iter()
+            .flatten()
+            .map(|f| map_lengthscales[*f])
+            .collect();
+        let mean_log_ls = numeric_ls.iter().sum::<f64>() / numeric_ls.len().max(1) as f64;
+        let incumbent = data[order[0]].0;
+        for _ in 0..TRUST_REGION_CANDIDATES {
+            let mut p = incumbent.clone();
+            for (d, u) in p.iter_mut().enumerate() {
+                if let Some(f) = numeric[d] {
+                    let width = TRUST_REGION_SIDE
+                        * (map_lengthscales[f] - mean_log_ls).exp().clamp(0.25, 4.0);
+                    *u = (*u + width * (rng.random::<f64>() - 0.5)).clamp(0.0, 1.0);
+                } else if rng.random::<f64>() < 0.2 {
+                    *u = rng.random::<f64>();
+                }
+            }
+            candidates.push(p);
+        }
+        let mut scored: Vec<(f64, Vec<f64>)> = surrogate
+            .score_batch(&candidates)
             .into_iter()
-            .map(|p| (surrogate.score(&p), p))
+            .zip(candidates)
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0));
         let existing: HashSet<String> = if self.bopt.de_duplication {
@@ -426,7 +668,7 @@ impl Strategy for BoptStrategy {
             }
             finals.push((surrogate.score(&point), point));
         }
-        finals.extend(scored.into_iter().map(|(s, p)| (s, space.canonical(&p))));
+        finals.extend(scored);
         finals.sort_by(|a, b| b.0.total_cmp(&a.0));
         let too_close = |p: &[f64]| {
             self.bopt.eps > 0.0
@@ -439,8 +681,10 @@ impl Strategy for BoptStrategy {
                         < self.bopt.eps
                 })
         };
+        // Canonical forms only as far down the ranking as needed.
         let chosen = finals
             .into_iter()
+            .map(|(s, p)| (s, space.canonical(&p)))
             .find(|(s, p)| {
                 s.is_finite() && !existing.contains(&space.combination_key(p)) && !too_close(p)
             })
@@ -460,5 +704,88 @@ impl Strategy for BoptStrategy {
                 }
             }
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fresh_strategy_suggests_what_one_with_remembered_anchors_does() {
+        use crate::space::{Hyperparameter, Transformation};
+        use crate::strategy::Observation;
+        let space = Space::new(
+            (0..3)
+                .map(|i| Hyperparameter {
+                    name: format!("x{i}"),
+                    domain: Domain::Continuous {
+                        low: 0.0,
+                        high: 1.0,
+                    },
+                    transformation: Transformation::Linear,
+                })
+                .collect(),
+        );
+        let config = SearchConfig::from_map(
+            std::path::Path::new("test"),
+            &serde_json::from_str(r#"{"search_type": "bopt", "random_suggestion_probability": 0}"#)
+                .unwrap(),
+        )
+        .unwrap();
+        let mut running = BoptStrategy::new(&config);
+        let mut finished: Vec<Observation> = Vec::new();
+        for sequence in 0..16u64 {
+            let context = SuggestContext {
+                space: &space,
+                finished: &finished,
+                pending: &[],
+                sequence,
+                seed: 7,
+            };
+            let point = running.suggest(&context).unwrap().unwrap().point;
+            // A resumed search: a new strategy, no remembered anchors.
+            let fresh = BoptStrategy::new(&config)
+                .suggest(&context)
+                .unwrap()
+                .unwrap()
+                .point;
+            assert_eq!(point, fresh, "suggestion {sequence}");
+            let loss = point.iter().map(|u| (u - 0.3).powi(2)).sum::<f64>();
+            finished.push(Observation {
+                point,
+                loss: Some(loss),
+            });
+        }
+    }
+
+    #[test]
+    fn anchors_grow_by_a_quarter_after_eight() {
+        let sizes: Vec<usize> = (1..=45).map(anchor_size).collect();
+        assert_eq!(&sizes[..9], &[1, 2, 3, 4, 5, 6, 7, 8, 8]);
+        assert_eq!(anchor_size(10), 10);
+        assert_eq!(anchor_size(11), 10);
+        assert_eq!(anchor_size(44), 41);
+        assert!(sizes.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn the_power_transform_is_monotone_and_standardised() {
+        let y: Vec<f64> = [0.1, 0.2, 0.25, 0.3, 0.5, 1.0, 3.0, 12.0, 80.0]
+            .iter()
+            .map(|v: &f64| v.ln() * 3.0 + v)
+            .collect();
+        let t = power_transform(&y);
+        assert!(t.windows(2).all(|w| w[0] < w[1]), "{t:?}");
+        let n = t.len() as f64;
+        let mean = t.iter().sum::<f64>() / n;
+        let var = t.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+        assert!(mean.abs() < 1e-12 && (var - 1.0).abs() < 1e-9);
+        // Continuous at 0 for every exponent, identity at 1.
+        for lambda in [-2.0, 0.0, 0.5, 1.0, 2.0, 3.0] {
+            assert!((yeo_johnson(lambda, 1e-12) - yeo_johnson(lambda, -1e-12)).abs() < 1e-9);
+        }
+        assert_eq!(yeo_johnson(1.0, 2.5), 2.5);
+        assert_eq!(yeo_johnson(1.0, -2.5), -2.5);
     }
 }
