@@ -348,6 +348,36 @@ pub fn short_number(v: f64) -> String {
     }
 }
 
+/// A chart with one hyperparameter on x (its name, unit and scale; categories by name) and a
+/// loss on y, its mesh drawn.
+fn hyperparameter_chart<'a, DB: DrawingBackend + 'a>(
+    root: &'a Area<DB>,
+    title: &str,
+    h: &HyperparameterInfo,
+    (y0, y1): (f64, f64),
+    y_desc: &str,
+) -> Result<Chart<'a, DB>, DrawingAreaErrorKind<DB::ErrorType>> {
+    let (x0, x1) = axis_range(h);
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, (FONT, 20))
+        .margin(12)
+        .x_label_area_size(44)
+        .y_label_area_size(72)
+        .build_cartesian_2d(x0..x1, y0..y1)?;
+    let formatter = |x: &f64| tick_label(h, *x);
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(h.label())
+        .y_desc(y_desc)
+        .label_style((FONT, 13))
+        .axis_desc_style((FONT, 15))
+        .x_label_formatter(&formatter);
+    if h.kind == "categorical" {
+        mesh.x_labels(h.categories.len() * 2 + 1);
+    }
+    mesh.draw()?;
+    Ok(chart)
+}
+
 /// A small deterministic offset, so that runs of one category do not hide each other.
 fn jitter(id: u64) -> f64 {
     ((id.wrapping_mul(2_654_435_761) % 1000) as f64 / 1000.0 - 0.5) * 0.3
@@ -360,26 +390,8 @@ fn parameter<DB: DrawingBackend>(
     title: &str,
 ) -> Drawn<DB> {
     let h = &a.hyperparameters[i];
-    let (x0, x1) = axis_range(h);
-    let (y0, y1) = padded(losses(a));
     let categorical = h.kind == "categorical";
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, (FONT, 20))
-        .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(72)
-        .build_cartesian_2d(x0..x1, y0..y1)?;
-    let formatter = |x: &f64| tick_label(h, *x);
-    let mut mesh = chart.configure_mesh();
-    mesh.x_desc(h.label())
-        .y_desc(a.loss_label.as_str())
-        .label_style((FONT, 13))
-        .axis_desc_style((FONT, 15))
-        .x_label_formatter(&formatter);
-    if categorical {
-        mesh.x_labels(h.categories.len() * 2 + 1);
-    }
-    mesh.draw()?;
+    let mut chart = hyperparameter_chart(root, title, h, padded(losses(a)), &a.loss_label)?;
     let place = |r: &Run| -> Option<(f64, f64)> {
         let x = axis_x(h, r.params.get(&h.name)?)?;
         let x = if categorical { x + jitter(r.id) } else { x };
@@ -548,25 +560,9 @@ fn effect<DB: DrawingBackend>(a: &Analysis, i: usize, root: &Area<DB>, title: &s
         .iter()
         .map(|v| axis_x(h, v).unwrap_or(f64::NAN))
         .collect();
-    let (x0, x1) = axis_range(h);
-    let (y0, y1) = padded(e.lower.iter().chain(&e.upper).copied());
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, (FONT, 20))
-        .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(72)
-        .build_cartesian_2d(x0..x1, y0..y1)?;
-    let formatter = |x: &f64| tick_label(h, *x);
-    let mut mesh = chart.configure_mesh();
-    mesh.x_desc(h.label())
-        .y_desc(format!("mean {}", a.loss_label))
-        .label_style((FONT, 13))
-        .axis_desc_style((FONT, 15))
-        .x_label_formatter(&formatter);
-    if h.kind == "categorical" {
-        mesh.x_labels(h.categories.len() * 2 + 1);
-    }
-    mesh.draw()?;
+    let y_range = padded(e.lower.iter().chain(&e.upper).copied());
+    let y_desc = format!("mean {}", a.loss_label);
+    let mut chart = hyperparameter_chart(root, title, h, y_range, &y_desc)?;
     if h.kind == "categorical" {
         for (j, x) in xs.iter().enumerate() {
             chart.draw_series(LineSeries::new(
