@@ -5,7 +5,7 @@
 //!     HPSEARCH_SCALE_N=50,200,1000,5000 cargo bench --bench bopt_scale
 
 use hpsearch::config::search::SearchConfig;
-use hpsearch::space::{Domain, Hyperparameter, Space, Transformation};
+use hpsearch::space::Space;
 use hpsearch::strategy::{BoptStrategy, Observation, Strategy, SuggestContext};
 use rand::{RngExt, SeedableRng};
 use std::time::Instant;
@@ -24,18 +24,7 @@ fn main() {
     .unwrap();
     println!("{:>6} {:>4} {:>14}", "n", "d", "s/suggestion");
     for d in [6, 20] {
-        let space = Space::new(
-            (0..d)
-                .map(|i| Hyperparameter {
-                    name: format!("x{i}"),
-                    domain: Domain::Continuous {
-                        low: 0.0,
-                        high: 1.0,
-                    },
-                    transformation: Transformation::Linear,
-                })
-                .collect(),
-        );
+        let space = Space::unit_cube(d);
         for &n in &sizes {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(n as u64);
             let finished: Vec<Observation> = (0..n)

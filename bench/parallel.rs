@@ -5,7 +5,7 @@
 //!     cargo bench --bench parallel
 
 use hpsearch::config::search::SearchConfig;
-use hpsearch::space::{Domain, Hyperparameter, Space, Transformation};
+use hpsearch::space::Space;
 use hpsearch::strategy::{BoptStrategy, Observation, Strategy, SuggestContext};
 use std::collections::VecDeque;
 
@@ -45,21 +45,6 @@ fn hartmann6(x: &[f64]) -> f64 {
 /// A test problem: name, dimension, objective on the unit cube, known minimum.
 type Problem = (&'static str, usize, fn(&[f64]) -> f64, f64);
 
-fn unit_space(d: usize) -> Space {
-    Space::new(
-        (0..d)
-            .map(|i| Hyperparameter {
-                name: format!("x{i}"),
-                domain: Domain::Continuous {
-                    low: 0.0,
-                    high: 1.0,
-                },
-                transformation: Transformation::Linear,
-            })
-            .collect(),
-    )
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -81,7 +66,7 @@ fn main() {
         "problem", "in flight", "n=16", "n=32", "n=48"
     );
     for (name, d, f, f_star) in problems {
-        let space = unit_space(d);
+        let space = Space::unit_cube(d);
         for in_flight in [1usize, 4, 16] {
             let mut at: [Vec<f64>; 3] = [Vec::new(), Vec::new(), Vec::new()];
             for seed in 0..5u64 {

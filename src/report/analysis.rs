@@ -758,16 +758,7 @@ mod tests {
     /// nearly everything, the strong one most, and no share exceeds 1.
     #[test]
     fn importance_ranks_an_additive_function_s_inputs() {
-        use crate::space::{Hyperparameter, Transformation};
-        let h = |name: &str| Hyperparameter {
-            name: name.into(),
-            domain: Domain::Continuous {
-                low: 0.0,
-                high: 1.0,
-            },
-            transformation: Transformation::Linear,
-        };
-        let space = Space::new(vec![h("a"), h("b")]);
+        let space = Space::unit_cube(2);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         let combinations: Vec<Combination> = (0..40)
             .map(|id| {

@@ -206,19 +206,7 @@ fn history<DB: DrawingBackend>(a: &Analysis, root: &Area<DB>, title: &str) -> Dr
     }
     let (y0, y1) = padded(losses(a));
     let x1 = a.runs.iter().map(|r| r.id).max().unwrap_or(0) as f64 + 1.0;
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, (FONT, 20))
-        .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(72)
-        .build_cartesian_2d(-0.5..x1 - 0.5, y0..y1)?;
-    chart
-        .configure_mesh()
-        .x_desc("combination id")
-        .y_desc(a.loss_label.as_str())
-        .label_style((FONT, 13))
-        .axis_desc_style((FONT, 15))
-        .draw()?;
+    let mut chart = combination_chart(root, title, x1, (y0, y1), &a.loss_label)?;
     let ok: Vec<(f64, f64)> = finished
         .iter()
         .filter(|r| r.state == RunState::Succeeded)
@@ -346,6 +334,30 @@ pub fn short_number(v: f64) -> String {
         let text = format!("{v:.4}");
         text.trim_end_matches('0').trim_end_matches('.').to_string()
     }
+}
+
+/// A chart with the combinations' ids on x (up to `x1`) and `y_desc` on y, its mesh drawn.
+fn combination_chart<'a, DB: DrawingBackend + 'a>(
+    root: &'a Area<DB>,
+    title: &str,
+    x1: f64,
+    (y0, y1): (f64, f64),
+    y_desc: &str,
+) -> Result<Chart<'a, DB>, DrawingAreaErrorKind<DB::ErrorType>> {
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, (FONT, 20))
+        .margin(12)
+        .x_label_area_size(44)
+        .y_label_area_size(72)
+        .build_cartesian_2d(-0.5..x1 - 0.5, y0..y1)?;
+    chart
+        .configure_mesh()
+        .x_desc("combination id")
+        .y_desc(y_desc)
+        .label_style((FONT, 13))
+        .axis_desc_style((FONT, 15))
+        .draw()?;
+    Ok(chart)
 }
 
 /// A chart with one hyperparameter on x (its name, unit and scale; categories by name) and a
@@ -633,19 +645,7 @@ fn run_time<DB: DrawingBackend>(a: &Analysis, root: &Area<DB>, title: &str) -> D
     }
     let top = timed.iter().map(|t| t.1).fold(0.0, f64::max).max(1e-3);
     let x1 = a.runs.iter().map(|r| r.id).max().unwrap_or(0) as f64 + 1.0;
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, (FONT, 20))
-        .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(72)
-        .build_cartesian_2d(-0.5..x1 - 0.5, 0.0..top * 1.1)?;
-    chart
-        .configure_mesh()
-        .x_desc("combination id")
-        .y_desc("minutes")
-        .label_style((FONT, 13))
-        .axis_desc_style((FONT, 15))
-        .draw()?;
+    let mut chart = combination_chart(root, title, x1, (0.0, top * 1.1), "minutes")?;
     for (state, colour, label) in [
         (RunState::Succeeded, SUCCEEDED, "succeeded"),
         (RunState::Failed, FAILED, "failed"),

@@ -13,6 +13,24 @@ impl Space {
         Space { hyperparameters }
     }
 
+    /// `d` linear continuous hyperparameters `x0`, `x1`, ... on [0, 1]: the space of the
+    /// benchmark functions and of tests of the engine.
+    pub fn unit_cube(d: usize) -> Self {
+        use super::hyperparameter::{Domain, Transformation};
+        Space::new(
+            (0..d)
+                .map(|i| Hyperparameter {
+                    name: format!("x{i}"),
+                    domain: Domain::Continuous {
+                        low: 0.0,
+                        high: 1.0,
+                    },
+                    transformation: Transformation::Linear,
+                })
+                .collect(),
+        )
+    }
+
     pub fn dims(&self) -> usize {
         self.hyperparameters.len()
     }

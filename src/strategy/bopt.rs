@@ -713,20 +713,8 @@ mod tests {
 
     #[test]
     fn a_fresh_strategy_suggests_what_one_with_remembered_anchors_does() {
-        use crate::space::{Hyperparameter, Transformation};
         use crate::strategy::Observation;
-        let space = Space::new(
-            (0..3)
-                .map(|i| Hyperparameter {
-                    name: format!("x{i}"),
-                    domain: Domain::Continuous {
-                        low: 0.0,
-                        high: 1.0,
-                    },
-                    transformation: Transformation::Linear,
-                })
-                .collect(),
-        );
+        let space = Space::unit_cube(3);
         let config = SearchConfig::from_map(
             std::path::Path::new("test"),
             &serde_json::from_str(r#"{"search_type": "bopt", "random_suggestion_probability": 0}"#)
