@@ -633,6 +633,29 @@ impl Strategy for BoptStrategy {
             }
             candidates.push(p);
         }
+        // Discrete and categorical values are scored only where they can run: every candidate
+        // is snapped to the domain before the acquisition sees it, and the refinement moves the
+        // continuous dimensions alone (the snapped acquisition is flat along the others). Against
+        // scoring relaxed values and snapping afterwards, with or without a search over
+        // neighbouring values, this won on both mixed problems (docs/benchmarks.md).
+        let continuous: Vec<Option<usize>> = numeric
+            .iter()
+            .zip(space.hyperparameters())
+            .map(|(f, h)| match h.domain {
+                Domain::Continuous { .. } => *f,
+                _ => None,
+            })
+            .collect();
+        if continuous.iter().any(Option::is_none) {
+            for c in candidates.iter_mut() {
+                let snapped = space.canonical(c);
+                for (d, u) in c.iter_mut().enumerate() {
+                    if continuous[d].is_none() {
+                        *u = snapped[d];
+                    }
+                }
+            }
+        }
         let mut scored: Vec<(f64, Vec<f64>)> = surrogate
             .score_batch(&candidates)
             .into_iter()
@@ -646,7 +669,7 @@ impl Strategy for BoptStrategy {
         };
         let mut finals: Vec<(f64, Vec<f64>)> = Vec::new();
         for (_, start) in scored.iter().take(LOCAL_STARTS) {
-            let refined = space.canonical(&surrogate.refine(start, &numeric));
+            let refined = space.canonical(&surrogate.refine(start, &continuous));
             // Sweep every categorical exactly at the refined point.
             let mut point = refined;
             for (d, h) in space.hyperparameters().iter().enumerate() {

@@ -1,0 +1,83 @@
+"""Problems outside the anchor suite, to check that bopt's defaults generalise.
+
+Loaded by the anchor harness through HPS_EXTRA_PROBLEMS=bench/extra_problems.py
+(`bash bench/anchors.sh --extra`). Each has a known minimum f_star at x_star, checked by
+`python3 bench/extra_problems.py`. Chosen to differ from the suite in the ways a user's losses
+do: negative values (styblinski4), a minimum far from zero (hartmann6_shift), a range of six
+decades (goldstein), and a search space of mostly integers with interactions (hpo_ints).
+"""
+import math
+
+from problems import Problem, PROBLEMS as SUITE, _float_space
+
+
+STYBLINSKI_X = -2.903534027771178
+
+
+class Styblinski4(Problem):
+    """Styblinski-Tang in 4-D on [-5, 5]: negative everywhere near its minimum, 2^4 basins."""
+    name = "styblinski4"
+    space = _float_space(4, -5.0, 5.0)
+    f_star = 4 * 0.5 * (STYBLINSKI_X ** 4 - 16 * STYBLINSKI_X ** 2 + 5 * STYBLINSKI_X)
+    x_star = {f"x{i}": STYBLINSKI_X for i in range(4)}
+    budget = 50
+
+    def __call__(self, p):
+        return sum(0.5 * (v ** 4 - 16 * v ** 2 + 5 * v) for v in (float(p[f"x{i}"]) for i in range(4)))
+
+
+class HartmannShifted(Problem):
+    """Hartmann-6 plus 3.5: positive, with its minimum (0.177) far above zero."""
+    name = "hartmann6_shift"
+    space = SUITE["hartmann6"].space
+    f_star = SUITE["hartmann6"].f_star + 3.5
+    x_star = SUITE["hartmann6"].x_star
+    budget = 50
+
+    def __call__(self, p):
+        return SUITE["hartmann6"](p) + 3.5
+
+
+class GoldsteinPrice(Problem):
+    """Goldstein-Price on [-2, 2]^2: values from 3 to about 10^6."""
+    name = "goldstein"
+    space = _float_space(2, -2.0, 2.0)
+    f_star = 3.0
+    x_star = {"x0": 0.0, "x1": -1.0}
+    budget = 50
+
+    def __call__(self, p):
+        x, y = float(p["x0"]), float(p["x1"])
+        a = 1 + (x + y + 1) ** 2 * (19 - 14 * x + 3 * x * x - 14 * y + 6 * x * y + 3 * y * y)
+        b = 30 + (2 * x - 3 * y) ** 2 * (18 - 32 * x + 12 * x * x + 48 * y - 36 * x * y + 27 * y * y)
+        return a * b
+
+
+class HpoInts(Problem):
+    """A model-tuning stand-in with three integers (layers, units, heads) and two floats whose
+    best values move with them; minimum 0.2 at layers 6, units 37, heads 3."""
+    name = "hpo_ints"
+    space = [{"name": "lr", "type": "float", "low": 1e-5, "high": 1e-1, "log": True},
+             {"name": "layers", "type": "int", "low": 1, "high": 12, "log": False},
+             {"name": "units", "type": "int", "low": 8, "high": 128, "log": False},
+             {"name": "heads", "type": "int", "low": 1, "high": 8, "log": False},
+             {"name": "dropout", "type": "float", "low": 0.0, "high": 0.8, "log": False}]
+    f_star = 0.2
+    x_star = {"lr": 1e-3, "layers": 6, "units": 37, "heads": 3, "dropout": 0.37}
+    budget = 50
+
+    def __call__(self, p):
+        lr, layers = float(p["lr"]), int(p["layers"])
+        units, heads, dropout = int(p["units"]), int(p["heads"]), float(p["dropout"])
+        du = math.log10(lr) + 3.0 - 0.05 * (layers - 6)
+        return (0.2 + 0.08 * du * du + 0.01 * (layers - 6) ** 2
+                + 0.03 * ((units - 37) / 10.0) ** 2 + 0.02 * (heads - 3) ** 2
+                + 0.5 * (dropout - 0.01 * units) ** 2)
+
+
+PROBLEMS = {p.name: p for p in (Styblinski4(), HartmannShifted(), GoldsteinPrice(), HpoInts())}
+
+if __name__ == "__main__":
+    for p in PROBLEMS.values():
+        v = p(p.x_star)
+        print(f"{p.name:16s} f(x*)={v:.12g} f*={p.f_star:.12g} {'OK' if abs(v - p.f_star) < 1e-9 else 'MISMATCH'}")
