@@ -1,6 +1,7 @@
 //! Regret of the Bayesian optimiser against the number of finished runs with 1, 4 and 16 runs in
 //! flight (asynchronous: the oldest run finishes, a new one starts with the rest still pending).
-//! Problems: Branin (2-D) and Hartmann6; 48 finished runs; median over 5 seeds.
+//! Problems: Branin (2-D) and Hartmann6; 48 finished runs; median over 5 seeds (or
+//! `HPSEARCH_BENCH_SEEDS`).
 //!
 //!     cargo bench --bench parallel
 
@@ -60,7 +61,11 @@ fn main() {
         ("branin", 2, branin, 0.397_887_357_729_738_4),
         ("hartmann6", 6, hartmann6, -3.322_368_011_415_514),
     ];
-    println!("median log10 regret after n finished runs (5 seeds)");
+    let seeds: u64 = std::env::var("HPSEARCH_BENCH_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    println!("median log10 regret after n finished runs ({seeds} seeds)");
     println!(
         "{:<10} {:>9} {:>8} {:>8} {:>8}",
         "problem", "in flight", "n=16", "n=32", "n=48"
@@ -69,7 +74,7 @@ fn main() {
         let space = Space::unit_cube(d);
         for in_flight in [1usize, 4, 16] {
             let mut at: [Vec<f64>; 3] = [Vec::new(), Vec::new(), Vec::new()];
-            for seed in 0..5u64 {
+            for seed in 0..seeds {
                 let mut strategy = BoptStrategy::new(&config);
                 let mut finished: Vec<Observation> = Vec::new();
                 let mut pending: VecDeque<Vec<f64>> = VecDeque::new();
