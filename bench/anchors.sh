@@ -6,10 +6,13 @@
 #   bash bench/anchors.sh                  # our solver, seeds 0-9; anchors from their recorded runs
 #   bash bench/anchors.sh --rerun-anchors  # also re-run every reference optimizer here (~50 min;
 #                                          # builds the harness's venv with optuna, skopt, HEBO...)
+#   bash bench/anchors.sh --extra          # instead: the problems of bench/extra_problems.py, ours
+#                                          # beside random, Optuna TPE and GP, skopt (~8 min; venv)
 #
 # Extra settings for our solver: HPSEARCH_SOLVER_CONFIG='{"bopt_config": {"kernel": "RatQuad"}}'.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root="$PWD"
 anchors_src=${ANCHORS:-../shared/bench/anchors}
 work=${WORK:-target/anchors}
 cargo build --release --locked --bin hpsearch
@@ -24,11 +27,30 @@ mkdir -p results/logs
 rm -f results/ext_*.jsonl
 
 python=python3
-if [ "${1:-}" = "--rerun-anchors" ]; then
+case "${1:-}" in
+--rerun-anchors)
   ./setup_venv.sh
   python=.venv/bin/python
   mkdir -p results.recorded && mv results/*.jsonl results.recorded/ 2>/dev/null || true
   "$python" run.py all --seeds 0-9 --seeds-for hebo=0-4 --jobs 2 --timeout 600
-fi
+  ;;
+--extra)
+  # Problems outside the suite: no recorded anchors, so the cheaper references run here.
+  export HPS_EXTRA_PROBLEMS="$root/bench/extra_problems.py"
+  extra=styblinski4,hartmann6_shift,goldstein,hpo_ints
+  ./setup_venv.sh
+  python=.venv/bin/python
+  mkdir -p results.recorded && mv results/*.jsonl results.recorded/ 2>/dev/null || true
+  "$python" run.py all --solvers random,optuna_tpe,optuna_gp,skopt_gp,"ext:$solver ask-tell" \
+    --problems "$extra" --seeds 0-9 --jobs 2 --timeout 600
+  "$python" summarize.py
+  exit 0
+  ;;
+"") ;;
+*)
+  echo "bench/anchors.sh: unknown option '$1' (use --rerun-anchors or --extra)" >&2
+  exit 2
+  ;;
+esac
 "$python" run.py all --solvers "ext:$solver ask-tell" --seeds 0-9 --jobs 2 --timeout 600
 "$python" summarize.py
