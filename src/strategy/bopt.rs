@@ -7,8 +7,9 @@
 //! (imputed failures included, `nan` ones left out; normalised and, with `warp_Y`, through a
 //! Yeo-Johnson power transform), runs in flight added as "kriging believer"
 //! observations at the GP's own mean (so parallel suggestions spread out), and the acquisition
-//! maximised from random and perturbed-incumbent starts refined by L-BFGS-B on the numeric
-//! dimensions; categorical dimensions are swept exactly, discrete ones snapped to their domain.
+//! maximised over candidates (random, perturbed incumbents, a trust region) whose discrete and
+//! categorical values are snapped to their domain before scoring, the best refined by L-BFGS-B
+//! on the continuous dimensions, then every categorical swept exactly.
 //!
 //! The MAP fit is warm-started: a full multi-start fit runs only at anchor sizes of the data
 //! (`anchor_size`) and is remembered; in between one L-BFGS-B run starts from the anchor's
