@@ -756,6 +756,16 @@ fn replicate_adds_runs_of_the_best_settings_and_refuses_while_the_search_runs() 
         refused.stderr
     );
 
+    // A bad argument is a usage error, also while the search runs (it used to say "still
+    // running" then, and CI caught the race when the coordinator was slow to let go).
+    let bad = project.hpsearch(&["replicate", "hp_search_0", "--top", "0"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("--top and --runs must be at least 1"),
+        "{}",
+        bad.stderr
+    );
+
     project.write("release", "");
     wait_until(Duration::from_secs(30), "the search to end", || {
         std::fs::read_to_string(project.search_dir(0).join("hp_search_state.json"))
@@ -763,20 +773,17 @@ fn replicate_adds_runs_of_the_best_settings_and_refuses_while_the_search_runs() 
             .and_then(|text| serde_json::from_str::<Value>(&text).ok())
             .is_some_and(|s| s["state"] == "finished")
     });
+    // The state says finished a moment before the coordinator lets go of its lock.
+    let lock = project.search_dir(0).join("coordinator.lock");
+    wait_until(Duration::from_secs(30), "the coordinator to exit", || {
+        hpsearch::project::lock::live_holder(&lock).is_none()
+    });
     assert_eq!(
         project.data_rows(0).len(),
         4,
         "nothing was added while it ran"
     );
     assert!(!project.search_dir(0).join("test_run_0").exists());
-
-    let bad = project.hpsearch(&["replicate", "hp_search_0", "--top", "0"]);
-    assert_eq!(bad.code, 2);
-    assert!(
-        bad.stderr.contains("--top and --runs must be at least 1"),
-        "{}",
-        bad.stderr
-    );
 
     let run = project
         .hpsearch(&["replicate", "hp_search_0", "--top", "2", "--runs", "2"])

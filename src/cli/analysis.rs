@@ -83,8 +83,16 @@ fn refuse_if_running(paths: &SearchPaths, what: &str) -> Result<(), CliError> {
     }
 }
 
+fn zero_replicates() -> CliError {
+    CliError::Usage("--top and --runs must be at least 1".into())
+}
+
 /// `hpsearch replicate`: more runs of the best settings of an ended search.
 pub fn replicate(search: &Path, top: Option<u64>, runs: Option<u64>) -> Result<i32, CliError> {
+    // A bad argument is reported as such whatever state the search is in.
+    if top == Some(0) || runs == Some(0) {
+        return Err(zero_replicates());
+    }
     let paths = SearchPaths::from_dir(search)?;
     refuse_if_running(&paths, "replicate it")?;
     let snapshot = super::view::load(&paths)?;
@@ -96,9 +104,7 @@ pub fn replicate(search: &Path, top: Option<u64>, runs: Option<u64>) -> Result<i
         2
     });
     if top == 0 || runs == 0 {
-        return Err(CliError::Usage(
-            "--top and --runs must be at least 1".into(),
-        ));
+        return Err(zero_replicates());
     }
     let succeeded = snapshot
         .combinations
