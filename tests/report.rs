@@ -740,30 +740,29 @@ fn replicate_adds_runs_of_the_best_settings_and_refuses_while_the_search_runs() 
             .join("hp_combination_0/input.json")
             .exists()
     });
-    let refused = project.hpsearch(&["replicate", "hp_search_0", "--top", "2", "--runs", "2"]);
-    assert_eq!(refused.code, 1, "{}", refused.stderr);
-    assert!(
-        refused.stderr.contains("search 0 is still running")
-            && refused.stderr.contains("hpsearch cancel"),
-        "{}",
-        refused.stderr
+    let refused_with = |args: &[&str], code: i32, needles: &[&str]| {
+        let out = project.hpsearch(args);
+        assert_eq!(out.code, code, "{args:?}: {}", out.stderr);
+        for needle in needles {
+            assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
+        }
+    };
+    refused_with(
+        &["replicate", "hp_search_0", "--top", "2", "--runs", "2"],
+        1,
+        &["search 0 is still running", "hpsearch cancel"],
     );
-    let refused = project.hpsearch(&["test", "hp_search_0", "--combination", "0"]);
-    assert_eq!(refused.code, 1, "{}", refused.stderr);
-    assert!(
-        refused.stderr.contains("still running"),
-        "{}",
-        refused.stderr
+    refused_with(
+        &["test", "hp_search_0", "--combination", "0"],
+        1,
+        &["still running"],
     );
-
     // A bad argument is a usage error, also while the search runs (it used to say "still
     // running" then, and CI caught the race when the coordinator was slow to let go).
-    let bad = project.hpsearch(&["replicate", "hp_search_0", "--top", "0"]);
-    assert_eq!(bad.code, 2, "{}", bad.stderr);
-    assert!(
-        bad.stderr.contains("--top and --runs must be at least 1"),
-        "{}",
-        bad.stderr
+    refused_with(
+        &["replicate", "hp_search_0", "--top", "0"],
+        2,
+        &["--top and --runs must be at least 1"],
     );
 
     project.write("release", "");

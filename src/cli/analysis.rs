@@ -83,15 +83,14 @@ fn refuse_if_running(paths: &SearchPaths, what: &str) -> Result<(), CliError> {
     }
 }
 
-fn zero_replicates() -> CliError {
-    CliError::Usage("--top and --runs must be at least 1".into())
-}
-
 /// `hpsearch replicate`: more runs of the best settings of an ended search.
 pub fn replicate(search: &Path, top: Option<u64>, runs: Option<u64>) -> Result<i32, CliError> {
-    // A bad argument is reported as such whatever state the search is in.
+    // A bad argument is reported as such whatever state the search is in. (The config's own
+    // values are never 0: replicate_top_k >= 1 is checked when it is read.)
     if top == Some(0) || runs == Some(0) {
-        return Err(zero_replicates());
+        return Err(CliError::Usage(
+            "--top and --runs must be at least 1".into(),
+        ));
     }
     let paths = SearchPaths::from_dir(search)?;
     refuse_if_running(&paths, "replicate it")?;
@@ -103,9 +102,6 @@ pub fn replicate(search: &Path, top: Option<u64>, runs: Option<u64>) -> Result<i
     } else {
         2
     });
-    if top == 0 || runs == 0 {
-        return Err(zero_replicates());
-    }
     let succeeded = snapshot
         .combinations
         .iter()
