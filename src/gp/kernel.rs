@@ -43,6 +43,16 @@ pub fn shape(kernel: Kernel, s: f64, alpha: f64) -> Shape {
                 d_log_alpha: 0.0,
             }
         }
+        Kernel::Matern32 => {
+            let r = s.sqrt();
+            let sqrt3 = 3f64.sqrt();
+            let e = (-sqrt3 * r).exp();
+            Shape {
+                value: (1.0 + sqrt3 * r) * e,
+                d_s: -1.5 * e,
+                d_log_alpha: 0.0,
+            }
+        }
     }
 }
 
@@ -63,6 +73,13 @@ pub fn values_in_place(kernel: Kernel, alpha: f64, values: &mut [f64]) {
                 *s = (1.0 + sqrt5 * r + 5.0 / 3.0 * s0) * (-sqrt5 * r).exp();
             })
         }
+        Kernel::Matern32 => {
+            let sqrt3 = 3f64.sqrt();
+            values.iter_mut().for_each(|s| {
+                let r = s.max(0.0).sqrt();
+                *s = (1.0 + sqrt3 * r) * (-sqrt3 * r).exp();
+            })
+        }
     }
 }
 
@@ -72,7 +89,12 @@ mod tests {
 
     #[test]
     fn derivatives_match_finite_differences_for_every_kernel() {
-        for kernel in [Kernel::ExpQuad, Kernel::RatQuad, Kernel::Matern52] {
+        for kernel in [
+            Kernel::ExpQuad,
+            Kernel::RatQuad,
+            Kernel::Matern52,
+            Kernel::Matern32,
+        ] {
             for s in [0.01, 0.3, 1.0, 4.0, 20.0] {
                 let alpha = 0.7;
                 let h = 1e-6;

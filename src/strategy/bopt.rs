@@ -48,6 +48,9 @@ const TRUST_REGION_CANDIDATES: usize = 512;
 const TRUST_REGION_SIDE: f64 = 0.2;
 /// Most MCMC draws the acquisition is averaged over (evenly thinned).
 const MAX_MCMC_MODELS: usize = 16;
+/// Losses whose smallest is under this fraction of the largest (all positive) "span decades"
+/// (`spans_decades`): two decades, where the Box-Cox warp won (1% against 10% and 0.1%).
+const DECADES_RATIO: f64 = 0.01;
 
 impl BoptStrategy {
     pub fn new(config: &SearchConfig) -> Self {
@@ -316,35 +319,80 @@ fn yeo_johnson(lambda: f64, y: f64) -> f64 {
     }
 }
 
-/// `y` through a Yeo-Johnson transform, standardised to mean 0 and variance 1. Its exponent is
-/// halfway between 1 (no change) and the one (on a grid over [−2, 3]) that maximises the
-/// Gaussian likelihood of the result. Monotone, so the best loss stays the best.
-fn power_transform(y: &[f64]) -> Vec<f64> {
+/// The Box-Cox transform of `y > 0` with exponent `lambda` (the logarithm at 0).
+fn box_cox(lambda: f64, y: f64) -> f64 {
+    if lambda.abs() < 1e-9 {
+        y.ln()
+    } else {
+        (y.powf(lambda) - 1.0) / lambda
+    }
+}
+
+/// The exponent on a grid over [−2, 3] under which `transform(λ, y)` is most likely Gaussian.
+/// `log_slope` is Σ log |dtransform/dy| per unit of (λ − 1), the Jacobian of both families.
+fn likeliest_exponent(y: &[f64], transform: impl Fn(f64, f64) -> f64, log_slope: f64) -> f64 {
     let n = y.len() as f64;
-    let jacobian: f64 = y.iter().map(|v| v.signum() * v.abs().ln_1p()).sum();
     let mut best = (f64::NEG_INFINITY, 1.0);
     for step in 0..=100 {
         let lambda = -2.0 + 0.05 * step as f64;
-        let t: Vec<f64> = y.iter().map(|v| yeo_johnson(lambda, *v)).collect();
+        let t: Vec<f64> = y.iter().map(|v| transform(lambda, *v)).collect();
         let mean = t.iter().sum::<f64>() / n;
         let var = t.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
         if !(var.is_finite() && var > 1e-300) {
             continue;
         }
-        let ll = -0.5 * n * var.ln() + (lambda - 1.0) * jacobian;
+        let ll = -0.5 * n * var.ln() + (lambda - 1.0) * log_slope;
         if ll > best.0 {
             best = (ll, lambda);
         }
     }
-    // Halfway to the likelihood's choice: with the full exponent (often −2 once the search
-    // has concentrated near an optimum) the stretched low tail made the model over-exploit on
-    // mixed_hpo; the half step kept the gains elsewhere (docs/benchmarks.md).
-    let lambda = 0.5 * (1.0 + best.1);
-    let t: Vec<f64> = y.iter().map(|v| yeo_johnson(lambda, *v)).collect();
+    best.1
+}
+
+/// `t` shifted and scaled to mean 0 and variance 1 (left at scale 1 when constant).
+fn standardised(t: Vec<f64>) -> Vec<f64> {
+    let n = t.len() as f64;
     let mean = t.iter().sum::<f64>() / n;
     let sd = (t.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
     let sd = if sd > 1e-12 { sd } else { 1.0 };
     t.iter().map(|v| (v - mean) / sd).collect()
+}
+
+/// `y` through a Yeo-Johnson transform, standardised to mean 0 and variance 1. Its exponent is
+/// halfway between 1 (no change) and the likeliest one. Monotone, so the best loss stays the
+/// best.
+fn power_transform(y: &[f64]) -> Vec<f64> {
+    let log_slope: f64 = y.iter().map(|v| v.signum() * v.abs().ln_1p()).sum();
+    // Halfway to the likelihood's choice: with the full exponent (often −2 once the search
+    // has concentrated near an optimum) the stretched low tail made the model over-exploit on
+    // mixed_hpo; the half step kept the gains elsewhere (docs/benchmarks.md).
+    let lambda = 0.5 * (1.0 + likeliest_exponent(y, yeo_johnson, log_slope));
+    standardised(y.iter().map(|v| yeo_johnson(lambda, *v)).collect())
+}
+
+/// Positive `losses` through a Box-Cox transform with the likeliest exponent, standardised.
+/// Unlike Yeo-Johnson on normalised losses it keeps zero as the origin, so losses spanning
+/// decades above zero are modelled nearly on a log scale, where the low tail near the optimum
+/// is resolved instead of squeezed against the bulk.
+fn box_cox_transform(losses: &[f64]) -> Vec<f64> {
+    let n = losses.len() as f64;
+    let mean = losses.iter().sum::<f64>() / n;
+    let spread = (losses.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+    // The exponent does not depend on the scale; dividing keeps the powers in range.
+    let y: Vec<f64> = losses.iter().map(|v| v / spread.max(1e-300)).collect();
+    let log_slope: f64 = y.iter().map(|v| v.ln()).sum();
+    let lambda = likeliest_exponent(&y, box_cox, log_slope);
+    standardised(y.iter().map(|v| box_cox(lambda, *v)).collect())
+}
+
+/// Whether losses "span decades above zero": all positive, the smallest under `DECADES_RATIO`
+/// of the largest. Such losses (residuals, errors with an optimum near 0, runtimes) get the
+/// Box-Cox warp and, unless the config names a kernel, Matern32: the log-like warp turns the
+/// optimum into a sharp funnel that the rougher kernel fits (docs/benchmarks.md).
+fn spans_decades(losses: &[f64]) -> bool {
+    let low = losses.iter().copied().fold(f64::INFINITY, f64::min);
+    let high = losses.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    low > 0.0 && low < DECADES_RATIO * high
 }
 
 /// The random stream of anchor fits: beyond any suggestion's sequence number.
@@ -364,11 +412,21 @@ impl BoptStrategy {
         (mean, if var.sqrt() > 1e-12 { var.sqrt() } else { 1.0 })
     }
 
-    /// The GP's targets for `data`: normalised losses, then (with `warp_Y`) a Yeo-Johnson power
-    /// transform (`power_transform`).
+    /// Whether `warp_Y` takes the Box-Cox path for these losses (`spans_decades`).
+    fn log_like_warp(&self, losses: &[f64]) -> bool {
+        self.bopt.warp_y && losses.len() >= 3 && spans_decades(losses)
+    }
+
+    /// The GP's targets for `data`: normalised losses, then with `warp_Y` a power transform,
+    /// Box-Cox where the losses span decades above zero (`box_cox_transform`), else Yeo-Johnson
+    /// (`power_transform`).
     fn targets(&self, data: &[(&Vec<f64>, f64)]) -> Vec<f64> {
+        let losses: Vec<f64> = data.iter().map(|(_, l)| *l).collect();
+        if self.log_like_warp(&losses) {
+            return box_cox_transform(&losses);
+        }
         let (center, scale) = self.normalisation(data);
-        let y: Vec<f64> = data.iter().map(|(_, l)| (l - center) / scale).collect();
+        let y: Vec<f64> = losses.iter().map(|l| (l - center) / scale).collect();
         if !self.bopt.warp_y || y.len() < 3 {
             return y;
         }
@@ -473,7 +531,13 @@ impl Strategy for BoptStrategy {
                 notes: Vec::new(),
             }));
         }
-        let kernel: Kernel = choose(&self.bopt.kernel, &mut rng);
+        let losses: Vec<f64> = data.iter().map(|(_, l)| *l).collect();
+        let listed: Kernel = choose(&self.bopt.kernel, &mut rng);
+        let kernel = if self.bopt.kernel_is_default && self.log_like_warp(&losses) {
+            Kernel::Matern32
+        } else {
+            listed
+        };
         let acquisition_kind: Acquisition = choose(&self.bopt.acquisition_type, &mut rng);
         let mut estimator = self.pick_estimator(data.len(), &mut rng);
         let mut notes = Vec::new();
@@ -489,8 +553,6 @@ impl Strategy for BoptStrategy {
                 .unzip()
         };
         let (fx, fy) = rows(&fit_rows);
-        // The MAP fit starts from the hyperparameters of the last anchor fit (a full multi-start
-        // fit on a prefix of the data, see `anchor`): one local L-BFGS-B run instead of five.
         // The MAP fit starts from the hyperparameters of the last anchor fit (a full multi-start
         // fit on a prefix of the data, see `anchor`): one local L-BFGS-B run instead of five.
         let fitted = match self.anchor(kernel, space, &data, context.seed) {
@@ -799,5 +861,80 @@ mod tests {
         }
         assert_eq!(yeo_johnson(1.0, 2.5), 2.5);
         assert_eq!(yeo_johnson(1.0, -2.5), -2.5);
+    }
+
+    #[test]
+    fn box_cox_finds_the_logarithm_of_log_normal_losses() {
+        // Losses whose logarithms are evenly spread: the likeliest exponent is (near) 0, and the
+        // transformed losses are then evenly spread too, whatever the losses' scale.
+        let losses: Vec<f64> = (0..40).map(|i| (0.25 * i as f64 - 5.0).exp()).collect();
+        let log_slope: f64 = losses.iter().map(|v| v.ln()).sum();
+        let lambda = likeliest_exponent(&losses, box_cox, log_slope);
+        assert!(lambda.abs() <= 0.05, "exponent {lambda}");
+        for scale in [1e-6, 1.0, 1e6] {
+            let scaled: Vec<f64> = losses.iter().map(|v| v * scale).collect();
+            let t = box_cox_transform(&scaled);
+            let gaps: Vec<f64> = t.windows(2).map(|w| w[1] - w[0]).collect();
+            assert!(gaps.iter().all(|g| *g > 0.0), "{t:?}");
+            let (lo, hi) = gaps
+                .iter()
+                .fold((f64::INFINITY, 0.0f64), |(a, b), g| (a.min(*g), b.max(*g)));
+            assert!(hi / lo < 1.5, "uneven gaps at scale {scale}: {lo}..{hi}");
+        }
+        // The Yeo-Johnson path on normalised losses cannot do this: the 20 smallest losses
+        // (below e^0 = 1 of up to e^4.75) stay squeezed into a sliver of the range.
+        let n = losses.len() as f64;
+        let mean = losses.iter().sum::<f64>() / n;
+        let sd = (losses.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+        let normalised: Vec<f64> = losses.iter().map(|v| (v - mean) / sd).collect();
+        let yj = power_transform(&normalised);
+        let bc = box_cox_transform(&losses);
+        let share = |t: &[f64]| (t[19] - t[0]) / (t[39] - t[0]);
+        assert!(share(&bc) > 0.45, "{}", share(&bc));
+        assert!(share(&yj) < 0.1, "{}", share(&yj));
+    }
+
+    #[test]
+    fn losses_spanning_decades_switch_the_default_kernel_to_matern32_only() {
+        use crate::strategy::Observation;
+        let space = Space::unit_cube(2);
+        let label_after = |config: &str, loss: &dyn Fn(&[f64]) -> f64| -> String {
+            let config = SearchConfig::from_map(
+                std::path::Path::new("test"),
+                &serde_json::from_str(config).unwrap(),
+            )
+            .unwrap();
+            let mut strategy = BoptStrategy::new(&config);
+            let finished: Vec<Observation> = (0..8)
+                .map(|i| {
+                    let point = vec![(i as f64 + 0.5) / 8.0, ((i * 3 % 8) as f64 + 0.5) / 8.0];
+                    let loss = Some(loss(&point));
+                    Observation { point, loss }
+                })
+                .collect();
+            let context = SuggestContext {
+                space: &space,
+                finished: &finished,
+                pending: &[],
+                sequence: 8,
+                seed: 3,
+            };
+            strategy.suggest(&context).unwrap().unwrap().label
+        };
+        let bopt = r#"{"search_type": "bopt", "random_suggestion_probability": 0}"#;
+        let wide = |p: &[f64]| 10f64.powf(4.0 * p[0] + p[1]) * 1e-3;
+        let narrow = |p: &[f64]| 1.0 + p[0] + p[1];
+        let shifted = |p: &[f64]| 10f64.powf(4.0 * p[0]) - 5.0;
+        assert_eq!(label_after(bopt, &wide), "Matern32_EI_MLE");
+        assert_eq!(label_after(bopt, &narrow), "Matern52_EI_MLE");
+        // Negative losses have no natural zero: Yeo-Johnson and the default Matern52.
+        assert_eq!(label_after(bopt, &shifted), "Matern52_EI_MLE");
+        // A kernel the user names is kept, and without warp_Y nothing switches.
+        let named = r#"{"search_type": "bopt", "random_suggestion_probability": 0,
+                        "bopt_config": {"kernel": "Matern52"}}"#;
+        assert_eq!(label_after(named, &wide), "Matern52_EI_MLE");
+        let unwarped = r#"{"search_type": "bopt", "random_suggestion_probability": 0,
+                           "bopt_config": {"warp_Y": false}}"#;
+        assert_eq!(label_after(unwarped, &wide), "Matern52_EI_MLE");
     }
 }
