@@ -157,7 +157,8 @@ fn mcmc_estimation_samples_the_gp_and_logs_its_diagnostics() {
     let rows = project.data_rows(0);
     assert!(
         rows.iter()
-            .filter(|r| r["search_type"] == "Matern52_EI_MCMC")
+            // Matern52, or Matern32 once the losses span two decades (the default kernel's rule).
+            .filter(|r| r["search_type"].ends_with("_EI_MCMC"))
             .count()
             >= 3,
         "{rows:?}"
