@@ -532,6 +532,7 @@ impl Strategy for BoptStrategy {
             }));
         }
         let losses: Vec<f64> = data.iter().map(|(_, l)| *l).collect();
+        // Drawn even when replaced, so that every later draw is the same either way.
         let listed: Kernel = choose(&self.bopt.kernel, &mut rng);
         let kernel = if self.bopt.kernel_is_default && self.log_like_warp(&losses) {
             Kernel::Matern32
