@@ -35,6 +35,8 @@ pub struct BoptStrategy {
     grid: GridStrategy,
     /// Remembered anchor fits: (key of the data they were fitted on, hyperparameters).
     anchors: Vec<(u64, Hyper)>,
+    /// Whether the search log has been told that the losses span decades (once per start).
+    decades_noted: bool,
 }
 
 /// Most observations the hyperparameters are fitted on (the best ones and a random rest); the
@@ -61,6 +63,7 @@ impl BoptStrategy {
             random_probability: config.random_suggestion_probability,
             grid: GridStrategy::new(config.num_grid_points_per_hyperparameter.max(1) as usize),
             anchors: Vec::new(),
+            decades_noted: false,
         }
     }
 }
@@ -542,6 +545,14 @@ impl Strategy for BoptStrategy {
         let acquisition_kind: Acquisition = choose(&self.bopt.acquisition_type, &mut rng);
         let mut estimator = self.pick_estimator(data.len(), &mut rng);
         let mut notes = Vec::new();
+        if self.log_like_warp(&losses) && !self.decades_noted {
+            self.decades_noted = true;
+            notes.push(format!(
+                "the losses span decades above zero (all positive, the smallest under {}% of the largest): the GP models them after a Box-Cox transform{}",
+                DECADES_RATIO * 100.0,
+                if self.bopt.kernel_is_default { ", with the Matern32 kernel" } else { "" }
+            ));
+        }
 
         // Training data: all of it, or the best and a random rest when there is a lot.
         let order = loss_order(&data);
@@ -920,7 +931,15 @@ mod tests {
                 sequence: 8,
                 seed: 3,
             };
-            strategy.suggest(&context).unwrap().unwrap().label
+            let first = strategy.suggest(&context).unwrap().unwrap();
+            let said = |notes: &[String]| notes.iter().any(|n| n.contains("span decades"));
+            // The search log hears it once, when the rule first applies.
+            let losses: Vec<f64> = finished.iter().filter_map(|o| o.loss).collect();
+            let expected = config.bopt.warp_y && spans_decades(&losses);
+            assert_eq!(said(&first.notes), expected, "{:?}", first.notes);
+            let again = strategy.suggest(&context).unwrap().unwrap();
+            assert!(!said(&again.notes), "{:?}", again.notes);
+            first.label
         };
         let bopt = r#"{"search_type": "bopt", "random_suggestion_probability": 0}"#;
         let wide = |p: &[f64]| 10f64.powf(4.0 * p[0] + p[1]) * 1e-3;
