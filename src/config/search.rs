@@ -77,6 +77,13 @@ pub enum Kernel {
     Matern32,
 }
 impl Kernel {
+    /// Every kernel, in the order of `NAMES`.
+    pub const ALL: [Kernel; 4] = [
+        Kernel::ExpQuad,
+        Kernel::RatQuad,
+        Kernel::Matern52,
+        Kernel::Matern32,
+    ];
     pub const NAMES: [&'static str; 4] = ["ExpQuad", "RatQuad", "Matern52", "Matern32"];
 }
 
@@ -378,14 +385,7 @@ impl BoptConfig {
         let kernel = f
             .choice_list("kernel", &Kernel::NAMES, &DEFAULT_KERNELS)?
             .into_iter()
-            .map(|i| {
-                [
-                    Kernel::ExpQuad,
-                    Kernel::RatQuad,
-                    Kernel::Matern52,
-                    Kernel::Matern32,
-                ][i]
-            })
+            .map(|i| Kernel::ALL[i])
             .collect();
         let normalize_y = f.boolean("normalize_Y", true)?;
         let warp_y = f.boolean("warp_Y", true)?;
@@ -470,6 +470,10 @@ mod tests {
         );
         let c = parse(r#"{"bopt_config": {"kernel": "Matern32"}}"#).unwrap();
         assert_eq!(c.bopt.kernel, vec![Kernel::Matern32]);
+        // Labels are NAMES[kernel as usize]: ALL must follow the same order.
+        for (i, kernel) in Kernel::ALL.iter().enumerate() {
+            assert_eq!(*kernel as usize, i);
+        }
     }
 
     #[test]

@@ -89,12 +89,7 @@ mod tests {
 
     #[test]
     fn derivatives_match_finite_differences_for_every_kernel() {
-        for kernel in [
-            Kernel::ExpQuad,
-            Kernel::RatQuad,
-            Kernel::Matern52,
-            Kernel::Matern32,
-        ] {
+        for kernel in Kernel::ALL {
             for s in [0.01, 0.3, 1.0, 4.0, 20.0] {
                 let alpha = 0.7;
                 let h = 1e-6;

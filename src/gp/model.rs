@@ -551,12 +551,7 @@ mod tests {
     fn hyperparameter_gradient_matches_finite_differences_for_every_kernel() {
         let (x, y) = data();
         let theta = vec![-0.7, -0.2, 0.3, -5.0, 0.1, 0.4];
-        for kernel in [
-            Kernel::ExpQuad,
-            Kernel::RatQuad,
-            Kernel::Matern52,
-            Kernel::Matern32,
-        ] {
+        for kernel in Kernel::ALL {
             let (_, grad) = objective(kernel, &x, &y, &theta);
             for i in 0..theta.len() {
                 if kernel != Kernel::RatQuad && i == theta.len() - 1 {
@@ -582,12 +577,7 @@ mod tests {
     #[test]
     fn prediction_gradients_match_finite_differences() {
         let (x, y) = data();
-        for kernel in [
-            Kernel::ExpQuad,
-            Kernel::RatQuad,
-            Kernel::Matern52,
-            Kernel::Matern32,
-        ] {
+        for kernel in Kernel::ALL {
             let hyper = Hyper {
                 log_lengthscales: vec![-1.0, -0.5],
                 log_signal: 0.2,
