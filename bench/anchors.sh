@@ -11,8 +11,10 @@
 # bench/anchor_reruns/<solver>.jsonl replaces the harness's recorded results of that solver:
 # hebo.jsonl holds HEBO on seeds 0-9 with the harness's seeded adapter (the recorded HEBO runs had
 # seeds 0-4 and predate the seeding fix, so they cannot be reproduced; docs/benchmarks.md).
+#   bash bench/anchors.sh --rosenbrock30   # instead: rosenbrock4 on seeds 0-29, ours and HEBO (its
+#                                          # seeds 10-29 in bench/anchor_reruns/more_seeds/; ~1 min)
 #   bash bench/anchors.sh --extra          # instead: the problems of bench/extra_problems.py, ours
-#                                          # beside random, Optuna TPE and GP, skopt (~8 min; venv)
+#                                          # beside random, Optuna TPE and GP, skopt (~15 min; venv)
 #
 # Extra settings for our solver: HPSEARCH_SOLVER_CONFIG='{"bopt_config": {"kernel": "RatQuad"}}'.
 set -euo pipefail
@@ -49,7 +51,7 @@ case "${1:-}" in
 --extra)
   # Problems outside the suite: no recorded anchors, so the cheaper references run here.
   export HPS_EXTRA_PROBLEMS="$root/bench/extra_problems.py"
-  extra=styblinski4,hartmann6_shift,goldstein,hpo_ints
+  extra=styblinski4,hartmann6_shift,goldstein,hpo_ints,hpo_bounds,ackley5_off,levy10_off
   ./setup_venv.sh
   python=.venv/bin/python
   mkdir -p results.recorded && mv results/*.jsonl results.recorded/ 2>/dev/null || true
@@ -58,9 +60,20 @@ case "${1:-}" in
   "$python" summarize.py
   exit 0
   ;;
+--rosenbrock30)
+  # rosenbrock4 on 30 seeds, ours against HEBO (seeds 0-9 from hebo.jsonl, 10-29 from
+  # more_seeds/): ten seeds of a problem whose runs end in one of two basins are too few.
+  mkdir -p results.recorded && mv results/*.jsonl results.recorded/ 2>/dev/null || true
+  grep -h '"rosenbrock4"' "$root"/bench/anchor_reruns/hebo.jsonl \
+    "$root"/bench/anchor_reruns/more_seeds/hebo_rosenbrock4_seeds10-29.jsonl > results/hebo.jsonl
+  "$python" run.py all --solvers "ext:$solver ask-tell" --problems rosenbrock4 --seeds 0-29 \
+    --jobs 2 --timeout 600
+  "$python" summarize.py
+  exit 0
+  ;;
 "") ;;
 *)
-  echo "bench/anchors.sh: unknown option '$1' (use --rerun-anchors or --extra)" >&2
+  echo "bench/anchors.sh: unknown option '$1' (use --rerun-anchors, --extra or --rosenbrock30)" >&2
   exit 2
   ;;
 esac

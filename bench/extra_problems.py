@@ -4,7 +4,9 @@ Loaded by the anchor harness through HPS_EXTRA_PROBLEMS=bench/extra_problems.py
 (`bash bench/anchors.sh --extra`). Each has a known minimum f_star at x_star, checked by
 `python3 bench/extra_problems.py`. Chosen to differ from the suite in the ways a user's losses
 do: negative values (styblinski4), a minimum far from zero (hartmann6_shift), a range of six
-decades (goldstein), and a search space of mostly integers with interactions (hpo_ints).
+decades (goldstein), a search space of mostly integers with interactions (hpo_ints),
+optima on the bounds of the space (hpo_bounds), and the suite's Ackley and Levy with their minima
+moved off the centre of the box (ackley5_off, levy10_off).
 """
 import math
 
@@ -75,7 +77,67 @@ class HpoInts(Problem):
                 + 0.5 * (dropout - 0.01 * units) ** 2)
 
 
-PROBLEMS = {p.name: p for p in (Styblinski4(), HartmannShifted(), GoldsteinPrice(), HpoInts())}
+class HpoBounds(Problem):
+    """A training-run stand-in whose best settings lie on the bounds, as they often do in real
+    searches (train longest, widest, without dropout): epochs at its maximum, width at its
+    maximum and dropout at zero, with the learning rate and momentum inside; the best learning
+    rate moves with the width. Minimum 0.1 + 0.5·e^-4 at lr 1e-3, epochs 100, width 512,
+    dropout 0, momentum 0.9."""
+    name = "hpo_bounds"
+    space = [{"name": "lr", "type": "float", "low": 1e-5, "high": 1e-1, "log": True},
+             {"name": "epochs", "type": "int", "low": 1, "high": 100, "log": False},
+             {"name": "width", "type": "float", "low": 16.0, "high": 512.0, "log": True},
+             {"name": "dropout", "type": "float", "low": 0.0, "high": 0.5, "log": False},
+             {"name": "momentum", "type": "float", "low": 0.5, "high": 0.99, "log": False}]
+    f_star = 0.1 + 0.5 * math.exp(-4.0)
+    x_star = {"lr": 1e-3, "epochs": 100, "width": 512.0, "dropout": 0.0, "momentum": 0.9}
+    budget = 50
+
+    def __call__(self, p):
+        lr, epochs, width = float(p["lr"]), int(p["epochs"]), float(p["width"])
+        dropout, momentum = float(p["dropout"]), float(p["momentum"])
+        narrow = math.log2(512.0 / width)
+        du = math.log10(lr) + 3.0 - 0.2 * narrow
+        return (0.1 + 0.5 * math.exp(-epochs / 25.0) + 0.1 * du * du + 0.05 * narrow
+                + 0.4 * dropout * dropout + 2.0 * (momentum - 0.9) ** 2)
+
+
+def _off_centre_space(d, width, optimum):
+    """Ranges of `width` placing `optimum` at 20% of the range in even dimensions and at 80% in
+    odd ones: the suite's Ackley and Levy have their minima at or near the centre of the box,
+    which flatters any method that favours the middle."""
+    return [{"name": f"x{i}", "type": "float",
+             "low": optimum - (0.2 if i % 2 == 0 else 0.8) * width,
+             "high": optimum + (0.8 if i % 2 == 0 else 0.2) * width, "log": False}
+            for i in range(d)]
+
+
+class AckleyOffCentre(Problem):
+    """The suite's Ackley 5-D over ranges as wide, with the minimum at 20% or 80% of each."""
+    name = "ackley5_off"
+    space = _off_centre_space(5, 65.536, 0.0)
+    f_star = 0.0
+    x_star = {f"x{i}": 0.0 for i in range(5)}
+    budget = 50
+
+    def __call__(self, p):
+        return SUITE["ackley5"](p)
+
+
+class LevyOffCentre(Problem):
+    """The suite's Levy 10-D over ranges as wide, with the minimum at 20% or 80% of each."""
+    name = "levy10_off"
+    space = _off_centre_space(10, 20.0, 1.0)
+    f_star = 0.0
+    x_star = {f"x{i}": 1.0 for i in range(10)}
+    budget = 100
+
+    def __call__(self, p):
+        return SUITE["levy10"](p)
+
+
+PROBLEMS = {p.name: p for p in (Styblinski4(), HartmannShifted(), GoldsteinPrice(), HpoInts(),
+                                HpoBounds(), AckleyOffCentre(), LevyOffCentre())}
 
 if __name__ == "__main__":
     for p in PROBLEMS.values():
