@@ -102,42 +102,27 @@ class HpoBounds(Problem):
                 + 0.4 * dropout * dropout + 2.0 * (momentum - 0.9) ** 2)
 
 
-def _off_centre_space(d, width, optimum):
-    """Ranges of `width` placing `optimum` at 20% of the range in even dimensions and at 80% in
-    odd ones: the suite's Ackley and Levy have their minima at or near the centre of the box,
-    which flatters any method that favours the middle."""
-    return [{"name": f"x{i}", "type": "float",
-             "low": optimum - (0.2 if i % 2 == 0 else 0.8) * width,
-             "high": optimum + (0.8 if i % 2 == 0 else 0.2) * width, "log": False}
-            for i in range(d)]
+class OffCentre(Problem):
+    """A suite problem over ranges as wide as its own, with the minimum moved to 20% of the range
+    in even dimensions and 80% in odd ones: the suite's Ackley and Levy have their minima at or
+    near the centre of the box, which flatters any method that favours the middle."""
 
-
-class AckleyOffCentre(Problem):
-    """The suite's Ackley 5-D over ranges as wide, with the minimum at 20% or 80% of each."""
-    name = "ackley5_off"
-    space = _off_centre_space(5, 65.536, 0.0)
-    f_star = 0.0
-    x_star = {f"x{i}": 0.0 for i in range(5)}
-    budget = 50
+    def __init__(self, base):
+        self.base = SUITE[base]
+        self.name = f"{base}_off"
+        self.f_star, self.x_star, self.budget = self.base.f_star, self.base.x_star, self.base.budget
+        self.space = []
+        for i, h in enumerate(self.base.space):
+            width, optimum = h["high"] - h["low"], self.x_star[h["name"]]
+            below, above = (0.2, 0.8) if i % 2 == 0 else (0.8, 0.2)
+            self.space.append({**h, "low": optimum - below * width, "high": optimum + above * width})
 
     def __call__(self, p):
-        return SUITE["ackley5"](p)
-
-
-class LevyOffCentre(Problem):
-    """The suite's Levy 10-D over ranges as wide, with the minimum at 20% or 80% of each."""
-    name = "levy10_off"
-    space = _off_centre_space(10, 20.0, 1.0)
-    f_star = 0.0
-    x_star = {f"x{i}": 1.0 for i in range(10)}
-    budget = 100
-
-    def __call__(self, p):
-        return SUITE["levy10"](p)
+        return self.base(p)
 
 
 PROBLEMS = {p.name: p for p in (Styblinski4(), HartmannShifted(), GoldsteinPrice(), HpoInts(),
-                                HpoBounds(), AckleyOffCentre(), LevyOffCentre())}
+                                HpoBounds(), OffCentre("ackley5"), OffCentre("levy10"))}
 
 if __name__ == "__main__":
     for p in PROBLEMS.values():
