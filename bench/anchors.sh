@@ -34,6 +34,8 @@ mkdir -p results/logs
 rm -f results/ext_*.jsonl
 
 python=python3
+# The harness names an external solver by its command line; the tables call ours by its name.
+summarize() { "$python" summarize.py | sed "s#ext:$solver ask-tell#hpsearch (ours)#g"; }
 for rerun in "$root"/bench/anchor_reruns/*.jsonl; do
   [ -e "$rerun" ] || continue
   mkdir -p results/superseded
@@ -57,7 +59,7 @@ case "${1:-}" in
   mkdir -p results.recorded && mv results/*.jsonl results.recorded/ 2>/dev/null || true
   "$python" run.py all --solvers random,optuna_tpe,optuna_gp,skopt_gp,"ext:$solver ask-tell" \
     --problems "$extra" --seeds 0-9 --jobs 2 --timeout 600
-  "$python" summarize.py
+  summarize
   exit 0
   ;;
 --rosenbrock30)
@@ -68,7 +70,7 @@ case "${1:-}" in
     "$root"/bench/anchor_reruns/more_seeds/hebo_rosenbrock4_seeds10-29.jsonl > results/hebo.jsonl
   "$python" run.py all --solvers "ext:$solver ask-tell" --problems rosenbrock4 --seeds 0-29 \
     --jobs 2 --timeout 600
-  "$python" summarize.py
+  summarize
   exit 0
   ;;
 "") ;;
@@ -78,4 +80,4 @@ case "${1:-}" in
   ;;
 esac
 "$python" run.py all --solvers "ext:$solver ask-tell" --seeds 0-9 --jobs 2 --timeout 600
-"$python" summarize.py
+summarize
