@@ -535,9 +535,10 @@ impl Strategy for BoptStrategy {
             }));
         }
         let losses: Vec<f64> = data.iter().map(|(_, l)| *l).collect();
+        let log_like = self.log_like_warp(&losses);
         // Drawn even when replaced, so that every later draw is the same either way.
         let listed: Kernel = choose(&self.bopt.kernel, &mut rng);
-        let kernel = if self.bopt.kernel_is_default && self.log_like_warp(&losses) {
+        let kernel = if self.bopt.kernel_is_default && log_like {
             Kernel::Matern32
         } else {
             listed
@@ -545,7 +546,7 @@ impl Strategy for BoptStrategy {
         let acquisition_kind: Acquisition = choose(&self.bopt.acquisition_type, &mut rng);
         let mut estimator = self.pick_estimator(data.len(), &mut rng);
         let mut notes = Vec::new();
-        if self.log_like_warp(&losses) && !self.decades_noted {
+        if log_like && !self.decades_noted {
             self.decades_noted = true;
             notes.push(format!(
                 "the losses span decades above zero (all positive, the smallest under {}% of the largest): the GP models them after a Box-Cox transform{}",
