@@ -7,7 +7,8 @@
 //! (imputed failures included, `nan` ones left out; normalised and, with `warp_Y`, through a
 //! Yeo-Johnson power transform), runs in flight added as "kriging believer"
 //! observations at the GP's own mean (so parallel suggestions spread out), and the acquisition
-//! maximised over candidates (random, perturbed incumbents, a trust region) whose discrete and
+//! (improvement measured against the best observed target, or where the losses span decades the
+//! model's best mean at an observed point: `improvement_reference`) maximised over candidates (random, perturbed incumbents, a trust region) whose discrete and
 //! categorical values are snapped to their domain before scoring, the best refined by L-BFGS-B
 //! on the continuous dimensions, then every categorical swept exactly.
 //!
@@ -398,6 +399,34 @@ fn spans_decades(losses: &[f64]) -> bool {
     low > 0.0 && low < DECADES_RATIO * high
 }
 
+/// The target level EI and MPI measure improvement against: the best observed target, or with
+/// `smoothed` the models' lowest mean (averaged over `gps`) at an observed point, as GPyOpt does.
+///
+/// Smoothed where the losses span decades (the Box-Cox path): there the log-like warp turns the
+/// best losses into a sharp dip that the fit partly explains as noise, the model's mean at the
+/// incumbent sits above its observed target, and against that lucky-looking value improvement
+/// beside the incumbent seemed unlikely, so EI left descending valleys (rosenbrock4's stalled
+/// runs: median 1.19 → 0.86 and 1.17 → 0.79 on two sets of 30 seeds). Elsewhere the smoothed
+/// reference let searches settle in the local minima of rugged losses (ackley5_off 0.90 → 1.08),
+/// so the observed best stays (docs/benchmarks.md).
+fn improvement_reference(
+    gps: &[Gp],
+    observed: &[Vec<f64>],
+    observed_best: f64,
+    smoothed: bool,
+) -> f64 {
+    if !smoothed || gps.is_empty() || observed.is_empty() {
+        return observed_best;
+    }
+    let models = gps.len() as f64;
+    observed
+        .iter()
+        .map(|x| gps.iter().map(|gp| gp.predict(x, false).mean).sum::<f64>() / models)
+        .filter(|m| m.is_finite())
+        .reduce(f64::min)
+        .unwrap_or(observed_best)
+}
+
 /// The random stream of anchor fits: beyond any suggestion's sequence number.
 const ANCHOR_STREAM: u64 = 1 << 62;
 /// Anchor fits remembered (the latest few; they are a cache, never needed for correctness).
@@ -637,7 +666,7 @@ impl Strategy for BoptStrategy {
             Estimator::NAMES[estimator as usize]
         );
         let (px, py) = rows(&predict_rows);
-        let best = py.iter().copied().fold(f64::INFINITY, f64::min);
+        let observed_best = py.iter().copied().fold(f64::INFINITY, f64::min);
         let mut gps = Vec::with_capacity(hypers.len());
         for hyper in hypers {
             let Ok(mut gp) = Gp::new(kernel, hyper, px.clone(), &py) else {
@@ -660,6 +689,7 @@ impl Strategy for BoptStrategy {
         if gps.is_empty() {
             gps.push(fitted);
         }
+        let best = improvement_reference(&gps, &px, observed_best, log_like);
         let surrogate = Surrogate {
             gps,
             space,
@@ -844,6 +874,39 @@ mod tests {
                 loss: Some(loss),
             });
         }
+    }
+
+    #[test]
+    fn the_smoothed_reference_is_the_models_best_mean_above_a_lucky_looking_dip() {
+        // A smooth bowl with one deep dip at 0.5 that a noisy model cannot follow.
+        let x: Vec<Vec<f64>> = (0..11).map(|i| vec![i as f64 / 10.0]).collect();
+        let y: Vec<f64> = x
+            .iter()
+            .map(|p| {
+                if p[0] == 0.5 {
+                    -3.0
+                } else {
+                    (p[0] - 0.5).powi(2) * 4.0
+                }
+            })
+            .collect();
+        let hyper = Hyper {
+            log_lengthscales: vec![0.3f64.ln()],
+            log_signal: 0.0,
+            log_noise: 0.5f64.ln(),
+            mean: 0.0,
+            log_alpha: 0.0,
+        };
+        let gp = Gp::new(Kernel::Matern32, hyper, x.clone(), &y).unwrap();
+        let observed_best = -3.0;
+        assert_eq!(
+            improvement_reference(std::slice::from_ref(&gp), &x, observed_best, false),
+            observed_best
+        );
+        let smoothed = improvement_reference(std::slice::from_ref(&gp), &x, observed_best, true);
+        let at_dip = gp.predict(&[0.5], false).mean;
+        assert!(smoothed > observed_best + 1.0, "{smoothed}");
+        assert!(smoothed <= at_dip + 1e-12, "{smoothed} vs {at_dip}");
     }
 
     #[test]
