@@ -11,8 +11,8 @@
 # bench/anchor_reruns/<solver>.jsonl replaces the harness's recorded results of that solver:
 # hebo.jsonl holds HEBO on seeds 0-9 with the harness's seeded adapter (the recorded HEBO runs had
 # seeds 0-4 and predate the seeding fix, so they cannot be reproduced; docs/benchmarks.md).
-#   bash bench/anchors.sh --rosenbrock30   # instead: rosenbrock4 on seeds 0-29, ours and HEBO (its
-#                                          # seeds 10-29 in bench/anchor_reruns/more_seeds/; ~1 min)
+#   bash bench/anchors.sh --rosenbrock60   # instead: rosenbrock4 on seeds 0-59, ours and HEBO (its
+#                                          # seeds 10-59 in bench/anchor_reruns/more_seeds/; ~2 min)
 #   bash bench/anchors.sh --extra          # instead: the problems of bench/extra_problems.py, ours
 #                                          # beside random, Optuna TPE and GP, skopt (~15 min; venv)
 #
@@ -62,20 +62,20 @@ case "${1:-}" in
   summarize
   exit 0
   ;;
---rosenbrock30)
-  # rosenbrock4 on 30 seeds, ours against HEBO (seeds 0-9 from hebo.jsonl, 10-29 from
+--rosenbrock60)
+  # rosenbrock4 on 60 seeds, ours against HEBO (seeds 0-9 from hebo.jsonl, 10-59 from
   # more_seeds/): ten seeds of a problem whose runs end in one of two basins are too few.
   mkdir -p results.recorded && mv results/*.jsonl results.recorded/ 2>/dev/null || true
   grep -h '"rosenbrock4"' "$root"/bench/anchor_reruns/hebo.jsonl \
-    "$root"/bench/anchor_reruns/more_seeds/hebo_rosenbrock4_seeds10-29.jsonl > results/hebo.jsonl
-  "$python" run.py all --solvers "ext:$solver ask-tell" --problems rosenbrock4 --seeds 0-29 \
+    "$root"/bench/anchor_reruns/more_seeds/hebo_rosenbrock4_seeds*.jsonl > results/hebo.jsonl
+  "$python" run.py all --solvers "ext:$solver ask-tell" --problems rosenbrock4 --seeds 0-59 \
     --jobs 2 --timeout 600
   summarize
   exit 0
   ;;
 "") ;;
 *)
-  echo "bench/anchors.sh: unknown option '$1' (use --rerun-anchors, --extra or --rosenbrock30)" >&2
+  echo "bench/anchors.sh: unknown option '$1' (use --rerun-anchors, --extra or --rosenbrock60)" >&2
   exit 2
   ;;
 esac
