@@ -578,7 +578,7 @@ impl Strategy for BoptStrategy {
         if log_like && !self.decades_noted {
             self.decades_noted = true;
             notes.push(format!(
-                "the losses span decades above zero (all positive, the smallest under {}% of the largest): the GP models them after a Box-Cox transform{}",
+                "the losses span decades above zero (all positive, the smallest under {}% of the largest): the GP models them after a Box-Cox transform{}, and improvement is measured against the model's best mean rather than the best loss",
                 DECADES_RATIO * 100.0,
                 if self.bopt.kernel_is_default { ", with the Matern32 kernel" } else { "" }
             ));
