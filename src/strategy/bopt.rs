@@ -5,12 +5,13 @@
 //! `random_suggestion_probability` a random point, else a GP suggestion: kernel, acquisition and
 //! estimator drawn from the configured lists, a MAP-fitted GP on the finished runs' losses
 //! (imputed failures included, `nan` ones left out; normalised and, with `warp_Y`, through a
-//! Yeo-Johnson power transform), runs in flight added as "kriging believer"
-//! observations at the GP's own mean (so parallel suggestions spread out), and the acquisition
-//! (improvement measured against the best observed target, or where the losses span decades the
-//! model's best mean at an observed point: `improvement_reference`) maximised over candidates (random, perturbed incumbents, a trust region) whose discrete and
-//! categorical values are snapped to their domain before scoring, the best refined by L-BFGS-B
-//! on the continuous dimensions, then every categorical swept exactly.
+//! power transform: Box-Cox where the losses span decades, else Yeo-Johnson), runs in flight
+//! added as "kriging believer" observations at the GP's own mean (so parallel suggestions spread
+//! out), and the acquisition (improvement measured against the best observed target, or where the
+//! losses span decades against the model's best mean at an observed point:
+//! `improvement_reference`) maximised over candidates (random, perturbed incumbents, a trust
+//! region) whose discrete and categorical values are snapped to their domain before scoring, the
+//! best refined by L-BFGS-B on the continuous dimensions, then every categorical swept exactly.
 //!
 //! The MAP fit is warm-started: a full multi-start fit runs only at anchor sizes of the data
 //! (`anchor_size`) and is remembered; in between one L-BFGS-B run starts from the anchor's
