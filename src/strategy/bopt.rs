@@ -458,8 +458,7 @@ impl BoptStrategy {
         if self.log_like_warp(&losses) {
             return box_cox_transform(&losses);
         }
-        let (center, scale) = self.normalisation(data);
-        let y: Vec<f64> = losses.iter().map(|l| (l - center) / scale).collect();
+        let y = self.normalised_losses(data);
         if !self.bopt.warp_y || y.len() < 3 {
             return y;
         }
@@ -477,8 +476,13 @@ impl BoptStrategy {
         if self.log_like_warp(&losses) {
             return box_cox_transform(&losses);
         }
-        let (center, scale) = self.normalisation(prefix);
-        losses.iter().map(|l| (l - center) / scale).collect()
+        self.normalised_losses(prefix)
+    }
+
+    /// The losses of `data`, shifted and scaled by `normalisation`.
+    fn normalised_losses(&self, data: &[(&Vec<f64>, f64)]) -> Vec<f64> {
+        let (center, scale) = self.normalisation(data);
+        data.iter().map(|(_, l)| (l - center) / scale).collect()
     }
 
     /// The hyperparameters of a full multi-start MAP fit on the first `anchor_size(n)`
