@@ -416,9 +416,10 @@ fn improvement_reference(
     observed_best: f64,
     smoothed: bool,
 ) -> f64 {
-    if !smoothed || gps.is_empty() || observed.is_empty() {
+    if !smoothed {
         return observed_best;
     }
+    // No models or no observations leave no finite mean: the observed best stands.
     let models = gps.len() as f64;
     observed
         .iter()
@@ -922,6 +923,14 @@ mod tests {
         let at_dip = gp.predict(&[0.5], false).mean;
         assert!(smoothed > observed_best + 1.0, "{smoothed}");
         assert!(smoothed <= at_dip + 1e-12, "{smoothed} vs {at_dip}");
+        assert_eq!(
+            improvement_reference(&[], &x, observed_best, true),
+            observed_best
+        );
+        assert_eq!(
+            improvement_reference(std::slice::from_ref(&gp), &[], observed_best, true),
+            observed_best
+        );
     }
 
     #[test]
