@@ -7,4 +7,4 @@ pub mod linalg;
 pub mod mcmc;
 pub mod model;
 
-pub use model::{Gp, GpError, Hyper, Prediction};
+pub use model::{Gp, GpError, Hyper, Noise, Prediction};

@@ -6,7 +6,8 @@
 //! The fit maximises log marginal likelihood + log prior with multi-start L-BFGS-B on analytic
 //! gradients. Priors: `log ℓ ~ N(½ ln D, 3)` (lengthscales that grow with the dimension; the
 //! `√2 +` of Hvarfner et al.'s prior made the model too smooth on the anchor problems),
-//! `log σ² ~ N(0, 1)`, `log σ_n² ~ N(ln 1e-3, 3²)`, `m ~ N(0, 1)`, `log α ~ N(0, 1)`.
+//! `log σ² ~ N(0, 1)`, `log σ_n² ~ N(ln 1e-3, 3²)`, `m ~ N(0, 1)`, `log α ~ N(0, 1)`. The noise
+//! variance lies within `MIN_NOISE ..= 1` or a tighter bound the caller sets (`Noise`).
 
 use super::kernel::{shape, values_in_place};
 use super::linalg;
@@ -17,6 +18,29 @@ use std::cell::RefCell;
 
 const LOG_2PI: f64 = 1.837_877_066_409_345_5;
 pub const MIN_NOISE: f64 = 1e-6;
+
+/// What a fit may assume about the observation noise, a variance in the units of the
+/// (standardised) targets.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Noise {
+    /// Held at `MIN_NOISE`: the losses are exact (`exact_feval`).
+    Exact,
+    /// Fitted, within `MIN_NOISE ..= ` this variance.
+    AtMost(f64),
+}
+
+impl Noise {
+    /// Fitted, up to the targets' whole variance.
+    pub const FITTED: Noise = Noise::AtMost(1.0);
+
+    /// The bounds of `log σ_n²` in a fit.
+    fn log_bounds(self) -> (f64, f64) {
+        match self {
+            Noise::Exact => (MIN_NOISE.ln(), MIN_NOISE.ln()),
+            Noise::AtMost(v) => (MIN_NOISE.ln(), v.max(MIN_NOISE).ln()),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hyper {
@@ -302,7 +326,7 @@ impl Gp {
     /// The starting points of a MAP fit: the prior's centre and `random` draws around it.
     pub fn default_starts(
         d: usize,
-        exact: bool,
+        noise: Noise,
         random: usize,
         rng: &mut impl rand::Rng,
     ) -> Vec<Hyper> {
@@ -310,7 +334,7 @@ impl Gp {
         let centre = Hyper {
             log_lengthscales: vec![mu.min(1.0); d],
             log_signal: 0.0,
-            log_noise: if exact {
+            log_noise: if noise == Noise::Exact {
                 MIN_NOISE.ln()
             } else {
                 NOISE_PRIOR_MEAN
@@ -323,7 +347,7 @@ impl Gp {
             let mut v: Vec<f64> = (0..d).map(|_| rng.random_range(-2.5..1.5)).collect();
             v.extend([
                 rng.random_range(-1.0..1.0),
-                if exact {
+                if noise == Noise::Exact {
                     MIN_NOISE.ln()
                 } else {
                     rng.random_range(-10.0..-2.0)
@@ -341,21 +365,22 @@ impl Gp {
         kernel: Kernel,
         x: Vec<Vec<f64>>,
         y: &[f64],
-        exact: bool,
+        noise: Noise,
         starts: usize,
         rng: &mut impl rand::Rng,
     ) -> Result<Gp, GpError> {
         let d = x.first().ok_or(GpError::NoData)?.len();
-        let inits = Self::default_starts(d, exact, starts, rng);
-        Self::fit_from(kernel, x, y, exact, &inits, 60)
+        let inits = Self::default_starts(d, noise, starts, rng);
+        Self::fit_from(kernel, x, y, noise, &inits, 60)
     }
 
-    /// MAP fit by L-BFGS-B (at most `max_iterations` each) from each of `inits`; the best wins.
+    /// MAP fit by L-BFGS-B (at most `max_iterations` each) from each of `inits` (clamped into
+    /// the bounds, the noise's included); the best wins.
     pub fn fit_from(
         kernel: Kernel,
         x: Vec<Vec<f64>>,
         y: &[f64],
-        exact: bool,
+        noise: Noise,
         inits: &[Hyper],
         max_iterations: usize,
     ) -> Result<Gp, GpError> {
@@ -363,11 +388,7 @@ impl Gp {
             return Err(GpError::NoData);
         }
         let d = x[0].len();
-        let (noise_low, noise_high) = if exact {
-            (MIN_NOISE.ln(), MIN_NOISE.ln())
-        } else {
-            (MIN_NOISE.ln(), 0.0)
-        };
+        let (noise_low, noise_high) = noise.log_bounds();
         let mut lower = vec![(1e-3f64).ln(); d];
         let mut upper = vec![(1e3f64).ln(); d];
         lower.extend([
@@ -620,10 +641,39 @@ mod tests {
     }
 
     #[test]
+    fn the_noise_a_fit_assumes_stays_within_its_bound() {
+        // Every point measured twice, 0.6 apart: only noise explains that. The free fit finds
+        // noise of that order; bounded, it may not; exact, it is held at the floor.
+        let (points, smooth) = data();
+        let mut x = Vec::new();
+        let mut y = Vec::new();
+        for (p, v) in points.iter().zip(&smooth) {
+            for error in [0.3, -0.3] {
+                x.push(p.clone());
+                y.push(v + error);
+            }
+        }
+        let fitted_noise = |noise: Noise| {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+            let gp = Gp::fit(Kernel::Matern52, x.clone(), &y, noise, 2, &mut rng).unwrap();
+            gp.hyper.log_noise.exp()
+        };
+        let free = fitted_noise(Noise::FITTED);
+        assert!(free > 0.02, "free noise {free}");
+        let bounded = fitted_noise(Noise::AtMost(1e-3));
+        assert!(bounded <= 1e-3 * (1.0 + 1e-9), "bounded noise {bounded}");
+        let exact = fitted_noise(Noise::Exact);
+        assert!(
+            (exact / MIN_NOISE - 1.0).abs() < 1e-9,
+            "exact noise {exact}"
+        );
+    }
+
+    #[test]
     fn a_fitted_gp_interpolates_a_smooth_function() {
         let (x, y) = data();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        let gp = Gp::fit(Kernel::Matern52, x.clone(), &y, false, 2, &mut rng).unwrap();
+        let gp = Gp::fit(Kernel::Matern52, x.clone(), &y, Noise::FITTED, 2, &mut rng).unwrap();
         for (p, t) in x.iter().zip(&y) {
             let pred = gp.predict(p, false);
             assert!(

@@ -13,7 +13,7 @@
 use crate::config::model::{ModelConfig, Simpler};
 use crate::config::search::{Kernel, SearchConfig};
 use crate::export::Snapshot;
-use crate::gp::model::Gp;
+use crate::gp::model::{Gp, Noise};
 use crate::space::{Domain, Space};
 use crate::store::{Combination, RunState, TestRun};
 use crate::strategy::bopt::features;
@@ -334,7 +334,7 @@ fn importance(space: &Space, combinations: &[Combination], seed: u64) -> Option<
     let x: Vec<Vec<f64>> = data.iter().map(|(p, _)| features(space, p)).collect();
     let y: Vec<f64> = data.iter().map(|(_, l)| (l - mean) / sd).collect();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_ae0a);
-    let gp = Gp::fit(Kernel::Matern52, x, &y, false, 2, &mut rng).ok()?;
+    let gp = Gp::fit(Kernel::Matern52, x, &y, Noise::FITTED, 2, &mut rng).ok()?;
     let dims = space.dims();
     let background: Vec<Vec<f64>> = (0..BACKGROUND_POINTS)
         .map(|_| (0..dims).map(|_| rng.random::<f64>()).collect())
