@@ -15,6 +15,9 @@
 #                                          # seeds 10-59 in bench/anchor_reruns/more_seeds/; ~2 min)
 #   bash bench/anchors.sh --extra          # instead: the problems of bench/extra_problems.py, ours
 #                                          # beside random, Optuna TPE and GP, skopt (~15 min; venv)
+#   bash bench/anchors.sh --noisy          # instead: ours on the noisy copies of
+#                                          # bench/noisy_problems.py, seeds 0-59 (~3 min), scored
+#                                          # by the noiseless loss at the best settings
 #
 # Extra settings for our solver: HPSEARCH_SOLVER_CONFIG='{"bopt_config": {"kernel": "RatQuad"}}'.
 set -euo pipefail
@@ -62,6 +65,15 @@ case "${1:-}" in
   summarize
   exit 0
   ;;
+--noisy)
+  export HPS_EXTRA_PROBLEMS="$root/bench/noisy_problems.py"
+  noisy=$(PYTHONPATH="$root/bench" "$python" -c 'import noisy_problems as n; print(",".join(n.PROBLEMS))')
+  "$python" run.py all --solvers "ext:$solver ask-tell" --problems "$noisy" --seeds 0-59 \
+    --jobs 2 --timeout 600
+  PYTHONPATH="$root/bench:$PWD" "$python" "$root/bench/noisy_regret.py" results |
+    sed "s#ext:$solver ask-tell#hpsearch (ours)#g"
+  exit 0
+  ;;
 --rosenbrock60)
   # rosenbrock4 on 60 seeds, ours against HEBO (seeds 0-9 from hebo.jsonl, 10-59 from
   # more_seeds/): ten seeds of a problem whose runs end in one of two basins are too few.
@@ -75,7 +87,7 @@ case "${1:-}" in
   ;;
 "") ;;
 *)
-  echo "bench/anchors.sh: unknown option '$1' (use --rerun-anchors, --extra or --rosenbrock60)" >&2
+  echo "bench/anchors.sh: unknown option '$1' (use --rerun-anchors, --extra, --noisy or --rosenbrock60)" >&2
   exit 2
   ;;
 esac

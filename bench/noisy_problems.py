@@ -1,0 +1,60 @@
+"""Noisy copies of problems whose losses span decades, to check that bopt's handling of such
+losses (the Box-Cox warp and its bounded noise) survives noise, as a user's losses have it.
+
+Loaded by the anchor harness through HPS_EXTRA_PROBLEMS=bench/noisy_problems.py
+(`bash bench/anchors.sh --noisy`). A solver sees the noisy value; `noisy_regret.py` scores the
+noiseless value at the settings the solver found best, as a user would rerun them. The noise is a
+pseudo-random function of the settings (the same settings give the same value), so runs are
+reproducible; none of the solvers evaluates the same settings twice.
+"""
+import hashlib
+import importlib.util
+import math
+import os
+import random
+
+from problems import Problem, PROBLEMS as SUITE
+
+_spec = importlib.util.spec_from_file_location(
+    "hpsearch_extra_problems", os.path.join(os.path.dirname(os.path.abspath(__file__)), "extra_problems.py"))
+_extra = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_extra)
+BASES = {**SUITE, **_extra.PROBLEMS}
+
+
+def standard_normal(name, params):
+    """A standard normal draw fixed by the problem's name and the settings."""
+    key = name + repr(sorted((k, float(v)) for k, v in params.items()))
+    return random.Random(int(hashlib.sha256(key.encode()).hexdigest()[:15], 16)).gauss(0.0, 1.0)
+
+
+class Noisy(Problem):
+    """`base` with noise: relative (the loss times exp(σ·z), constant on a log scale) or additive
+    (the loss plus sd·z, kept above zero), so the noise dominates near the minimum."""
+
+    def __init__(self, base, relative=None, additive=None):
+        self.base = BASES[base]
+        self.relative, self.additive = relative, additive
+        self.name = f"{base}_rel{round(relative * 100)}" if relative else f"{base}_add{additive:g}"
+        self.space, self.f_star, self.x_star = self.base.space, self.base.f_star, self.base.x_star
+        self.budget = self.base.budget
+
+    def true(self, params):
+        return self.base(params)
+
+    def __call__(self, params):
+        z = standard_normal(self.name, params)
+        if self.relative:
+            return self.base(params) * math.exp(self.relative * z)
+        return max(self.base(params) + self.additive * z, 1e-9)
+
+
+PROBLEMS = {p.name: p for p in (
+    Noisy("rosenbrock4", relative=0.2), Noisy("rosenbrock4", relative=0.5),
+    Noisy("levy10", relative=0.2), Noisy("goldstein", relative=0.5),
+    Noisy("goldstein", additive=1.0), Noisy("branin", additive=0.1), Noisy("branin", additive=0.5))}
+
+if __name__ == "__main__":
+    for p in PROBLEMS.values():
+        v = p.true(p.x_star)
+        print(f"{p.name:18s} f(x*)={v:.12g} f*={p.f_star:.12g} {'OK' if abs(v - p.f_star) < 1e-9 else 'MISMATCH'}")
