@@ -4,6 +4,11 @@
 //!
 //!     cargo bench --bench bopt_scale               # n = 50, 200, 1000; d = 6, 20
 //!     HPSEARCH_SCALE_N=50,200,1000,5000 cargo bench --bench bopt_scale
+//!     HPSEARCH_SCALE_DECADES=1 cargo bench --bench bopt_scale   # losses spanning decades
+//!
+//! The smooth function's losses stay within two decades (the Yeo-Johnson path of `warp_Y`); with
+//! `HPSEARCH_SCALE_DECADES` they are its powers of ten, which span decades above zero (the
+//! Box-Cox path, with the noise bound that path has).
 
 use hpsearch::config::search::SearchConfig;
 use hpsearch::space::Space;
@@ -23,17 +28,23 @@ fn main() {
             .unwrap(),
     )
     .unwrap();
+    let decades = std::env::var_os("HPSEARCH_SCALE_DECADES").is_some();
     println!("{:>6} {:>4} {:>10} {:>10}", "n", "d", "cold s", "warm s");
     for d in [6, 20] {
         let space = Space::unit_cube(d);
         for &n in &sizes {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(n as u64);
             let loss_of = |point: &[f64]| {
-                point
+                let smooth = point
                     .iter()
                     .enumerate()
                     .map(|(i, x)| (x - 0.3 - 0.02 * i as f64).powi(2))
-                    .sum::<f64>()
+                    .sum::<f64>();
+                if decades {
+                    1e-3 * 10f64.powf(10.0 * smooth / d as f64)
+                } else {
+                    smooth
+                }
             };
             let mut finished: Vec<Observation> = (0..n)
                 .map(|_| {

@@ -307,6 +307,20 @@ pub fn sample(
     if kernel == Kernel::RatQuad {
         free.push(d + 3);
     }
+    sample_free(kernel, x, y, template, free, settings, seed)
+}
+
+/// `sample` over the hyperparameters at the indices `free` of `θ`, the others held at their
+/// values in `template`.
+fn sample_free(
+    kernel: Kernel,
+    x: &[Vec<f64>],
+    y: &[f64],
+    template: Vec<f64>,
+    free: Vec<usize>,
+    settings: &McmcSettings,
+    seed: u64,
+) -> Result<McmcOutcome, McmcError> {
     let chains_count = 2u64;
     let keep_per_chain = settings.n_samples.div_ceil(chains_count);
     let draws_per_chain = keep_per_chain * settings.subsample_interval;
@@ -406,6 +420,58 @@ pub fn sample(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn both_samplers_recover_a_known_gaussian_posterior() {
+        // Four observations so far apart that their covariance is diagonal (σ² = 1, σ_n² = 1e-6),
+        // and only the constant mean m free: with its prior N(0, 1) the posterior of m is
+        // N(Σy / (n + 1), 1 / (n + 1)) up to the noise, here N(0.88, 0.2).
+        let x: Vec<Vec<f64>> = (0..4).map(|i| vec![10.0 * i as f64]).collect();
+        let y = [1.2, 0.4, 2.0, 0.8];
+        let template = vec![0.5f64.ln(), 0.0, MIN_NOISE.ln(), 0.0, 0.0];
+        let (mean, variance) = (0.88, 0.2);
+        for (step_size, leapfrog_steps) in [(None, None), (Some(0.4), Some(8))] {
+            let settings = McmcSettings {
+                n_burnin: 300,
+                n_samples: 4000,
+                subsample_interval: 1,
+                step_size,
+                leapfrog_steps,
+            };
+            let out = sample_free(
+                Kernel::ExpQuad,
+                &x,
+                &y,
+                template.clone(),
+                vec![3],
+                &settings,
+                11,
+            )
+            .unwrap();
+            let draws: Vec<f64> = out.samples.iter().map(|h| h.mean).collect();
+            assert_eq!(draws.len(), 4000);
+            let n = draws.len() as f64;
+            let m = draws.iter().sum::<f64>() / n;
+            let v = draws.iter().map(|d| (d - m).powi(2)).sum::<f64>() / (n - 1.0);
+            let standard_error = (variance / out.min_ess).sqrt();
+            assert!(
+                (m - mean).abs() < 4.0 * standard_error,
+                "{}: mean {m} (ESS {})",
+                out.sampler,
+                out.min_ess
+            );
+            assert!(
+                (v / variance - 1.0).abs() < 0.15,
+                "{}: variance {v}",
+                out.sampler
+            );
+            assert!(
+                out.max_rhat < 1.05 && out.divergences == 0,
+                "{:?}",
+                out.summary()
+            );
+        }
+    }
 
     #[test]
     fn plain_hmc_runs_when_the_user_sets_its_step_size_and_path_length() {

@@ -641,6 +641,36 @@ mod tests {
     }
 
     #[test]
+    fn the_posterior_of_a_three_point_example_matches_the_closed_form() {
+        // ExpQuad, ℓ = 0.8, σ² = 2, σ_n² = 0.1, m = 0.3 on x = 0, 0.5, 1.5 with y = 1, −1, 0.5.
+        // At x* = 1: μ = m + k*ᵀ (K + σ_n² I)⁻¹ (y − m), σ² − k*ᵀ (K + σ_n² I)⁻¹ k*, with
+        // K_ij = 2 exp(−(x_i − x_j)² / 1.28), solved apart from this code (numpy.linalg.solve).
+        let hyper = Hyper {
+            log_lengthscales: vec![0.8f64.ln()],
+            log_signal: 2f64.ln(),
+            log_noise: 0.1f64.ln(),
+            mean: 0.3,
+            log_alpha: 0.0,
+        };
+        let x = vec![vec![0.0], vec![0.5], vec![1.5]];
+        let gp = Gp::new(Kernel::ExpQuad, hyper, x, &[1.0, -1.0, 0.5]).unwrap();
+        let at = gp.predict(&[1.0], false);
+        assert!(
+            (at.mean - -0.739_500_571_409_396_3).abs() < 1e-12,
+            "{}",
+            at.mean
+        );
+        assert!(
+            (at.variance - 0.165_429_222_727_694_1).abs() < 1e-12,
+            "{}",
+            at.variance
+        );
+        // Far from the data the posterior returns to the prior: the mean m and the variance σ².
+        let far = gp.predict(&[40.0], false);
+        assert!((far.mean - 0.3).abs() < 1e-12 && (far.variance - 2.0).abs() < 1e-12);
+    }
+
+    #[test]
     fn the_noise_a_fit_assumes_stays_within_its_bound() {
         // Every point measured twice, 0.6 apart: only noise explains that. The free fit finds
         // noise of that order; bounded, it may not; exact, it is held at the floor.
