@@ -18,6 +18,8 @@
 #   bash bench/anchors.sh --noisy          # instead: ours on the noisy copies of
 #                                          # bench/noisy_problems.py, seeds 0-59 (~3 min), scored
 #                                          # by the noiseless loss at the best settings
+#   bash bench/anchors.sh --noisy-references  # the same on seeds 0-9 beside random, Optuna TPE
+#                                          # and GP, skopt (~15 min; venv)
 #
 # Extra settings for our solver: HPSEARCH_SOLVER_CONFIG='{"bopt_config": {"kernel": "RatQuad"}}'.
 set -euo pipefail
@@ -65,10 +67,16 @@ case "${1:-}" in
   summarize
   exit 0
   ;;
---noisy)
+--noisy | --noisy-references)
   export HPS_EXTRA_PROBLEMS="$root/bench/noisy_problems.py"
+  solvers="ext:$solver ask-tell" seeds=0-59
+  if [ "$1" = --noisy-references ]; then
+    ./setup_venv.sh
+    python=.venv/bin/python
+    solvers="random,optuna_tpe,optuna_gp,skopt_gp,$solvers" seeds=0-9
+  fi
   noisy=$(PYTHONPATH="$root/bench" "$python" -c 'import noisy_problems as n; print(",".join(n.PROBLEMS))')
-  "$python" run.py all --solvers "ext:$solver ask-tell" --problems "$noisy" --seeds 0-59 \
+  "$python" run.py all --solvers "$solvers" --problems "$noisy" --seeds "$seeds" \
     --jobs 2 --timeout 600
   PYTHONPATH="$root/bench:$PWD" "$python" "$root/bench/noisy_regret.py" results |
     sed "s#ext:$solver ask-tell#hpsearch (ours)#g"
@@ -87,7 +95,7 @@ case "${1:-}" in
   ;;
 "") ;;
 *)
-  echo "bench/anchors.sh: unknown option '$1' (use --rerun-anchors, --extra, --noisy or --rosenbrock60)" >&2
+  echo "bench/anchors.sh: unknown option '$1' (use --rerun-anchors, --extra, --noisy, --noisy-references or --rosenbrock60)" >&2
   exit 2
   ;;
 esac

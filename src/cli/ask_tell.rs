@@ -4,10 +4,12 @@
 //! stdin, first line: `{"space": [...], "seed": k, "budget": B, "direction": "minimize"}`; then
 //! for each suggestion this prints `{"params": {...}}` and reads `{"value": y}`, until EOF.
 //! `HPSEARCH_SOLVER_CONFIG` may hold a search_config JSON object (e.g. `{"bopt_config":
-//! {"kernel": "Matern52"}}`) to compare settings; the default is `{"search_type": "bopt"}`.
+//! {"kernel": "Matern52"}}`) to compare settings; the default is `{"search_type": "bopt"}` with
+//! `"y_transformation": "none"` (the seed's default `log` applies only when the object names it).
 
 use super::errors::CliError;
 use crate::config::search::SearchConfig;
+use crate::coordinator::outcome::transform;
 use crate::space::{Domain, Hyperparameter, Space, Transformation};
 use crate::strategy::{Observation, SuggestContext};
 use serde_json::{json, Map, Value};
@@ -97,7 +99,7 @@ pub fn ask_tell() -> Result<i32, CliError> {
         Err(_) => Map::new(),
     };
     settings.entry("search_type").or_insert(json!("bopt"));
-    settings.insert("y_transformation".into(), json!("none"));
+    settings.entry("y_transformation").or_insert(json!("none"));
     settings.insert("random_seed".into(), json!(seed));
     let config = SearchConfig::from_map(Path::new("HPSEARCH_SOLVER_CONFIG"), &settings)?;
     let mut strategy = crate::strategy::build(&config);
@@ -136,7 +138,13 @@ pub fn ask_tell() -> Result<i32, CliError> {
         };
         let reply: Value =
             serde_json::from_str(&line).map_err(|e| bad(format!("not JSON: {e}")))?;
-        let value = reply["value"].as_f64().filter(|v| v.is_finite());
-        finished.push(Observation { point, loss: value });
+        // The loss the strategy sees, as the coordinator makes it: through `y_transformation`
+        // (the harness's objective is minimised, so "none" unless a config asks otherwise); a
+        // value the transform refuses (log of a non-positive value) counts as a failed run.
+        let loss = reply["value"]
+            .as_f64()
+            .filter(|v| v.is_finite())
+            .and_then(|v| transform(v, config.y_transformation).ok());
+        finished.push(Observation { point, loss });
     }
 }
