@@ -174,3 +174,53 @@ fn mcmc_estimation_samples_the_gp_and_logs_its_diagnostics() {
     );
     assert!(best_loss(&project) < 0.1);
 }
+
+/// `hpsearch ask-tell` (the benchmark's solver protocol): one suggestion per reply until EOF,
+/// through the config's y_transformation; a value its log10 refuses counts as a failed run and
+/// the optimiser goes on.
+#[test]
+fn ask_tell_serves_suggestions_through_the_y_transformation_and_survives_a_refused_value() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hpsearch"))
+        .arg("ask-tell")
+        .env("HPSEARCH_SOLVER_CONFIG", r#"{"y_transformation": "log"}"#)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let problem = json!({"space": [{"name": "x", "type": "float", "low": 0.0, "high": 1.0}],
+                         "seed": 1, "budget": 12, "direction": "minimize"});
+    writeln!(stdin, "{problem}").unwrap();
+    let mut xs = Vec::new();
+    for i in 0..12 {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let reply: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let x = reply["params"]["x"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&x), "{reply}");
+        xs.push(x);
+        // The third value is 0, which log10 refuses; the others span four decades.
+        let value = if i == 2 {
+            0.0
+        } else {
+            10f64.powf(4.0 * (x - 0.3).abs()) * 1e-3
+        };
+        writeln!(stdin, "{}", json!({ "value": value })).unwrap();
+    }
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let distinct: std::collections::HashSet<u64> = xs.iter().map(|x| x.to_bits()).collect();
+    assert_eq!(
+        distinct.len(),
+        xs.len(),
+        "a combination suggested twice: {xs:?}"
+    );
+    // The search log says when the objective (before its log10) spans decades.
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("before y_transformation's log10"), "{log}");
+}
