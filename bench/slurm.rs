@@ -124,7 +124,7 @@ fn main() {
         .split(", ")
         .filter_map(|p| p.split_whitespace().next()?.parse::<u64>().ok())
         .sum();
-    let table = std::fs::read_to_string(dir.path().join("hp_search_0/hp_search_data.txt"))
+    let table = std::fs::read_to_string(dir.path().join("hp_search_0/hp_search_data_full.txt"))
         .unwrap_or_default();
     let succeeded = table
         .lines()

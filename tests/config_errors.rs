@@ -96,7 +96,7 @@ fn max_active_points_below_one() {
         json!({"search_type": "grid", "max_active_points": 0}),
         "max_active_points",
     );
-    assert!(e.contains(">= 1"), "{e}");
+    assert!(e.contains("from 1 to"), "{e}");
 }
 
 #[test]
@@ -255,10 +255,7 @@ fn continuous_domain_with_three_values() {
 
 #[test]
 fn unknown_hyperparameter_type() {
-    let e = model_error(
-        json!({"x": {"type": "integer", "domain": [0, 1]}}),
-        "x.type",
-    );
+    let e = model_error(json!({"x": {"type": "int", "domain": [0, 1]}}), "x.type");
     assert!(e.contains("\"discrete\""), "{e}");
 }
 
@@ -442,4 +439,168 @@ fn a_bad_rule_for_one_failure_kind() {
         json!({"search_type": "grid", "y_failure_value": {"timed_out": "worst"}}),
         "y_failure_value.timed_out",
     );
+}
+
+fn valid_job() -> serde_json::Value {
+    json!({"environment_path": "python3", "script_path": "score.py", "cluster": "local",
+           "time": 1, "memory": 1, "processor_type": "CPU", "num_processors": 1})
+}
+
+fn job_with(field: &str, value: serde_json::Value) -> serde_json::Value {
+    let mut job = valid_job();
+    job[field] = value;
+    job
+}
+
+#[test]
+fn numbers_no_run_could_use_are_refused_at_config_time_instead_of_panicking() {
+    for (field, value) in [
+        ("time", json!(1e16)),
+        ("time", json!(1e300)),
+        ("time", json!(1e-300)),
+        ("kill_grace_seconds", json!(1e300)),
+        ("memory", json!(1e15)),
+        ("num_processors", json!(1e12)),
+    ] {
+        let e = job_error(job_with(field, value.clone()), field);
+        assert!(e.contains("from"), "the message gives the range: {e}");
+        assert!(e.len() < 400, "one short line for {field}={value}: {e}");
+    }
+    for (field, value) in [
+        ("search_time", json!(1e300)),
+        ("max_active_points", json!(1e12)),
+        ("num_grid_points_per_hyperparameter", json!(1e9)),
+        ("random_seed", json!(18446744073709551615u64)),
+    ] {
+        let mut search = json!({"search_type": "grid", "max_suggestions": 3});
+        search[field] = value;
+        search_error(search, field);
+    }
+}
+
+#[test]
+fn launch_refuses_a_huge_time_before_creating_a_search() {
+    let project = Project::new();
+    project.script("score.py", python_ok());
+    project.configs(
+        "python3",
+        "score.py",
+        model_two_params(),
+        json!({"search_type": "grid", "max_suggestions": 3}),
+    );
+    project.write_json("job_config.json", &job_with("time", json!(1e16)));
+    let launch = project.hpsearch(&["launch", "--local", "."]);
+    assert_eq!(launch.code, 2, "{}{}", launch.stdout, launch.stderr);
+    assert!(!launch.stdout.contains("launched"), "{}", launch.stdout);
+    assert!(!launch.stderr.contains("panicked"), "{}", launch.stderr);
+    assert!(!project.search_dir(0).exists());
+}
+
+#[test]
+fn a_field_written_twice_is_an_error_naming_it() {
+    let e = error_for(|p| {
+        p.write(
+            "model_config.json",
+            "{\n  \"x\": {\"type\": \"continuous\", \"domain\": [0, 1]},\n  \"x\": {\"type\": \"categorical\", \"domain\": [\"a\", \"b\"]}\n}\n",
+        );
+    });
+    assert_names(&e, "model_config.json", "x");
+    assert!(e.contains("twice"), "{e}");
+    assert!(e.contains("line 3"), "{e}");
+    let e = error_for(|p| {
+        p.write(
+            "search_config.json",
+            r#"{"search_type": "grid", "bopt_config": {"kernel": "Matern52", "kernel": "ExpQuad"}}"#,
+        );
+    });
+    assert_names(&e, "search_config.json", "bopt_config.kernel");
+}
+
+#[test]
+fn an_object_with_a_domain_but_no_type_is_an_error_not_a_constant() {
+    let e = model_error(
+        json!({"x": {"type": "continuous", "domain": [0, 1]},
+               "lr": {"domain": [0.001, 0.1], "transformation": "log"}}),
+        "lr.type",
+    );
+    assert!(e.contains("\"type\""), "{e}");
+}
+
+#[test]
+fn a_discrete_integer_beyond_two_to_the_53_is_refused_not_rounded() {
+    let e = error_for(|p| {
+        p.write(
+            "model_config.json",
+            r#"{"seed": {"type": "discrete", "domain": [1, 9007199254740993]}}"#,
+        );
+    });
+    assert_names(&e, "model_config.json", "seed.domain");
+    assert!(e.contains("9007199254740993"), "{e}");
+}
+
+#[test]
+fn a_program_on_path_that_is_not_executable_is_called_that() {
+    let project = Project::new();
+    project.script("score.py", python_ok());
+    let bin = project.path.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("mypython"), "#!/bin/sh\n").unwrap();
+    project.configs(
+        "mypython",
+        "score.py",
+        model_two_params(),
+        json!({"search_type": "grid", "max_suggestions": 3}),
+    );
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = std::process::Command::new(hpsearch_bin())
+        .args(["run", "."])
+        .current_dir(&project.path)
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not executable"), "{stderr}");
+    assert!(!stderr.contains("not on PATH"), "{stderr}");
+}
+
+#[test]
+fn a_misspelt_required_field_gets_a_did_you_mean() {
+    let mut job = valid_job();
+    let program = job["environment_path"].take();
+    job.as_object_mut().unwrap().remove("environment_path");
+    job["enviroment_path"] = program;
+    let e = job_error(job, "environment_path");
+    assert!(e.contains("did you mean `environment_path`"), "{e}");
+    assert!(e.contains("enviroment_path"), "{e}");
+}
+
+#[test]
+fn integer_domains_are_checked() {
+    for (spec, field) in [
+        (json!({"type": "integer", "domain": [1.5, 8]}), "k.domain"),
+        (json!({"type": "integer", "domain": [8, 1]}), "k.domain"),
+        (
+            json!({"type": "integer", "domain": [0, 8], "transformation": "log"}),
+            "k.domain",
+        ),
+        (
+            json!({"type": "integer", "domain": [0, 100000000]}),
+            "k.domain",
+        ),
+        (
+            json!({"type": "integer", "domain": [0, 8], "step": 0}),
+            "k.step",
+        ),
+        (
+            json!({"type": "discrete", "domain": [0, 8], "step": 2}),
+            "k.step",
+        ),
+    ] {
+        model_error(json!({"k": spec}), field);
+    }
 }

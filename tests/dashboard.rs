@@ -4,7 +4,7 @@
 mod support;
 
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::browser::{self, Browser};
@@ -38,6 +38,40 @@ impl Dashboard {
             .unwrap_or_else(|| panic!("no address in {line:?}"))
             .to_string();
         Dashboard { child, url }
+    }
+}
+
+impl Dashboard {
+    fn port(&self) -> u16 {
+        self.url
+            .trim_end_matches('/')
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {}", self.url))
+    }
+
+    /// GET `path` on 127.0.0.1 with the given `Host` header, over a bare socket (HTTP clients
+    /// set the Host header themselves); the status and the body.
+    fn get_with_host(&self, host: &str, path: &str) -> (u16, String) {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port())).expect("connect");
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )
+        .expect("send");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).expect("read");
+        let code = answer
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or_else(|| panic!("no status in {answer:?}"));
+        let body = answer
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        (code, body)
     }
 }
 
@@ -84,10 +118,9 @@ fn succeeded_in_snapshot(project: &Project) -> u64 {
 }
 
 #[test]
+#[ignore = "needs Chromium and chromedriver: apt-get install chromium chromium-driver"]
 fn the_page_shows_a_new_run_within_its_refresh_interval() {
-    if !browser::available() {
-        return;
-    }
+    browser::require();
     let project = Project::new();
     slow_search(&project, 12, "0.7");
     project.hpsearch(&["launch", "--local"]).ok();
@@ -233,4 +266,132 @@ fn a_folder_without_searches_is_refused() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn a_search_whose_coordinator_was_killed_shows_as_died_as_status_says() {
+    let project = Project::new();
+    slow_search(&project, 3, "30");
+    project.hpsearch(&["launch", "--local"]).ok();
+    let published_running = || {
+        std::fs::read_to_string(project.search_dir(0).join("hp_search_state.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .is_some_and(|v| v["state"] == "running" && v["summary"]["running"] == 1)
+    };
+    wait_until(
+        Duration::from_secs(30),
+        "a run in flight",
+        published_running,
+    );
+    let dashboard = Dashboard::start(&project, &[]);
+    let listed = || -> Value {
+        let (code, body) = get(&format!("{}api/searches", dashboard.url));
+        assert_eq!(code, 200, "{body}");
+        serde_json::from_str::<Value>(&body).expect("json")[0].clone()
+    };
+    assert_eq!(listed()["state"], "running");
+
+    let lock =
+        std::fs::read_to_string(project.search_dir(0).join("coordinator.lock")).expect("lock file");
+    let pid = serde_json::from_str::<Value>(&lock).expect("holder")["pid"]
+        .as_i64()
+        .expect("pid") as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill -9 the coordinator");
+    let status = || project.hpsearch(&["status", "hp_search_0"]).ok().stdout;
+    wait_until(Duration::from_secs(10), "status to call it dead", || {
+        status().contains("died")
+    });
+    assert!(published_running(), "the snapshot still says running");
+
+    let search = listed();
+    assert_eq!(search["state"], "died", "{search}");
+    assert!(
+        search["state_detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("hpsearch resume")),
+        "{search}"
+    );
+    let (code, body) = get(&format!("{}api/searches/0", dashboard.url));
+    assert_eq!(code, 200);
+    let analysis: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(analysis["state"], "died");
+    let (_, fragment) = get(&format!("{}api/searches/0/fragment", dashboard.url));
+    assert!(
+        fragment.contains("<b id=\"search-state\">died</b>"),
+        "{fragment:.600}"
+    );
+    let (_, index) = get(&format!("{}api/index_fragment", dashboard.url));
+    assert!(index.contains(">died</td>"), "{index}");
+    assert!(!index.contains(">running</td>"), "{index}");
+    assert!(status().contains("died"), "status and the dashboard agree");
+}
+
+#[test]
+fn a_token_with_reserved_characters_matches_when_percent_encoded() {
+    let project = Project::new();
+    slow_search(&project, 1, "0");
+    project.hpsearch(&["run"]).ok();
+    let token = "a+b/c %d&e";
+    let dashboard = Dashboard::start(&project, &["--token", token]);
+    let api = format!("{}api/searches", dashboard.url);
+    // As a URL's query (RFC 3986) and as a form (space as `+`), as HTTP libraries send it.
+    assert_eq!(get(&format!("{api}?token=a%2Bb%2Fc%20%25d%26e")).0, 200);
+    assert_eq!(get(&format!("{api}?token=a%2Bb%2Fc+%25d%26e")).0, 200);
+    assert_eq!(get(&format!("{api}?x=1&token=a%2bb/c%20%25d%26e")).0, 200);
+    // Not encoded, `&` ends the value and `%d&` is no escape: refused.
+    assert_eq!(get(&format!("{api}?token=a+b/c%20%d&e")).0, 401);
+    assert_eq!(get(&format!("{api}?token=a%2Bb%2Fc%20%25d")).0, 401);
+    assert_eq!(get(&format!("{api}?token=a%2Bb%2Fc%20%25d%26f")).0, 401);
+    assert_eq!(get(&api).0, 401);
+}
+
+#[test]
+fn a_loopback_dashboard_refuses_requests_for_other_host_names() {
+    let project = Project::new();
+    slow_search(&project, 1, "0");
+    project.hpsearch(&["run"]).ok();
+    let dashboard = Dashboard::start(&project, &[]);
+    let port = dashboard.port();
+    let (code, body) = dashboard.get_with_host(&format!("evil.example:{port}"), "/api/searches");
+    assert_eq!(code, 403, "{body}");
+    assert!(
+        body.contains("evil.example") && body.contains("--bind"),
+        "the refusal names the host and the way in: {body}"
+    );
+    assert_eq!(dashboard.get_with_host("evil.example", "/").0, 403);
+    assert_eq!(
+        dashboard.get_with_host("localhost.evil.example", "/").0,
+        403
+    );
+    let hostname = nix::unistd::gethostname()
+        .expect("hostname")
+        .into_string()
+        .expect("text");
+    for host in [
+        format!("localhost:{port}"),
+        format!("127.0.0.1:{port}"),
+        format!("[::1]:{port}"),
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        format!("{hostname}:{port}"),
+        // An SSH tunnel forwards another port.
+        "localhost:9999".to_string(),
+    ] {
+        let (code, body) = dashboard.get_with_host(&host, "/api/searches");
+        assert_eq!(code, 200, "Host: {host}: {body}");
+    }
+
+    // Bound to all addresses, the token guards it and any name reaches it.
+    let open = Dashboard::start(&project, &["--bind", "0.0.0.0", "--token", "s3cret"]);
+    assert_eq!(
+        open.get_with_host("node7.cluster.example", "/api/searches?token=s3cret")
+            .0,
+        200
+    );
+    assert_eq!(open.get_with_host("evil.example", "/api/searches").0, 401);
 }

@@ -25,7 +25,7 @@ fn grid_search_runs_every_combination_once_with_the_seeds_columns() {
     let table = project.data_file(0);
     let header = &table[0];
     assert_eq!(
-        header[..10],
+        header[..],
         [
             "combination_id",
             "job_id",
@@ -37,12 +37,23 @@ fn grid_search_runs_every_combination_once_with_the_seeds_columns() {
             "loss",
             "x",
             "n"
-        ]
+        ],
+        "the seed's file: the seed's columns, then the hyperparameters, nothing else"
     );
+    let full = project.data_file_full(0);
+    assert_eq!(full[0][..10], header[..]);
     assert_eq!(
-        header[10..],
+        full[0][10..],
         ["status", "failure_reason", "objective", "metric_aux"]
     );
+    assert!(table.iter().all(|r| r.len() == 10), "{table:?}");
+    for (seed_row, full_row) in table.iter().zip(&full) {
+        assert_eq!(
+            full_row[..10],
+            seed_row[..],
+            "the full file starts with the seed's row"
+        );
+    }
     let rows = project.data_rows(0);
     assert_eq!(rows.len(), 9);
     let mut seen: Vec<(String, String)> = rows
@@ -262,7 +273,12 @@ fn a_run_past_its_time_is_stopped_and_recorded_as_timed_out() {
     job["kill_grace_seconds"] = json!(0.5);
     project.write_json("job_config.json", &job);
     let started = std::time::Instant::now();
-    project.hpsearch(&["run", "."]).ok();
+    let run = project.hpsearch(&["run", "."]);
+    assert_eq!(
+        run.code, 1,
+        "a search without a success exits 1: {}",
+        run.stdout
+    );
     assert!(
         started.elapsed() < std::time::Duration::from_secs(15),
         "stopped long before the script's 30 s"
@@ -292,7 +308,12 @@ fn search_time_ends_the_search_and_cancels_what_is_running() {
         json!({"x": {"type": "continuous", "domain": [0, 1]}}),
         json!({"search_type": "random", "max_suggestions": 10, "max_active_points": 2, "search_time": 0.0003, "y_transformation": "none"}),
     );
-    let run = project.hpsearch(&["run", "."]).ok();
+    let run = project.hpsearch(&["run", "."]);
+    assert_eq!(
+        run.code, 1,
+        "a search without a success exits 1: {}",
+        run.stdout
+    );
     assert!(run.stdout.contains("search_time"), "{}", run.stdout);
     let rows = project.data_rows(0);
     assert_eq!(rows.len(), 2, "no run starts after search_time");
@@ -530,4 +551,94 @@ fn output_cut_short_by_its_reader_ends_quietly() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(stderr.is_empty(), "nothing on stderr: {stderr}");
+}
+
+#[test]
+fn the_seeds_data_file_has_exactly_the_seeds_layout_and_the_full_file_every_column() {
+    let project = Project::new();
+    // Exits 3 for the first grid point; writes an objective and two metrics for the others.
+    project.script(
+        "score.sh",
+        "#!/bin/sh\nif grep -q '\"zeta\": 1,' \"$1\"; then echo boom >&2; exit 3; fi\n\
+         echo '{\"objective\": 2.5, \"r2\": 0.75, \"epochs\": 3}' > output.json\n",
+    );
+    // Hyperparameters out of alphabetical order, with fixed values between them.
+    project.configs(
+        "/bin/sh",
+        "score.sh",
+        json!({
+            "zeta": {"type": "discrete", "domain": [1, 2], "transformation": "linear"},
+            "fixed": "kept",
+            "alpha": {"type": "categorical", "domain": ["a", "b"]},
+            "batch": 16,
+            "mid": {"type": "continuous", "domain": [0.0, 1.0], "transformation": "linear"}
+        }),
+        json!({"search_type": "grid", "num_grid_points_per_hyperparameter": 2,
+               "max_active_points": 2, "y_transformation": "none", "y_failure_value": 99}),
+    );
+    project.hpsearch(&["run", "."]).ok();
+
+    let seed = project.data_file(0);
+    let expected: Vec<&str> = vec![
+        "combination_id",
+        "job_id",
+        "job_time",
+        "previous_results_count",
+        "search_type",
+        "is_queued",
+        "model_config_path",
+        "loss",
+        "zeta",
+        "alpha",
+        "mid",
+    ];
+    assert_eq!(
+        seed[0], expected,
+        "8 seed columns, then the hyperparameters in model_config order"
+    );
+    assert_eq!(seed.len(), 1 + 8, "one row per combination");
+    assert!(
+        seed.iter().all(|row| row.len() == expected.len()),
+        "no row has more cells than the header: {seed:?}"
+    );
+
+    let full = project.data_file_full(0);
+    assert_eq!(full[0][..expected.len()], expected[..]);
+    assert_eq!(
+        full[0][expected.len()..],
+        [
+            "status",
+            "failure_reason",
+            "objective",
+            "metric_r2",
+            "metric_epochs"
+        ]
+    );
+    assert_eq!(full.len(), seed.len());
+    for (seed_row, full_row) in seed.iter().zip(&full).skip(1) {
+        assert_eq!(
+            full_row[..expected.len()],
+            seed_row[..],
+            "same rows, same order"
+        );
+        assert_eq!(full_row.len(), full[0].len());
+    }
+    let rows = project.data_rows(0);
+    let failed: Vec<_> = rows.iter().filter(|r| r["zeta"] == "1").collect();
+    assert_eq!(failed.len(), 4);
+    for row in failed {
+        assert_eq!(row["status"], "failed", "{row:?}");
+        assert!(row["failure_reason"].contains("code 3"), "{row:?}");
+        assert_eq!(row["loss"], "99", "imputed: {row:?}");
+        assert_eq!(row["objective"], "");
+        assert_eq!(row["metric_r2"], "");
+    }
+    for row in rows.iter().filter(|r| r["zeta"] == "2") {
+        assert_eq!(row["status"], "succeeded", "{row:?}");
+        assert_eq!(row["failure_reason"], "");
+        assert_eq!(row["objective"], "2.5");
+        assert_eq!(row["loss"], "2.5");
+        assert_eq!(row["metric_r2"], "0.75");
+        assert_eq!(row["metric_epochs"], "3");
+    }
 }

@@ -1,6 +1,6 @@
 //! Searches on a real single-node Slurm (started by `scripts/slurm/start-local-slurm.sh`, which
-//! `.ci/run` runs). Outside CI, when no Slurm answers, the tests say so loudly and pass; in CI a
-//! missing Slurm is a failure.
+//! `.ci/run` runs). Each test is marked ignored: a plain `cargo nextest run` counts them as
+//! skipped, `--run-ignored all` runs them and fails where no Slurm answers.
 
 mod support;
 use serde_json::{json, Value};
@@ -9,16 +9,18 @@ use std::process::Command;
 use std::time::Duration;
 use support::*;
 
-fn slurm_available() -> bool {
+/// These tests are marked ignored, so that a plain `cargo nextest run` lists them as skipped
+/// where no Slurm runs; `--run-ignored all` (what `.ci/run` runs) includes them, and then a
+/// missing Slurm is a failure that says how to start one.
+fn require_slurm() {
     let up = Command::new("sinfo")
         .arg("--noheader")
         .output()
         .is_ok_and(|o| o.status.success() && !o.stdout.is_empty());
-    if !up {
-        assert!(std::env::var_os("CI").is_none(), "Slurm must be running in CI: .ci/run starts it with scripts/slurm/start-local-slurm.sh");
-        eprintln!("SKIPPED: no Slurm answers here; start one with `bash scripts/slurm/start-local-slurm.sh`");
-    }
-    up
+    assert!(
+        up,
+        "no Slurm answers here; start one with `bash scripts/slurm/start-local-slurm.sh`"
+    );
 }
 
 /// A project whose job_config uses the cluster profile `testslurm` (polled every 0.3 s).
@@ -73,10 +75,9 @@ fn starts(project: &Project) -> BTreeMap<String, usize> {
 }
 
 #[test]
+#[ignore = "needs a running Slurm: bash scripts/slurm/start-local-slurm.sh"]
 fn a_grid_search_on_slurm_records_the_job_ids() {
-    if !slurm_available() {
-        return;
-    }
+    require_slurm();
     let project = slurm_project(
         COUNTING,
         json!({"x": {"type": "continuous", "domain": [0, 1]}, "k": {"type": "categorical", "domain": ["a", "b"]}}),
@@ -126,10 +127,9 @@ fn a_grid_search_on_slurm_records_the_job_ids() {
 }
 
 #[test]
+#[ignore = "needs a running Slurm: bash scripts/slurm/start-local-slurm.sh"]
 fn paths_with_spaces_quotes_and_dollars_survive_the_job_script() {
-    if !slurm_available() {
-        return;
-    }
+    require_slurm();
     let project = Project::in_folder_named("it's a $HOME \"dir\"");
     project.script("run.sh", "#!/bin/sh\necho 2 > output.json\n");
     project.configs("/bin/sh", "run.sh", one_param(), json!({"search_type": "random", "max_suggestions": 2, "max_active_points": 2, "y_transformation": "none"}));
@@ -144,10 +144,9 @@ fn paths_with_spaces_quotes_and_dollars_survive_the_job_script() {
 }
 
 #[test]
+#[ignore = "needs a running Slurm: bash scripts/slurm/start-local-slurm.sh"]
 fn a_run_past_its_time_on_slurm_is_timed_out_and_imputed() {
-    if !slurm_available() {
-        return;
-    }
+    require_slurm();
     let project = slurm_project(
         "#!/bin/sh\ncase \"$PWD\" in *_0) echo 4 > output.json; exit 0;; esac\nsleep 60\n",
         one_param(),
@@ -168,10 +167,9 @@ fn a_run_past_its_time_on_slurm_is_timed_out_and_imputed() {
 }
 
 #[test]
+#[ignore = "needs a running Slurm: bash scripts/slurm/start-local-slurm.sh"]
 fn a_job_cancelled_from_outside_is_recorded_as_such() {
-    if !slurm_available() {
-        return;
-    }
+    require_slurm();
     let project = slurm_project(
         "#!/bin/sh\nsleep 60\n",
         one_param(),
@@ -209,10 +207,9 @@ fn a_job_cancelled_from_outside_is_recorded_as_such() {
 }
 
 #[test]
+#[ignore = "needs a running Slurm: bash scripts/slurm/start-local-slurm.sh"]
 fn a_resumed_coordinator_reattaches_to_running_jobs_instead_of_resubmitting() {
-    if !slurm_available() {
-        return;
-    }
+    require_slurm();
     let project = slurm_project(
         &COUNTING.replace("${SLEEP:-0}", "3"),
         one_param(),
@@ -267,10 +264,9 @@ fn a_resumed_coordinator_reattaches_to_running_jobs_instead_of_resubmitting() {
 }
 
 #[test]
+#[ignore = "needs a running Slurm: bash scripts/slurm/start-local-slurm.sh"]
 fn max_active_points_bounds_the_jobs_queued_or_running() {
-    if !slurm_available() {
-        return;
-    }
+    require_slurm();
     let project = slurm_project(
         &COUNTING.replace("${SLEEP:-0}", "0.5"),
         one_param(),
@@ -306,10 +302,9 @@ fn max_active_points_bounds_the_jobs_queued_or_running() {
 }
 
 #[test]
+#[ignore = "needs a running Slurm: bash scripts/slurm/start-local-slurm.sh"]
 fn a_gpu_run_gets_the_gpus_it_asks_for() {
-    if !slurm_available() {
-        return;
-    }
+    require_slurm();
     let project = slurm_project(
         "#!/bin/sh\nn=$(echo \"${CUDA_VISIBLE_DEVICES:-}\" | tr ',' '\\n' | grep -c .)\necho \"{\\\"objective\\\": 1, \\\"gpus\\\": $n}\" > output.json\n",
         one_param(),
@@ -324,10 +319,9 @@ fn a_gpu_run_gets_the_gpus_it_asks_for() {
 }
 
 #[test]
+#[ignore = "needs a running Slurm: bash scripts/slurm/start-local-slurm.sh"]
 fn launch_submits_the_coordinator_itself_as_a_slurm_job() {
-    if !slurm_available() {
-        return;
-    }
+    require_slurm();
     let project = slurm_project(
         COUNTING,
         one_param(),
@@ -370,10 +364,9 @@ fn an_unknown_cluster_profile_lists_the_known_ones() {
 }
 
 #[test]
+#[ignore = "needs a running Slurm: bash scripts/slurm/start-local-slurm.sh"]
 fn the_test_phase_runs_as_a_slurm_job_of_the_search() {
-    if !slurm_available() {
-        return;
-    }
+    require_slurm();
     let project = slurm_project(
         "#!/bin/sh\nif grep -q '\"phase\": \"test\"' input.json; then echo \"$SLURM_JOB_ID\" > ../test_job_id; echo 7 > output.json; else echo 3 > output.json; fi\n",
         one_param(),

@@ -127,6 +127,7 @@ pub fn replicate(search: &Path, top: Option<u64>, runs: Option<u64>) -> Result<i
     Ok(match end {
         SearchEnd::Finished(_) => 0,
         SearchEnd::Stopped(_) => EXIT_STOPPED,
+        SearchEnd::Failed(_) => super::errors::EXIT_RUNTIME,
     })
 }
 

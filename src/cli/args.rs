@@ -16,6 +16,9 @@ pub enum Command {
     Init {
         /// The new project folder.
         project: PathBuf,
+        /// The analysis template(s) to write; with one language, job_config.json runs it.
+        #[arg(long, value_enum, default_value = "all")]
+        language: super::init::Language,
     },
     /// Start a search in the background and return; prints its id and where to look. With a Slurm
     /// cluster profile the coordinator itself is submitted as a Slurm job.

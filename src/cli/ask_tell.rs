@@ -8,7 +8,7 @@
 //! `"y_transformation": "none"` (the seed's default `log` applies only when the object names it).
 
 use super::errors::CliError;
-use crate::config::search::SearchConfig;
+use crate::config::search::{SearchConfig, YTransformation};
 use crate::coordinator::outcome::transform;
 use crate::space::{Domain, Hyperparameter, Space, Transformation};
 use crate::strategy::{Observation, SuggestContext};
@@ -20,13 +20,29 @@ fn bad(message: impl Into<String>) -> CliError {
     CliError::Usage(format!("ask-tell: {}", message.into()))
 }
 
+/// Integers beyond this lose their exactness as the f64 values of a discrete domain.
+const MAX_EXACT_INTEGER: i64 = 1 << 53;
+
+/// The largest integer range an `int` parameter may span (its values are listed one by one).
+const MAX_INT_VALUES: i128 = 100_000;
+
 fn parse_space(items: &[Value]) -> Result<Space, CliError> {
-    let mut hyperparameters = Vec::new();
+    if items.is_empty() {
+        return Err(bad("the space has no parameters"));
+    }
+    let mut hyperparameters: Vec<Hyperparameter> = Vec::new();
     for item in items {
-        let name = item["name"]
-            .as_str()
-            .ok_or_else(|| bad("a parameter without a name"))?
-            .to_string();
+        let name = match item["name"].as_str() {
+            Some(name) if !name.is_empty() => name.to_string(),
+            _ => return Err(bad("a parameter without a name")),
+        };
+        // Quoted (and escaped) in messages, so that a name with a line break stays on one line.
+        let quoted = format!("{name:?}");
+        if hyperparameters.iter().any(|h| h.name == name) {
+            return Err(bad(format!(
+                "{quoted}: the name appears twice in the space"
+            )));
+        }
         let log = item["log"].as_bool().unwrap_or(false);
         let transformation = if log {
             Transformation::Log
@@ -34,24 +50,44 @@ fn parse_space(items: &[Value]) -> Result<Space, CliError> {
             Transformation::Linear
         };
         let domain = match item["type"].as_str() {
-            Some("float") => Domain::Continuous {
-                low: item["low"]
+            Some("float") => {
+                let low = item["low"]
                     .as_f64()
-                    .ok_or_else(|| bad(format!("{name}: no low")))?,
-                high: item["high"]
+                    .ok_or_else(|| bad(format!("{quoted}: no low")))?;
+                let high = item["high"]
                     .as_f64()
-                    .ok_or_else(|| bad(format!("{name}: no high")))?,
-            },
+                    .ok_or_else(|| bad(format!("{quoted}: no high")))?;
+                if !(low < high && (high - low).is_finite()) {
+                    return Err(bad(format!(
+                        "{quoted}: float range {low}..{high} not supported (low < high, both within about ±1e307)"
+                    )));
+                }
+                if log && low <= 0.0 {
+                    return Err(bad(format!(
+                        "{quoted}: a log scale needs low > 0, got {low}"
+                    )));
+                }
+                Domain::Continuous { low, high }
+            }
             Some("int") => {
                 let low = item["low"]
                     .as_i64()
-                    .ok_or_else(|| bad(format!("{name}: no low")))?;
+                    .ok_or_else(|| bad(format!("{quoted}: no low")))?;
                 let high = item["high"]
                     .as_i64()
-                    .ok_or_else(|| bad(format!("{name}: no high")))?;
-                if high < low || high - low > 100_000 {
+                    .ok_or_else(|| bad(format!("{quoted}: no high")))?;
+                let span = i128::from(high) - i128::from(low);
+                if !(0..=MAX_INT_VALUES).contains(&span)
+                    || low.abs() > MAX_EXACT_INTEGER
+                    || high.abs() > MAX_EXACT_INTEGER
+                {
                     return Err(bad(format!(
-                        "{name}: integer range {low}..{high} not supported"
+                        "{quoted}: integer range {low}..{high} not supported"
+                    )));
+                }
+                if log && low <= 0 {
+                    return Err(bad(format!(
+                        "{quoted}: a log scale needs low > 0, got {low}"
                     )));
                 }
                 Domain::Discrete {
@@ -59,13 +95,21 @@ fn parse_space(items: &[Value]) -> Result<Space, CliError> {
                     integer: true,
                 }
             }
-            Some("categorical") => Domain::Categorical {
-                values: item["choices"]
-                    .as_array()
-                    .cloned()
-                    .ok_or_else(|| bad(format!("{name}: no choices")))?,
-            },
-            other => return Err(bad(format!("{name}: unknown type {other:?}"))),
+            Some("categorical") => {
+                let values = match item["choices"].as_array() {
+                    Some(values) if !values.is_empty() => values.clone(),
+                    _ => return Err(bad(format!("{quoted}: no choices"))),
+                };
+                if values
+                    .iter()
+                    .enumerate()
+                    .any(|(i, v)| values[..i].contains(v))
+                {
+                    return Err(bad(format!("{quoted}: each choice may appear once")));
+                }
+                Domain::Categorical { values }
+            }
+            other => return Err(bad(format!("{quoted}: unknown type {other:?}"))),
         };
         hyperparameters.push(Hyperparameter {
             name,
@@ -76,15 +120,10 @@ fn parse_space(items: &[Value]) -> Result<Space, CliError> {
     Ok(Space::new(hyperparameters))
 }
 
-pub fn ask_tell() -> Result<i32, CliError> {
-    let stdin = std::io::stdin();
-    let mut lines = stdin.lock().lines();
-    let first = lines
-        .next()
-        .ok_or_else(|| bad("no problem on stdin"))?
-        .map_err(|e| bad(e.to_string()))?;
-    let problem: Value = serde_json::from_str(&first)
-        .map_err(|e| bad(format!("the first line is not JSON: {e}")))?;
+/// The first line of the protocol: the space and the seed.
+fn parse_problem(line: &str) -> Result<(Space, u64), CliError> {
+    let problem: Value =
+        serde_json::from_str(line).map_err(|e| bad(format!("the first line is not JSON: {e}")))?;
     if problem["direction"]
         .as_str()
         .is_some_and(|d| d != "minimize")
@@ -93,6 +132,29 @@ pub fn ask_tell() -> Result<i32, CliError> {
     }
     let space = parse_space(problem["space"].as_array().ok_or_else(|| bad("no space"))?)?;
     let seed = problem["seed"].as_u64().unwrap_or(0);
+    Ok((space, seed))
+}
+
+/// A reply line `{"value": y}`: the loss the strategy sees, as the coordinator makes it, through
+/// `y_transformation` (the harness's objective is minimised, so "none" unless a config asks
+/// otherwise). A value that is missing, not a finite number, or refused by the transform (log of
+/// a non-positive value) counts as a failed run.
+fn parse_reply(line: &str, y: YTransformation) -> Result<Option<f64>, CliError> {
+    let reply: Value = serde_json::from_str(line).map_err(|e| bad(format!("not JSON: {e}")))?;
+    Ok(reply["value"]
+        .as_f64()
+        .filter(|v| v.is_finite())
+        .and_then(|v| transform(v, y).ok()))
+}
+
+pub fn ask_tell() -> Result<i32, CliError> {
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines();
+    let first = lines
+        .next()
+        .ok_or_else(|| bad("no problem on stdin"))?
+        .map_err(|e| bad(e.to_string()))?;
+    let (space, seed) = parse_problem(&first)?;
     let mut settings: Map<String, Value> = match std::env::var("HPSEARCH_SOLVER_CONFIG") {
         Ok(text) => serde_json::from_str(&text)
             .map_err(|e| bad(format!("HPSEARCH_SOLVER_CONFIG is not a JSON object: {e}")))?,
@@ -136,15 +198,92 @@ pub fn ask_tell() -> Result<i32, CliError> {
         let Some(Ok(line)) = lines.next() else {
             return Ok(0);
         };
-        let reply: Value =
-            serde_json::from_str(&line).map_err(|e| bad(format!("not JSON: {e}")))?;
-        // The loss the strategy sees, as the coordinator makes it: through `y_transformation`
-        // (the harness's objective is minimised, so "none" unless a config asks otherwise); a
-        // value the transform refuses (log of a non-positive value) counts as a failed run.
-        let loss = reply["value"]
-            .as_f64()
-            .filter(|v| v.is_finite())
-            .and_then(|v| transform(v, config.y_transformation).ok());
+        let loss = parse_reply(&line, config.y_transformation)?;
         finished.push(Observation { point, loss });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem_error(line: &str) -> String {
+        match parse_problem(line) {
+            Ok(_) => panic!("accepted: {line}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn an_empty_categorical_is_refused_not_a_panic_when_decoded() {
+        // Before: accepted, and decoding any point panicked (k - 1 with k = 0).
+        let message =
+            problem_error(r#"{"space": [{"name": "c", "type": "categorical", "choices": []}]}"#);
+        assert!(message.contains("no choices"), "{message}");
+    }
+
+    #[test]
+    fn an_integer_range_across_all_of_i64_is_refused_not_an_overflow() {
+        // Before: `high - low` overflowed (a panic in debug builds, a huge range in release).
+        let message = problem_error(&format!(
+            r#"{{"space": [{{"name": "n", "type": "int", "low": {}, "high": {}}}]}}"#,
+            i64::MIN,
+            i64::MAX
+        ));
+        assert!(message.contains("not supported"), "{message}");
+    }
+
+    #[test]
+    fn ranges_that_cannot_be_encoded_are_refused() {
+        for line in [
+            r#"{"space": []}"#,
+            r#"{"space": [{"name": "x", "type": "float", "low": 1, "high": 0}]}"#,
+            r#"{"space": [{"name": "x", "type": "float", "low": -1e308, "high": 1e308}]}"#,
+            r#"{"space": [{"name": "x", "type": "float", "low": 0, "high": 1, "log": true}]}"#,
+            r#"{"space": [{"name": "n", "type": "int", "low": 0, "high": 9, "log": true}]}"#,
+            r#"{"space": [{"name": "x", "type": "float", "low": 0, "high": 1},
+                          {"name": "x", "type": "float", "low": 0, "high": 1}]}"#,
+            r#"{"space": [{"name": "c", "type": "categorical", "choices": [1, 1]}]}"#,
+        ] {
+            let message = problem_error(&line.replace('\n', " "));
+            assert!(!message.contains('\n'), "{message}");
+        }
+    }
+
+    #[test]
+    fn a_name_with_a_line_break_stays_on_one_line_in_a_message() {
+        let message = problem_error(r#"{"space": [{"name": "a\nb", "type": "float"}]}"#);
+        assert_eq!(message, r#"ask-tell: "a\nb": no low"#);
+    }
+
+    #[test]
+    fn a_valid_problem_decodes_every_corner_of_its_space() {
+        let (space, seed) = parse_problem(
+            r#"{"space": [{"name": "x", "type": "float", "low": 1e-300, "high": 1e300, "log": true},
+                          {"name": "n", "type": "int", "low": -3, "high": 3},
+                          {"name": "c", "type": "categorical", "choices": ["a", null, {}]}],
+                "seed": 7}"#
+                .replace('\n', " ")
+                .as_str(),
+        )
+        .unwrap();
+        assert_eq!(seed, 7);
+        for u in [0.0, 0.5, 1.0] {
+            let point = space.canonical(&[u; 3]);
+            assert_eq!(space.decode(&point).len(), 3);
+        }
+    }
+
+    #[test]
+    fn replies_read_as_a_loss_or_a_failed_run() {
+        let y = YTransformation::None;
+        assert_eq!(parse_reply(r#"{"value": 2.5}"#, y).unwrap(), Some(2.5));
+        assert_eq!(parse_reply(r#"{"value": "NaN"}"#, y).unwrap(), None);
+        assert_eq!(parse_reply("[1]", y).unwrap(), None);
+        assert_eq!(
+            parse_reply(r#"{"value": 0}"#, YTransformation::Log).unwrap(),
+            None
+        );
+        assert!(parse_reply("{", y).is_err());
     }
 }

@@ -22,7 +22,7 @@ pub fn main() -> i32 {
     }
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Init { project } => init::init(project).map(|_| 0),
+        Command::Init { project, language } => init::init(project, *language).map(|_| 0),
         Command::Launch(args) => search::launch(&args.config, args.local),
         Command::Run(args) => search::run(args),
         Command::Status { path } => view::status(path),
@@ -94,9 +94,7 @@ fn wrap(folder: &std::path::Path, time_limit: f64, grace: f64, command: &[String
         eprintln!("hpsearch _wrap: no command given");
         return errors::EXIT_USAGE;
     };
-    let seconds = |x: f64| {
-        std::time::Duration::try_from_secs_f64(x.max(0.0)).unwrap_or(std::time::Duration::MAX)
-    };
+    let seconds = crate::clock::duration_from_secs;
     crate::executor::wrapper::run(crate::executor::wrapper::WrapArgs {
         folder: folder.to_path_buf(),
         time_limit: seconds(time_limit),

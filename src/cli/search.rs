@@ -1,7 +1,7 @@
 //! The commands that start, continue and stop searches: run, launch, resume, cancel.
 
 use super::args::ConfigArgs;
-use super::errors::{CliError, EXIT_STOPPED};
+use super::errors::{CliError, EXIT_RUNTIME, EXIT_STOPPED};
 use super::progress::ProgressObserver;
 use crate::config::cluster::Cluster;
 use crate::coordinator::events::Observer;
@@ -19,11 +19,45 @@ pub(super) fn self_exe() -> Result<PathBuf, CliError> {
         .map_err(|e| CliError::Runtime(format!("cannot find the hpsearch binary: {e}")))
 }
 
+/// Checks everything that can be checked, then creates the search: nothing is left half made
+/// when a config or the project folder is wrong.
 fn prepare(args: &ConfigArgs) -> Result<(Definition, SearchPaths), CliError> {
+    if !args.project.is_dir() {
+        return Err(CliError::Usage(format!(
+            "{}: no such project folder; create one with `hpsearch init {}`, or name the folder that holds job_config.json",
+            args.project.display(),
+            args.project.display()
+        )));
+    }
     let [search, job, model] = args.paths();
     let definition = Definition::load(&search, &job, &model)?;
+    let project = definition.project();
+    launched::check_writable(&project).map_err(|e| {
+        CliError::Runtime(format!(
+            "{}: cannot record the search there: {e}; make the project folder and the file writable, then start again",
+            project.join(crate::project::paths::LAUNCHED_FILE).display()
+        ))
+    })?;
+    for warning in &definition.model.warnings {
+        eprintln!("warning: {warning}");
+    }
     let paths = create(&definition)?;
     Ok((definition, paths))
+}
+
+/// Records a search that is already under way. It was checked to be writable before the search
+/// was created; should the write fail now all the same, the search goes on and the user is
+/// told, since failing here would report a running search as not started.
+fn record_started_launch(
+    definition: &Definition,
+    paths: &SearchPaths,
+    job_id: String,
+    command: String,
+    slurm_command: String,
+) {
+    if let Err(e) = record_launch(definition, paths, job_id, command, slurm_command) {
+        eprintln!("warning: {e}; the search runs all the same");
+    }
 }
 
 fn record_launch(
@@ -68,13 +102,13 @@ fn command_line() -> String {
 /// `hpsearch run`: a new search in the foreground.
 pub fn run(args: &ConfigArgs) -> Result<i32, CliError> {
     let (definition, paths) = prepare(args)?;
-    record_launch(
+    record_started_launch(
         &definition,
         &paths,
         format!("local:{}", std::process::id()),
         command_line(),
         String::new(),
-    )?;
+    );
     println!("search {} in {}", paths.search_id, paths.dir.display());
     coordinate_foreground(paths, false)
 }
@@ -87,15 +121,32 @@ fn coordinate_foreground(paths: SearchPaths, resumed: bool) -> Result<i32, CliEr
     let end = coordinator.run(resumed)?;
     bar.finish_and_clear();
     report_end(&paths, &end);
-    Ok(match end {
-        SearchEnd::Finished(_) => 0,
+    Ok(exit_code(&paths, &end))
+}
+
+/// 0 for a search that ended with at least one success, 130 when stopped by a signal, 1 when it
+/// stopped early because its runs all failed, or ended without a single success.
+pub(super) fn exit_code(paths: &SearchPaths, end: &SearchEnd) -> i32 {
+    match end {
         SearchEnd::Stopped(_) => EXIT_STOPPED,
-    })
+        SearchEnd::Failed(_) => EXIT_RUNTIME,
+        SearchEnd::Finished(_) => match read_summary(paths) {
+            Some(s) if s.created > 0 && s.succeeded == 0 => EXIT_RUNTIME,
+            _ => 0,
+        },
+    }
+}
+
+fn read_summary(paths: &SearchPaths) -> Option<crate::coordinator::events::Summary> {
+    let text = std::fs::read_to_string(paths.snapshot()).ok()?;
+    serde_json::from_str::<crate::export::Snapshot>(&text)
+        .ok()
+        .map(|s| s.summary)
 }
 
 pub(super) fn report_end(paths: &SearchPaths, end: &SearchEnd) {
     let reason = match end {
-        SearchEnd::Finished(r) | SearchEnd::Stopped(r) => r,
+        SearchEnd::Finished(r) | SearchEnd::Stopped(r) | SearchEnd::Failed(r) => r,
     };
     println!("search {}: {reason}", paths.search_id);
     if let Ok(text) = std::fs::read_to_string(paths.snapshot()) {
@@ -105,6 +156,12 @@ pub(super) fn report_end(paths: &SearchPaths, end: &SearchEnd) {
                 "  {} succeeded, {} failed, {} cancelled, of {} combinations",
                 s.succeeded, s.failed, s.cancelled, s.created
             );
+            if s.created > 0 && s.succeeded == 0 {
+                println!(
+                    "  no run succeeded: `hpsearch results {}` lists each failure's reason",
+                    paths.dir.display()
+                );
+            }
             if let (Some(loss), Some(id)) = (s.best_loss, s.best_id) {
                 println!(
                     "  best: loss {loss} (combination {id}, {})",
@@ -144,7 +201,69 @@ fn spawn_detached(paths: &SearchPaths, resumed: bool) -> Result<u32, CliError> {
     let child = command
         .spawn()
         .map_err(|e| CliError::Runtime(format!("cannot start the coordinator: {e}")))?;
-    Ok(child.id())
+    wait_for_takeover(paths, child)
+}
+
+/// How long a detached coordinator may take to start and take the search's lock.
+const TAKEOVER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Waits until the detached coordinator holds the search's lock (then it runs the search), or
+/// has ended (a search with nothing left to do ends at once; one that lost the lock to another
+/// coordinator, or could not start, ends with an error in the search log). Only then may the
+/// command say that it started the search.
+fn wait_for_takeover(paths: &SearchPaths, mut child: std::process::Child) -> Result<u32, CliError> {
+    let pid = child.id();
+    let deadline = std::time::Instant::now() + TAKEOVER_TIMEOUT;
+    loop {
+        if let Some(holder) = lock::live_holder(&paths.lock()) {
+            if holder.pid == pid && holder.host == lock::hostname() {
+                return Ok(pid);
+            }
+        }
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() || status.code() == Some(EXIT_STOPPED) => {
+                return Ok(pid)
+            }
+            Ok(Some(status)) => {
+                let why = last_error_line(&paths.log()).unwrap_or_else(|| status.to_string());
+                return Err(CliError::Runtime(match lock::live_holder(&paths.lock()) {
+                    Some(holder) => format!(
+                        "search {} was taken over by another coordinator first (pid {} on {}); this one stopped: {why}",
+                        paths.search_id, holder.pid, holder.host
+                    ),
+                    None => format!(
+                        "the coordinator of search {} stopped at once: {why} (see {})",
+                        paths.search_id,
+                        paths.log().display()
+                    ),
+                }));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                return Err(CliError::Runtime(format!(
+                    "cannot watch the coordinator (pid {pid}): {e}"
+                )))
+            }
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(CliError::Runtime(format!(
+                "the coordinator of search {} (pid {pid}) has not taken the search within {} s; see {}",
+                paths.search_id,
+                TAKEOVER_TIMEOUT.as_secs(),
+                paths.log().display()
+            )));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The last `error:` line a coordinator wrote to the search log, if any.
+fn last_error_line(log: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(log).ok()?;
+    text.lines()
+        .rev()
+        .find(|l| l.starts_with("error:"))
+        .map(|l| l.trim().to_string())
 }
 
 /// `hpsearch launch`: a new search in the background: a Slurm job for a Slurm profile (as the
@@ -170,13 +289,13 @@ pub fn launch(args: &ConfigArgs, local: bool) -> Result<i32, CliError> {
                 definition.search.search_memory_gb,
             )
             .map_err(CliError::Runtime)?;
-            record_launch(
+            record_started_launch(
                 &definition,
                 &paths,
                 job.job_id.clone(),
                 coordinator,
                 job.sbatch_command,
-            )?;
+            );
             println!(
                 "launched search {} as Slurm job {} (cluster profile \"{}\")",
                 paths.search_id, job.job_id, profile.name
@@ -184,13 +303,13 @@ pub fn launch(args: &ConfigArgs, local: bool) -> Result<i32, CliError> {
         }
         _ => {
             let pid = spawn_detached(&paths, false)?;
-            record_launch(
+            record_started_launch(
                 &definition,
                 &paths,
                 format!("local:{pid}"),
                 coordinator,
                 String::new(),
-            )?;
+            );
             println!(
                 "launched search {} (coordinator pid {pid})",
                 paths.search_id
@@ -207,11 +326,9 @@ pub fn launch(args: &ConfigArgs, local: bool) -> Result<i32, CliError> {
 /// `hpsearch _coordinate`: the detached coordinator.
 pub fn coordinate(search: &Path, resumed: bool) -> Result<i32, CliError> {
     let paths = SearchPaths::from_dir(search)?;
-    let coordinator = Coordinator::open(paths, self_exe()?, Vec::new())?;
-    Ok(match coordinator.run(resumed)? {
-        SearchEnd::Finished(_) => 0,
-        SearchEnd::Stopped(_) => EXIT_STOPPED,
-    })
+    let coordinator = Coordinator::open(paths.clone(), self_exe()?, Vec::new())?;
+    let end = coordinator.run(resumed)?;
+    Ok(exit_code(&paths, &end))
 }
 
 /// `hpsearch resume`: continue a search whose coordinator stopped or died.
@@ -282,6 +399,15 @@ pub fn cancel(search: &Path) -> Result<i32, CliError> {
             paths.search_id, holder.host, holder.pid
         ))),
         None => {
+            if let Some((state, reason)) = ended_state(&paths) {
+                if state == "finished" {
+                    println!(
+                        "search {} has already finished ({reason}); nothing to cancel",
+                        paths.search_id
+                    );
+                    return Ok(0);
+                }
+            }
             // No coordinator: stop whatever runs it left behind, as a coordinator would.
             let coordinator = Coordinator::open(paths.clone(), self_exe()?, Vec::new())?;
             let stopped = coordinator.cancel()?;
@@ -292,6 +418,13 @@ pub fn cancel(search: &Path) -> Result<i32, CliError> {
             Ok(0)
         }
     }
+}
+
+/// The state and end reason the search's snapshot records, if it has one.
+fn ended_state(paths: &SearchPaths) -> Option<(String, String)> {
+    let text = std::fs::read_to_string(paths.snapshot()).ok()?;
+    let snapshot = serde_json::from_str::<crate::export::Snapshot>(&text).ok()?;
+    Some((snapshot.state, snapshot.end_reason.unwrap_or_default()))
 }
 
 /// Cancels a coordinator that runs as a Slurm job on another host, by the job id recorded in

@@ -25,19 +25,9 @@ pub(super) fn load(paths: &SearchPaths) -> Result<Snapshot, CliError> {
 }
 
 /// The search's state as a user should read it: a `running` snapshot without a live
-/// coordinator means the coordinator died.
-fn live_state(paths: &SearchPaths, snapshot: &Snapshot) -> String {
-    match (snapshot.state.as_str(), lock::live_holder(&paths.lock())) {
-        (_, Some(holder)) => format!(
-            "running (coordinator pid {} on {})",
-            holder.pid, holder.host
-        ),
-        ("running" | "created", None) => format!(
-            "died: its coordinator is gone; `hpsearch resume {}` continues it",
-            paths.dir.display()
-        ),
-        (state, None) => state.to_string(),
-    }
+/// coordinator means the coordinator died (the rule the dashboard applies too).
+fn live_state(paths: &SearchPaths, snapshot: &Snapshot) -> lock::SearchState {
+    lock::search_state(&paths.lock(), &snapshot.state)
 }
 
 fn format_duration(seconds: f64) -> String {
@@ -80,12 +70,7 @@ pub fn status(path: &Path) -> Result<i32, CliError> {
                     .map(|p| p.to_string())
                     .unwrap_or_else(|| "?".into());
                 let state = live_state(&paths, &s);
-                let state = state
-                    .split(' ')
-                    .next()
-                    .unwrap_or_default()
-                    .trim_end_matches(':')
-                    .to_string();
+                let state = state.word();
                 println!(
                     "{:<8} {:<10} {:>9} {:>8} {:>14}  {} [{state}]",
                     id,
@@ -117,7 +102,7 @@ fn search_status(paths: &SearchPaths) -> Result<i32, CliError> {
         "search {} ({}): {}",
         s.search_id,
         s.search_folder,
-        live_state(paths, &s)
+        live_state(paths, &s).describe(&paths.dir)
     );
     if let Some(reason) = &s.end_reason {
         println!("  ended: {reason}");

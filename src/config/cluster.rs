@@ -139,10 +139,15 @@ fn parse_profile(
         poll_interval_seconds: f.number(
             "poll_interval_seconds",
             10.0,
-            "allowed: seconds between polls, a number >= 0.1",
-            |x| x >= 0.1,
+            "allowed: seconds between polls, a number from 0.1 to 3600",
+            |x| (0.1..=3600.0).contains(&x),
         )?,
-        max_resubmits: f.integer("max_resubmits", 2, 0, "allowed: a whole number >= 0")?,
+        max_resubmits: f.integer(
+            "max_resubmits",
+            2,
+            0..=100,
+            "allowed: a whole number from 0 to 100",
+        )?,
         file: file.to_path_buf(),
     };
     if let Some(bad) = profile

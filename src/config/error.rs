@@ -38,9 +38,26 @@ impl ConfigError {
     ) -> Self {
         ConfigError::Field {
             file: file.to_path_buf(),
-            field: field.into(),
-            found: found.into(),
-            allowed: allowed.into(),
+            field: one_line(&field.into()),
+            found: one_line(&found.into()),
+            allowed: one_line(&allowed.into()),
         }
     }
+}
+
+/// Text from a user's file (a field name may hold a line break) made fit for a one-line message:
+/// control characters are written as escapes (`\n`, `\u{1b}`).
+pub fn one_line(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }

@@ -7,6 +7,7 @@
 use super::error::ConfigError;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
+use std::ops::RangeInclusive;
 use std::path::Path;
 
 /// Describes a JSON value as the user wrote it, short enough for a one-line message.
@@ -80,8 +81,23 @@ impl<'a> Fields<'a> {
     }
 
     pub fn require(&mut self, name: &str, allowed: &str) -> Result<&'a Value, ConfigError> {
-        self.get(name)
-            .ok_or_else(|| self.error(name, "nothing (the field is missing)", allowed.to_string()))
+        if let Some(value) = self.get(name) {
+            return Ok(value);
+        }
+        // A misspelt required field is missing and unknown at once: name the likely typo.
+        let typo = self
+            .map
+            .keys()
+            .filter(|k| !self.taken.contains(*k))
+            .find(|k| closest(k, &[name]).is_some());
+        Err(match typo {
+            Some(typo) => self.error(
+                name,
+                format!("nothing, but there is an unknown field `{typo}`"),
+                format!("did you mean `{name}`? {allowed}"),
+            ),
+            None => self.error(name, "nothing (the field is missing)", allowed.to_string()),
+        })
     }
 
     pub fn number(
@@ -110,16 +126,17 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A whole number within `range`; `allowed` should say what the range is and why.
     pub fn integer(
         &mut self,
         name: &str,
         default: u64,
-        min: u64,
+        range: RangeInclusive<u64>,
         allowed: &str,
     ) -> Result<u64, ConfigError> {
         match self.get(name) {
             None => Ok(default),
-            Some(value) => self.integer_value(name, value, min, allowed),
+            Some(value) => self.integer_value(name, value, range, allowed),
         }
     }
 
@@ -127,7 +144,7 @@ impl<'a> Fields<'a> {
         &self,
         name: &str,
         value: &Value,
-        min: u64,
+        range: RangeInclusive<u64>,
         allowed: &str,
     ) -> Result<u64, ConfigError> {
         let whole = match value {
@@ -139,7 +156,7 @@ impl<'a> Fields<'a> {
             _ => None,
         };
         match whole {
-            Some(n) if n >= min => Ok(n),
+            Some(n) if range.contains(&n) => Ok(n),
             _ => Err(self.error(name, describe(value), allowed)),
         }
     }
@@ -306,6 +323,17 @@ pub fn parse_object(file: &Path, text: &str) -> Result<Map<String, Value>, Confi
             .unwrap_or_default()
             .to_string(),
     })?;
+    if let Some(duplicate) = super::duplicates::first_duplicate(text) {
+        return Err(ConfigError::field(
+            file,
+            duplicate.path,
+            format!(
+                "the field twice in one object (the second on line {})",
+                duplicate.line
+            ),
+            "keep one of them: JSON readers silently keep only the last",
+        ));
+    }
     match value {
         Value::Object(map) => Ok(map),
         other => Err(ConfigError::field(

@@ -6,6 +6,13 @@ use super::fields::{describe, Fields};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
+/// One second, in hours: the shortest `time` or `search_time` that can mean anything.
+pub const MIN_HOURS: f64 = 1.0 / 3600.0;
+/// A year, in hours: the longest `time` one run may ask for.
+pub const MAX_RUN_HOURS: f64 = 8760.0;
+/// A petabyte, in GB: more memory than any node has, yet far from overflowing a request.
+pub const MAX_MEMORY_GB: u64 = 1_048_576;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProcessorType {
     Cpu,
@@ -40,8 +47,15 @@ impl JobConfig {
         Self::from_map(file, &map)
     }
 
+    /// The run's time limit. The config's range keeps it far inside what a `Duration` holds;
+    /// a value from elsewhere (an old store) saturates instead of panicking.
     pub fn time_limit(&self) -> std::time::Duration {
-        std::time::Duration::from_secs_f64(self.time_hours * 3600.0)
+        crate::clock::duration_from_secs(self.time_hours * 3600.0)
+    }
+
+    /// Seconds between SIGTERM and SIGKILL, as a `Duration`.
+    pub fn kill_grace(&self) -> std::time::Duration {
+        crate::clock::duration_from_secs(self.kill_grace_seconds)
     }
 
     pub fn from_map(file: &Path, map: &Map<String, Value>) -> Result<Self, ConfigError> {
@@ -71,26 +85,36 @@ impl JobConfig {
         let time_hours = f.number(
             "time",
             2.0,
-            "allowed: hours for one run, a number > 0",
-            |x| x > 0.0,
+            "allowed: hours for one run, from 0.0003 (one second) to 8760 (a year)",
+            |x| (MIN_HOURS..=MAX_RUN_HOURS).contains(&x),
         )?;
-        let memory_gb = f.integer("memory", 32, 1, "allowed: a whole number of GB >= 1")?;
+        let memory_gb = f.integer(
+            "memory",
+            32,
+            1..=MAX_MEMORY_GB,
+            "allowed: a whole number of GB from 1 to 1048576",
+        )?;
         let processor_type = match f.choice("processor_type", &["CPU", "GPU"])? {
             Some(1) => ProcessorType::Gpu,
             _ => ProcessorType::Cpu,
         };
-        let num_processors = f.integer("num_processors", 1, 1, "allowed: a whole number >= 1")?;
+        let num_processors = f.integer(
+            "num_processors",
+            1,
+            1..=100_000,
+            "allowed: a whole number from 1 to 100000",
+        )?;
         let gpus = f.integer(
             "gpus",
             1,
-            1,
-            "allowed: GPUs per run when processor_type is GPU, a whole number >= 1",
+            1..=1024,
+            "allowed: GPUs per run when processor_type is GPU, a whole number from 1 to 1024",
         )?;
         let kill_grace_seconds = f.number(
             "kill_grace_seconds",
             Self::DEFAULT_KILL_GRACE_SECONDS,
-            "allowed: seconds between SIGTERM and SIGKILL, a number >= 0",
-            |x| x >= 0.0,
+            "allowed: seconds between SIGTERM and SIGKILL, a number from 0 to 3600",
+            |x| (0.0..=3600.0).contains(&x),
         )?;
         f.finish()?;
         Ok(JobConfig {
@@ -136,21 +160,45 @@ fn resolve_program(f: &Fields, base: &Path, program: &str) -> Result<PathBuf, Co
         if is_executable(&path) {
             return Ok(path);
         }
+        let found = if path.is_file() {
+            format!(
+                "\"{program}\", but {} is not executable (chmod +x it)",
+                path.display()
+            )
+        } else if path.exists() {
+            format!("\"{program}\", but {} is not a file", path.display())
+        } else {
+            format!("\"{program}\", but {} does not exist", path.display())
+        };
         return Err(f.error(
             "environment_path",
-            format!(
-                "\"{program}\", but {} is not an executable file",
-                path.display()
-            ),
+            found,
             "allowed: a program on PATH (e.g. \"python3\") or a path to an executable",
         ));
     }
     let search = std::env::var_os("PATH").unwrap_or_default();
+    let mut not_executable = None;
     for dir in std::env::split_paths(&search) {
         let candidate = dir.join(program);
         if is_executable(&candidate) {
             return Ok(candidate);
         }
+        if not_executable.is_none() && candidate.is_file() {
+            not_executable = Some(candidate);
+        }
+    }
+    if let Some(found) = not_executable {
+        return Err(f.error(
+            "environment_path",
+            format!(
+                "\"{program}\", found on PATH as {} but not executable",
+                found.display()
+            ),
+            format!(
+                "allowed: an executable program; make it executable (chmod +x {}) or give the path of another",
+                found.display()
+            ),
+        ));
     }
     Err(f.error(
         "environment_path",

@@ -1,6 +1,7 @@
 //! The three config files of a search, validated into checked types before anything runs.
 
 pub mod cluster;
+pub mod duplicates;
 pub mod error;
 pub mod fields;
 pub mod job;

@@ -21,6 +21,9 @@ pub struct ModelConfig {
     pub space: Space,
     /// What the report needs to know of each hyperparameter, in the space's order.
     pub notes: Vec<HyperparameterNotes>,
+    /// Things that are allowed but probably not meant (a two-value discrete domain that looks
+    /// like a range): shown when a search starts and written to its log.
+    pub warnings: Vec<String>,
 }
 
 /// Which end of a hyperparameter's domain gives the simpler model (`"simpler"` in its spec):
@@ -39,10 +42,24 @@ pub struct HyperparameterNotes {
     pub simpler: Option<Simpler>,
 }
 
-/// The largest integer an f64 holds exactly.
-const MAX_EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
+/// The largest integer magnitude below which every integer is an exact f64: 2^53.
+const MAX_EXACT_INTEGER: u64 = 1 << 53;
 
-const KINDS: [&str; 3] = ["continuous", "discrete", "categorical"];
+/// Whether a JSON number written as an integer survives the f64 encoding unchanged (all of them
+/// up to 2^53; beyond it, 2^53 + 1 would silently become 2^53). Numbers with a fraction or an
+/// exponent are floats and pass.
+fn integer_is_exact(n: &serde_json::Number) -> bool {
+    match (n.as_u64(), n.as_i64()) {
+        (Some(u), _) => u <= MAX_EXACT_INTEGER,
+        (None, Some(i)) => i.unsigned_abs() <= MAX_EXACT_INTEGER,
+        (None, None) => true,
+    }
+}
+
+const KINDS: [&str; 4] = ["continuous", "discrete", "categorical", "integer"];
+
+/// The most values an `integer` domain may hold: every one is a member the search can pick.
+const MAX_INTEGER_VALUES: u64 = 1_000_000;
 
 impl ModelConfig {
     pub fn load(file: &Path) -> Result<Self, ConfigError> {
@@ -53,10 +70,27 @@ impl ModelConfig {
     pub fn from_map(file: &Path, variables: Map<String, Value>) -> Result<Self, ConfigError> {
         let mut hyperparameters = Vec::new();
         let mut notes = Vec::new();
+        let mut warnings = Vec::new();
         for (name, value) in &variables {
             if let Value::Object(spec) = value {
+                if !spec.contains_key("type") && spec.contains_key("domain") {
+                    return Err(ConfigError::field(
+                        file,
+                        format!("{name}.type"),
+                        "nothing (the object has a \"domain\" but no \"type\")",
+                        "add \"type\": \"continuous\", \"discrete\" or \"categorical\" to make it a hyperparameter; a fixed value needs no \"domain\"",
+                    ));
+                }
                 if is_hyperparameter(spec) {
                     let (hyperparameter, note) = parse_hyperparameter(file, name, spec)?;
+                    if spec
+                        .get("type")
+                        .and_then(Value::as_str)
+                        .map(str::trim)
+                        .is_some_and(|t| t.eq_ignore_ascii_case("discrete"))
+                    {
+                        warnings.extend(looks_like_a_range(file, name, &hyperparameter));
+                    }
                     hyperparameters.push(hyperparameter);
                     notes.push(note);
                 }
@@ -84,7 +118,27 @@ impl ModelConfig {
             variables,
             space: Space::new(hyperparameters),
             notes,
+            warnings,
         })
+    }
+}
+
+/// `"domain": [1, 8]` of a discrete hyperparameter means the two values 1 and 8, which is
+/// rarely what a user who writes two integers far apart means.
+fn looks_like_a_range(file: &Path, name: &str, h: &Hyperparameter) -> Option<String> {
+    match &h.domain {
+        Domain::Discrete {
+            values,
+            integer: true,
+        } if values.len() == 2 && values[1] - values[0] > 1.0 => {
+            Some(format!(
+                "{}: `{}`: a discrete domain [{}, {}] means the two values {} and {} only; for every whole number from {} to {} write \"type\": \"integer\"",
+                file.display(),
+                super::error::one_line(name),
+                values[0], values[1], values[0], values[1], values[0], values[1]
+            ))
+        }
+        _ => None,
     }
 }
 
@@ -104,7 +158,7 @@ fn parse_hyperparameter(
         f.error(
             "type",
             "nothing",
-            "required: \"continuous\", \"discrete\" or \"categorical\"",
+            "required: \"continuous\", \"discrete\", \"integer\" or \"categorical\"",
         )
     })?;
     let transformation_value = f.get("transformation");
@@ -167,7 +221,7 @@ fn parse_hyperparameter(
             let mut integer = true;
             for item in items {
                 match item {
-                    Value::Number(n) if (n.is_i64() || n.is_u64()) && n.as_f64().is_some_and(|x| x.abs() > MAX_EXACT_INTEGER) => {
+                    Value::Number(n) if !integer_is_exact(n) => {
                         return Err(f.error(
                             "domain",
                             format!("{} in the list", describe(item)),
@@ -211,6 +265,10 @@ fn parse_hyperparameter(
             }
             Domain::Discrete { values, integer }
         }
+        3 => {
+            let step = f.get("step");
+            integer_domain(&f, domain_value, items, transformation, step)?
+        }
         _ => {
             for (i, a) in items.iter().enumerate() {
                 if items[..i].contains(a) {
@@ -247,10 +305,84 @@ fn parse_hyperparameter(
     Ok((hyperparameter, HyperparameterNotes { unit, simpler }))
 }
 
+/// `"type": "integer"`: every whole number from `lo` to `hi` (both included), or every `step`-th
+/// one from `lo`; held as the discrete domain of those numbers, so that every strategy treats it
+/// as it treats a list of integers.
+fn integer_domain(
+    f: &Fields,
+    domain_value: &Value,
+    items: &[Value],
+    transformation: Transformation,
+    step: Option<&Value>,
+) -> Result<Domain, ConfigError> {
+    let bound = |i: usize| -> Result<i64, ConfigError> {
+        match &items[i] {
+            Value::Number(n) if integer_is_exact(n) => n.as_i64().ok_or(()),
+            _ => Err(()),
+        }
+        .map_err(|_| {
+            f.error(
+                "domain",
+                format!("{} as a bound", describe(&items[i])),
+                "an integer domain is [lower, upper] of whole numbers within ±2^53, both included",
+            )
+        })
+    };
+    if items.len() != 2 {
+        return Err(f.error("domain", describe(domain_value), domain_hint(3)));
+    }
+    let (low, high) = (bound(0)?, bound(1)?);
+    if low >= high {
+        return Err(f.error(
+            "domain",
+            describe(domain_value),
+            "the lower bound must be below the upper bound; for a fixed value write the value itself",
+        ));
+    }
+    if transformation == Transformation::Log && low <= 0 {
+        return Err(f.error(
+            "domain",
+            format!(
+                "{} with \"transformation\": \"log\"",
+                describe(domain_value)
+            ),
+            "a log transformation needs a domain above 0; raise the lower bound or use \"linear\"",
+        ));
+    }
+    let step = match step {
+        None => 1,
+        Some(value) => f.integer_value(
+            "step",
+            value,
+            1..=MAX_INTEGER_VALUES.pow(2),
+            "allowed: a whole number >= 1 (the domain holds lower, lower + step, ... up to upper)",
+        )?,
+    };
+    // The bounds are within ±2^53, so the span fits an i64 and a u64.
+    let span = high.abs_diff(low);
+    let count = span / step + 1;
+    if count > MAX_INTEGER_VALUES {
+        return Err(f.error(
+            "domain",
+            format!("{} with step {step}: {count} values", describe(domain_value)),
+            "an integer domain holds at most 1000000 values; give a larger \"step\", or use \"continuous\" and round in your script",
+        ));
+    }
+    // k * step <= span < 2^54: the sums stay exact.
+    let values = (0..count)
+        .map(|k| low.saturating_add_unsigned(k * step) as f64)
+        .collect();
+    Ok(Domain::Discrete {
+        values,
+        integer: true,
+    })
+}
+
 fn domain_hint(kind: usize) -> &'static str {
     match kind {
         0 => "a continuous domain is [lower, upper] with lower < upper",
         1 => "a discrete domain is a non-empty list of numbers, e.g. [1, 2, 4, 8]",
+        3 => "an integer domain is [lower, upper] of whole numbers, both included, e.g. [1, 64]",
         _ => "a categorical domain is a non-empty list of values, e.g. [\"relu\", \"tanh\"]",
     }
 }

@@ -149,8 +149,14 @@ pub struct SearchConfig {
     /// `replicates` more times, so the report can estimate the score's noise. 0 turns it off.
     pub replicates: u64,
     pub replicate_top_k: u64,
+    /// Stop the search when its first this-many runs (of a start or a resume) all fail the same
+    /// way, before any succeeds; 0 turns the rule off.
+    pub stop_after_failures: u64,
     pub bopt: BoptConfig,
 }
+
+/// The largest seed every JSON reader (a browser's included) keeps exact: 2^53 - 1.
+const MAX_SEED: u64 = (1 << 53) - 1;
 
 const PROBABILITY: &str = "allowed: a number from 0 to 1";
 
@@ -180,12 +186,18 @@ pub struct FailureRules {
     pub by_kind: Vec<(String, FailureValue)>,
 }
 
+/// Failures of the infrastructure, not of the hyperparameters: a run lost with no record of its
+/// end, a node that failed past every resubmission. Unless the config names them, they are left
+/// out of the model (`nan`), never fed to it as a bad loss.
+const INFRASTRUCTURE_FAILURES: [&str; 2] = ["lost", "node_failure"];
+
 impl FailureRules {
     pub fn rule_for(&self, kind: &str) -> FailureValue {
-        self.by_kind
-            .iter()
-            .find(|(k, _)| k == kind)
-            .map_or(self.default, |(_, r)| *r)
+        match self.by_kind.iter().find(|(k, _)| k == kind) {
+            Some((_, rule)) => *rule,
+            None if INFRASTRUCTURE_FAILURES.contains(&kind) => FailureValue::Nan,
+            None => self.default,
+        }
     }
 }
 
@@ -201,29 +213,39 @@ impl SearchConfig {
             .choice("search_type", &SearchType::NAMES)?
             .map(SearchType::from_index)
             .unwrap_or(SearchType::Bopt);
-        let search_time_hours =
-            f.number("search_time", 24.0, "allowed: a number of hours > 0", |x| {
-                x > 0.0
-            })?;
-        let search_memory_gb =
-            f.integer("search_memory", 32, 1, "allowed: a whole number of GB >= 1")?;
+        let search_time_hours = f.number(
+            "search_time",
+            24.0,
+            "allowed: hours, from 0.0003 (one second) to 87600 (ten years)",
+            |x| (super::job::MIN_HOURS..=87_600.0).contains(&x),
+        )?;
+        let search_memory_gb = f.integer(
+            "search_memory",
+            32,
+            1..=super::job::MAX_MEMORY_GB,
+            "allowed: a whole number of GB from 1 to 1048576",
+        )?;
         // The seed's launcher ran the coordinator with these; hpsearch is its own coordinator, so
         // they are accepted for old configs and otherwise unused.
         f.string("search_environment_path")?;
         f.string("search_script_path")?;
-        let max_suggestions =
-            f.integer("max_suggestions", 200, 1, "allowed: a whole number >= 1")?;
+        let max_suggestions = f.integer(
+            "max_suggestions",
+            200,
+            1..=100_000_000,
+            "allowed: a whole number from 1 to 100000000",
+        )?;
         let max_active_points = f.integer(
             "max_active_points",
             20,
-            1,
-            "allowed: a whole number >= 1 (runs at once)",
+            1..=100_000,
+            "allowed: a whole number from 1 to 100000 (runs at once)",
         )?;
         let num_grid_points_per_hyperparameter = f.integer(
             "num_grid_points_per_hyperparameter",
             3,
-            0,
-            "allowed: a whole number >= 1",
+            0..=10_000,
+            "allowed: a whole number from 1 to 10000",
         )?;
         let grid_used = matches!(search_type, SearchType::Line | SearchType::Grid);
         if grid_used && num_grid_points_per_hyperparameter == 0 {
@@ -236,8 +258,12 @@ impl SearchConfig {
                 ),
             ));
         }
-        let min_initial_points =
-            f.integer("min_initial_points", 5, 1, "allowed: a whole number >= 1")?;
+        let min_initial_points = f.integer(
+            "min_initial_points",
+            5,
+            1..=100_000,
+            "allowed: a whole number from 1 to 100000",
+        )?;
         let y_transformation = match f.choice("y_transformation", &YTransformation::NAMES)? {
             None | Some(1) => YTransformation::Log,
             Some(0) => YTransformation::None,
@@ -298,20 +324,31 @@ impl SearchConfig {
         let random_seed = match f.get("random_seed") {
             None | Some(Value::Null) => None,
             Some(value) => {
-                Some(f.integer_value("random_seed", value, 0, "allowed: a whole number >= 0")?)
+                Some(f.integer_value(
+                    "random_seed",
+                    value,
+                    0..=MAX_SEED,
+                    "allowed: a whole number from 0 to 9007199254740991 (2^53 - 1, so that every JSON reader keeps it exact)",
+                )?)
             }
         };
         let replicates = f.integer(
             "replicates",
             0,
-            0,
-            "allowed: a whole number >= 0 (extra runs of each of the best settings after the search; 0 for none)",
+            0..=1000,
+            "allowed: a whole number from 0 to 1000 (extra runs of each of the best settings after the search; 0 for none)",
         )?;
         let replicate_top_k = f.integer(
             "replicate_top_k",
             5,
-            1,
-            "allowed: a whole number >= 1 (how many of the best settings are replicated)",
+            1..=10_000,
+            "allowed: a whole number from 1 to 10000 (how many of the best settings are replicated)",
+        )?;
+        let stop_after_failures = f.integer(
+            "stop_after_failures",
+            5,
+            0..=100_000,
+            "allowed: a whole number from 0 to 100000 (stop when that many first runs all fail the same way; 0 turns it off)",
         )?;
         let bopt = match f.get("bopt_config") {
             None => BoptConfig::parse(file, &Map::new())?,
@@ -340,6 +377,7 @@ impl SearchConfig {
             random_seed,
             replicates,
             replicate_top_k,
+            stop_after_failures,
             bopt,
         })
     }
@@ -392,19 +430,36 @@ impl BoptConfig {
         let de_duplication = f.boolean("de_duplication", true)?;
         let exact_feval = f.boolean("exact_feval", false)?;
         let eps = f.number("eps", 0.0, "allowed: a number >= 0", |x| x >= 0.0)?;
-        let n_burnin = f.integer("n_burnin", 500, 1, "allowed: a whole number >= 1")?;
-        let n_samples = f.integer("n_samples", 50, 1, "allowed: a whole number >= 1")?;
+        let n_burnin = f.integer(
+            "n_burnin",
+            500,
+            1..=1_000_000,
+            "allowed: a whole number from 1 to 1000000",
+        )?;
+        let n_samples = f.integer(
+            "n_samples",
+            50,
+            1..=100_000,
+            "allowed: a whole number from 1 to 100000",
+        )?;
         let step_size = match f.get("step_size") {
             None => None,
             Some(v) => Some(f.number_value("step_size", v, "allowed: a number > 0", |x| x > 0.0)?),
         };
-        let subsample_interval =
-            f.integer("subsample_interval", 10, 1, "allowed: a whole number >= 1")?;
+        let subsample_interval = f.integer(
+            "subsample_interval",
+            10,
+            1..=10_000,
+            "allowed: a whole number from 1 to 10000",
+        )?;
         let leapfrog_steps = match f.get("leapfrog_steps") {
             None => None,
-            Some(v) => {
-                Some(f.integer_value("leapfrog_steps", v, 1, "allowed: a whole number >= 1")?)
-            }
+            Some(v) => Some(f.integer_value(
+                "leapfrog_steps",
+                v,
+                1..=10_000,
+                "allowed: a whole number from 1 to 10000",
+            )?),
         };
         f.finish()?;
         Ok(BoptConfig {

@@ -2,9 +2,13 @@
 //! events for observers, and the test phase.
 
 pub mod definition;
+mod elapsed;
 pub mod events;
+mod fail_fast;
 pub mod imputation;
 pub mod outcome;
+mod preflight;
+mod publish;
 mod search;
 mod test_phase;
 

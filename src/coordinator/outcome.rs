@@ -35,24 +35,50 @@ fn failure(kind: FailureKind, reason: impl Into<String>) -> Outcome {
 pub fn judge(end: &RunEnd, folder: &Path, y: YTransformation, time_limit_hours: f64) -> Outcome {
     match end {
         RunEnd::Exited(0) => read_output(folder, y),
-        RunEnd::Exited(code) => failure(FailureKind::NonZeroExit, with_log_tail(format!("the script exited with code {code}"), folder)),
+        RunEnd::Exited(code) => failure(
+            FailureKind::NonZeroExit,
+            with_log_tail(format!("the script exited with code {code}"), folder),
+        ),
         RunEnd::Signaled(signal) => {
-            let name = nix::sys::signal::Signal::try_from(*signal).map(|s| s.as_str().to_string()).unwrap_or_else(|_| signal.to_string());
-            let hint = if *signal == 9 { " (out of memory, or killed from outside?)" } else { "" };
-            failure(FailureKind::KilledBySignal, with_log_tail(format!("the script was killed by signal {name}{hint}"), folder))
+            let name = nix::sys::signal::Signal::try_from(*signal)
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_else(|_| signal.to_string());
+            let hint = if *signal == 9 {
+                " (out of memory, or killed from outside?)"
+            } else {
+                ""
+            };
+            failure(
+                FailureKind::KilledBySignal,
+                with_log_tail(
+                    format!("the script was killed by signal {name}{hint}"),
+                    folder,
+                ),
+            )
         }
         RunEnd::TimedOut => failure(
             FailureKind::TimedOut,
-            format!("the run passed its time limit of {time_limit_hours} h (job_config.json `time`) and was stopped"),
+            format!(
+                "the run passed its time limit of {} (job_config.json `time`) and was stopped",
+                crate::clock::hours_text(time_limit_hours)
+            ),
         ),
         RunEnd::StartFailed(message) => failure(FailureKind::StartFailed, message.clone()),
         RunEnd::OutOfMemory => failure(
             FailureKind::OutOfMemory,
-            with_log_tail("the job ran out of memory (job_config.json `memory`)".into(), folder),
+            with_log_tail(
+                "the job ran out of memory (job_config.json `memory`)".into(),
+                folder,
+            ),
         ),
-        RunEnd::CancelledOutside => failure(FailureKind::CancelledOutside, "the job was cancelled from outside hpsearch (scancel or an administrator)"),
+        RunEnd::CancelledOutside => failure(
+            FailureKind::CancelledOutside,
+            "the job was cancelled from outside hpsearch (scancel or an administrator)",
+        ),
         RunEnd::NodeFailure(message) => failure(FailureKind::NodeFailure, message.clone()),
-        RunEnd::Lost(message) => failure(FailureKind::Lost, message.clone()),
+        RunEnd::Lost(message) | RunEnd::Interrupted(message) => {
+            failure(FailureKind::Lost, message.clone())
+        }
     }
 }
 
@@ -67,12 +93,25 @@ fn with_log_tail(reason: String, folder: &Path) -> String {
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with("hpsearch:"))
     {
-        Some(line) => {
-            let line: String = line.chars().take(200).collect();
-            format!("{reason}; last line of log.txt: {line}")
-        }
+        Some(line) => format!("{reason}; last line of log.txt: {}", one_line(line)),
         None => reason,
     }
+}
+
+/// A log line as a terminal would show it, safe inside a one-line reason: what follows the last
+/// carriage return (progress bars redraw a line with them), other control characters as spaces,
+/// at most 200 characters.
+fn one_line(line: &str) -> String {
+    let shown = line
+        .rsplit('\r')
+        .map(str::trim)
+        .find(|part| !part.is_empty())
+        .unwrap_or_default();
+    shown
+        .chars()
+        .take(200)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 fn read_output(folder: &Path, y: YTransformation) -> Outcome {
@@ -159,7 +198,8 @@ fn extract(value: &Value) -> Result<(f64, Map<String, Value>), Outcome> {
         },
         Value::Object(map) => {
             let Some(objective) = map.get("objective") else {
-                let keys: Vec<&str> = map.keys().map(String::as_str).take(8).collect();
+                // Quoted, so that a key with a line break keeps the reason on one line.
+                let keys: Vec<String> = map.keys().take(8).map(|k| format!("{k:?}")).collect();
                 return Err(failure(
                     FailureKind::NoObjective,
                     format!(
@@ -238,8 +278,14 @@ pub fn transform(objective: f64, y: YTransformation) -> Result<f64, String> {
         if x > 0.0 {
             Ok(x.log10())
         } else {
+            // The advice keeps the direction: `log` minimises the objective as `none` does,
+            // `neglog` maximises it as `neg` does.
+            let (same_direction, goal) = match y {
+                YTransformation::NegLog => ("neg", "maximised"),
+                _ => ("none", "minimised"),
+            };
             Err(format!(
-                "y_transformation \"{}\" takes log10 of the objective, but the objective is {x}; use \"none\" or \"neg\" in search_config.json if it can be zero or negative",
+                "y_transformation \"{}\" takes log10 of the objective, but the objective is {x}; if it can be zero or negative, use \"{same_direction}\" in search_config.json (the objective is still {goal})",
                 y.name()
             ))
         }
@@ -266,6 +312,16 @@ mod tests {
     }
 
     #[test]
+    fn the_advice_for_a_non_positive_objective_keeps_its_direction() {
+        let log = transform(-1.0, YTransformation::Log).unwrap_err();
+        assert!(log.contains("use \"none\""), "{log}");
+        assert!(!log.contains("\"neg\""), "neg would maximise a loss: {log}");
+        let neglog = transform(0.0, YTransformation::NegLog).unwrap_err();
+        assert!(neglog.contains("use \"neg\""), "{neglog}");
+        assert!(!neglog.contains("\"none\""), "{neglog}");
+    }
+
+    #[test]
     fn reads_the_three_output_shapes() {
         assert_eq!(objective_of("0.25"), Ok(0.25));
         assert_eq!(objective_of("[0.5, 3, 4]"), Ok(0.5));
@@ -285,6 +341,28 @@ mod tests {
         assert_eq!(
             objective_of(r#"{"objective": 1, "note": "NaN inside a string"}"#),
             Ok(1.0)
+        );
+    }
+
+    #[test]
+    fn a_key_with_a_line_break_keeps_the_reason_on_one_line() {
+        let reason = objective_of("{\"a\\nb\": 1}").unwrap_err();
+        assert!(!reason.contains('\n'), "{reason}");
+        assert!(reason.contains(r#"(keys: "a\nb")"#), "{reason}");
+    }
+
+    #[test]
+    fn a_log_line_redrawn_with_carriage_returns_shows_its_last_state() {
+        assert_eq!(one_line(" 10%|#   \r 50%|#####\r\r"), "50%|#####");
+        assert_eq!(one_line("tab\there\u{1b}[0m"), "tab here [0m");
+        assert_eq!(one_line(&"é".repeat(300)).chars().count(), 200);
+        let folder = tempfile::tempdir().unwrap();
+        let log = "start\nloss 1\rloss 2\rTraceback\r\n";
+        std::fs::write(folder.path().join("log.txt"), log).unwrap();
+        let reason = with_log_tail("the script exited with code 1".into(), folder.path());
+        assert_eq!(
+            reason,
+            "the script exited with code 1; last line of log.txt: Traceback"
         );
     }
 

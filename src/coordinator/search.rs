@@ -8,8 +8,6 @@ use super::outcome::{judge, Outcome};
 use crate::config::model::SAVE_FOLDER;
 use crate::config::search::FailureValue;
 use crate::executor::{Adoption, Ended, Executor, ExecutorError, Known, RunSpec};
-use crate::export::data_file;
-use crate::export::snapshot::{ConfigCopy, Snapshot};
 use crate::project::lock::{self, CoordinatorLock, LockError};
 use crate::project::paths::write_atomically;
 use crate::project::SearchPaths;
@@ -56,6 +54,9 @@ pub enum SearchEnd {
     Finished(String),
     /// Stopped by a signal or `cancel`; `resume` continues it.
     Stopped(String),
+    /// Stopped early because its first runs all failed alike (`stop_after_failures`); `resume`
+    /// continues it once the cause is fixed.
+    Failed(String),
 }
 
 /// Creates a new search folder for a definition and records the definition in its store.
@@ -95,7 +96,7 @@ pub struct Coordinator {
     pub(super) definition: Definition,
     strategy: Box<dyn Strategy>,
     pub(super) executor: Box<dyn Executor>,
-    seed: u64,
+    pub(super) seed: u64,
     observers: Vec<Box<dyn Observer>>,
     log: LogObserver,
     pub(super) combinations: Vec<Combination>,
@@ -103,25 +104,31 @@ pub struct Coordinator {
     exhausted: bool,
     elapsed_before: f64,
     session: Instant,
+    /// The heartbeat that lets the next session count this one's time after a crash.
+    _session_clock: super::elapsed::SessionClock,
     signals: Receiver<i32>,
     pub(super) stop_requests: u32,
-    last_publish: Option<Instant>,
-    summary: Summary,
+    pub(super) last_publish: Option<Instant>,
+    pub(super) summary: Summary,
     /// While the executor refuses runs (a scheduler down), submissions wait until then.
     paused_until: Option<Instant>,
     backoff: Duration,
     /// `replicate` runs only the replicate phase: no new suggestions, no search_time.
     replicates_only: bool,
+    /// The `stop_after_failures` rule's view of this session's ends.
+    fail_fast: super::fail_fast::FailFast,
     _lock: CoordinatorLock,
 }
 
 /// The meta key that records that the replicate phase's runs were created (and how many).
 const REPLICATES_CREATED: &str = "replicates_created";
 
+/// How often a local run killed from outside (no end record) is run again before it counts as lost.
+const LOCAL_MAX_RESTARTS: u64 = 2;
+
 const MIN_BACKOFF: Duration = Duration::from_secs(2);
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
-const PUBLISH_INTERVAL: Duration = Duration::from_millis(500);
 const IDLE_WAIT: Duration = Duration::from_millis(250);
 
 impl Coordinator {
@@ -138,10 +145,7 @@ impl Coordinator {
         let strategy = crate::strategy::build(&definition.search);
         let executor = crate::executor::build(&definition.job, wrapper, &paths);
         let seed = store.require_meta("random_seed")?.parse().unwrap_or(0);
-        let elapsed_before = store
-            .meta("elapsed_seconds")?
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0.0);
+        let (elapsed_before, session_clock) = super::elapsed::start_session(&store, &paths.dir)?;
         let (tx, signals) = mpsc::channel();
         use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
         let mut hooks = signal_hook::iterator::Signals::new([SIGCHLD, SIGINT, SIGTERM, SIGHUP])
@@ -168,6 +172,7 @@ impl Coordinator {
             exhausted: false,
             elapsed_before,
             session: Instant::now(),
+            _session_clock: session_clock,
             signals,
             stop_requests: 0,
             last_publish: None,
@@ -175,6 +180,7 @@ impl Coordinator {
             paused_until: None,
             backoff: Duration::ZERO,
             replicates_only: false,
+            fail_fast: Default::default(),
             _lock: lock,
         };
         coordinator.reload()?;
@@ -189,6 +195,9 @@ impl Coordinator {
     fn reload(&mut self) -> Result<(), StoreError> {
         self.combinations = self.store.combinations()?;
         self.summarize();
+        for warning in self.store.take_warnings() {
+            self.emit(Event::Note(format!("warning: {warning}")));
+        }
         Ok(())
     }
 
@@ -211,6 +220,14 @@ impl Coordinator {
         }
         self.summarize();
         Ok(())
+    }
+
+    /// The combination `id`, found by its index (ids are 0, 1, 2, ...), not by a scan.
+    fn combination(&self, id: u64) -> Option<&Combination> {
+        match self.combinations.get(id as usize) {
+            Some(c) if c.id == id => Some(c),
+            _ => self.combinations.iter().find(|c| c.id == id),
+        }
     }
 
     fn summarize(&mut self) {
@@ -256,7 +273,7 @@ impl Coordinator {
         self.summary = s;
     }
 
-    fn elapsed(&self) -> f64 {
+    pub(super) fn elapsed(&self) -> f64 {
         self.elapsed_before + self.session.elapsed().as_secs_f64()
     }
 
@@ -356,6 +373,9 @@ impl Coordinator {
             resumed,
             seed,
         });
+        for warning in self.definition.model.warnings.clone() {
+            self.emit(Event::Note(format!("warning: {warning}")));
+        }
         self.reconcile()?;
         self.run_loop()
     }
@@ -366,13 +386,23 @@ impl Coordinator {
             if self.stop_requests > 0 {
                 break self.stop_everything()?;
             }
+            // One commit for the step's writes (see Store::begin_batch); `start` flushes
+            // before each new run's folder exists.
+            self.store.begin_batch()?;
             for ended in self.executor.poll() {
                 self.record_end(ended)?;
+            }
+            if let Some(why) = self.failing_fast() {
+                break self.stop_early(why)?;
             }
             if !self.time_left() {
                 break self.stop_for_time()?;
             }
             self.fill()?;
+            self.store.commit_batch()?;
+            if let Some(why) = self.failing_fast() {
+                break self.stop_early(why)?;
+            }
             if self.executor.active() == 0 && self.restart.is_empty() && !self.can_suggest() {
                 let search = &self.definition.search;
                 let (top_k, runs) = (search.replicate_top_k, search.replicates);
@@ -411,8 +441,10 @@ impl Coordinator {
         };
         let (state, reason) = match &end {
             SearchEnd::Finished(r) => ("finished", r.clone()),
-            SearchEnd::Stopped(r) => ("stopped", r.clone()),
+            SearchEnd::Stopped(r) | SearchEnd::Failed(r) => ("stopped", r.clone()),
         };
+        // A step that ended the loop early (a stop, search_time) has its batch still open.
+        self.store.commit_batch()?;
         self.store.set_meta("state", state)?;
         self.store.set_meta("end_reason", &reason)?;
         self.reload()?;
@@ -433,7 +465,14 @@ impl Coordinator {
             .iter()
             .filter(|c| c.state == RunState::Running)
             .count();
+        let finished = self.store.meta("state")?.as_deref() == Some("finished");
         let end = self.stop_everything()?;
+        if finished && running == 0 {
+            // A finished search stays finished: there was nothing to cancel.
+            self.reload()?;
+            self.publish(true)?;
+            return Ok(0);
+        }
         self.store.set_meta("state", "stopped")?;
         if let SearchEnd::Stopped(reason) = end {
             self.store.set_meta(
@@ -483,7 +522,7 @@ impl Coordinator {
             program: self.definition.job.environment_path.clone(),
             script: self.definition.job.script_path.clone(),
             time_limit: self.definition.job.time_limit(),
-            kill_grace: Duration::from_secs_f64(self.definition.job.kill_grace_seconds),
+            kill_grace: self.definition.job.kill_grace(),
         }
     }
 
@@ -540,9 +579,8 @@ impl Coordinator {
         while self.executor.active() < slots {
             if let Some(id) = self.restart.pop_front() {
                 let was_interrupted = self
-                    .combinations
-                    .iter()
-                    .any(|c| c.id == id && c.state == RunState::Interrupted);
+                    .combination(id)
+                    .is_some_and(|c| c.state == RunState::Interrupted);
                 if was_interrupted {
                     self.emit(Event::RunRestarted { id });
                 }
@@ -596,11 +634,8 @@ impl Coordinator {
             return Ok(None);
         };
         let params = space.decode(&suggestion.point);
-        let previous_results_count = self
-            .combinations
-            .iter()
-            .filter(|c| matches!(c.state, RunState::Succeeded | RunState::Failed))
-            .count() as u64;
+        // The summary is current: every change of `combinations` goes through `summarize`.
+        let previous_results_count = self.summary.succeeded + self.summary.failed;
         let id = self.store.insert(&NewCombination {
             search_type: &suggestion.label,
             point: &suggestion.point,
@@ -620,9 +655,7 @@ impl Coordinator {
         let folder = self.paths.combination_dir(id);
         std::fs::create_dir_all(&folder).map_err(|e| CoordinatorError::io(&folder, e))?;
         let params = self
-            .combinations
-            .iter()
-            .find(|c| c.id == id)
+            .combination(id)
             .map(|c| c.params.clone())
             .unwrap_or_default();
         let mut input = serde_json::Map::new();
@@ -646,7 +679,22 @@ impl Coordinator {
 
     /// Starts the run of a combination; `false` when the executor cannot take runs now.
     fn start(&mut self, id: u64) -> Result<bool, CoordinatorError> {
-        self.write_input(id)?;
+        if let Some(problem) = super::preflight::common_start_problem(&self.definition.job) {
+            self.pause_submissions(id, &problem);
+            return Ok(false);
+        }
+        // The row is durable before its folder exists; the pid recorded below is committed
+        // with the next run's row or at the end of this step, right after the spawns.
+        self.store.flush()?;
+        if let Err(error) = self.write_input(id) {
+            if let CoordinatorError::Io { source, .. } = &error {
+                if super::preflight::is_common_io_problem(source) {
+                    self.pause_submissions(id, &error.to_string());
+                    return Ok(false);
+                }
+            }
+            return Err(error);
+        }
         let spec = self.spec(id);
         match self.executor.submit(&spec) {
             Ok(submitted) => {
@@ -659,9 +707,7 @@ impl Coordinator {
                 )?;
                 self.refresh(&[id])?;
                 let (params, label) = self
-                    .combinations
-                    .iter()
-                    .find(|c| c.id == id)
+                    .combination(id)
                     .map(|c| (c.params.clone(), c.search_type.clone()))
                     .unwrap_or_default();
                 self.emit(Event::RunStarted {
@@ -681,25 +727,47 @@ impl Coordinator {
                 })?;
             }
             Err(ExecutorError::Unavailable { message }) => {
-                // The executor cannot take runs now: keep this one first in line and wait.
-                self.restart.push_front(id);
-                self.backoff = (self.backoff * 2).clamp(MIN_BACKOFF, MAX_BACKOFF);
-                self.paused_until = Some(Instant::now() + self.backoff);
-                let text = format!(
-                    "cannot submit runs now ({message}); trying again in {:?}",
-                    self.backoff
-                );
-                self.emit(Event::Note(text));
+                self.pause_submissions(id, &message);
                 return Ok(false);
             }
+        }
+        if !self.backoff.is_zero() {
+            self.emit(Event::Note("runs start again".into()));
         }
         self.backoff = Duration::ZERO;
         Ok(true)
     }
 
+    /// Nothing can start now, for a reason every run would meet alike: keeps `id` first in
+    /// line, and waits a growing backoff before trying again; no combination is spent on it.
+    fn pause_submissions(&mut self, id: u64, why: &str) {
+        self.restart.retain(|other| *other != id);
+        self.restart.push_front(id);
+        self.backoff = (self.backoff * 2).clamp(MIN_BACKOFF, MAX_BACKOFF);
+        self.paused_until = Some(Instant::now() + self.backoff);
+        self.emit(Event::Note(format!(
+            "cannot start runs now: {why}; submissions paused, trying again in {} s",
+            self.backoff.as_secs()
+        )));
+    }
+
     /// Records how a run ended, and keeps every imputed loss current.
     fn record_end(&mut self, ended: Ended) -> Result<(), CoordinatorError> {
         let id = ended.combination_id;
+        if let crate::executor::RunEnd::Interrupted(reason) = &ended.end {
+            if self.run_again_after_interruption(id, reason)? {
+                return Ok(());
+            }
+        }
+        if let crate::executor::RunEnd::StartFailed(_) = &ended.end {
+            if let Some(problem) = super::preflight::common_start_problem(&self.definition.job) {
+                // Not this combination's failure: every run would fail alike right now.
+                self.store.mark_interrupted(id)?;
+                self.refresh(&[id])?;
+                self.pause_submissions(id, &problem);
+                return Ok(());
+            }
+        }
         let outcome = judge(
             &ended.end,
             &self.paths.combination_dir(id),
@@ -757,6 +825,7 @@ impl Coordinator {
                     Ok(())
                 })?;
                 changed.extend(stale);
+                self.fail_fast.record_success();
                 Event::RunSucceeded {
                     id,
                     objective: *objective,
@@ -780,6 +849,7 @@ impl Coordinator {
                     metrics,
                 };
                 self.store.finish(id, &finish)?;
+                self.fail_fast.record_failure(id, *kind, reason);
                 Event::RunFailed {
                     id,
                     kind: kind.name(),
@@ -794,9 +864,66 @@ impl Coordinator {
         Ok(())
     }
 
+    /// A run killed from outside with no end record (a reboot, the OOM killer) says nothing about
+    /// its hyperparameters: it is owed a run again, up to `max_resubmits` times (2 for local
+    /// runs). Returns false when it has been interrupted too often and is to be recorded `lost`.
+    fn run_again_after_interruption(
+        &mut self,
+        id: u64,
+        reason: &str,
+    ) -> Result<bool, CoordinatorError> {
+        let limit = match &self.definition.job.cluster {
+            crate::config::cluster::Cluster::Slurm(profile) => profile.max_resubmits,
+            _ => LOCAL_MAX_RESTARTS,
+        };
+        if self.store.interruptions(id)? >= limit {
+            self.emit(Event::Note(format!(
+                "combination {id}: interrupted again ({reason}) after {limit} restart(s); recording it as lost"
+            )));
+            return Ok(false);
+        }
+        let count = self.store.mark_killed_from_outside(id)?;
+        self.refresh(&[id])?;
+        self.restart.push_back(id);
+        self.emit(Event::Note(format!(
+            "combination {id}: {reason}; it will run again (restart {count} of at most {limit})"
+        )));
+        Ok(true)
+    }
+
+    /// The `stop_after_failures` verdict, outside the replicate phase.
+    fn failing_fast(&self) -> Option<String> {
+        if self.replicates_only {
+            return None;
+        }
+        self.fail_fast.verdict(
+            self.definition.search.stop_after_failures,
+            self.summary.succeeded > 0,
+            &self.paths.dir,
+        )
+    }
+
+    /// Stops a search whose first runs all failed alike: its runs in flight are interrupted (they
+    /// run again on resume) and the search ends `stopped` with the reason.
+    fn stop_early(&mut self, why: String) -> Result<SearchEnd, CoordinatorError> {
+        self.emit(Event::Note(why.clone()));
+        let stopped = self.stop_runs()?;
+        self.store.transaction(|store| {
+            for id in &stopped {
+                store.mark_interrupted(*id)?;
+            }
+            Ok(())
+        })?;
+        Ok(SearchEnd::Failed(why))
+    }
+
     /// Stops every run: SIGTERM, then SIGKILL after the grace period, or at once on a second
     /// signal. The runs are marked interrupted, so `resume` runs them again.
-    fn stop_runs(&mut self) -> Vec<u64> {
+    ///
+    /// A run that finished by itself meanwhile (it exited and wrote a usable output.json while
+    /// the stop was under way) is recorded as the success it is; the rest are returned, for the
+    /// caller to mark.
+    fn stop_runs(&mut self) -> Result<Vec<u64>, CoordinatorError> {
         let active: Vec<u64> = self
             .combinations
             .iter()
@@ -806,25 +933,42 @@ impl Coordinator {
         for id in &active {
             self.executor.cancel(*id);
         }
-        let grace = Duration::from_secs_f64(self.definition.job.kill_grace_seconds);
+        let grace = self.definition.job.kill_grace();
         let deadline = Instant::now() + grace;
         let requests = self.stop_requests;
+        let mut ended = Vec::new();
         while self.executor.active() > 0
             && Instant::now() < deadline
             && self.stop_requests <= requests.max(1)
         {
-            let _ = self.executor.poll();
+            ended.extend(self.executor.poll());
             self.drain_signals(Duration::from_millis(20));
         }
         self.executor.stop_all(Duration::ZERO);
-        active
+        let mut collected = Vec::new();
+        for end in ended {
+            let outcome = judge(
+                &end.end,
+                &self.paths.combination_dir(end.combination_id),
+                self.definition.search.y_transformation,
+                self.definition.job.time_hours,
+            );
+            if matches!(outcome, Outcome::Success { .. }) {
+                collected.push(end.combination_id);
+                self.record_end(end)?;
+            }
+        }
+        Ok(active
+            .into_iter()
+            .filter(|id| !collected.contains(id))
+            .collect())
     }
 
     fn stop_everything(&mut self) -> Result<SearchEnd, CoordinatorError> {
         self.emit(Event::Note(
             "stop requested: stopping the running combinations".into(),
         ));
-        let stopped = self.stop_runs();
+        let stopped = self.stop_runs()?;
         self.store.transaction(|store| {
             for id in &stopped {
                 store.mark_interrupted(*id)?;
@@ -844,9 +988,9 @@ impl Coordinator {
     }
 
     fn stop_for_time(&mut self) -> Result<SearchEnd, CoordinatorError> {
-        let hours = self.definition.search.search_time_hours;
-        let reason = format!("search_time ({hours} h) ran out before the run finished");
-        let stopped = self.stop_runs();
+        let hours = crate::clock::hours_text(self.definition.search.search_time_hours);
+        let reason = format!("search_time ({hours}) ran out before the run finished");
+        let stopped = self.stop_runs()?;
         let now = crate::clock::now();
         let empty = serde_json::Map::new();
         self.store.transaction(|store| {
@@ -873,62 +1017,7 @@ impl Coordinator {
             });
         }
         Ok(SearchEnd::Finished(format!(
-            "search_time ({hours} h) ran out"
+            "search_time ({hours}) ran out"
         )))
-    }
-
-    /// Writes the data file and the snapshot for readers (at most every PUBLISH_INTERVAL unless forced).
-    pub(super) fn publish(&mut self, force: bool) -> Result<(), CoordinatorError> {
-        if !force
-            && self
-                .last_publish
-                .is_some_and(|t| t.elapsed() < PUBLISH_INTERVAL)
-        {
-            return Ok(());
-        }
-        self.last_publish = Some(Instant::now());
-        self.store
-            .set_meta("elapsed_seconds", &self.elapsed().to_string())?;
-        self.summary.elapsed_seconds = self.elapsed();
-        let now = crate::clock::now();
-        let names: Vec<String> = self
-            .definition
-            .model
-            .space
-            .names()
-            .map(String::from)
-            .collect();
-        let table = data_file::render(&self.paths, &names, &self.combinations, now);
-        let path = self.paths.data_file();
-        write_atomically(&path, table.as_bytes()).map_err(|e| CoordinatorError::io(&path, e))?;
-        let search = &self.definition.search;
-        let snapshot = Snapshot {
-            search_id: self.paths.search_id,
-            project: self.paths.project.display().to_string(),
-            search_folder: self.paths.dir.display().to_string(),
-            state: self
-                .store
-                .meta("state")?
-                .unwrap_or_else(|| "running".into()),
-            end_reason: self.store.meta("end_reason")?,
-            search_type: search.search_type.name().into(),
-            y_transformation: search.y_transformation.name().into(),
-            max_suggestions: search.max_suggestions,
-            max_active_points: search.max_active_points,
-            search_time_hours: search.search_time_hours,
-            random_seed: self.seed,
-            coordinator_pid: std::process::id(),
-            coordinator_host: lock::hostname(),
-            updated_at: now,
-            hyperparameters: names,
-            summary: self.summary.clone(),
-            combinations: self.combinations.clone(),
-            search_config: ConfigCopy::of(&self.definition.files[0]),
-            model_config: ConfigCopy::of(&self.definition.files[2]),
-            test_runs: self.store.test_runs()?,
-        };
-        let path = self.paths.snapshot();
-        let text = serde_json::to_string(&snapshot).unwrap_or_default();
-        write_atomically(&path, text.as_bytes()).map_err(|e| CoordinatorError::io(&path, e))
     }
 }

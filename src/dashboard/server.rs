@@ -1,15 +1,32 @@
 //! `hpsearch dashboard`: a read-only web page of a project's searches and a JSON API under it.
 //!
 //! It reads only the snapshots the coordinators publish (never a database), so it can watch
-//! running searches from any host. It binds 127.0.0.1 unless told otherwise, and refuses a
-//! non-loopback address without a token; with a token every request must carry it (`?token=`
-//! or `Authorization: Bearer`). Pages refresh their content from the API every few seconds.
+//! running searches from any host. A search's state is the one `status` prints: the published
+//! state corrected by whether its coordinator still holds its lock
+//! ([`crate::project::lock::search_state`]), so a coordinator killed with -9 shows as `died`.
+//! Pages refresh their content from the API every few seconds.
+//!
+//! Who may ask:
+//! - It binds 127.0.0.1 unless told otherwise, and refuses a non-loopback address without a
+//!   token; with a token every request must carry it (`?token=` or `Authorization: Bearer`). The
+//!   query's value is percent-decoded (a `+` is read both as itself and as a space, so a token
+//!   pasted as is and one encoded by an HTTP library both match).
+//! - On a loopback address it answers only requests whose `Host` names this machine as a browser
+//!   would for it: `localhost`, a loopback address (`127.0.0.1`, `[::1]`), or the machine's
+//!   host name, with any port (an SSH tunnel may forward another port). Anything else is refused
+//!   with 403: a page on another site whose name was rebound to 127.0.0.1 (DNS rebinding) would
+//!   otherwise read the dashboard through the user's browser. A reverse proxy in front of it must
+//!   send one of these names as `Host`.
+//! - On a non-loopback address (which needs a token) any `Host` is accepted: the token already
+//!   refuses a rebound page, which cannot know it, while the names a cluster node is reached by
+//!   (its full name, aliases, a proxy's) cannot be listed here.
 //!
 //! Routes: `/` (the searches), `/search/{id}` (one search: live table and the report's figures),
 //! `/api/searches` (JSON list), `/api/searches/{id}` (the report's analysis as JSON),
 //! `/api/searches/{id}/fragment` (the page's content, HTML), `/api/searches/{id}/figures/{stem}.svg`.
 
 use crate::export::Snapshot;
+use crate::project::lock::{hostname, search_state};
 use crate::project::paths::existing_ids;
 use crate::project::SearchPaths;
 use crate::report::analysis::{analyse, Analysis, DEFAULT_ALPHA};
@@ -21,6 +38,7 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use percent_encoding::percent_decode_str;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -67,15 +85,18 @@ impl DashboardOptions {
     }
 }
 
-/// The analysis of a search, kept while its snapshot is unchanged.
+/// The analysis of a search, kept while its snapshot and its live state are unchanged.
 struct Cached {
     updated_at: f64,
+    state: String,
     analysis: Arc<Analysis>,
     fragment: Arc<String>,
 }
 
 struct AppState {
     options: DashboardOptions,
+    /// The address listened on (its port is named in the Host refusal).
+    local: SocketAddr,
     cache: Mutex<HashMap<u64, Cached>>,
 }
 
@@ -107,6 +128,7 @@ pub fn serve(
             .map_err(|source| DashboardError::Bind { addr, source })?;
         let state: Shared = Arc::new(AppState {
             options,
+            local,
             cache: Mutex::new(HashMap::new()),
         });
         let app = Router::new()
@@ -118,6 +140,10 @@ pub fn serve(
             .route("/api/searches/{id}/fragment", get(search_fragment))
             .route("/api/searches/{id}/figures/{file}", get(figure_svg))
             .layer(middleware::from_fn_with_state(state.clone(), require_token))
+            .layer(middleware::from_fn_with_state(
+                state.clone(),
+                require_local_host,
+            ))
             .with_state(state);
         on_listening(local);
         axum::serve(listener, app)
@@ -138,19 +164,17 @@ async fn require_token(
     let Some(expected) = state.options.token.as_deref().filter(|t| !t.is_empty()) else {
         return next.run(request).await;
     };
-    let from_query = request.uri().query().and_then(|q| {
-        q.split('&')
-            .filter_map(|pair| pair.split_once('='))
-            .find(|(k, _)| *k == "token")
-            .map(|(_, v)| v.to_string())
-    });
+    let from_query = request.uri().query().and_then(query_token);
     let from_header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_string);
+        .map(|v| vec![v.as_bytes().to_vec()]);
     let given = from_query.or(from_header).unwrap_or_default();
-    if same_secret(given.as_bytes(), expected.as_bytes()) {
+    if given
+        .iter()
+        .any(|candidate| same_secret(candidate, expected.as_bytes()))
+    {
         next.run(request).await
     } else {
         (
@@ -158,6 +182,84 @@ async fn require_token(
             "this dashboard needs its token: add ?token=SECRET to the address\n",
         )
             .into_response()
+    }
+}
+
+/// The readings of the query's first `token` value: percent-decoded as a URL's query (RFC 3986:
+/// `+` is itself), and as a form (`+` is a space, as HTML forms and most HTTP libraries encode
+/// it). `None` when the query has no `token`.
+fn query_token(query: &str) -> Option<Vec<Vec<u8>>> {
+    let form = |text: &str| -> Vec<u8> { percent_decode_str(&text.replace('+', " ")).collect() };
+    let value = query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(key, _)| form(key) == b"token")
+        .map(|(_, value)| value)?;
+    Some(vec![percent_decode_str(value).collect(), form(value)])
+}
+
+/// Refuses a request addressed to another name than this machine's when serving on a loopback
+/// address (DNS rebinding; see the module doc).
+async fn require_local_host(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !state.options.bind.is_loopback() {
+        return next.run(request).await;
+    }
+    let host = match headers.get(header::HOST) {
+        Some(value) => value.to_str().ok().map(str::to_string),
+        // HTTP/2 names the host in the URI; a client that names none is no browser.
+        None => match request.uri().authority() {
+            Some(authority) => Some(authority.as_str().to_string()),
+            None => return next.run(request).await,
+        },
+    };
+    if host.as_deref().is_some_and(local_host) {
+        return next.run(request).await;
+    }
+    let shown = host.unwrap_or_else(|| "(not text)".into());
+    let port = state.local.port();
+    (
+        StatusCode::FORBIDDEN,
+        [(header::X_CONTENT_TYPE_OPTIONS, "nosniff")],
+        format!(
+            "refused the Host header {shown:?}: this dashboard listens on {} and answers only requests addressed to localhost, 127.0.0.1, [::1] or {} (a guard against DNS rebinding). Open http://127.0.0.1:{port}/ instead; behind a reverse proxy, have the proxy send `Host: localhost:{port}`, or serve the dashboard with --bind ADDR --token SECRET, which accepts any host name.\n",
+            state.local.ip(),
+            hostname()
+        ),
+    )
+        .into_response()
+}
+
+/// Whether a `Host` header names this machine: `localhost`, a loopback address or the host name,
+/// with or without a port.
+fn local_host(host: &str) -> bool {
+    let name = host_without_port(host);
+    match name.parse::<IpAddr>() {
+        Ok(ip) => ip.to_canonical().is_loopback(),
+        Err(_) => {
+            let name = name.strip_suffix('.').unwrap_or(name);
+            name.eq_ignore_ascii_case("localhost") || name.eq_ignore_ascii_case(&hostname())
+        }
+    }
+}
+
+/// The host of a `Host` header: without its port, and an IPv6 address without its brackets.
+fn host_without_port(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return match rest.split_once(']') {
+            Some((ip, port)) if port.is_empty() || port.starts_with(':') => ip,
+            _ => host,
+        };
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if !name.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
+            name
+        }
+        _ => host,
     }
 }
 
@@ -182,16 +284,21 @@ fn not_found(what: String) -> Refusal {
 /// The analysis and the rendered content of a search, from the cache while its snapshot is
 /// unchanged.
 fn analysed(state: &AppState, id: u64) -> Result<(Arc<Analysis>, Arc<String>), Refusal> {
-    let snapshot = load_snapshot(&state.options.project, id).ok_or_else(|| {
+    let mut snapshot = load_snapshot(&state.options.project, id).ok_or_else(|| {
         not_found(format!(
             "search {id} has no published state in {}",
             state.options.project.display()
         ))
     })?;
+    // The state `status` prints: a snapshot left `running` by a killed coordinator says `died`.
+    let paths = SearchPaths::new(&state.options.project, id);
+    snapshot.state = search_state(&paths.lock(), &snapshot.state)
+        .word()
+        .to_string();
     if let Ok(cache) = state.cache.lock() {
         if let Some(c) = cache
             .get(&id)
-            .filter(|c| c.updated_at == snapshot.updated_at)
+            .filter(|c| c.updated_at == snapshot.updated_at && c.state == snapshot.state)
         {
             return Ok((c.analysis.clone(), c.fragment.clone()));
         }
@@ -211,6 +318,7 @@ fn analysed(state: &AppState, id: u64) -> Result<(Arc<Analysis>, Arc<String>), R
             id,
             Cached {
                 updated_at: snapshot.updated_at,
+                state: snapshot.state.clone(),
                 analysis: analysis.clone(),
                 fragment: fragment.clone(),
             },
@@ -224,7 +332,11 @@ struct SearchListing {
     search_id: u64,
     folder: String,
     search_type: Option<String>,
+    /// `running`, `died`, `unknown` (the liveness cannot be told) or the published end state,
+    /// as `status` says it.
     state: Option<String>,
+    /// The state as a sentence (who runs it, why it is unknown, how to resume it).
+    state_detail: Option<String>,
     created: Option<u64>,
     succeeded: Option<u64>,
     failed: Option<u64>,
@@ -242,11 +354,13 @@ fn listings(project: &std::path::Path) -> Vec<SearchListing> {
             let paths = SearchPaths::new(project, id);
             let s = load_snapshot(project, id);
             let sum = s.as_ref().map(|s| &s.summary);
+            let live = s.as_ref().map(|s| search_state(&paths.lock(), &s.state));
             SearchListing {
                 search_id: id,
                 folder: paths.dir.display().to_string(),
                 search_type: s.as_ref().map(|s| s.search_type.clone()),
-                state: s.as_ref().map(|s| s.state.clone()),
+                state: live.as_ref().map(|l| l.word().to_string()),
+                state_detail: live.as_ref().map(|l| l.describe(&paths.dir)),
                 created: sum.map(|m| m.created),
                 succeeded: sum.map(|m| m.succeeded),
                 failed: sum.map(|m| m.failed),
@@ -305,7 +419,7 @@ fn index_table(project: &std::path::Path) -> String {
         let done = s.succeeded.unwrap_or(0) + s.failed.unwrap_or(0);
         let _ = write!(
             out,
-            "<tr data-id=\"{0}\"><td><a class=\"search-link\" href=\"/search/{0}\">search {0}</a></td><td>{1}</td><td>{2}</td><td>{3}/{4}</td><td>{5}</td><td>{6}</td><td>{7}</td><td>{8}</td></tr>",
+            "<tr data-id=\"{0}\"><td><a class=\"search-link\" href=\"/search/{0}\">search {0}</a></td><td>{1}</td><td class=\"state\" title=\"{9}\">{2}</td><td>{3}/{4}</td><td>{5}</td><td>{6}</td><td>{7}</td><td>{8}</td></tr>",
             s.search_id,
             escape(s.search_type.as_deref().unwrap_or("?")),
             escape(s.state.as_deref().unwrap_or("starting")),
@@ -314,7 +428,8 @@ fn index_table(project: &std::path::Path) -> String {
             s.failed.unwrap_or(0),
             s.running.unwrap_or(0),
             s.best_loss.map(|b| format!("{b:.6}")).unwrap_or_default(),
-            escape(&s.folder)
+            escape(&s.folder),
+            escape(s.state_detail.as_deref().unwrap_or_default())
         );
     }
     out.push_str("</table>");

@@ -40,6 +40,10 @@ pub enum RunEnd {
     NodeFailure(String),
     /// The run vanished without a record of how it ended.
     Lost(String),
+    /// The run was killed from outside with its wrapper (a reboot, the OOM killer taking the
+    /// session, `kill -9` of the process group) and left no end record: nothing is known about
+    /// its hyperparameters, so the coordinator runs it again.
+    Interrupted(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -88,6 +92,19 @@ pub enum ExecutorError {
     /// Nothing can start now (the scheduler is down or busy): try again later.
     #[error("cannot submit runs now: {message}")]
     Unavailable { message: String },
+}
+
+/// Whether a file-system error would stop every run alike (a full disk or quota, a read-only
+/// or forbidden folder) rather than one run: an executor reports it as `Unavailable`.
+pub fn is_common_io_problem(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        error.kind(),
+        ErrorKind::StorageFull
+            | ErrorKind::QuotaExceeded
+            | ErrorKind::ReadOnlyFilesystem
+            | ErrorKind::PermissionDenied
+    )
 }
 
 pub trait Executor {

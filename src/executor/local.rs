@@ -51,15 +51,15 @@ impl LocalExecutor {
             None => match exit {
                 Some(status) => {
                     use std::os::unix::process::ExitStatusExt;
-                    RunEnd::Lost(format!(
-                        "the run's wrapper ended ({}) without recording how the script ended",
+                    RunEnd::Interrupted(format!(
+                        "the run's wrapper was ended ({}) before it could record how the script ended",
                         status.code().map_or_else(
                             || format!("signal {}", status.signal().unwrap_or(0)),
                             |c| format!("exit code {c}")
                         )
                     ))
                 }
-                None => RunEnd::Lost(
+                None => RunEnd::Interrupted(
                     "the run's process disappeared without recording how the script ended".into(),
                 ),
             },
@@ -95,10 +95,12 @@ impl Executor for LocalExecutor {
             .append(true)
             .open(spec.folder.join("log.txt"))
             .map_err(|e| {
-                fail(format!(
-                    "cannot open {}: {e}",
-                    spec.folder.join("log.txt").display()
-                ))
+                let message = format!("cannot open {}: {e}", spec.folder.join("log.txt").display());
+                if super::contract::is_common_io_problem(&e) {
+                    ExecutorError::Unavailable { message }
+                } else {
+                    fail(message)
+                }
             })?;
         let log_err = log.try_clone().map_err(|e| fail(e.to_string()))?;
         let child = Command::new(&self.wrapper)
@@ -155,7 +157,7 @@ impl Executor for LocalExecutor {
         };
         if is_alive(pid, ticks) {
             let started_at = started_at.unwrap_or_else(crate::clock::now);
-            let elapsed = Duration::from_secs_f64((crate::clock::now() - started_at).max(0.0));
+            let elapsed = crate::clock::duration_from_secs(crate::clock::now() - started_at);
             self.runs.insert(
                 known.spec.combination_id,
                 LocalRun {
@@ -180,7 +182,7 @@ impl Executor for LocalExecutor {
         let (end, finished_at) = match read_status(folder) {
             Some(status) => (end_from_status(&status), status.finished_at),
             None => (
-                RunEnd::Lost("the run's process is gone and recorded no end (was the machine restarted, or the run killed with its coordinator?)".into()),
+                RunEnd::Interrupted("the run's process is gone and recorded no end (the machine restarted, or the run was killed with its coordinator)".into()),
                 crate::clock::now(),
             ),
         };
@@ -223,7 +225,11 @@ impl Executor for LocalExecutor {
                     });
                 }
                 None => {
-                    let limit = run.spec.time_limit + run.spec.kill_grace + SAFETY_MARGIN;
+                    let limit = run
+                        .spec
+                        .time_limit
+                        .saturating_add(run.spec.kill_grace)
+                        .saturating_add(SAFETY_MARGIN);
                     if let Some(since) = run.stopping_since {
                         if since.elapsed() >= run.spec.kill_grace {
                             signal_group(run.pid, Signal::SIGKILL);

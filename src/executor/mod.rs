@@ -8,7 +8,8 @@ pub mod slurm;
 pub mod wrapper;
 
 pub use contract::{
-    Adoption, Ended, Executor, ExecutorError, Known, RunEnd, RunSpec, SchedulerRecord, Submitted,
+    is_common_io_problem, Adoption, Ended, Executor, ExecutorError, Known, RunEnd, RunSpec,
+    SchedulerRecord, Submitted,
 };
 pub use local::LocalExecutor;
 pub use slurm::SlurmExecutor;

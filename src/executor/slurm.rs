@@ -181,7 +181,7 @@ pub fn submit_coordinator(
 /// Slurm's `--time` in minutes: whole minutes, rounded up, plus one so that the wrapper (which
 /// enforces the exact limit and the grace period) acts before Slurm does.
 pub fn slurm_minutes(limit: Duration, grace: Duration) -> u64 {
-    ((limit + grace).as_secs_f64() / 60.0).ceil() as u64 + 1
+    (limit.saturating_add(grace).as_secs_f64() / 60.0).ceil() as u64 + 1
 }
 
 fn run(command: &mut Command) -> Result<String, String> {
@@ -540,7 +540,7 @@ impl Executor for SlurmExecutor {
     }
 
     fn poll(&mut self) -> Vec<Ended> {
-        let interval = Duration::from_secs_f64(self.profile.poll_interval_seconds);
+        let interval = crate::clock::duration_from_secs(self.profile.poll_interval_seconds);
         if self.jobs.is_empty() || self.last_poll.is_some_and(|t| t.elapsed() < interval) {
             return Vec::new();
         }

@@ -25,7 +25,9 @@ pub struct RunStatus {
     pub start_error: Option<String>,
     pub started_at: f64,
     pub finished_at: f64,
-    /// The peak resident memory of the script's largest process, in MB (getrusage).
+    /// The peak resident memory of the run, in MB: the larger of the highest sum of the resident
+    /// memory of every process of the run's group (sampled from /proc) and the largest single
+    /// process's peak (getrusage).
     #[serde(default)]
     pub peak_memory_mb: Option<f64>,
 }
@@ -114,6 +116,7 @@ pub fn run(args: WrapArgs) -> i32 {
         }
     };
 
+    let (sampler_stop, sampler) = start_group_sampler(own_pid);
     let timed_out = Arc::new(AtomicBool::new(false));
     let (finished_tx, finished_rx) = mpsc::channel::<()>();
     let timer = {
@@ -150,7 +153,9 @@ pub fn run(args: WrapArgs) -> i32 {
 
     let status = child.wait();
     let _ = finished_tx.send(());
+    let _ = sampler_stop.send(());
     let _ = timer.join();
+    let group_peak_kb = sampler.join().unwrap_or(0);
     use std::os::unix::process::ExitStatusExt;
     let (exit_code, signal) = match &status {
         Ok(s) => (s.code(), s.signal()),
@@ -163,16 +168,126 @@ pub fn run(args: WrapArgs) -> i32 {
         start_error: status.as_ref().err().map(|e| format!("lost the run: {e}")),
         started_at,
         finished_at: crate::clock::now(),
-        peak_memory_mb: children_peak_memory_mb(),
+        peak_memory_mb: peak_memory_mb(group_peak_kb, children_peak_memory_kb()),
     });
     exit_code.unwrap_or(128 + signal.unwrap_or(0))
 }
 
-/// Peak resident memory of the largest waited-for child process, in MB. Linux reports
-/// `ru_maxrss` in kilobytes.
-fn children_peak_memory_mb() -> Option<f64> {
+/// How often the run's process group is sampled for its memory: every 200 ms at first, then
+/// less often as the run goes on (up to every 2 s), so that a node running a hundred long runs
+/// does not spend a core reading /proc. Memory grows over seconds in long runs; short ones are
+/// sampled densely.
+const SAMPLE_INTERVAL: Duration = Duration::from_millis(200);
+const MAX_SAMPLE_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Samples the resident memory of the run's process group (every process whose group is
+/// `pgid`, the wrapper itself excluded) every `SAMPLE_INTERVAL` until told to stop; the thread
+/// returns the largest sum seen, in kB. getrusage alone knows only the largest single process,
+/// which undercounts a script that runs several workers at once.
+fn start_group_sampler(pgid: i32) -> (mpsc::Sender<()>, std::thread::JoinHandle<u64>) {
+    let (stop_tx, stop_rx) = mpsc::channel::<()>();
+    let handle = std::thread::spawn(move || {
+        let page_kb = page_size_kb();
+        let mut peak = 0;
+        // The first sample comes after one interval: a run shorter than that costs no scan of
+        // /proc, and getrusage's figure covers it.
+        let mut interval = SAMPLE_INTERVAL;
+        while stop_rx.recv_timeout(interval) == Err(mpsc::RecvTimeoutError::Timeout) {
+            peak = peak.max(group_rss_pages(pgid) * page_kb);
+            interval = (interval + interval / 4).min(MAX_SAMPLE_INTERVAL);
+        }
+        peak
+    });
+    (stop_tx, handle)
+}
+
+fn page_size_kb() -> u64 {
+    // SAFETY: sysconf only reads a system constant.
+    let bytes = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(bytes).map_or(4, |b| (b / 1024).max(1))
+}
+
+/// The summed resident pages of every process in group `pgid` except the process `pgid` itself.
+fn group_rss_pages(pgid: i32) -> u64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| *pid != pgid)
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            group_and_rss(&stat)
+        })
+        .filter(|(group, _)| *group == pgid)
+        .map(|(_, rss)| rss)
+        .sum()
+}
+
+/// The process group and the resident pages of a `/proc/PID/stat` line (fields 5 and 24; the
+/// command name in parentheses may hold spaces, so fields are counted after its last `)`).
+fn group_and_rss(stat: &str) -> Option<(i32, u64)> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let group = fields.get(2)?.parse().ok()?;
+    let rss = fields.get(21)?.parse().ok()?;
+    Some((group, rss))
+}
+
+/// The run's peak memory in MB from the sampled group peak and getrusage's largest process,
+/// both in kB; `None` when neither saw anything.
+fn peak_memory_mb(group_kb: u64, children_kb: Option<u64>) -> Option<f64> {
+    let kilobytes = group_kb.max(children_kb.unwrap_or(0));
+    (kilobytes > 0).then(|| kilobytes as f64 / 1024.0)
+}
+
+/// Peak resident memory of the largest waited-for child process, in kB (Linux reports
+/// `ru_maxrss` in kilobytes).
+fn children_peak_memory_kb() -> Option<u64> {
     use nix::sys::resource::{getrusage, UsageWho};
     let usage = getrusage(UsageWho::RUSAGE_CHILDREN).ok()?;
-    let kilobytes = usage.max_rss();
-    (kilobytes > 0).then(|| kilobytes as f64 / 1024.0)
+    u64::try_from(usage.max_rss()).ok().filter(|kb| *kb > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_group_and_rss_after_a_command_name_with_spaces_and_parentheses() {
+        let stat = "4242 (my (odd) prog) S 1 4200 4200 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 \
+                    12345 123456789 2560 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 3 0 0";
+        assert_eq!(group_and_rss(stat), Some((4200, 2560)));
+        assert_eq!(group_and_rss("garbage"), None);
+        assert_eq!(group_and_rss("1 (x) S 1"), None);
+    }
+
+    #[test]
+    fn the_peak_is_the_larger_of_the_group_sum_and_the_largest_process() {
+        assert_eq!(peak_memory_mb(0, None), None);
+        assert_eq!(peak_memory_mb(2048, Some(1024)), Some(2.0));
+        assert_eq!(peak_memory_mb(1024, Some(3072)), Some(3.0));
+    }
+
+    #[test]
+    fn sums_the_members_of_a_process_group_but_not_its_leader() {
+        use std::os::unix::process::CommandExt;
+        // A shell that leads its own group and starts two sleeping children in it.
+        let mut leader = std::process::Command::new("sh")
+            .args(["-c", "sleep 5 & sleep 5 & wait"])
+            .process_group(0)
+            .spawn()
+            .expect("sh starts");
+        let pgid = leader.id() as i32;
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let mut pages = 0;
+        while pages == 0 && std::time::Instant::now() < deadline {
+            pages = group_rss_pages(pgid);
+            std::thread::yield_now();
+        }
+        signal_group(pgid, Signal::SIGKILL);
+        let _ = leader.wait();
+        assert!(pages > 0, "the sleeping children's memory is counted");
+    }
 }

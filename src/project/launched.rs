@@ -34,6 +34,24 @@ pub struct LaunchRecord {
     pub host: String,
 }
 
+/// Checks, before a search is created, that a row can be appended: the file (or, when it does
+/// not exist yet, its folder) is writable. Creates nothing.
+pub fn check_writable(project: &Path) -> std::io::Result<()> {
+    let path = project.join(super::paths::LAUNCHED_FILE);
+    if path.exists() {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map(|_| ())
+    } else {
+        // A probe file in the folder tells what permission bits alone cannot (ACLs, read-only
+        // mounts, root squash).
+        let probe = project.join(format!(".hpsearch-probe-{}", std::process::id()));
+        std::fs::File::create(&probe)?;
+        std::fs::remove_file(&probe)
+    }
+}
+
 /// Appends one row; the header is written by whoever creates the file. The file is locked while
 /// the row is written so that rows of simultaneous launches never interleave.
 pub fn append(project: &Path, record: &LaunchRecord) -> std::io::Result<()> {

@@ -85,18 +85,24 @@ impl Hyperparameter {
         }
     }
 
+    /// The member nearest to `u` on the unit interval (the lower one on a tie). The values are
+    /// sorted and their positions grow with them, so a binary search finds it: an `integer`
+    /// domain may hold a million members.
     fn nearest_discrete(&self, u: f64, values: &[f64]) -> usize {
         let (low, high) = (values[0], values[values.len() - 1]);
-        let mut best = 0;
-        let mut best_distance = f64::INFINITY;
-        for (i, v) in values.iter().enumerate() {
-            let distance = (self.unit_of_number(*v, low, high) - u).abs();
-            if distance < best_distance {
-                best = i;
-                best_distance = distance;
-            }
+        let position = |i: usize| self.unit_of_number(values[i], low, high);
+        let above = values.partition_point(|v| self.unit_of_number(*v, low, high) < u);
+        if above == 0 {
+            return 0;
         }
-        best
+        if above == values.len() {
+            return values.len() - 1;
+        }
+        if (u - position(above - 1)).abs() <= (position(above) - u).abs() {
+            above - 1
+        } else {
+            above
+        }
     }
 
     /// The point of [0, 1] that stands for a value, or `None` when the value is not in the domain.

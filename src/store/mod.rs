@@ -4,4 +4,4 @@ mod record;
 mod sqlite;
 
 pub use record::{Combination, FailureKind, RunState, TestRun};
-pub use sqlite::{Accounting, Finish, NewCombination, Store, StoreError};
+pub use sqlite::{Accounting, Finish, NewCombination, RowWarning, Store, StoreError};

@@ -1,14 +1,22 @@
 //! The search's SQLite database: the source of truth for combinations, their state and results.
 //!
 //! One writer: the coordinator that holds the search's lock (see `project::lock`). The database
-//! uses a rollback journal (WAL needs shared memory, which network file systems lack) and an
-//! exclusive locking mode while a coordinator has it open, so a second writer fails at once.
-//! Other processes read the snapshot the coordinator publishes, or open the file read-only when
-//! no coordinator is alive.
+//! is opened in exclusive locking mode, so a second writer fails at once, and then switched to a
+//! write-ahead log. WAL normally needs shared memory (which network file systems lack), but not
+//! in exclusive locking mode: SQLite then keeps the WAL index in the process's own memory and
+//! never creates `-shm`. With `synchronous = FULL` a commit is durable when it returns, as with
+//! the rollback journal, at one fsync instead of four. Other processes read the snapshot the
+//! coordinator publishes, never the database.
+//!
+//! Writes are committed one by one, or grouped: between `begin_batch` and `commit_batch` every
+//! write joins one transaction, which `flush` commits early where something outside the store
+//! must not happen before the writes are durable (a run's folder before its row, say).
 
 use super::record::{Combination, FailureKind, RunState, TestRun};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use serde_json::{Map, Value};
+use std::cell::RefCell;
+use std::collections::HashSet;
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +34,8 @@ pub enum StoreError {
 pub struct Store {
     conn: Connection,
     path: String,
+    /// Problems found in the rows read so far; see `take_warnings`.
+    warnings: RefCell<RowWarnings>,
 }
 
 const SCHEMA: &str = "
@@ -71,7 +81,8 @@ CREATE TABLE IF NOT EXISTS test_runs (
 
 /// Columns added after the first release, with their types: `open_writer` adds the ones an
 /// older database lacks, so searches started by an older hpsearch still resume.
-const ADDED_COLUMNS: [(&str, &str); 4] = [
+const ADDED_COLUMNS: [(&str, &str); 5] = [
+    ("interruptions", "INTEGER NOT NULL DEFAULT 0"),
     ("replicate_of", "INTEGER"),
     ("scheduler_state", "TEXT"),
     ("elapsed_seconds", "REAL"),
@@ -117,12 +128,17 @@ impl Store {
             source,
         };
         let conn = Connection::open(path).map_err(wrap)?;
+        // Exclusive locking before the first access in WAL mode: no shared memory, ever.
         conn.execute_batch(
-            "PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL; PRAGMA locking_mode = EXCLUSIVE; PRAGMA busy_timeout = 2000;",
+            "PRAGMA locking_mode = EXCLUSIVE; PRAGMA busy_timeout = 2000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",
         )
         .map_err(wrap)?;
         conn.execute_batch(SCHEMA).map_err(wrap)?;
-        let store = Store { conn, path: name };
+        let store = Store {
+            conn,
+            path: name,
+            warnings: RefCell::default(),
+        };
         store.add_missing_columns()?;
         Ok(store)
     }
@@ -165,7 +181,11 @@ impl Store {
                 path: name.clone(),
                 source,
             })?;
-        Ok(Store { conn, path: name })
+        Ok(Store {
+            conn,
+            path: name,
+            warnings: RefCell::default(),
+        })
     }
 
     fn err(&self, source: rusqlite::Error) -> StoreError {
@@ -274,6 +294,32 @@ impl Store {
         Ok(())
     }
 
+    /// A run killed from outside that left no end record (`RunEnd::Interrupted`): counted, and
+    /// owed a run again like one stopped by a shutdown. Returns how often it happened so far.
+    pub fn mark_killed_from_outside(&self, id: u64) -> Result<u64, StoreError> {
+        self.conn
+            .execute(
+                "UPDATE combinations SET state = ?2, pid = NULL, pid_start = NULL,
+                 interruptions = interruptions + 1 WHERE id = ?1",
+                params![id, RunState::Interrupted.name()],
+            )
+            .map_err(|e| self.err(e))?;
+        self.interruptions(id)
+    }
+
+    /// How often a combination's run was killed from outside without an end record.
+    pub fn interruptions(&self, id: u64) -> Result<u64, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT interruptions FROM combinations WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map(Option::unwrap_or_default)
+            .map_err(|e| self.err(e))
+    }
+
     /// A run stopped by a shutdown: it will run again on resume.
     pub fn mark_interrupted(&self, id: u64) -> Result<(), StoreError> {
         self.conn
@@ -367,24 +413,64 @@ impl Store {
         Ok(())
     }
 
-    /// Runs several writes as one transaction: all of them land, or none.
+    /// Runs several writes as one transaction: all of them land, or none. Inside a batch it is
+    /// a savepoint of the batch's transaction: all of them land with the batch, or none.
     pub fn transaction<T>(
         &mut self,
         work: impl FnOnce(&Store) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.conn
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(|e| self.err(e))?;
+        let (begin, commit, rollback) = if self.conn.is_autocommit() {
+            ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
+        } else {
+            (
+                "SAVEPOINT work",
+                "RELEASE work",
+                "ROLLBACK TO work; RELEASE work",
+            )
+        };
+        self.conn.execute_batch(begin).map_err(|e| self.err(e))?;
         match work(self) {
             Ok(value) => {
-                self.conn.execute_batch("COMMIT").map_err(|e| self.err(e))?;
+                self.conn.execute_batch(commit).map_err(|e| self.err(e))?;
                 Ok(value)
             }
             Err(error) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
+                let _ = self.conn.execute_batch(rollback);
                 Err(error)
             }
         }
+    }
+
+    /// Starts grouping writes: every write until `commit_batch` joins one transaction, so that
+    /// the writes of a whole step of the coordinator cost one commit (one fsync), not one each.
+    /// A crash before the commit loses the batch's writes as if it had come before them.
+    pub fn begin_batch(&self) -> Result<(), StoreError> {
+        if self.conn.is_autocommit() {
+            self.conn
+                .execute_batch("BEGIN IMMEDIATE")
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    /// Makes the batch's writes so far durable and goes on batching: for the moment before an
+    /// act outside the store that must follow them (a run's folder follows its row). Not for use
+    /// inside `transaction`.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        if !self.conn.is_autocommit() {
+            self.conn
+                .execute_batch("COMMIT; BEGIN IMMEDIATE")
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    /// Commits the batch's writes and stops batching.
+    pub fn commit_batch(&self) -> Result<(), StoreError> {
+        if !self.conn.is_autocommit() {
+            self.conn.execute_batch("COMMIT").map_err(|e| self.err(e))?;
+        }
+        Ok(())
     }
 
     pub fn combinations(&self) -> Result<Vec<Combination>, StoreError> {
@@ -403,7 +489,7 @@ impl Store {
     ) -> Result<Vec<Combination>, StoreError> {
         let mut statement = self
             .conn
-            .prepare(&format!(
+            .prepare_cached(&format!(
                 "SELECT id, state, search_type, point, params, previous_results_count, is_queued, job_id, pid, pid_start,
                  created_at, started_at, finished_at, attempts, objective, loss, failure_kind, failure_reason, metrics,
                  replicate_of, scheduler_state, elapsed_seconds, peak_memory_mb
@@ -414,25 +500,137 @@ impl Store {
             .query_map(params, read_row)
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
+        let mut found = Vec::new();
         for row in rows {
-            out.push(row.map_err(|e| self.err(e))?);
+            let (combination, warnings) = row.map_err(|e| self.err(e))?;
+            out.push(combination);
+            found.extend(warnings);
+        }
+        if !found.is_empty() {
+            self.warnings.borrow_mut().add(found);
         }
         Ok(out)
     }
+
+    /// The problems found in rows read since the last call, each (combination, column) once for
+    /// the store's life: a corrupted value is read as a default so the search goes on, and
+    /// whoever reads the rows tells the user.
+    pub fn take_warnings(&self) -> Vec<RowWarning> {
+        std::mem::take(&mut self.warnings.borrow_mut().new)
+    }
 }
 
-fn read_row(r: &Row) -> rusqlite::Result<Combination> {
+impl Drop for Store {
+    /// A batch still open (its step ended early, by an error) is committed, as its writes
+    /// would have been one by one.
+    fn drop(&mut self) {
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("COMMIT");
+        }
+    }
+}
+
+/// A column of a combination's row that could not be read as written and was read as a default.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowWarning {
+    pub combination: u64,
+    pub column: &'static str,
+    /// What was wrong and what was read instead.
+    pub problem: String,
+}
+
+impl std::fmt::Display for RowWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "combination {}: the search database's `{}` column {}",
+            self.combination, self.column, self.problem
+        )
+    }
+}
+
+#[derive(Default)]
+struct RowWarnings {
+    reported: HashSet<(u64, &'static str)>,
+    new: Vec<RowWarning>,
+}
+
+impl RowWarnings {
+    fn add(&mut self, found: Vec<RowWarning>) {
+        for warning in found {
+            if self.reported.insert((warning.combination, warning.column)) {
+                self.new.push(warning);
+            }
+        }
+    }
+}
+
+/// A stored text, quoted and shortened for a one-line message.
+fn quoted(text: &str) -> String {
+    let short: String = text.chars().take(60).collect();
+    let more = if short.len() < text.len() { "..." } else { "" };
+    format!("{short:?}{more}")
+}
+
+/// A JSON column read as `T`, or `T::default()` with a warning naming what was wrong.
+fn json_column<T: serde::de::DeserializeOwned + Default>(
+    id: u64,
+    column: &'static str,
+    text: &str,
+    read_as: &str,
+    warnings: &mut Vec<RowWarning>,
+) -> T {
+    match serde_json::from_str(text) {
+        Ok(value) => value,
+        Err(e) => {
+            let reason = e.to_string().replace('\n', " ");
+            warnings.push(RowWarning {
+                combination: id,
+                column,
+                problem: format!("holds {} ({reason}); read as {read_as}", quoted(text)),
+            });
+            T::default()
+        }
+    }
+}
+
+/// One combination's row, with a warning for each column that had to be read as a default.
+fn read_row(r: &Row) -> rusqlite::Result<(Combination, Vec<RowWarning>)> {
+    let id: u64 = r.get(0)?;
     let state: String = r.get(1)?;
     let point: String = r.get(3)?;
     let params: String = r.get(4)?;
     let kind: Option<String> = r.get(16)?;
     let metrics: String = r.get(18)?;
-    Ok(Combination {
-        id: r.get(0)?,
-        state: RunState::parse(&state).unwrap_or(RunState::Failed),
+    let mut warnings = Vec::new();
+    let state = RunState::parse(&state).unwrap_or_else(|| {
+        warnings.push(RowWarning {
+            combination: id,
+            column: "state",
+            problem: format!("holds the unknown state {}; read as failed", quoted(&state)),
+        });
+        RunState::Failed
+    });
+    let failure_kind = kind.as_deref().and_then(|k| {
+        let parsed = FailureKind::parse(k);
+        if parsed.is_none() {
+            warnings.push(RowWarning {
+                combination: id,
+                column: "failure_kind",
+                problem: format!("holds the unknown failure kind {}; read as none", quoted(k)),
+            });
+        }
+        parsed
+    });
+    let point = json_column(id, "point", &point, "an empty point", &mut warnings);
+    let params = json_column(id, "params", &params, "no values", &mut warnings);
+    let metrics = json_column(id, "metrics", &metrics, "no metrics", &mut warnings);
+    let combination = Combination {
+        id,
+        state,
         search_type: r.get(2)?,
-        point: serde_json::from_str(&point).unwrap_or_default(),
-        params: serde_json::from_str(&params).unwrap_or_default(),
+        point,
+        params,
         previous_results_count: r.get(5)?,
         is_queued: r.get::<_, i64>(6)? != 0,
         job_id: r.get(7)?,
@@ -444,12 +642,13 @@ fn read_row(r: &Row) -> rusqlite::Result<Combination> {
         attempts: r.get(13)?,
         objective: r.get(14)?,
         loss: r.get(15)?,
-        failure_kind: kind.as_deref().and_then(FailureKind::parse),
+        failure_kind,
         failure_reason: r.get(17)?,
-        metrics: serde_json::from_str(&metrics).unwrap_or_default(),
+        metrics,
         replicate_of: r.get(19)?,
         scheduler_state: r.get(20)?,
         elapsed_seconds: r.get(21)?,
         peak_memory_mb: r.get(22)?,
-    })
+    };
+    Ok((combination, warnings))
 }

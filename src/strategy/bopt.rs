@@ -619,9 +619,12 @@ impl Strategy for BoptStrategy {
     fn suggest(&mut self, context: &SuggestContext) -> Result<Option<Suggestion>, StrategyError> {
         let space = context.space;
         let mut rng = context.rng();
+        // A point of another length (a corrupted store row, read as an empty point with a
+        // warning) says nothing about this space: it is left out, like a failure without a loss.
         let data: Vec<(&Vec<f64>, f64)> = context
             .finished
             .iter()
+            .filter(|o| o.point.len() == space.dims())
             .filter_map(|o| o.loss.filter(|l| l.is_finite()).map(|l| (&o.point, l)))
             .collect();
         if data.len() < self.min_initial_points {
@@ -758,7 +761,7 @@ impl Strategy for BoptStrategy {
             // Kriging believer: runs in flight count as observed at the model's mean.
             if !context.pending.is_empty() {
                 let (mut bx, mut by) = (px.clone(), py.clone());
-                for p in context.pending {
+                for p in context.pending.iter().filter(|p| p.len() == space.dims()) {
                     let f = features(space, p);
                     by.push(gp.predict(&f, false).mean);
                     bx.push(f);
@@ -922,6 +925,46 @@ impl Strategy for BoptStrategy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn points_of_another_length_are_left_out_not_a_panic() {
+        // A corrupted store row reads as an empty point (with a warning); before, such a point
+        // reached the GP's features and panicked on a slice index.
+        use crate::strategy::Observation;
+        let space = Space::unit_cube(2);
+        let config = SearchConfig::from_map(
+            std::path::Path::new("test"),
+            &serde_json::from_str(
+                r#"{"search_type": "bopt", "min_initial_points": 2, "random_suggestion_probability": 0}"#,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let observation = |point: Vec<f64>, loss: f64| Observation {
+            point,
+            loss: Some(loss),
+        };
+        let finished = vec![
+            observation(vec![0.1, 0.2], 1.0),
+            observation(vec![0.3, 0.9], 2.0),
+            observation(vec![0.6, 0.4], 0.5),
+            observation(vec![], 0.7),
+            observation(vec![0.5], 0.7),
+            observation(vec![0.5, 0.5, 0.5], 0.7),
+        ];
+        let context = SuggestContext {
+            space: &space,
+            finished: &finished,
+            pending: &[vec![], vec![0.2], vec![0.9, 0.9]],
+            sequence: 6,
+            seed: 1,
+        };
+        let suggestion = BoptStrategy::new(&config)
+            .suggest(&context)
+            .unwrap()
+            .unwrap();
+        assert_eq!(suggestion.point.len(), 2);
+    }
 
     #[test]
     fn a_fresh_strategy_suggests_what_one_with_remembered_anchors_does() {

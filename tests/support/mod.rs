@@ -82,18 +82,27 @@ impl Project {
         self.path.join(format!("hp_search_{id}"))
     }
 
-    /// The data file of a search as rows of cells, header first.
+    /// The seed's data file of a search (`hp_search_data.txt`) as rows of cells, header first.
     pub fn data_file(&self, id: u64) -> Vec<Vec<String>> {
-        let text = std::fs::read_to_string(self.search_dir(id).join("hp_search_data.txt"))
-            .expect("data file");
+        self.table(id, "hp_search_data.txt")
+    }
+
+    /// The full data file (`hp_search_data_full.txt`: the seed's columns, then status,
+    /// failure_reason, objective and the metrics) as rows of cells, header first.
+    pub fn data_file_full(&self, id: u64) -> Vec<Vec<String>> {
+        self.table(id, "hp_search_data_full.txt")
+    }
+
+    fn table(&self, id: u64, name: &str) -> Vec<Vec<String>> {
+        let text = std::fs::read_to_string(self.search_dir(id).join(name)).expect("data file");
         text.lines()
             .map(|l| l.split('\t').map(String::from).collect())
             .collect()
     }
 
-    /// The data file as maps from column name to cell.
+    /// The full data file as maps from column name to cell.
     pub fn data_rows(&self, id: u64) -> Vec<std::collections::BTreeMap<String, String>> {
-        let rows = self.data_file(id);
+        let rows = self.data_file_full(id);
         let header = rows[0].clone();
         rows[1..]
             .iter()
@@ -154,7 +163,7 @@ pub fn python_ok() -> &'static str {
 }
 
 impl Project {
-    /// Data rows of search `id` of a project in a subfolder.
+    /// Rows of the full data file of search `id` of a project in a subfolder.
     pub fn data_rows_in(
         &self,
         sub: &str,
@@ -163,7 +172,7 @@ impl Project {
         let text = std::fs::read_to_string(
             self.path
                 .join(sub)
-                .join(format!("hp_search_{id}/hp_search_data.txt")),
+                .join(format!("hp_search_{id}/hp_search_data_full.txt")),
         )
         .expect("data file");
         let rows: Vec<Vec<String>> = text

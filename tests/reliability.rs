@@ -1,0 +1,497 @@
+//! What a cluster user's week does to a search: runs killed with their coordinator (a reboot),
+//! the interpreter deleted mid-search, an unwritable project file, races between resumes, runs
+//! that finish while the search stops, and the coordinator's time across crashes.
+
+mod support;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use support::*;
+
+/// Appends its combination id to PROJECT/runs.log when it starts, sleeps, then writes its id as
+/// its objective.
+fn counting_script(project: &Project, sleep: &str) {
+    let script = format!(
+        "#!/bin/sh\nid=$(basename \"$PWD\" | sed 's/hp_combination_//')\necho \"$id\" >> ../../runs.log\nsleep {sleep}\necho \"$id\" > output.json\n"
+    );
+    project.script("count.sh", &script);
+}
+
+fn starts(project: &Project) -> BTreeMap<u64, usize> {
+    let text = std::fs::read_to_string(project.path.join("runs.log")).unwrap_or_default();
+    let mut counts = BTreeMap::new();
+    for line in text.lines() {
+        if let Ok(id) = line.trim().parse() {
+            *counts.entry(id).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+fn snapshot(project: &Project) -> Value {
+    let text = std::fs::read_to_string(project.search_dir(0).join("hp_search_state.json"))
+        .unwrap_or_default();
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+fn combinations(project: &Project) -> Vec<Value> {
+    snapshot(project)["combinations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn log(project: &Project) -> String {
+    std::fs::read_to_string(project.search_dir(0).join("log.txt")).unwrap_or_default()
+}
+
+fn coordinator_pid(project: &Project) -> Option<i32> {
+    let text = std::fs::read_to_string(project.search_dir(0).join("coordinator.lock")).ok()?;
+    let holder: Value = serde_json::from_str(&text).ok()?;
+    holder["pid"].as_i64().map(|p| p as i32)
+}
+
+fn kill(pid: i32) {
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+}
+
+/// The process groups of the runs in flight (each run's wrapper leads its own group).
+fn run_groups(project: &Project) -> Vec<i32> {
+    let mut groups = Vec::new();
+    for entry in std::fs::read_dir(project.search_dir(0))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let folder = entry.path();
+        if folder.join("output.json").exists() {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(folder.join(".hpsearch_started.json")) else {
+            continue;
+        };
+        let started: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if let Some(pid) = started["pid"].as_i64() {
+            groups.push(pid as i32);
+        }
+    }
+    groups
+}
+
+/// kill -9 of the coordinator and of every run's process group, as a reboot would.
+fn kill_coordinator_and_runs(project: &Project) -> usize {
+    let groups = run_groups(project);
+    if let Some(pid) = coordinator_pid(project) {
+        kill(pid);
+    }
+    for group in &groups {
+        kill(-group);
+    }
+    wait_until(
+        Duration::from_secs(10),
+        "the coordinator to be gone",
+        || {
+            project
+                .hpsearch(&["status", "hp_search_0"])
+                .stdout
+                .contains("died")
+        },
+    );
+    groups.len()
+}
+
+fn random_search(project: &Project, runs: u64, slots: u64) {
+    project.configs(
+        "/bin/sh",
+        "count.sh",
+        json!({"x": {"type": "continuous", "domain": [0, 1]}}),
+        json!({"search_type": "random", "max_suggestions": runs, "max_active_points": slots,
+               "y_transformation": "none", "random_seed": 5}),
+    );
+}
+
+#[test]
+fn runs_killed_with_their_coordinator_run_again_on_resume_and_are_never_lost() {
+    let project = Project::new();
+    counting_script(&project, "3");
+    random_search(&project, 4, 2);
+    project.hpsearch(&["launch", "--local", "."]).ok();
+    wait_until(Duration::from_secs(30), "two runs in flight", || {
+        run_groups(&project).len() >= 2
+    });
+    let killed = kill_coordinator_and_runs(&project);
+    assert!(killed >= 2, "runs were in flight when killed");
+
+    let resume = project.hpsearch(&["resume", "hp_search_0"]).ok();
+    assert!(
+        resume
+            .stdout
+            .contains("max_suggestions (4) combinations are done"),
+        "{}",
+        resume.stdout
+    );
+    let combinations = combinations(&project);
+    assert_eq!(combinations.len(), 4);
+    for c in &combinations {
+        assert_eq!(c["state"], "succeeded", "nothing lost: {c}");
+        assert_eq!(
+            c["loss"].as_f64(),
+            c["id"].as_f64(),
+            "each run's own result: {c}"
+        );
+    }
+    let counts = starts(&project);
+    assert_eq!(
+        counts.values().filter(|n| **n == 2).count(),
+        killed,
+        "each killed run ran again once, the others once: {counts:?}"
+    );
+    let log = log(&project);
+    assert!(log.contains("it will run again"), "{log}");
+    assert!(!log.contains("lost"), "{log}");
+}
+
+#[test]
+fn a_run_killed_from_outside_too_often_is_lost_but_never_imputed_as_a_bad_loss() {
+    let project = Project::new();
+    // Every run kills its own wrapper (a stand-in for an OOM killer taking the session): the
+    // wrapper leaves no end record, so the run is interrupted, every time.
+    project.script(
+        "count.sh",
+        "#!/bin/sh\necho x >> ../../runs.log\nkill -9 $PPID\nsleep 1\n",
+    );
+    random_search(&project, 1, 1);
+    let run = project.hpsearch(&["run", "."]);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    let combinations = combinations(&project);
+    assert_eq!(combinations.len(), 1);
+    let c = &combinations[0];
+    assert_eq!(c["state"], "failed", "{c}");
+    assert_eq!(c["failure_kind"], "lost", "{c}");
+    assert!(
+        c["loss"].is_null(),
+        "an infrastructure failure is left out of the model: {c}"
+    );
+    let text = std::fs::read_to_string(project.path.join("runs.log")).unwrap_or_default();
+    assert_eq!(text.lines().count(), 3, "the first run and its 2 restarts");
+}
+
+#[test]
+fn a_missing_interpreter_pauses_the_search_instead_of_failing_every_run() {
+    let project = Project::new();
+    let bin = project.path.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let interpreter = bin.join("mysh");
+    std::fs::copy("/bin/sh", &interpreter).unwrap();
+    counting_script(&project, "0.2");
+    project.configs(
+        interpreter.to_str().unwrap(),
+        "count.sh",
+        json!({"x": {"type": "continuous", "domain": [0, 1]}}),
+        json!({"search_type": "random", "max_suggestions": 12, "max_active_points": 1,
+               "y_transformation": "none", "random_seed": 2}),
+    );
+    project.hpsearch(&["launch", "--local", "."]).ok();
+    wait_until(Duration::from_secs(30), "two runs done", || {
+        combinations(&project)
+            .iter()
+            .filter(|c| c["state"] == "succeeded")
+            .count()
+            >= 2
+    });
+    std::fs::remove_file(&interpreter).unwrap();
+    wait_until(Duration::from_secs(20), "the pause in the log", || {
+        log(&project).contains("submissions paused")
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let failed = combinations(&project)
+        .iter()
+        .filter(|c| c["state"] == "failed")
+        .count();
+    assert_eq!(failed, 0, "no combination is spent on a missing program");
+    std::fs::copy("/bin/sh", &interpreter).unwrap();
+    wait_until(Duration::from_secs(60), "the search to finish", || {
+        snapshot(&project)["state"] == "finished"
+    });
+    let combinations = combinations(&project);
+    assert_eq!(combinations.len(), 12);
+    assert!(
+        combinations.iter().all(|c| c["state"] == "succeeded"),
+        "{combinations:?}"
+    );
+    let log = log(&project);
+    assert!(
+        log.contains("environment program"),
+        "the log says why: {log}"
+    );
+    assert!(log.contains("runs start again"), "{log}");
+}
+
+#[test]
+fn an_unwritable_launch_record_stops_run_and_launch_before_any_search_exists() {
+    let project = Project::new();
+    counting_script(&project, "0");
+    random_search(&project, 2, 1);
+    let record = project.path.join("launched_hp_searches.txt");
+    std::fs::create_dir_all(&record).unwrap(); // a folder cannot be appended to, even by root
+    for command in [vec!["run", "."], vec!["launch", "--local", "."]] {
+        let out = project.hpsearch(&command);
+        assert_ne!(out.code, 0, "{command:?}: {}", out.stdout);
+        assert!(
+            out.stderr.contains("launched_hp_searches.txt"),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+        assert!(!out.stdout.contains("launched search"), "{}", out.stdout);
+        assert!(
+            !project.search_dir(0).exists(),
+            "{command:?} left a search behind"
+        );
+    }
+}
+
+#[test]
+fn of_concurrent_resumes_only_the_one_that_took_the_search_says_so() {
+    let project = Project::new();
+    counting_script(&project, "5");
+    random_search(&project, 3, 1);
+    project.hpsearch(&["launch", "--local", "."]).ok();
+    wait_until(Duration::from_secs(30), "a run in flight", || {
+        run_groups(&project).len() == 1
+    });
+    let pid = coordinator_pid(&project).unwrap();
+    kill(pid);
+    wait_until(
+        Duration::from_secs(10),
+        "the coordinator to be gone",
+        || {
+            project
+                .hpsearch(&["status", "hp_search_0"])
+                .stdout
+                .contains("died")
+        },
+    );
+    let resumes: Vec<_> = (0..4)
+        .map(|_| {
+            std::process::Command::new(hpsearch_bin())
+                .args(["resume", "hp_search_0", "--detach"])
+                .current_dir(&project.path)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outputs: Vec<Run> = resumes
+        .into_iter()
+        .map(|c| Run::from(c.wait_with_output().unwrap()))
+        .collect();
+    let winners: Vec<&Run> = outputs.iter().filter(|o| o.code == 0).collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one resume succeeds: {:?}",
+        outputs
+            .iter()
+            .map(|o| (o.code, o.stdout.clone(), o.stderr.clone()))
+            .collect::<Vec<_>>()
+    );
+    for loser in outputs.iter().filter(|o| o.code != 0) {
+        assert!(
+            loser.stderr.contains("another coordinator") || loser.stderr.contains("is running"),
+            "{}",
+            loser.stderr
+        );
+    }
+    let cancel = project.hpsearch(&["cancel", "hp_search_0"]);
+    assert_eq!(cancel.code, 0, "{}", cancel.stderr);
+}
+
+#[test]
+fn a_run_that_finishes_while_the_search_stops_is_kept() {
+    let project = Project::new();
+    // Ignores SIGTERM and finishes a moment later: its result is real.
+    project.script(
+        "count.sh",
+        "#!/bin/sh\ntrap '' TERM\necho x >> ../../runs.log\nsleep 1.5\necho 7 > output.json\n",
+    );
+    project.configs(
+        "/bin/sh",
+        "count.sh",
+        json!({"x": {"type": "continuous", "domain": [0, 1]}}),
+        json!({"search_type": "random", "max_suggestions": 3, "max_active_points": 1,
+               "y_transformation": "none"}),
+    );
+    project.write_json(
+        "job_config.json",
+        &json!({"environment_path": "/bin/sh", "script_path": "count.sh", "cluster": "local",
+                "time": 1, "memory": 1, "kill_grace_seconds": 8}),
+    );
+    let mut child = std::process::Command::new(hpsearch_bin())
+        .args(["run", "."])
+        .current_dir(&project.path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until(Duration::from_secs(30), "the first run to start", || {
+        project.path.join("runs.log").exists()
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let combinations = combinations(&project);
+    assert_eq!(
+        combinations[0]["state"], "succeeded",
+        "{:?}",
+        combinations[0]
+    );
+    assert_eq!(combinations[0]["objective"], 7.0);
+}
+
+/// Waits for a coordinator other than `previous` to hold search 0, and returns its pid.
+fn next_coordinator(project: &Project, previous: Option<i32>) -> i32 {
+    let mut found = None;
+    wait_until(Duration::from_secs(10), "a new live coordinator", || {
+        found = coordinator_pid(project)
+            .filter(|pid| Some(*pid) != previous)
+            .filter(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
+        found.is_some()
+    });
+    found.unwrap()
+}
+
+#[test]
+fn the_coordinator_time_survives_repeated_crashes() {
+    let project = Project::new();
+    counting_script(&project, "60");
+    random_search(&project, 2, 1);
+    project.hpsearch(&["launch", "--local", "."]).ok();
+    let mut lived = Duration::ZERO;
+    let kills = 5;
+    let mut previous = None;
+    for round in 0..kills {
+        let pid = next_coordinator(&project, previous);
+        let seen = Instant::now();
+        std::thread::sleep(Duration::from_millis(900));
+        kill(pid);
+        lived += seen.elapsed();
+        previous = Some(pid);
+        wait_until(
+            Duration::from_secs(10),
+            "the coordinator to be gone",
+            || {
+                !std::path::Path::new(&format!("/proc/{pid}/status")).exists()
+                    || std::fs::read_to_string(format!("/proc/{pid}/status"))
+                        .is_ok_and(|s| s.contains("State:\tZ"))
+            },
+        );
+        if round + 1 < kills {
+            project
+                .hpsearch(&["resume", "hp_search_0", "--detach"])
+                .ok();
+        }
+    }
+    // The next session starts from what was recorded: open it and stop it at once.
+    let cancel = project.hpsearch(&["cancel", "hp_search_0"]);
+    assert_eq!(cancel.code, 0, "{}", cancel.stderr);
+    let recorded = snapshot(&project)["summary"]["elapsed_seconds"]
+        .as_f64()
+        .unwrap();
+    let lived = lived.as_secs_f64();
+    assert!(
+        recorded >= lived - 0.25 * f64::from(kills),
+        "recorded {recorded:.2} s of at least {lived:.2} s lived over {kills} crashes"
+    );
+}
+
+/// Kills the coordinator at pseudo-random moments, every other time with its runs (a reboot),
+/// resumes each time, and checks the end: every combination succeeded with its own result,
+/// none was recorded lost, a run killed with the coordinator ran again, and no other run
+/// started twice.
+#[test]
+fn torture_repeated_kills_of_the_coordinator_and_its_runs_lose_and_repeat_nothing() {
+    let project = Project::new();
+    counting_script(&project, "0.3");
+    random_search(&project, 24, 3);
+    project.hpsearch(&["launch", "--local", "."]).ok();
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut killed_runs: BTreeMap<u64, usize> = BTreeMap::new();
+    let mut previous = None;
+    for round in 0..8 {
+        if snapshot(&project)["state"] == "finished" {
+            break;
+        }
+        let pid = next_coordinator(&project, previous);
+        // Restarted runs (0.3 s) go first and end before the next kill with runs.
+        std::thread::sleep(Duration::from_millis(500 + next() % 700));
+        if round % 2 == 1 {
+            let before: BTreeMap<u64, usize> = starts(&project);
+            let groups = run_groups(&project);
+            kill(pid);
+            for group in &groups {
+                kill(-group);
+            }
+            // Which combinations were in flight: started, and not finished.
+            for entry in std::fs::read_dir(project.search_dir(0)).unwrap().flatten() {
+                let folder = entry.path();
+                let Some(id) = folder
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.strip_prefix("hp_combination_"))
+                    .and_then(|n| n.parse::<u64>().ok())
+                else {
+                    continue;
+                };
+                if before.contains_key(&id) && !folder.join("output.json").exists() {
+                    *killed_runs.entry(id).or_insert(0) += 1;
+                }
+            }
+        } else {
+            kill(pid);
+        }
+        previous = Some(pid);
+        wait_until(
+            Duration::from_secs(10),
+            "the coordinator to be gone",
+            || !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        );
+        project
+            .hpsearch(&["resume", "hp_search_0", "--detach"])
+            .ok();
+    }
+    wait_until(Duration::from_secs(120), "the search to finish", || {
+        snapshot(&project)["state"] == "finished"
+    });
+    let combinations = combinations(&project);
+    assert_eq!(combinations.len(), 24, "{combinations:?}");
+    for c in &combinations {
+        assert_eq!(c["state"], "succeeded", "nothing lost: {c}");
+        assert_eq!(c["loss"].as_f64(), c["id"].as_f64(), "its own result: {c}");
+    }
+    let counts = starts(&project);
+    for (id, n) in &counts {
+        let allowed = 1 + killed_runs.get(id).copied().unwrap_or(0);
+        assert!(
+            *n <= allowed,
+            "combination {id} started {n} times, killed {} times",
+            allowed - 1
+        );
+    }
+    let log = log(&project);
+    assert!(!log.contains("recording it as lost"), "{log}");
+}
