@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 # Ubuntu Python refuses system-wide installs (externally-managed-environment), and this touches
 # nothing outside the checkout. Its python3 comes first on PATH, so the example's
 # job_config.json ("environment_path": "python3") runs the analysis with it.
-venv=$PWD/target/example-venv
+venv=${HPSEARCH_EXAMPLE_VENV:-$PWD/target/example-venv}
 if [ ! -x "$venv/bin/python3" ]; then
   python3 -m venv "$venv" || {
     echo "cannot create a Python virtual environment; on Debian/Ubuntu: apt-get install python3-venv" >&2

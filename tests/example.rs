@@ -97,3 +97,45 @@ fn the_example_search_finds_a_model_that_beats_predicting_the_mean() {
         .unwrap();
     assert!(objective < 4500.0, "test MSE {objective}");
 }
+
+#[test]
+#[ignore = "needs PyPI for the example's packages and about a minute: runs examples/run-example.sh"]
+fn the_example_script_runs_where_python_refuses_system_wide_installs() {
+    // A python3 that refuses `pip install` outside a virtual environment, as a stock Debian or
+    // Ubuntu Python does (externally-managed-environment); everything else goes to the real one.
+    let fake = tempfile::tempdir().unwrap();
+    let real = String::from_utf8(
+        std::process::Command::new("sh")
+            .args(["-c", "command -v python3"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let script = format!(
+        "#!/bin/sh\nif [ \"$1\" = \"-m\" ] && [ \"$2\" = \"pip\" ]; then\n  echo 'error: externally-managed-environment' >&2\n  exit 1\nfi\nexec {} \"$@\"\n",
+        real.trim()
+    );
+    let python = fake.path().join("python3");
+    std::fs::write(&python, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let venv = tempfile::tempdir().unwrap();
+    let path = format!(
+        "{}:{}",
+        fake.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new("bash")
+        .arg("examples/run-example.sh")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("PATH", path)
+        .env("HPSEARCH_EXAMPLE_VENV", venv.path().join("venv"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("== the test phase"), "{stdout}");
+    assert!(stdout.contains("test run 0 of combination"), "{stdout}");
+}
