@@ -119,8 +119,10 @@ fn runs_killed_with_their_coordinator_run_again_on_resume_and_are_never_lost() {
     counting_script(&project, "3");
     random_search(&project, 4, 2);
     project.hpsearch(&["launch", "--local", "."]).ok();
+    // Both scripts have begun (each notes its start first), so a killed run is one whose start
+    // was counted.
     wait_until(Duration::from_secs(30), "two runs in flight", || {
-        run_groups(&project).len() >= 2
+        run_groups(&project).len() >= 2 && starts(&project).len() >= 2
     });
     let killed = kill_coordinator_and_runs(&project);
     assert!(killed >= 2, "runs were in flight when killed");
@@ -494,4 +496,28 @@ fn torture_repeated_kills_of_the_coordinator_and_its_runs_lose_and_repeat_nothin
     }
     let log = log(&project);
     assert!(!log.contains("recording it as lost"), "{log}");
+}
+
+#[test]
+fn a_script_gets_sigusr1_before_its_time_limit_to_save_its_work() {
+    let project = Project::new();
+    // Saves its result when told to, then ends; without the signal it would run past the limit.
+    project.script(
+        "count.sh",
+        "#!/bin/sh\ntrap 'echo 5 > output.json; exit 0' USR1\nsleep 30 &\nwait\n",
+    );
+    random_search(&project, 1, 1);
+    project.write_json(
+        "job_config.json",
+        &json!({"environment_path": "/bin/sh", "script_path": "count.sh", "cluster": "local",
+                "time": 0.001, "checkpoint_signal_seconds": 2.5, "kill_grace_seconds": 1}),
+    );
+    let run = project.hpsearch(&["run", "."]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let c = &combinations(&project)[0];
+    assert_eq!(c["state"], "succeeded", "{c}");
+    assert_eq!(c["objective"].as_f64(), Some(5.0));
+    let log = std::fs::read_to_string(project.search_dir(0).join("hp_combination_0/log.txt"))
+        .unwrap_or_default();
+    assert!(log.contains("SIGUSR1"), "{log}");
 }

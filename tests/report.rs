@@ -316,14 +316,15 @@ fn report_shows_every_figure_the_units_the_failures_and_links_to_the_logs() {
     for bar in ["lr", "optimizer", "interactions"] {
         assert!(importance.contains(&bar.to_string()), "{importance:?}");
     }
-    // Without replicates the recommendation is the best run: adam at lr = 10^-2.5 (loss 0).
+    // Without replicates nothing is recommended: every setting ran once. The best run (adam
+    // at lr = 10^-2.5, loss 0) is named as the lowest single loss.
     let best = rows
         .iter()
         .find(|r| r["optimizer"] == "adam" && r["loss"] == "0")
         .expect("adam at the middle learning rate scores 0");
     assert!(
         run.stdout.contains(&format!(
-            "recommended: combination {} (the best mean loss",
+            "recommended: nothing (no setting has run more than once: one run mixes a setting's merit with the noise of the score, which is unknown without repeats. The lowest single loss is 0, by combination {}",
             best["combination_id"]
         )),
         "{}",
@@ -626,7 +627,7 @@ fn replicates_estimate_the_noise_and_the_simplest_near_best_setting_is_recommend
         .find(|l| l.starts_with("recommended: "))
         .unwrap_or_else(|| panic!("no recommendation: {}", run.stdout));
     assert!(
-        recommended.starts_with(&format!("recommended: combination {x2} (the simplest of the 3 settings not significantly worse than the best")),
+        recommended.starts_with(&format!("recommended: combination {x2} (the simplest of the 3 settings with at least 2 runs not significantly worse than the best")),
         "x=2 is recommended: {recommended}"
     );
     assert!(
@@ -637,16 +638,29 @@ fn replicates_estimate_the_noise_and_the_simplest_near_best_setting_is_recommend
 
     let html = read(&project.search_dir(0).join("report/report.html"));
     assert!(
-        html.contains("the noise of the loss is sd 0.1000 (8 degrees of freedom from 4 repeated settings); 3 of 4 settings are not significantly worse than the best"),
+        html.contains("the noise of the loss is sd 0.1 (8 degrees of freedom from 4 repeated settings); 3 of 4 settings are not significantly worse than the best, 3 of them with at least 2 runs"),
         "pooled noise in the report"
     );
-    // combination, runs, mean loss, sd, p, near-best, complexity, setting; best mean first.
+    // The power of the test, by hand: with 8 df, t(0.95) = 1.8595 and t(0.80) = 0.8889, so a
+    // difference of (1.8595 + 0.8889) × 0.08165 = 0.224 is found 80% of the time.
+    assert!(
+        html.contains("Power: with 3 runs per setting and noise sd 0.1, a difference in mean loss smaller than ~0.22 would likely go undetected (the test finds such a difference 80% of the time at level 0.05)"),
+        "the report states the power of the near-best test"
+    );
+    // combination, runs, mean loss, sd, p, detectable difference, near-best, complexity,
+    // setting; best mean first.
     let settings = table(&html, "settings");
     let expected = [
-        [&*x3, "3", "1", "0.1", "—", "yes", "0.667", "x=3"],
-        [&*x4, "3", "1.02", "0.1", "0.406", "yes", "1.000", "x=4"],
-        [&*x2, "3", "1.1", "0.1", "0.128", "yes", "0.333", "x=2"],
-        [&*x1, "3", "1.25", "0.1", "0.008", "no", "0.000", "x=1"],
+        [&*x3, "3", "1", "0.1", "—", "—", "yes", "0.667", "x=3"],
+        [
+            &*x4, "3", "1.02", "0.1", "0.406", "0.22", "yes", "1.000", "x=4",
+        ],
+        [
+            &*x2, "3", "1.1", "0.1", "0.128", "0.22", "yes", "0.333", "x=2",
+        ],
+        [
+            &*x1, "3", "1.25", "0.1", "0.008", "0.22", "no", "0.000", "x=1",
+        ],
     ];
     assert_eq!(settings, expected.map(|r| r.map(String::from)).to_vec());
     assert!(html.contains(&format!("Combination <b>{x2}</b>: x=2")));
@@ -680,9 +694,11 @@ fn without_replicates_the_report_says_the_near_best_set_cannot_be_judged() {
     assert_eq!(rows.len(), 4, "no replicate phase by default");
     let run = project.hpsearch(&["report", "hp_search_0"]).ok();
     let best = id_of_x(&rows, "3");
+    // A single run's loss is not a measurement of its setting: nothing is recommended, and
+    // the report says which run scored lowest and what to do.
     assert!(
         run.stdout.contains(&format!(
-            "recommended: combination {best} (the best mean loss; the near-best set cannot be judged because no setting was run more than once"
+            "recommended: nothing (no setting has run more than once: one run mixes a setting's merit with the noise of the score, which is unknown without repeats. The lowest single loss is 1, by combination {best}"
         )),
         "{}",
         run.stdout
@@ -690,15 +706,45 @@ fn without_replicates_the_report_says_the_near_best_set_cannot_be_judged() {
     let html = read(&project.search_dir(0).join("report/report.html"));
     assert!(html.contains("The near-best set cannot be judged"));
     assert!(
+        html.contains("Nothing is recommended: no setting has run more than once"),
+        "the recommendation section says so plainly"
+    );
+    assert!(
+        !html.contains("id=\"best-input\""),
+        "no ready input.json for a setting that is not recommended"
+    );
+    assert!(
         html.contains("hpsearch replicate SEARCH"),
         "says how to fix it"
     );
+    assert!(html.contains(&format!(
+        "hpsearch test {} --combination ID",
+        project.search_dir(0).display()
+    )));
     let settings = table(&html, "settings");
     assert_eq!(settings.len(), 4);
     assert!(
-        settings.iter().all(|r| r[5] == "?" && r[4] == "—"),
+        settings.iter().all(|r| r[6] == "?" && r[4] == "—"),
         "no verdict without replicates: {settings:?}"
     );
+
+    // `hpsearch test` has nothing to choose: it says so and points to --combination.
+    let test = project.hpsearch(&["test", "hp_search_0"]);
+    assert_eq!(test.code, 1, "{}", test.stderr);
+    assert!(
+        test.stderr
+            .contains("search 0 has no recommended setting to test")
+            && test.stderr.contains("--combination ID"),
+        "{}",
+        test.stderr
+    );
+    assert!(
+        !project.search_dir(0).join("test_run_0").exists(),
+        "nothing was run"
+    );
+    assert!(state(&project, 0)["test_runs"]
+        .as_array()
+        .is_none_or(|t| t.is_empty()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -849,7 +895,9 @@ fn test_runs_the_setting_once_with_phase_test_and_records_it_apart() {
     let data_before = read(&project.search_dir(0).join("hp_search_data.txt"));
     let best = id_of_x(&project.data_rows(0), "3");
 
-    let run = project.hpsearch(&["test", "hp_search_0"]).ok();
+    let run = project
+        .hpsearch(&["test", "hp_search_0", "--combination", &best])
+        .ok();
     assert!(
         run.stdout.contains(&format!(
             "test run 0 of combination {best}: objective 42 (loss 42)"
@@ -1018,4 +1066,485 @@ fn ended_noisy(project: &Project) {
         json!({"search_type": "grid", "y_transformation": "none"}),
     );
     project.hpsearch(&["run", "."]).ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. What the recommendation and the importance can claim.
+
+/// NOISY with x=1 nearly as good as the best (base 1.05 instead of 1.25).
+fn close_noisy_project(search: Value) -> Project {
+    let project = Project::new();
+    project.script("noisy.sh", &NOISY.replace("1) base=1.25", "1) base=1.05"));
+    project.configs(
+        "/bin/sh",
+        "noisy.sh",
+        json!({"x": {"type": "discrete", "domain": [1, 2, 3, 4], "simpler": "lower"}}),
+        search,
+    );
+    project
+}
+
+/// The grid scores x = 1..4 at 1.05, 1.10, 1.00, 1.02; the replicate phase reruns the two best
+/// (x=3, x=4) twice, so they have losses {base, base + 0.1, base − 0.1}: pooled sd 0.1 with 4
+/// degrees of freedom. x=1 and x=2 ran once. By hand, against the best x=3 (mean 1.00, 3 runs):
+///   x=4 (3 runs): t = 0.02 / (0.1·√(2/3)) = 0.245, p = 0.41 → near-best
+///   x=1 (1 run):  t = 0.05 / (0.1·√(4/3)) = 0.433, p = 0.34 → near-best, but ran once
+///   x=2 (1 run):  t = 0.10 / 0.11547 = 0.866,       p = 0.22 → near-best, but ran once
+/// x=1 is the simplest ("simpler": "lower") and was recommended on one lucky-looking run. Only
+/// x=3 and x=4 ran enough to be judged; x=3 is the simpler of them. The power, with 4 df
+/// (t(0.95) = 2.1318, t(0.80) = 0.9410, sum 3.0728): 3.0728 × 0.08165 = 0.251 for a setting
+/// with 3 runs, 3.0728 × 0.11547 = 0.355 for one with 1 run.
+#[test]
+fn a_setting_that_ran_once_is_not_recommended_over_replicated_ones() {
+    let project = close_noisy_project(json!({
+        "search_type": "grid", "num_grid_points_per_hyperparameter": 4, "max_active_points": 1,
+        "y_transformation": "none", "replicates": 2, "replicate_top_k": 2
+    }));
+    project.hpsearch(&["run", "."]).ok();
+    let rows = project.data_rows(0);
+    assert_eq!(rows.len(), 4 + 2 * 2, "{rows:?}");
+    let (x1, x3) = (id_of_x(&rows, "1"), id_of_x(&rows, "3"));
+    let run = project.hpsearch(&["report", "hp_search_0"]).ok();
+    assert!(
+        run.stdout.contains(&format!(
+            "recommended: combination {x3} (the best mean loss (3 runs), and also the simplest of the 2 near-best settings with at least 2 runs by x (complexity 0.667, 0 = the simpler end of every marked domain); 2 near-best settings that ran once are left out, as one run cannot show a setting is as good as the best)"
+        )),
+        "x=3, not the single run of x=1 ({x1}): {}",
+        run.stdout
+    );
+    let html = read(&project.search_dir(0).join("report/report.html"));
+    assert!(
+        html.contains("the noise of the loss is sd 0.1 (4 degrees of freedom from 2 repeated settings); 4 of 4 settings are not significantly worse than the best, 2 of them with at least 2 runs"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Power: with noise sd 0.1 and 3 runs of the best setting, a difference in mean loss smaller than ~0.25 for a setting with 3 runs, ~0.35 for a setting with 1 run would likely go undetected"),
+        "the power of the test, by run count"
+    );
+    let settings = table(&html, "settings");
+    let row_of = |id: &str| {
+        settings
+            .iter()
+            .find(|r| r[0] == id)
+            .unwrap_or_else(|| panic!("no row {id}: {settings:?}"))
+    };
+    assert_eq!(row_of(&x1)[1], "1");
+    assert_eq!(
+        row_of(&x1)[5],
+        "0.35",
+        "detectable difference of a single run"
+    );
+    assert_eq!(row_of(&x1)[6], "yes, 1 run");
+    assert!(html.contains(&format!("Combination <b>{x3}</b>: x=3")));
+
+    let test = project.hpsearch(&["test", "hp_search_0"]).ok();
+    assert!(
+        test.stdout.contains(&format!(
+            "testing the recommended setting, combination {x3}"
+        )),
+        "{}",
+        test.stdout
+    );
+}
+
+/// A line search of a log learning rate and a kernel, loss = log10 of an objective printed
+/// with 17 digits: the learning rate runs over 5 values with the first kernel (rbf), and the
+/// second kernel (laplacian) is tried once, at the middle learning rate.
+const LINE: &str = r#"#!/bin/sh
+lr=$(sed -n 's/.*"lr": *\([0-9.eE+-]*\).*/\1/p' "$1")
+kernel=$(sed -n 's/.*"kernel": *"\([a-z]*\)".*/\1/p' "$1")
+awk -v lr="$lr" -v k="$kernel" 'BEGIN{l = log(lr)/log(10) + 2; printf "%.17g\n", exp(l*l/7 + 1) + (k == "laplacian" ? 0.5 : 0) + 1/3}' > output.json
+"#;
+
+fn line_search(project: &Project) {
+    project.script("line.sh", LINE);
+    project.configs(
+        "/bin/sh",
+        "line.sh",
+        json!({
+            "lr": {"type": "continuous", "domain": [1e-4, 1], "transformation": "log"},
+            "kernel": {"type": "categorical", "domain": ["rbf", "laplacian"]}
+        }),
+        json!({"search_type": "line", "num_grid_points_per_hyperparameter": 5,
+               "max_active_points": 2, "y_transformation": "log"}),
+    );
+    project.hpsearch(&["run", "."]).ok();
+    let rows = project.data_rows(0);
+    assert_eq!(rows.len(), 6, "base, 4 more learning rates, 1 more kernel");
+    assert_eq!(
+        rows.iter().filter(|r| r["kernel"] == "laplacian").count(),
+        1,
+        "{rows:?}"
+    );
+}
+
+#[test]
+fn a_category_tried_once_is_not_given_an_importance_or_a_main_effect() {
+    let project = Project::new();
+    line_search(&project);
+    project.hpsearch(&["report", "hp_search_0"]).ok();
+    let html = read(&project.search_dir(0).join("report/report.html"));
+    let importance = figure(&html, "importance");
+    let texts = svg_texts(importance);
+    assert!(
+        texts.contains(&"not estimable (laplacian: 1 run)".to_string()),
+        "kernel's bar says why it has none: {texts:?}"
+    );
+    // Percentages beside the bars (the axis has its own, 0% to 100%): lr and interactions only.
+    let shares = texts.iter().filter(|t| t.ends_with('%')).count() - x_ticks(importance).len();
+    assert_eq!(shares, 2, "no share for kernel: {texts:?}");
+    assert!(
+        html.contains("kernel: importance not estimable, not 0%: laplacian (1 successful run)"),
+        "the report explains it"
+    );
+    let effect = figure(&html, "effect_1_kernel");
+    assert_eq!(x_ticks(effect), ["rbf", "laplacian"]);
+    assert!(
+        svg_texts(effect).contains(&"1 run: not estimated".to_string()),
+        "{:?}",
+        svg_texts(effect)
+    );
+    // Nothing is recommended from single runs, and the page says so.
+    assert!(html.contains("Nothing is recommended"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. Figures: ticks where matplotlib would put them.
+
+/// A `<text>` element of an SVG: where it is drawn and what it says.
+#[derive(Debug)]
+struct SvgText {
+    x: f64,
+    y: f64,
+    anchor: String,
+    dy: String,
+    rotated: bool,
+    text: String,
+}
+
+fn svg_text_elements(svg: &str) -> Vec<SvgText> {
+    svg.split("<text")
+        .skip(1)
+        .map(|rest| {
+            let tag = &rest[..rest.find('>').expect("tag closed")];
+            let attribute = |name: &str| -> String {
+                tag.split(&format!(" {name}=\""))
+                    .nth(1)
+                    .map(|v| v[..v.find('"').expect("attribute closed")].to_string())
+                    .unwrap_or_default()
+            };
+            let body = &rest[rest.find('>').expect("tag closed") + 1..];
+            SvgText {
+                x: attribute("x").parse().unwrap_or(f64::NAN),
+                y: attribute("y").parse().unwrap_or(f64::NAN),
+                anchor: attribute("text-anchor"),
+                dy: attribute("dy"),
+                rotated: tag.contains("transform="),
+                text: html_unescape(body[..body.find("</text>").expect("text closed")].trim()),
+            }
+        })
+        .filter(|t| !t.text.is_empty())
+        .collect()
+}
+
+/// The tick labels under the x axis, left to right.
+fn x_ticks(svg: &str) -> Vec<String> {
+    let mut ticks: Vec<SvgText> = svg_text_elements(svg)
+        .into_iter()
+        .filter(|t| t.anchor == "middle" && t.dy == "0.76em" && !t.rotated && t.y > 230.0)
+        .collect();
+    ticks.sort_by(|a, b| a.x.total_cmp(&b.x));
+    ticks.into_iter().map(|t| t.text).collect()
+}
+
+/// The tick labels left of the y axis, bottom to top.
+fn y_ticks(svg: &str) -> Vec<String> {
+    let mut ticks: Vec<SvgText> = svg_text_elements(svg)
+        .into_iter()
+        .filter(|t| t.anchor == "end" && !t.rotated)
+        .collect();
+    ticks.sort_by(|a, b| b.y.total_cmp(&a.y));
+    ticks.into_iter().map(|t| t.text).collect()
+}
+
+/// The vertices of every `<polyline>` of an SVG.
+fn polylines(svg: &str) -> Vec<Vec<(f64, f64)>> {
+    svg.split("<polyline")
+        .skip(1)
+        .map(|rest| {
+            let tag = &rest[..rest.find('>').expect("tag closed")];
+            let points = tag
+                .split(" points=\"")
+                .nth(1)
+                .map(|v| &v[..v.find('"').expect("attribute closed")])
+                .unwrap_or("");
+            points
+                .split_whitespace()
+                .filter_map(|p| {
+                    let (x, y) = p.split_once(',')?;
+                    Some((x.parse().ok()?, y.parse().ok()?))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Labels of a linear axis: numbers in equal steps of 1, 2 or 5 × 10^k, written with one
+/// number of decimals.
+fn assert_round_linear_ticks(labels: &[String], what: &str) {
+    assert!(labels.len() >= 3, "{what}: {labels:?}");
+    let values: Vec<f64> = labels
+        .iter()
+        .map(|l| {
+            l.parse()
+                .unwrap_or_else(|_| panic!("{what}: {l:?} is a number"))
+        })
+        .collect();
+    let step = values[1] - values[0];
+    for pair in values.windows(2) {
+        assert!(
+            ((pair[1] - pair[0]) - step).abs() < step * 1e-6,
+            "{what}: equal steps {labels:?}"
+        );
+    }
+    let mantissa = step / 10f64.powf(step.log10().floor());
+    assert!(
+        [1.0, 2.0, 5.0].iter().any(|m| (mantissa - m).abs() < 1e-6),
+        "{what}: a 1-2-5 step, not {step}: {labels:?}"
+    );
+    let decimals = |l: &String| l.split_once('.').map_or(0, |(_, d)| d.len());
+    assert!(
+        labels.iter().all(|l| decimals(l) == decimals(&labels[0])),
+        "{what}: one format for the axis: {labels:?}"
+    );
+}
+
+#[test]
+fn figures_have_round_ticks_decades_whole_ids_and_every_category_at_its_place() {
+    let project = Project::new();
+    ended_training_search(&project);
+    project.hpsearch(&["report", "hp_search_0"]).ok();
+    let html = read(&project.search_dir(0).join("report/report.html"));
+
+    // Combination ids and counts are whole numbers.
+    let history = figure(&html, "history");
+    assert_eq!(
+        x_ticks(history),
+        ["0", "1", "2", "3", "4", "5", "6", "7", "8"]
+    );
+    assert_round_linear_ticks(&y_ticks(history), "history's losses");
+    assert_eq!(
+        x_ticks(figure(&html, "run_time")),
+        x_ticks(history),
+        "run time"
+    );
+    assert_round_linear_ticks(&y_ticks(figure(&html, "run_time")), "run time's minutes");
+    let counts = y_ticks(figure(&html, "failures"));
+    assert!(
+        !counts.is_empty() && counts.iter().all(|c| c.parse::<u64>().is_ok()),
+        "failure counts: {counts:?}"
+    );
+    assert_eq!(
+        x_ticks(figure(&html, "failures")),
+        ["non_zero_exit", "missing_output"]
+    );
+
+    // A log axis has decades, all in one format.
+    for stem in ["param_0_lr", "effect_0_lr"] {
+        assert_eq!(
+            x_ticks(figure(&html, stem)),
+            ["0.0001", "0.001", "0.01", "0.1"],
+            "{stem}"
+        );
+    }
+    // Every category is labelled at its own position.
+    for stem in ["param_1_optimizer", "effect_1_optimizer"] {
+        assert_eq!(
+            x_ticks(figure(&html, stem)),
+            ["sgd", "adam", "broken"],
+            "{stem}"
+        );
+    }
+    assert_eq!(
+        x_ticks(figure(&html, "importance")),
+        ["0%", "20%", "40%", "60%", "80%", "100%"]
+    );
+
+    // Light grid lines at the ticks only: no minor mesh. (Long straight lines: the grid and
+    // the two axes.)
+    let straight: usize = polylines(history)
+        .iter()
+        .filter(|l| {
+            l.len() == 2
+                && ((l[0].0 == l[1].0 && (l[0].1 - l[1].1).abs() > 200.0)
+                    || (l[0].1 == l[1].1 && (l[0].0 - l[1].0).abs() > 400.0))
+        })
+        .count();
+    assert!(
+        straight <= x_ticks(history).len() + y_ticks(history).len() + 2,
+        "{straight} grid lines for {} ticks",
+        x_ticks(history).len() + y_ticks(history).len()
+    );
+
+    // Parallel coordinates: an axis per hyperparameter (and the loss), each labelled along
+    // its length; every line passes through the label of its category.
+    let parallel = figure(&html, "parallel_coordinates");
+    assert_eq!(x_ticks(parallel), ["loss", "lr", "optimizer"]);
+    let texts = svg_text_elements(parallel);
+    let axis_x = texts
+        .iter()
+        .find(|t| t.text == "optimizer")
+        .expect("optimizer axis")
+        .x;
+    let on_axis = |t: &&SvgText| t.anchor == "start" && (t.x - axis_x).abs() < 12.0;
+    let categories: Vec<(&str, f64)> = texts
+        .iter()
+        .filter(on_axis)
+        .map(|t| (t.text.as_str(), t.y))
+        .collect();
+    let names: Vec<&str> = categories.iter().map(|c| c.0).collect();
+    assert_eq!(
+        names
+            .iter()
+            .copied()
+            .collect::<std::collections::BTreeSet<_>>(),
+        ["adam", "broken", "sgd"].into_iter().collect(),
+        "every category labelled: {categories:?}"
+    );
+    let lines: Vec<Vec<(f64, f64)>> = polylines(parallel)
+        .into_iter()
+        .filter(|l| l.len() == 3)
+        .collect();
+    assert_eq!(lines.len(), 5, "the 5 successful runs");
+    for line in &lines {
+        let (x, y) = line[2];
+        assert!(
+            (x - axis_x).abs() < 2.0,
+            "{line:?} ends on the optimizer axis"
+        );
+        assert!(
+            categories
+                .iter()
+                .any(|(name, label_y)| *name != "broken" && (label_y - y).abs() <= 1.5),
+            "the line {line:?} passes through a category's label: {categories:?}"
+        );
+    }
+    let lr_labels: Vec<&str> = {
+        let lr_x = texts.iter().find(|t| t.text == "lr").expect("lr axis").x;
+        texts
+            .iter()
+            .filter(|t| t.anchor == "start" && (t.x - lr_x).abs() < 12.0)
+            .map(|t| t.text.as_str())
+            .collect()
+    };
+    assert_eq!(
+        lr_labels
+            .iter()
+            .copied()
+            .collect::<std::collections::BTreeSet<_>>(),
+        ["0.0001", "0.001", "0.01", "0.1"].into_iter().collect(),
+        "{lr_labels:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 10. Numbers for people: 4 significant digits; machines get them all.
+
+/// Significant digits of a number as written: `0.0001293` has 4, `3.372` has 4, `1e-5` has 1.
+fn significant_digits(text: &str) -> usize {
+    let mantissa = text.split(['e', 'E']).next().unwrap_or("");
+    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
+    let digits = digits.trim_start_matches('0');
+    if mantissa.contains('.') {
+        digits.len()
+    } else {
+        digits.trim_end_matches('0').len().max(1)
+    }
+}
+
+#[test]
+fn numbers_for_people_have_four_significant_digits_and_csv_keeps_them_all() {
+    let project = Project::new();
+    line_search(&project);
+    project.hpsearch(&["report", "hp_search_0"]).ok();
+    let html = read(&project.search_dir(0).join("report/report.html"));
+    let history = figure(&html, "history");
+    assert!(
+        svg_texts(history).contains(&"loss = log10(objective)".to_string()),
+        "the axis says log10: {:?}",
+        svg_texts(history)
+    );
+    assert_eq!(
+        x_ticks(figure(&html, "param_0_lr")),
+        ["0.0001", "0.001", "0.01", "0.1", "1"]
+    );
+    // id, state, loss, objective, lr, kernel, minutes, ...
+    let runs = table(&html, "run-table");
+    assert_eq!(runs.len(), 6);
+    for row in &runs {
+        for (column, cell) in [("loss", &row[2]), ("objective", &row[3]), ("lr", &row[4])] {
+            assert!(
+                significant_digits(cell) <= 4,
+                "{column} {cell:?} in the run table"
+            );
+        }
+    }
+    assert!(
+        runs.iter().any(|r| significant_digits(&r[2]) == 4),
+        "losses are not rounded further than 4 digits: {runs:?}"
+    );
+
+    let status = project.hpsearch(&["status", "hp_search_0"]).ok().stdout;
+    let best = status
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("best: loss "))
+        .unwrap_or_else(|| panic!("{status}"));
+    let loss = best.split_whitespace().next().unwrap();
+    assert!(
+        significant_digits(loss) <= 4 && significant_digits(loss) >= 3,
+        "{status}"
+    );
+    assert!(
+        best.contains("lr=0.01, kernel=rbf") || best.contains("kernel=rbf"),
+        "{status}"
+    );
+
+    let table = project.hpsearch(&["results", "hp_search_0"]).ok().stdout;
+    let lines: Vec<&str> = table.lines().collect();
+    let header: Vec<&str> = lines[0].split_whitespace().collect();
+    let loss_column = header.iter().position(|h| *h == "loss").unwrap();
+    for line in &lines[1..] {
+        let cell = line.split_whitespace().nth(loss_column).unwrap();
+        assert!(significant_digits(cell) <= 4, "{cell} in {table}");
+    }
+    // The columns line up: every row is as long as the header up to the loss column's end.
+    let loss_end = lines[0].find("loss").unwrap() + 4;
+    for line in &lines[1..] {
+        assert!(
+            line.len() >= loss_end && line.as_bytes()[loss_end - 1] != b' ',
+            "the loss column ends under its header in {table}"
+        );
+    }
+    let csv = project
+        .hpsearch(&["results", "hp_search_0", "--format", "csv"])
+        .ok()
+        .stdout;
+    let csv_loss = csv.lines().nth(1).unwrap().split(',').nth(3).unwrap();
+    assert!(
+        significant_digits(csv_loss) >= 15,
+        "csv keeps every digit: {csv_loss}"
+    );
+
+    // The project's status table: the best-loss column lines up under its header.
+    let list = project.hpsearch(&["status", "."]).ok().stdout;
+    let lines: Vec<&str> = list.lines().collect();
+    let end = lines[0].find("best loss").unwrap() + "best loss".len();
+    assert!(
+        lines[1].len() > end
+            && lines[1].as_bytes()[end - 1] != b' '
+            && lines[1].as_bytes()[end] == b' ',
+        "the best loss ends under its header:\n{list}"
+    );
+    let value = lines[1][..end].split_whitespace().last().unwrap();
+    assert!(significant_digits(value) <= 4, "{list}");
 }

@@ -196,7 +196,7 @@ fn a_job_cancelled_from_outside_is_recorded_as_such() {
         .unwrap()
         .success());
     let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(output.status.code(), Some(1), "no run succeeded");
     let rows = project.data_rows(0);
     assert_eq!(rows[0]["status"], "failed");
     assert!(
@@ -373,7 +373,9 @@ fn the_test_phase_runs_as_a_slurm_job_of_the_search() {
         json!({"search_type": "random", "max_suggestions": 2, "max_active_points": 2, "y_transformation": "none"}),
     );
     project.hpsearch(&["run", "."]).ok();
-    let test = project.hpsearch(&["test", "hp_search_0"]).ok();
+    let test = project
+        .hpsearch(&["test", "hp_search_0", "--combination", "0"])
+        .ok();
     assert!(test.stdout.contains("objective 7"), "{}", test.stdout);
     let job_id = std::fs::read_to_string(project.search_dir(0).join("test_job_id")).unwrap();
     assert!(
@@ -386,4 +388,357 @@ fn the_test_phase_runs_as_a_slurm_job_of_the_search() {
     .unwrap();
     assert_eq!(state["test_runs"][0]["job_id"], json!(job_id.trim()));
     assert_eq!(state["test_runs"][0]["objective"], json!(7.0));
+}
+
+fn snapshot_of(project: &Project) -> Value {
+    let text = std::fs::read_to_string(project.search_dir(0).join("hp_search_state.json"))
+        .unwrap_or_default();
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+fn search_log(project: &Project) -> String {
+    std::fs::read_to_string(project.search_dir(0).join("log.txt")).unwrap_or_default()
+}
+
+#[test]
+#[ignore = "needs a running Slurm: bash scripts/slurm/start-local-slurm.sh"]
+fn a_request_no_node_can_satisfy_stops_the_search_at_once() {
+    require_slurm();
+    // 3 GPUs on a node with 2: sinfo tells before any sbatch.
+    let project = slurm_project(
+        COUNTING,
+        one_param(),
+        json!({"search_type": "random", "max_suggestions": 4, "max_active_points": 2}),
+    );
+    set_job(&project, "processor_type", json!("GPU"));
+    set_job(&project, "gpus", json!(3));
+    let started = std::time::Instant::now();
+    let run = project.hpsearch(&["run", "."]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "not retried forever"
+    );
+    assert!(run.stdout.contains("refuses every run"), "{}", run.stdout);
+    assert!(run.stdout.contains("`gpus` 3"), "{}", run.stdout);
+
+    // An unknown partition: sbatch's own refusal, which no retry changes.
+    let project = slurm_project(
+        COUNTING,
+        one_param(),
+        json!({"search_type": "random", "max_suggestions": 4, "max_active_points": 2}),
+    );
+    project.write_json("hpsearch_clusters.json", &json!({"testslurm": {"scheduler": "slurm", "poll_interval_seconds": 0.3, "cpu_partition": "nosuch"}}));
+    let started = std::time::Instant::now();
+    let run = project.hpsearch(&["run", "."]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "not retried forever"
+    );
+    assert!(run.stdout.contains("Invalid partition"), "{}", run.stdout);
+    let combinations = snapshot_of(&project)["combinations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        combinations.len(),
+        1,
+        "one run failed, no other was tried: {combinations:?}"
+    );
+    assert_eq!(combinations[0]["failure_kind"], "start_failed");
+}
+
+#[test]
+#[ignore = "needs a running Slurm: bash scripts/slurm/start-local-slurm.sh"]
+fn a_coordinator_job_slurm_refuses_leaves_no_search_behind() {
+    require_slurm();
+    let project = slurm_project(
+        COUNTING,
+        one_param(),
+        json!({"search_type": "random", "max_suggestions": 2, "search_memory": 100000}),
+    );
+    let launch = project.hpsearch(&["launch", "."]);
+    assert_eq!(launch.code, 1, "{}\n{}", launch.stdout, launch.stderr);
+    assert!(
+        launch.stderr.contains("nothing was started"),
+        "{}",
+        launch.stderr
+    );
+    assert!(!project.search_dir(0).exists(), "no dead search folder");
+}
+
+#[test]
+#[ignore = "needs a running Slurm: bash scripts/slurm/start-local-slurm.sh"]
+fn a_job_killed_for_its_memory_without_cgroups_is_out_of_memory() {
+    require_slurm();
+    // 1 GB allowed, about 1.5 GB touched and held past Slurm's 5 s accounting interval.
+    let script = "#!/bin/sh\nexec python3 -c \"import time; b = b'x' * (1536 * 1024 * 1024); time.sleep(30)\"\n";
+    let project = slurm_project(
+        script,
+        one_param(),
+        json!({"search_type": "random", "max_suggestions": 1, "y_failure_value": "nan"}),
+    );
+    set_job(&project, "memory", json!(1));
+    let run = project.hpsearch(&["run", "."]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let combinations = snapshot_of(&project)["combinations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        combinations[0]["failure_kind"], "out_of_memory",
+        "{:?}",
+        combinations[0]
+    );
+}
+
+#[test]
+#[ignore = "needs a running Slurm: bash scripts/slurm/start-local-slurm.sh"]
+fn ctrl_c_takes_effect_at_once_while_slurmctld_is_down_and_resume_takes_the_job_over() {
+    require_slurm();
+    let project = slurm_project(
+        COUNTING,
+        one_param(),
+        json!({"search_type": "random", "max_suggestions": 2, "max_active_points": 1, "y_transformation": "none"}),
+    );
+    let mut child = Command::new(hpsearch_bin())
+        .args(["run", "."])
+        .env("SLEEP", "25")
+        .current_dir(&project.path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until(Duration::from_secs(30), "the first job to run", || {
+        starts(&project).len() == 1
+    });
+    let restart = || {
+        let ok = Command::new("bash")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/scripts/slurm/start-local-slurm.sh"
+            ))
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(ok, "slurmctld restarted");
+    };
+    Command::new("pkill")
+        .args(["-x", "slurmctld"])
+        .status()
+        .unwrap();
+    wait_until(Duration::from_secs(40), "the outage in the log", || {
+        search_log(&project).contains("Slurm does not answer")
+    });
+    let asked = std::time::Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    let took = asked.elapsed();
+    restart();
+    assert_eq!(status.code(), Some(130));
+    assert!(took < Duration::from_secs(4), "stopping took {took:?}");
+    let resume = project.hpsearch(&["resume", "hp_search_0"]);
+    assert_eq!(resume.code, 0, "{}\n{}", resume.stdout, resume.stderr);
+    let counts = starts(&project);
+    assert_eq!(
+        counts.get("0"),
+        Some(&1),
+        "the job that outlived the outage ran once: {counts:?}"
+    );
+    let log = search_log(&project);
+    assert!(
+        log.contains("Slurm answers again")
+            || log.contains("taken over")
+            || log.contains("still running"),
+        "{log}"
+    );
+}
+
+/// Sets the test node's state with scontrol (`down` fails its jobs with NODE_FAIL).
+fn set_node(state: &str) {
+    let mut command = Command::new("scontrol");
+    command.args(["update", "nodename=localhost", &format!("state={state}")]);
+    if state == "down" {
+        command.arg("reason=hpsearch test");
+    }
+    let ok = command.status().is_ok_and(|s| s.success());
+    // A node that came back by itself (ReturnToService) cannot be resumed again.
+    assert!(ok || state == "resume", "scontrol {state}");
+}
+
+#[test]
+#[ignore = "needs a running Slurm: bash scripts/slurm/start-local-slurm.sh"]
+fn a_resubmitted_job_is_recorded_so_a_resume_takes_it_over_instead_of_running_it_twice() {
+    require_slurm();
+    let project = slurm_project(
+        &COUNTING.replace("${SLEEP:-0}", "8"),
+        one_param(),
+        json!({"search_type": "random", "max_suggestions": 1, "y_transformation": "none"}),
+    );
+    // Without Slurm's own requeue, a node failure ends the job for good (NODE_FAIL): hpsearch
+    // submits it again under a new id.
+    project.write_json("hpsearch_clusters.json", &json!({"testslurm": {"scheduler": "slurm", "poll_interval_seconds": 0.3, "max_resubmits": 1, "extra_sbatch_args": ["--no-requeue"]}}));
+    project.hpsearch(&["launch", "--local", "."]).ok();
+    let mut first = String::new();
+    wait_until(Duration::from_secs(30), "the job to run", || {
+        if let Some((id, state)) = queued_jobs(&project, 0).first() {
+            first = id.clone();
+            return state == "RUNNING";
+        }
+        false
+    });
+    // The node fails: Slurm ends the job NODE_FAIL and hpsearch submits it again.
+    set_node("down");
+    let mut second = String::new();
+    wait_until(
+        Duration::from_secs(60),
+        "the resubmission in the log",
+        || {
+            let log = search_log(&project);
+            if let Some(line) = log.lines().find(|l| l.contains("submitted again as job")) {
+                second = line.rsplit(' ').next().unwrap_or_default().to_string();
+                return true;
+            }
+            false
+        },
+    );
+    assert_ne!(first, second);
+    wait_until(
+        Duration::from_secs(10),
+        "the new job id in the snapshot",
+        || snapshot_of(&project)["combinations"][0]["job_id"] == json!(second),
+    );
+    // The coordinator dies while the new job runs; resume must take that job over.
+    let text = std::fs::read_to_string(project.search_dir(0).join("coordinator.lock")).unwrap();
+    let holder: Value = serde_json::from_str(&text).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(holder["pid"].as_i64().unwrap() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    set_node("resume");
+    let resume = project.hpsearch(&["resume", "hp_search_0"]);
+    assert_eq!(resume.code, 0, "{}\n{}", resume.stdout, resume.stderr);
+    let combination = &snapshot_of(&project)["combinations"][0];
+    assert_eq!(combination["state"], "succeeded", "{combination}");
+    assert_eq!(combination["job_id"], json!(second), "{combination}");
+    let jobs: Vec<String> = starts(&project).keys().cloned().collect();
+    assert_eq!(jobs, ["0"], "one combination");
+    assert!(
+        starts(&project)["0"] <= 2,
+        "started by the first job and the resubmitted one, never a third time"
+    );
+}
+
+#[test]
+#[ignore = "needs a running Slurm: bash scripts/slurm/start-local-slurm.sh"]
+fn resume_slurm_puts_the_coordinator_back_on_slurm_and_records_its_job() {
+    require_slurm();
+    let project = slurm_project(
+        &COUNTING.replace("${SLEEP:-0}", "1"),
+        one_param(),
+        json!({"search_type": "random", "max_suggestions": 4, "max_active_points": 1, "y_transformation": "none", "search_memory": 1, "search_time": 0.5}),
+    );
+    project.hpsearch(&["launch", "."]).ok();
+    wait_until(Duration::from_secs(60), "a first run", || {
+        !starts(&project).is_empty()
+    });
+    // The coordinator's job is cancelled (its allocation ended, say); the search stops.
+    let cancel = project.hpsearch(&["cancel", "hp_search_0"]);
+    assert_eq!(cancel.code, 0, "{}\n{}", cancel.stdout, cancel.stderr);
+    wait_until(
+        Duration::from_secs(60),
+        "the coordinator to be gone",
+        || {
+            !project
+                .hpsearch(&["status", "hp_search_0"])
+                .stdout
+                .contains("running (")
+        },
+    );
+    let resume = project.hpsearch(&["resume", "hp_search_0", "--slurm"]);
+    assert_eq!(resume.code, 0, "{}\n{}", resume.stdout, resume.stderr);
+    assert!(resume.stdout.contains("as Slurm job"), "{}", resume.stdout);
+    wait_until(Duration::from_secs(90), "the search to finish", || {
+        snapshot_of(&project)["state"] == "finished"
+    });
+    let launched = std::fs::read_to_string(project.path.join("launched_hp_searches.txt")).unwrap();
+    let rows: Vec<Vec<&str>> = launched
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "launch and resume: {launched}");
+    assert_ne!(rows[0][0], rows[1][0]);
+    assert!(rows[1][0].parse::<u64>().is_ok(), "{}", rows[1][0]);
+    assert!(rows[1][7].contains("--resumed"), "{}", rows[1][7]);
+    let combinations = snapshot_of(&project)["combinations"]
+        .as_array()
+        .cloned()
+        .unwrap();
+    assert_eq!(combinations.len(), 4);
+    assert!(
+        combinations.iter().all(|c| c["state"] == "succeeded"),
+        "{combinations:?}"
+    );
+}
+
+#[test]
+fn a_cluster_name_is_matched_regardless_of_case_and_a_typo_gets_a_suggestion() {
+    let project = slurm_project(
+        "#!/bin/sh\necho 1 > output.json\n",
+        one_param(),
+        json!({"search_type": "random", "max_suggestions": 1}),
+    );
+    set_job(&project, "cluster", json!("testslurn"));
+    let run = project.hpsearch(&["run", "."]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("did you mean \"testslurm\""),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+#[ignore = "needs a running Slurm: bash scripts/slurm/start-local-slurm.sh"]
+fn a_time_limit_in_whole_minutes_is_slurms_timeout_and_a_checkpointed_run_is_requeued() {
+    require_slurm();
+    // Combination 0 never checkpoints; combination 1 saves a checkpoint, and continues from it
+    // when it runs again.
+    let script = "#!/bin/sh\ncase \"$PWD\" in *_0) exec sleep 300;; esac\nif [ -e checkpoint ]; then echo 1 > output.json; exit 0; fi\ntouch checkpoint\nexec sleep 300\n";
+    let project = slurm_project(
+        script,
+        one_param(),
+        json!({"search_type": "random", "max_suggestions": 2, "max_active_points": 2, "y_transformation": "none", "y_failure_value": "nan"}),
+    );
+    project.write_json(
+        "hpsearch_clusters.json",
+        &json!({"testslurm": {"scheduler": "slurm", "poll_interval_seconds": 0.3, "requeue_on_timeout": true}}),
+    );
+    set_job(&project, "time", json!(1.0 / 60.0));
+    let run = project.hpsearch(&["run", "."]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let combinations = snapshot_of(&project)["combinations"]
+        .as_array()
+        .cloned()
+        .unwrap();
+    assert_eq!(combinations[0]["state"], "failed", "{:?}", combinations[0]);
+    assert_eq!(combinations[0]["failure_kind"], "timed_out");
+    assert_eq!(
+        combinations[0]["scheduler_state"], "TIMEOUT",
+        "Slurm enforced the limit: {:?}",
+        combinations[0]
+    );
+    assert_eq!(
+        combinations[1]["state"], "succeeded",
+        "{:?}",
+        combinations[1]
+    );
+    assert_eq!(combinations[1]["attempts"], 2);
+    assert!(search_log(&project).contains("requeue_on_timeout"));
 }

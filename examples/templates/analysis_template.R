@@ -12,6 +12,13 @@
 # "neg"/"neglog"): a number, a list whose first element is the objective, or an
 # object {"objective": ..., other numeric metrics ...}.
 #
+# Long runs: with "checkpoint_signal_seconds": N in job_config.json this script
+# gets SIGUSR1 N seconds before its time limit, time to save its state.
+# In R, base R cannot catch signals: keep a checkpoint file current instead.
+# With "requeue_on_timeout": true in a Slurm cluster profile, a run that reached
+# its limit after writing a file or folder named checkpoint* in its folder is
+# submitted again, and can continue from it.
+#
 # LIMITATION: base R has no JSON parser. read_flat_json() below is a small
 # regex-based reader that only understands top-level keys whose values are
 # plain numbers or simple strings (no escaped quotes, lists or nested objects).

@@ -10,6 +10,13 @@
 # objective (lower is better unless the search's y_transformation is
 # "neg"/"neglog"): a number, a list whose first element is the objective, or an
 # object {"objective": ..., other numeric metrics ...}.
+#
+# Long runs: with "checkpoint_signal_seconds": N in job_config.json this script
+# gets SIGUSR1 N seconds before its time limit, time to save its state.
+# In Perl: $SIG{USR1} = sub { save_state(); open my $f, '>', 'checkpoint'; };
+# With "requeue_on_timeout": true in a Slurm cluster profile, a run that reached
+# its limit after writing a file or folder named checkpoint* in its folder is
+# submitted again, and can continue from it.
 use strict;
 use warnings;
 use JSON::PP;

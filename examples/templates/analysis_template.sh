@@ -12,6 +12,13 @@
 # "neg"/"neglog"): a number, a list whose first element is the objective, or an
 # object {"objective": ..., other numeric metrics ...}.
 #
+# Long runs: with "checkpoint_signal_seconds": N in job_config.json this script
+# gets SIGUSR1 N seconds before its time limit, time to save its state.
+# In sh:   trap 'save_state; touch checkpoint' USR1   (then keep working).
+# With "requeue_on_timeout": true in a Slurm cluster profile, a run that reached
+# its limit after writing a file or folder named checkpoint* in its folder is
+# submitted again, and can continue from it.
+#
 # LIMITATION: the two helpers below are tiny sed-based readers for top-level
 # keys holding a plain number or a simple string (no escaped quotes, lists or
 # nested objects). For anything richer use jq, e.g.  jq -r .learning_rate "$1"

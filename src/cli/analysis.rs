@@ -66,8 +66,10 @@ pub fn report(search: &Path, out: Option<&Path>, alpha: f64) -> Result<i32, CliE
         files.len(),
         figures.display()
     );
-    if let Some(r) = &analysis.recommendation {
-        println!("recommended: combination {} ({})", r.id, r.why);
+    match (&analysis.recommendation, &analysis.no_recommendation) {
+        (Some(r), _) => println!("recommended: combination {} ({})", r.id, r.why),
+        (None, Some(why)) => println!("recommended: nothing ({why})"),
+        (None, None) => {}
     }
     println!("took {:.2} s", started.elapsed().as_secs_f64());
     Ok(0)
@@ -140,12 +142,17 @@ pub fn test(search: &Path, combination: Option<u64>, alpha: f64) -> Result<i32, 
         Some(id) => id,
         None => {
             let analysis = analysis_of(&paths, alpha)?;
-            let r = analysis.recommendation.ok_or_else(|| {
-                CliError::Runtime(format!(
-                    "search {} has no successful run to test",
-                    paths.search_id
-                ))
-            })?;
+            let Some(r) = analysis.recommendation else {
+                let why = analysis
+                    .no_recommendation
+                    .unwrap_or_else(|| "no run has succeeded yet".into());
+                return Err(CliError::Runtime(format!(
+                    "search {} has no recommended setting to test: {why}. Choose one yourself: `hpsearch test {} --combination ID` (`hpsearch results {}` lists them)",
+                    paths.search_id,
+                    paths.dir.display(),
+                    paths.dir.display()
+                )));
+            };
             println!(
                 "testing the recommended setting, combination {}: {}",
                 r.id, r.why

@@ -51,8 +51,13 @@ pub enum Command {
         /// The search folder (PROJECT/hp_search_N).
         search: PathBuf,
         /// Continue in the background instead of the foreground.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "slurm")]
         detach: bool,
+        /// Submit the coordinator as a Slurm job again (for a search whose job_config names a
+        /// Slurm cluster profile), as `launch` did; the new job id goes to
+        /// launched_hp_searches.txt.
+        #[arg(long)]
+        slurm: bool,
     },
     /// Write a self-contained HTML report and its figures (PNG and SVG) for a search, running or
     /// ended: history, each hyperparameter against the loss, parallel coordinates, importance and
@@ -80,7 +85,7 @@ pub enum Command {
         runs: Option<u64>,
     },
     /// Run one setting once on the test data: input.json gets "phase": "test". By default the
-    /// report's recommended setting (the simplest of the near-best set, else the best).
+    /// report's recommended setting (the simplest of the near-best settings that ran at least twice; when there is none, name one with --combination).
     Test {
         /// The search folder (PROJECT/hp_search_N).
         search: PathBuf,
@@ -122,6 +127,9 @@ pub enum Command {
         time_limit: f64,
         #[arg(long)]
         grace: f64,
+        /// Seconds after the start at which the script gets SIGUSR1 (time to checkpoint).
+        #[arg(long)]
+        signal_after: Option<f64>,
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },

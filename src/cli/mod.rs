@@ -32,7 +32,11 @@ pub fn main() -> i32 {
             format,
         } => view::results(search, *top, *format),
         Command::Cancel { search } => search::cancel(search),
-        Command::Resume { search, detach } => search::resume(search, *detach),
+        Command::Resume {
+            search,
+            detach,
+            slurm,
+        } => search::resume(search, *detach, *slurm),
         Command::Coordinate { search, resumed } => search::coordinate(search, *resumed),
         Command::Report { search, out, alpha } => analysis::report(search, out.as_deref(), *alpha),
         Command::Replicate { search, top, runs } => analysis::replicate(search, *top, *runs),
@@ -59,8 +63,9 @@ pub fn main() -> i32 {
             folder,
             time_limit,
             grace,
+            signal_after,
             command,
-        } => Ok(wrap(folder, *time_limit, *grace, command)),
+        } => Ok(wrap(folder, *time_limit, *grace, *signal_after, command)),
     };
     match result {
         Ok(code) => code,
@@ -89,7 +94,13 @@ fn dashboard(options: crate::dashboard::DashboardOptions) -> Result<i32, errors:
     }
 }
 
-fn wrap(folder: &std::path::Path, time_limit: f64, grace: f64, command: &[String]) -> i32 {
+fn wrap(
+    folder: &std::path::Path,
+    time_limit: f64,
+    grace: f64,
+    signal_after: Option<f64>,
+    command: &[String],
+) -> i32 {
     let Some((program, arguments)) = command.split_first() else {
         eprintln!("hpsearch _wrap: no command given");
         return errors::EXIT_USAGE;
@@ -99,6 +110,7 @@ fn wrap(folder: &std::path::Path, time_limit: f64, grace: f64, command: &[String
         folder: folder.to_path_buf(),
         time_limit: seconds(time_limit),
         grace: seconds(grace),
+        signal_after: signal_after.map(seconds),
         program: program.into(),
         arguments: arguments.to_vec(),
     })

@@ -287,8 +287,20 @@ pub fn launch(args: &ConfigArgs, local: bool) -> Result<i32, CliError> {
                 paths.search_id,
                 minutes,
                 definition.search.search_memory_gb,
+                false,
             )
-            .map_err(CliError::Runtime)?;
+            .map_err(|e| {
+                // Nothing ran: a folder left behind would read `[starting]` forever.
+                let removed = std::fs::remove_dir_all(&paths.dir).is_ok();
+                CliError::Runtime(format!(
+                    "{e}; {} (search_config.json `search_memory` and the profile's cpu_partition, account and qos set the coordinator's request)",
+                    if removed {
+                        format!("nothing was started, and {} was removed", paths.dir.display())
+                    } else {
+                        format!("nothing was started in {}", paths.dir.display())
+                    }
+                ))
+            })?;
             record_started_launch(
                 &definition,
                 &paths,
@@ -332,13 +344,16 @@ pub fn coordinate(search: &Path, resumed: bool) -> Result<i32, CliError> {
 }
 
 /// `hpsearch resume`: continue a search whose coordinator stopped or died.
-pub fn resume(search: &Path, detach: bool) -> Result<i32, CliError> {
+pub fn resume(search: &Path, detach: bool, on_slurm: bool) -> Result<i32, CliError> {
     let paths = SearchPaths::from_dir(search)?;
     if let Some(holder) = lock::live_holder(&paths.lock()) {
         return Err(CliError::Runtime(format!(
             "search {} is running (coordinator pid {} on {}); nothing to resume",
             paths.search_id, holder.pid, holder.host
         )));
+    }
+    if on_slurm {
+        return resume_on_slurm(&paths);
     }
     if detach {
         let pid = spawn_detached(&paths, true)?;
@@ -355,6 +370,64 @@ pub fn resume(search: &Path, detach: bool) -> Result<i32, CliError> {
         paths.dir.display()
     );
     coordinate_foreground(paths, true)
+}
+
+/// `resume --slurm`: the coordinator goes back on Slurm as a job, with the search time it has
+/// left, and the job is recorded in launched_hp_searches.txt as `launch` records one.
+fn resume_on_slurm(paths: &SearchPaths) -> Result<i32, CliError> {
+    let store = crate::store::Store::open_read_only(&paths.database())
+        .map_err(|e| CliError::Runtime(e.to_string()))?;
+    let definition = Definition::from_store(&store)
+        .map_err(|e| CliError::Runtime(format!("{}: {e}", paths.database().display())))?;
+    let elapsed: f64 = store
+        .meta("elapsed_seconds")
+        .ok()
+        .flatten()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0.0);
+    drop(store);
+    let Cluster::Slurm(profile) = &definition.job.cluster else {
+        return Err(CliError::Usage(format!(
+            "search {} runs on cluster \"{}\", not on a Slurm profile; resume it with `hpsearch resume {}` (or --detach)",
+            paths.search_id,
+            definition.job.cluster_name,
+            paths.dir.display()
+        )));
+    };
+    let left_minutes = ((definition.search.search_time_hours * 3600.0 - elapsed) / 60.0)
+        .max(0.0)
+        .ceil() as u64;
+    let hpsearch = self_exe()?;
+    let job = slurm::submit_coordinator(
+        profile,
+        &hpsearch,
+        &paths.dir,
+        paths.search_id,
+        left_minutes + 5,
+        definition.search.search_memory_gb,
+        true,
+    )
+    .map_err(CliError::Runtime)?;
+    let coordinator = format!(
+        "{} _coordinate {} --resumed",
+        shell_quote(&hpsearch.display().to_string()),
+        shell_quote(&paths.dir.display().to_string())
+    );
+    record_started_launch(
+        &definition,
+        paths,
+        job.job_id.clone(),
+        coordinator,
+        job.sbatch_command,
+    );
+    println!(
+        "resumed search {} as Slurm job {} (cluster profile \"{}\"); log: {}",
+        paths.search_id,
+        job.job_id,
+        profile.name,
+        paths.log().display()
+    );
+    Ok(0)
 }
 
 /// `hpsearch cancel`: stop a search's coordinator and runs.

@@ -3,10 +3,11 @@
 
 use super::args::Format;
 use super::errors::CliError;
-use crate::export::data_file::{cell, metric_names, number};
+use crate::export::data_file::metric_names;
 use crate::export::Snapshot;
 use crate::project::lock;
 use crate::project::paths::{existing_ids, SearchPaths};
+use crate::report::numbers::{sig, sig_or_empty, value_text};
 use crate::store::{Combination, RunState};
 use serde_json::{Map, Value};
 use std::path::Path;
@@ -38,7 +39,7 @@ fn format_duration(seconds: f64) -> String {
 fn params_text(params: &Map<String, Value>) -> String {
     params
         .iter()
-        .map(|(k, v)| format!("{k}={}", cell(v)))
+        .map(|(k, v)| format!("{k}={}", value_text(v)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -55,13 +56,18 @@ pub fn status(path: &Path) -> Result<i32, CliError> {
         )));
     }
     let project = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    println!(
-        "{:<8} {:<10} {:>9} {:>8} {:>14}  folder",
-        "search", "type", "done", "failed", "best loss"
-    );
+    // search, type, done, failed, best loss, folder [state]; widths from the cells.
+    let mut rows: Vec<[String; 6]> = vec![[
+        "search".into(),
+        "type".into(),
+        "done".into(),
+        "failed".into(),
+        "best loss".into(),
+        "folder".into(),
+    ]];
     for id in ids {
         let paths = SearchPaths::new(&project, id);
-        match load(&paths) {
+        rows.push(match load(&paths) {
             Ok(s) => {
                 let done = s.summary.succeeded + s.summary.failed + s.summary.cancelled;
                 let planned = s
@@ -71,26 +77,42 @@ pub fn status(path: &Path) -> Result<i32, CliError> {
                     .unwrap_or_else(|| "?".into());
                 let state = live_state(&paths, &s);
                 let state = state.word();
-                println!(
-                    "{:<8} {:<10} {:>9} {:>8} {:>14}  {} [{state}]",
-                    id,
-                    s.search_type,
+                [
+                    id.to_string(),
+                    s.search_type.clone(),
                     format!("{done}/{planned}"),
-                    s.summary.failed,
-                    number(s.summary.best_loss),
-                    paths.dir.display()
-                );
+                    s.summary.failed.to_string(),
+                    sig_or_empty(s.summary.best_loss),
+                    format!("{} [{state}]", paths.dir.display()),
+                ]
             }
-            Err(_) => println!(
-                "{:<8} {:<10} {:>9} {:>8} {:>14}  {} [starting]",
-                id,
-                "?",
-                "-",
-                "-",
-                "-",
-                paths.dir.display()
-            ),
-        }
+            Err(_) => [
+                id.to_string(),
+                "?".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                format!("{} [starting]", paths.dir.display()),
+            ],
+        });
+    }
+    let width = |i: usize| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..5).map(width).collect();
+    for r in &rows {
+        println!(
+            "{:<w0$}  {:<w1$}  {:>w2$}  {:>w3$}  {:>w4$}  {}",
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3],
+            w4 = widths[4]
+        );
     }
     Ok(0)
 }
@@ -125,7 +147,7 @@ fn search_status(paths: &SearchPaths) -> Result<i32, CliError> {
             .find(|c| c.id == id)
             .map(|c| params_text(&c.params))
             .unwrap_or_default();
-        println!("  best: loss {loss} (combination {id}): {params}");
+        println!("  best: loss {} (combination {id}): {params}", sig(loss));
     }
     let failures: Vec<&Combination> = s
         .combinations
@@ -288,7 +310,8 @@ pub fn results(search: &Path, top: Option<usize>, format: Format) -> Result<i32,
             }
         }
         Format::Table => {
-            // The table leaves out the paths and the accounting; cells are shortened.
+            // The table leaves out the paths and the accounting; numbers have 4 significant
+            // digits and cells are shortened. Numbers align right, text left.
             let shown = table_columns;
             let cells: Vec<Vec<String>> = rows
                 .iter()
@@ -309,11 +332,24 @@ pub fn results(search: &Path, top: Option<usize>, format: Format) -> Result<i32,
                         .unwrap_or(0)
                 })
                 .collect();
+            let numeric: Vec<bool> = (0..shown)
+                .map(|i| {
+                    rows.iter().any(|r| r[i].is_number())
+                        && rows.iter().all(|r| r[i].is_number() || r[i].is_null())
+                })
+                .collect();
             let line = |items: &[String]| {
                 items
                     .iter()
                     .zip(&widths)
-                    .map(|(t, w)| format!("{t:<w$}"))
+                    .zip(&numeric)
+                    .map(|((t, w), right)| {
+                        if *right {
+                            format!("{t:>w$}")
+                        } else {
+                            format!("{t:<w$}")
+                        }
+                    })
                     .collect::<Vec<_>>()
                     .join("  ")
                     .trim_end()
@@ -337,17 +373,9 @@ fn exact(value: &Value) -> String {
     }
 }
 
-/// A cell for people: numbers rounded to 9 decimals.
+/// A cell for people: floats to 4 significant digits.
 fn plain(value: &Value) -> String {
-    match value {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Number(n) => match n.as_f64() {
-            Some(x) if n.is_f64() => format!("{}", (x * 1e9).round() / 1e9),
-            _ => n.to_string(),
-        },
-        other => other.to_string(),
-    }
+    value_text(value)
 }
 
 fn shorten(text: &str, max: usize) -> String {

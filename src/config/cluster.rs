@@ -31,6 +31,10 @@ pub struct SlurmProfile {
     pub poll_interval_seconds: f64,
     /// How often a preempted or node-failed run is submitted again.
     pub max_resubmits: u64,
+    /// A run that reached its time limit after saving a checkpoint (a file or folder named
+    /// `checkpoint...` in its folder, written during the run) is submitted again to continue,
+    /// up to `max_resubmits` times.
+    pub requeue_on_timeout: bool,
     /// Where the profile was defined, for messages.
     pub file: PathBuf,
 }
@@ -64,7 +68,17 @@ pub fn resolve(job_file: &Path, name: &str, project: &Path) -> Result<Cluster, C
             continue;
         }
         let profiles = read_object(&file)?;
-        if let Some(value) = profiles.get(name) {
+        // Names are matched as `local` is: `CMS` finds the profile `cms`, unless two differ
+        // only by case.
+        let matching: Vec<&String> = profiles
+            .keys()
+            .filter(|k| k.eq_ignore_ascii_case(name))
+            .collect();
+        let found = profiles.get(name).or(match matching.as_slice() {
+            [only] => profiles.get(only.as_str()),
+            _ => None,
+        });
+        if let Some(value) = found {
             return match value {
                 Value::Object(map) => {
                     parse_profile(&file, name, map).map(|p| Cluster::Slurm(Box::new(p)))
@@ -79,12 +93,16 @@ pub fn resolve(job_file: &Path, name: &str, project: &Path) -> Result<Cluster, C
         }
         known.extend(profiles.keys().cloned());
     }
+    let names: Vec<&str> = known.iter().map(String::as_str).collect();
+    let hint = super::fields::closest(name, &names)
+        .map(|near| format!("did you mean \"{near}\"? "))
+        .unwrap_or_default();
     Err(ConfigError::field(
         job_file,
         "cluster",
         format!("\"{name}\", which no cluster profile defines"),
         format!(
-            "known clusters: {}; define \"{name}\" in {} or {}",
+            "{hint}known clusters: {}; define \"{name}\" in {} or {}",
             known.join(", "),
             project.join(PROJECT_FILE).display(),
             profile_files(project)
@@ -148,6 +166,7 @@ fn parse_profile(
             0..=100,
             "allowed: a whole number from 0 to 100",
         )?,
+        requeue_on_timeout: f.boolean("requeue_on_timeout", false)?,
         file: file.to_path_buf(),
     };
     if let Some(bad) = profile

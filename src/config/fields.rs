@@ -277,7 +277,7 @@ pub fn quoted_list(items: &[&str]) -> String {
 }
 
 /// The known name nearest to a misspelt one, if it is close enough to be a likely typo.
-fn closest<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
+pub(crate) fn closest<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
     let name = name.to_ascii_lowercase();
     known
         .iter()

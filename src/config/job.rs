@@ -37,6 +37,8 @@ pub struct JobConfig {
     pub gpus: u64,
     /// Seconds between SIGTERM and SIGKILL when a run is stopped.
     pub kill_grace_seconds: f64,
+    /// Seconds before `time` at which the script gets SIGUSR1, to save a checkpoint; 0: never.
+    pub checkpoint_signal_seconds: f64,
 }
 
 impl JobConfig {
@@ -90,7 +92,7 @@ impl JobConfig {
         )?;
         let memory_gb = f.integer(
             "memory",
-            32,
+            4,
             1..=MAX_MEMORY_GB,
             "allowed: a whole number of GB from 1 to 1048576",
         )?;
@@ -116,6 +118,22 @@ impl JobConfig {
             "allowed: seconds between SIGTERM and SIGKILL, a number from 0 to 3600",
             |x| (0.0..=3600.0).contains(&x),
         )?;
+        let checkpoint_signal_seconds = f.number(
+            "checkpoint_signal_seconds",
+            0.0,
+            "allowed: seconds before `time` at which the script gets SIGUSR1 to save a checkpoint, from 0 (never) to 86400",
+            |x| (0.0..=86_400.0).contains(&x),
+        )?;
+        if checkpoint_signal_seconds >= time_hours * 3600.0 {
+            return Err(f.error(
+                "checkpoint_signal_seconds",
+                format!(
+                    "{checkpoint_signal_seconds}, not less than `time` ({})",
+                    crate::clock::hours_text(time_hours)
+                ),
+                "the signal must come before the time limit: lower it, or raise `time`",
+            ));
+        }
         f.finish()?;
         Ok(JobConfig {
             environment_path,
@@ -128,6 +146,7 @@ impl JobConfig {
             num_processors,
             gpus,
             kill_grace_seconds,
+            checkpoint_signal_seconds,
         })
     }
 }

@@ -221,7 +221,7 @@ impl SearchConfig {
         )?;
         let search_memory_gb = f.integer(
             "search_memory",
-            32,
+            4,
             1..=super::job::MAX_MEMORY_GB,
             "allowed: a whole number of GB from 1 to 1048576",
         )?;

@@ -4,6 +4,7 @@
 //! an allocation) producing nothing. The rule looks only at the runs of the current start or
 //! resume, so a user who fixed the script and resumes gets a fresh count.
 
+use crate::executor::log_tail;
 use crate::store::FailureKind;
 use std::path::Path;
 
@@ -51,34 +52,6 @@ impl FailFast {
             search.display()
         ))
     }
-}
-
-/// The last `lines` non-empty lines of a file, joined with ` | ` so they fit one line.
-pub fn log_tail(path: &Path, lines: usize) -> String {
-    let Ok(bytes) = std::fs::read(path) else {
-        return String::new();
-    };
-    // Only the end matters, and a run's log may be large.
-    let start = bytes.len().saturating_sub(16 * 1024);
-    let text = String::from_utf8_lossy(&bytes[start..]);
-    let mut tail: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .rev()
-        .take(lines)
-        .collect();
-    tail.reverse();
-    tail.iter()
-        .map(|l| {
-            if l.chars().count() > 200 {
-                format!("{}...", l.chars().take(197).collect::<String>())
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" | ")
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod outcome;
 mod preflight;
 mod publish;
 mod search;
+mod tally;
 mod test_phase;
 
 pub use definition::Definition;

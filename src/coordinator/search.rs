@@ -5,17 +5,20 @@ use super::definition::{Definition, DefinitionError};
 use super::events::{Event, LogObserver, Observer, Summary};
 use super::imputation::imputed_loss;
 use super::outcome::{judge, Outcome};
+use super::tally::{tally, Observations};
 use crate::config::model::SAVE_FOLDER;
 use crate::config::search::FailureValue;
-use crate::executor::{Adoption, Ended, Executor, ExecutorError, Known, RunSpec};
+use crate::executor::{Adoption, Ended, Executor, ExecutorError, ExecutorEvent, Known, RunSpec};
 use crate::project::lock::{self, CoordinatorLock, LockError};
 use crate::project::paths::write_atomically;
 use crate::project::SearchPaths;
 use crate::store::{Accounting, Combination, Finish, NewCombination, RunState, Store, StoreError};
-use crate::strategy::{Observation, Strategy, StrategyError, SuggestContext};
+use crate::strategy::{Strategy, StrategyError, SuggestContext};
 use serde_json::Value;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +103,10 @@ pub struct Coordinator {
     observers: Vec<Box<dyn Observer>>,
     log: LogObserver,
     pub(super) combinations: Vec<Combination>,
+    /// How many of `combinations` are replicate rows (kept by `summarize`).
+    replicate_rows: u64,
+    /// What the strategy is given of `combinations`, kept by `reload` and `refresh`.
+    observations: Observations,
     restart: VecDeque<u64>,
     exhausted: bool,
     elapsed_before: f64,
@@ -117,6 +124,10 @@ pub struct Coordinator {
     replicates_only: bool,
     /// The `stop_after_failures` rule's view of this session's ends.
     fail_fast: super::fail_fast::FailFast,
+    /// Set when the scheduler refused a run for a reason every run shares: the search stops.
+    refused: Option<String>,
+    /// Set by the signal thread on a stop request, for the executor and `fill`.
+    interrupt: Arc<AtomicBool>,
     _lock: CoordinatorLock,
 }
 
@@ -150,13 +161,21 @@ impl Coordinator {
         use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
         let mut hooks = signal_hook::iterator::Signals::new([SIGCHLD, SIGINT, SIGTERM, SIGHUP])
             .map_err(|e| CoordinatorError::io(&paths.dir, e))?;
+        // A stop also sets this flag, which an executor blocked on its scheduler watches.
+        let interrupt = Arc::new(AtomicBool::new(false));
+        let interrupt_flag = Arc::clone(&interrupt);
         std::thread::spawn(move || {
             for signal in hooks.forever() {
+                if signal != SIGCHLD {
+                    interrupt_flag.store(true, Ordering::Relaxed);
+                }
                 if tx.send(signal).is_err() {
                     break;
                 }
             }
         });
+        let mut executor = executor;
+        executor.set_interrupt(Arc::clone(&interrupt));
         let log = LogObserver::open(&paths.log());
         let mut coordinator = Coordinator {
             paths,
@@ -168,6 +187,8 @@ impl Coordinator {
             observers,
             log,
             combinations: Vec::new(),
+            replicate_rows: 0,
+            observations: Observations::default(),
             restart: VecDeque::new(),
             exhausted: false,
             elapsed_before,
@@ -181,6 +202,8 @@ impl Coordinator {
             backoff: Duration::ZERO,
             replicates_only: false,
             fail_fast: Default::default(),
+            refused: None,
+            interrupt,
             _lock: lock,
         };
         coordinator.reload()?;
@@ -194,6 +217,7 @@ impl Coordinator {
     /// Reads every combination from the store again.
     fn reload(&mut self) -> Result<(), StoreError> {
         self.combinations = self.store.combinations()?;
+        self.observations = Observations::of(&self.combinations);
         self.summarize();
         for warning in self.store.take_warnings() {
             self.emit(Event::Note(format!("warning: {warning}")));
@@ -205,20 +229,30 @@ impl Coordinator {
     /// otherwise re-read all of them several times per run. Ids are 0, 1, 2, ..., so an id is
     /// its index.
     fn refresh(&mut self, ids: &[u64]) -> Result<(), StoreError> {
+        let mut tallied = true;
         for id in ids {
             let Some(c) = self.store.combination(*id)? else {
                 continue;
             };
             let i = *id as usize;
+            // The summary follows each row's change (see `tally`), or one full pass at the end.
             if self.combinations.get(i).is_some_and(|old| old.id == *id) {
-                self.combinations[i] = c;
+                let old = std::mem::replace(&mut self.combinations[i], c);
+                tallied &= tally(&mut self.summary, Some(&old), &self.combinations[i]);
+                self.observations.update(Some(&old), &self.combinations[i]);
             } else if i == self.combinations.len() {
+                tallied &= tally(&mut self.summary, None, &c);
+                self.observations.update(None, &c);
                 self.combinations.push(c);
             } else {
                 return self.reload();
             }
         }
-        self.summarize();
+        if tallied && !self.replicates_only {
+            self.summary.elapsed_seconds = self.elapsed();
+        } else {
+            self.summarize();
+        }
         Ok(())
     }
 
@@ -231,14 +265,15 @@ impl Coordinator {
     }
 
     fn summarize(&mut self) {
+        let replicates = self
+            .combinations
+            .iter()
+            .filter(|c| c.replicate_of.is_some())
+            .count() as u64;
+        self.replicate_rows = replicates;
         let mut s = Summary {
             created: self.combinations.len() as u64,
             planned: Some(self.definition.search.max_suggestions).map(|m| {
-                let replicates = self
-                    .combinations
-                    .iter()
-                    .filter(|c| c.replicate_of.is_some())
-                    .count() as u64;
                 let main = self
                     .strategy
                     .size(&self.definition.model.space)
@@ -392,6 +427,7 @@ impl Coordinator {
             for ended in self.executor.poll() {
                 self.record_end(ended)?;
             }
+            self.executor_events()?;
             if let Some(why) = self.failing_fast() {
                 break self.stop_early(why)?;
             }
@@ -400,6 +436,10 @@ impl Coordinator {
             }
             self.fill()?;
             self.store.commit_batch()?;
+            self.executor_events()?;
+            if let Some(why) = self.refused.take() {
+                break self.stop_early(why)?;
+            }
             if let Some(why) = self.failing_fast() {
                 break self.stop_early(why)?;
             }
@@ -503,11 +543,7 @@ impl Coordinator {
     }
 
     fn can_suggest(&self) -> bool {
-        let suggested = self
-            .combinations
-            .iter()
-            .filter(|c| c.replicate_of.is_none())
-            .count() as u64;
+        let suggested = self.combinations.len() as u64 - self.replicate_rows;
         !self.replicates_only
             && !self.exhausted
             && suggested < self.definition.search.max_suggestions
@@ -523,6 +559,9 @@ impl Coordinator {
             script: self.definition.job.script_path.clone(),
             time_limit: self.definition.job.time_limit(),
             kill_grace: self.definition.job.kill_grace(),
+            checkpoint_signal: crate::clock::duration_from_secs(
+                self.definition.job.checkpoint_signal_seconds,
+            ),
         }
     }
 
@@ -577,6 +616,9 @@ impl Coordinator {
             return Ok(());
         }
         while self.executor.active() < slots {
+            if self.interrupt.load(Ordering::Relaxed) || self.refused.is_some() {
+                break; // a stop was asked for: the loop handles it before starting more
+            }
             if let Some(id) = self.restart.pop_front() {
                 let was_interrupted = self
                     .combination(id)
@@ -606,27 +648,10 @@ impl Coordinator {
     /// Asks the strategy for the next combination and records it (state `created`).
     fn create_next(&mut self) -> Result<Option<u64>, CoordinatorError> {
         let space = &self.definition.model.space;
-        let mut finished = Vec::new();
-        let mut pending = Vec::new();
-        for c in &self.combinations {
-            match c.state {
-                RunState::Succeeded | RunState::Failed | RunState::Cancelled => {
-                    finished.push(Observation {
-                        point: c.point.clone(),
-                        loss: if c.state == RunState::Cancelled {
-                            None
-                        } else {
-                            c.loss
-                        },
-                    })
-                }
-                _ => pending.push(c.point.clone()),
-            }
-        }
         let context = SuggestContext {
             space,
-            finished: &finished,
-            pending: &pending,
+            finished: &self.observations.finished,
+            pending: &self.observations.pending,
             sequence: self.combinations.len() as u64,
             seed: self.seed,
         };
@@ -730,12 +755,47 @@ impl Coordinator {
                 self.pause_submissions(id, &message);
                 return Ok(false);
             }
+            Err(ExecutorError::Refused { message, .. }) => {
+                // The same request goes out for every run: no later run can start either.
+                self.record_end(Ended {
+                    combination_id: id,
+                    end: crate::executor::RunEnd::StartFailed(message.clone()),
+                    finished_at: crate::clock::now(),
+                    scheduler: Default::default(),
+                })?;
+                self.refused = Some(format!(
+                    "stopped: the scheduler refuses every run of this search ({message}); fix job_config.json (memory, num_processors, gpus, time) or the cluster profile (partition, account, qos), then `hpsearch resume {}`",
+                    self.paths.dir.display()
+                ));
+                return Ok(false);
+            }
         }
         if !self.backoff.is_zero() {
             self.emit(Event::Note("runs start again".into()));
         }
         self.backoff = Duration::ZERO;
         Ok(true)
+    }
+
+    /// Records what the executor reported besides ends: a resubmitted run's new job id goes into
+    /// the store before anything else (so a resume finds that job, not the dead one), and
+    /// every note reaches the search log.
+    fn executor_events(&mut self) -> Result<(), CoordinatorError> {
+        for event in self.executor.take_events() {
+            match event {
+                ExecutorEvent::Note(text) => self.emit(Event::Note(text)),
+                ExecutorEvent::Resubmitted {
+                    combination_id,
+                    job_id,
+                    note,
+                } => {
+                    self.store.record_resubmission(combination_id, &job_id)?;
+                    self.refresh(&[combination_id])?;
+                    self.emit(Event::Note(note));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Nothing can start now, for a reason every run would meet alike: keeps `id` first in
@@ -755,6 +815,12 @@ impl Coordinator {
     fn record_end(&mut self, ended: Ended) -> Result<(), CoordinatorError> {
         let id = ended.combination_id;
         if let crate::executor::RunEnd::Interrupted(reason) = &ended.end {
+            if self.run_again_after_interruption(id, reason)? {
+                return Ok(());
+            }
+        }
+        if ended.end == crate::executor::RunEnd::TimedOut && self.checkpointed_for_requeue(id) {
+            let reason = "its time limit came after it saved a checkpoint (requeue_on_timeout)";
             if self.run_again_after_interruption(id, reason)? {
                 return Ok(());
             }
@@ -782,12 +848,15 @@ impl Coordinator {
         };
         self.store.set_accounting(id, &accounting)?;
         let rules = self.definition.search.y_failure_value.clone();
-        let mut losses: Vec<f64> = self
-            .combinations
-            .iter()
-            .filter(|c| c.state == RunState::Succeeded && c.id != id)
-            .filter_map(|c| c.loss)
-            .collect();
+        // The other succeeded runs' losses: a pass over every row, so taken only when `max`
+        // needs them.
+        let other_losses = |combinations: &[Combination]| -> Vec<f64> {
+            combinations
+                .iter()
+                .filter(|c| c.state == RunState::Succeeded && c.id != id)
+                .filter_map(|c| c.loss)
+                .collect()
+        };
         let mut changed = vec![id];
         let event = match &outcome {
             Outcome::Success {
@@ -795,19 +864,26 @@ impl Coordinator {
                 loss,
                 metrics,
             } => {
-                losses.push(*loss);
-                // Only the failures imputed with `max` depend on the losses seen so far.
-                let imputed = imputed_loss(FailureValue::Max, &losses);
-                let stale: Vec<u64> = self
-                    .combinations
-                    .iter()
-                    .filter(|c| c.state == RunState::Failed && c.id != id && c.loss != imputed)
-                    .filter(|c| {
-                        let kind = c.failure_kind.map(|k| k.name()).unwrap_or_default();
-                        rules.rule_for(kind) == FailureValue::Max
-                    })
-                    .map(|c| c.id)
-                    .collect();
+                // Only the failures imputed with `max` depend on the losses seen so far; with no
+                // failure yet (the summary counts them) there is none to bring up to date.
+                let (imputed, stale) = if self.summary.failed == 0 {
+                    (None, Vec::new())
+                } else {
+                    let mut losses = other_losses(&self.combinations);
+                    losses.push(*loss);
+                    let imputed = imputed_loss(FailureValue::Max, &losses);
+                    let stale: Vec<u64> = self
+                        .combinations
+                        .iter()
+                        .filter(|c| c.state == RunState::Failed && c.id != id && c.loss != imputed)
+                        .filter(|c| {
+                            let kind = c.failure_kind.map(|k| k.name()).unwrap_or_default();
+                            rules.rule_for(kind) == FailureValue::Max
+                        })
+                        .map(|c| c.id)
+                        .collect();
+                    (imputed, stale)
+                };
                 let finish = Finish {
                     state: RunState::Succeeded,
                     finished_at: ended.finished_at,
@@ -838,7 +914,12 @@ impl Coordinator {
                 objective,
                 metrics,
             } => {
-                let imputed = imputed_loss(rules.rule_for(kind.name()), &losses);
+                let rule = rules.rule_for(kind.name());
+                let imputed = if rule == FailureValue::Max {
+                    imputed_loss(rule, &other_losses(&self.combinations))
+                } else {
+                    imputed_loss(rule, &[])
+                };
                 let finish = Finish {
                     state: RunState::Failed,
                     finished_at: ended.finished_at,
@@ -891,6 +972,39 @@ impl Coordinator {
         Ok(true)
     }
 
+    /// Whether a timed-out run is to be submitted again from its checkpoint: the cluster
+    /// profile asks for it (`requeue_on_timeout`), and the run wrote a `checkpoint...` file or
+    /// folder in its folder during this attempt.
+    fn checkpointed_for_requeue(&self, id: u64) -> bool {
+        let crate::config::cluster::Cluster::Slurm(profile) = &self.definition.job.cluster else {
+            return false;
+        };
+        if !profile.requeue_on_timeout {
+            return false;
+        }
+        let started = self
+            .combinations
+            .get(id as usize)
+            .and_then(|c| c.started_at)
+            .unwrap_or(0.0);
+        let Ok(entries) = std::fs::read_dir(self.paths.combination_dir(id)) else {
+            return false;
+        };
+        entries.flatten().any(|entry| {
+            let named = entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with("checkpoint");
+            let written = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .is_some_and(|t| t.as_secs_f64() + 1.0 >= started);
+            named && written
+        })
+    }
+
     /// The `stop_after_failures` verdict, outside the replicate phase.
     fn failing_fast(&self) -> Option<String> {
         if self.replicates_only {
@@ -940,11 +1054,19 @@ impl Coordinator {
         while self.executor.active() > 0
             && Instant::now() < deadline
             && self.stop_requests <= requests.max(1)
+            && !self.executor.unreachable()
         {
             ended.extend(self.executor.poll());
             self.drain_signals(Duration::from_millis(20));
         }
+        // With the scheduler unreachable, the runs may go on: they stay `running` in the store,
+        // so that a resume takes them over by their job ids instead of starting them again.
+        let unconfirmed = self.executor.unreachable();
         self.executor.stop_all(Duration::ZERO);
+        let _ = self.executor_events();
+        if unconfirmed {
+            return Ok(Vec::new());
+        }
         let mut collected = Vec::new();
         for end in ended {
             let outcome = judge(

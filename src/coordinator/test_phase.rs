@@ -83,6 +83,7 @@ impl Coordinator {
                 (Some(submitted.job_id), end, submitted.started_at)
             }
             Err(ExecutorError::Start { message, .. })
+            | Err(ExecutorError::Refused { message, .. })
             | Err(ExecutorError::Unavailable { message }) => {
                 let now = crate::clock::now();
                 self.store.insert_test_run(id, "", now)?;

@@ -14,6 +14,33 @@ pub struct RunSpec {
     pub input: PathBuf,
     pub time_limit: Duration,
     pub kill_grace: Duration,
+    /// How long before `time_limit` the script gets SIGUSR1, to checkpoint; zero: never.
+    pub checkpoint_signal: Duration,
+}
+
+impl RunSpec {
+    /// The `hpsearch _wrap` arguments before `--`: the folder, the limit the wrapper enforces,
+    /// the grace period, and when to send the checkpoint signal (counted from the start).
+    pub fn wrap_args(&self, enforced_limit: Duration) -> Vec<String> {
+        let mut args = vec![
+            "_wrap".to_string(),
+            "--folder".into(),
+            self.folder.display().to_string(),
+            "--time-limit".into(),
+            enforced_limit.as_secs_f64().to_string(),
+            "--grace".into(),
+            self.kill_grace.as_secs_f64().to_string(),
+        ];
+        if !self.checkpoint_signal.is_zero() && self.checkpoint_signal < self.time_limit {
+            args.push("--signal-after".into());
+            args.push(
+                (self.time_limit - self.checkpoint_signal)
+                    .as_secs_f64()
+                    .to_string(),
+            );
+        }
+        args
+    }
 }
 
 /// What an executor says about a run it started.
@@ -92,6 +119,24 @@ pub enum ExecutorError {
     /// Nothing can start now (the scheduler is down or busy): try again later.
     #[error("cannot submit runs now: {message}")]
     Unavailable { message: String },
+    /// The scheduler refuses this run for a reason no retry changes and that every run of the
+    /// search shares (a request no node can satisfy, an unknown partition): the search stops.
+    #[error("the scheduler refuses the run of combination {id}: {message}")]
+    Refused { id: u64, message: String },
+}
+
+/// What an executor has to tell the coordinator besides runs that ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExecutorEvent {
+    /// A line for the search log (a scheduler outage starting or ending).
+    Note(String),
+    /// A run was submitted again under a new job id (after a node failure or preemption): the
+    /// coordinator records the id before anything else, so a resume finds the new job.
+    Resubmitted {
+        combination_id: u64,
+        job_id: String,
+        note: String,
+    },
 }
 
 /// Whether a file-system error would stop every run alike (a full disk or quota, a read-only
@@ -118,6 +163,18 @@ pub trait Executor {
     /// Stops every run and waits for them, at most `grace` before killing; returns their ids.
     fn stop_all(&mut self, grace: Duration) -> Vec<u64>;
     fn active(&self) -> usize;
+    /// A flag the coordinator sets when a stop is asked for: an executor blocked on its
+    /// scheduler gives up at once.
+    fn set_interrupt(&mut self, _flag: std::sync::Arc<std::sync::atomic::AtomicBool>) {}
+    /// Resubmissions and notes since the last call.
+    fn take_events(&mut self) -> Vec<ExecutorEvent> {
+        Vec::new()
+    }
+    /// Whether the scheduler does not answer now: a stop then cannot wait for confirmation that
+    /// runs ended.
+    fn unreachable(&self) -> bool {
+        false
+    }
     /// A line for the search log about the load this executor put on its scheduler, if any.
     fn load_report(&self) -> Option<String> {
         None

@@ -104,13 +104,7 @@ impl Executor for LocalExecutor {
             })?;
         let log_err = log.try_clone().map_err(|e| fail(e.to_string()))?;
         let child = Command::new(&self.wrapper)
-            .arg("_wrap")
-            .arg("--folder")
-            .arg(&spec.folder)
-            .arg("--time-limit")
-            .arg(spec.time_limit.as_secs_f64().to_string())
-            .arg("--grace")
-            .arg(spec.kill_grace.as_secs_f64().to_string())
+            .args(spec.wrap_args(spec.time_limit))
             .arg("--")
             .arg(&spec.program)
             .arg(&spec.script)

@@ -3,13 +3,15 @@
 
 mod contract;
 pub mod local;
+mod log_tail;
 pub mod process;
 pub mod slurm;
 pub mod wrapper;
+pub use log_tail::log_tail;
 
 pub use contract::{
-    is_common_io_problem, Adoption, Ended, Executor, ExecutorError, Known, RunEnd, RunSpec,
-    SchedulerRecord, Submitted,
+    is_common_io_problem, Adoption, Ended, Executor, ExecutorError, ExecutorEvent, Known, RunEnd,
+    RunSpec, SchedulerRecord, Submitted,
 };
 pub use local::LocalExecutor;
 pub use slurm::SlurmExecutor;

@@ -51,6 +51,9 @@ pub struct WrapArgs {
     pub folder: PathBuf,
     pub time_limit: Duration,
     pub grace: Duration,
+    /// When to send the script SIGUSR1 (time to checkpoint), counted from its start; `None`:
+    /// never.
+    pub signal_after: Option<Duration>,
     pub program: PathBuf,
     pub arguments: Vec<String>,
 }
@@ -119,12 +122,27 @@ pub fn run(args: WrapArgs) -> i32 {
     let (sampler_stop, sampler) = start_group_sampler(own_pid);
     let timed_out = Arc::new(AtomicBool::new(false));
     let (finished_tx, finished_rx) = mpsc::channel::<()>();
+    let script_pid = nix::unistd::Pid::from_raw(child.id() as i32);
     let timer = {
         let timed_out = Arc::clone(&timed_out);
         let record = record.clone();
-        let (limit, grace) = (args.time_limit, args.grace);
+        let (limit, grace, signal_after) = (args.time_limit, args.grace, args.signal_after);
         std::thread::spawn(move || {
-            if finished_rx.recv_timeout(limit) != Err(mpsc::RecvTimeoutError::Timeout) {
+            let mut waited = Duration::ZERO;
+            if let Some(after) = signal_after.filter(|a| *a < limit) {
+                if finished_rx.recv_timeout(after) != Err(mpsc::RecvTimeoutError::Timeout) {
+                    return;
+                }
+                eprintln!(
+                    "hpsearch: {:?} before the time limit: sending the script SIGUSR1 (time to checkpoint)",
+                    limit.saturating_sub(after)
+                );
+                let _ = nix::sys::signal::kill(script_pid, Signal::SIGUSR1);
+                waited = after;
+            }
+            if finished_rx.recv_timeout(limit.saturating_sub(waited))
+                != Err(mpsc::RecvTimeoutError::Timeout)
+            {
                 return;
             }
             timed_out.store(true, Ordering::SeqCst);

@@ -9,7 +9,15 @@
 //! effect. Importance is the functional-ANOVA share of each hyperparameter's main effect: the
 //! variance of `E[m(x) | x_d]` over `x_d` divided by the variance of the GP mean `m` over the
 //! whole unit cube, both under the uniform measure on the encoded space.
+//!
+//! What the data can carry decides what is said. A setting is recommended only when it ran at
+//! least twice: one run mixes the setting's merit with the noise of the score. A category's main
+//! effect is estimated only when it has at least two successful runs, and a hyperparameter's
+//! importance only when at least two of its categories (or three of its values) have; the GP's
+//! averages then run over those categories only, so that the figures describe the region the
+//! search measured, not the GP's prior guess about a category it saw once.
 
+use super::numbers::{approx, sig};
 use crate::config::model::{ModelConfig, Simpler};
 use crate::config::search::{Kernel, SearchConfig};
 use crate::export::Snapshot;
@@ -24,6 +32,15 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 
 /// The significance level of the near-best test, unless the user gives another.
 pub const DEFAULT_ALPHA: f64 = 0.05;
+/// A setting is recommended only with this many successful runs: its own replicate estimate of
+/// its mean, so that a lucky single draw cannot win.
+pub const MIN_RUNS_TO_RECOMMEND: usize = 2;
+/// The power at which the report states the smallest difference the near-best test detects.
+pub const POWER: f64 = 0.8;
+/// A category's main effect is estimated only with this many successful runs of it.
+pub const MIN_CATEGORY_RUNS: usize = 2;
+/// A numeric hyperparameter's main effect is estimated only with this many distinct values.
+pub const MIN_DISTINCT_VALUES: usize = 3;
 /// The GP behind importance and main effects sees at most this many results (the best half
 /// and a spread of the rest): a report of a 1000-run search took 6.2 s with 400, 1.1 s with 200.
 const MAX_GP_POINTS: usize = 200;
@@ -47,6 +64,8 @@ pub struct Analysis {
     pub failures: Vec<FailureCount>,
     pub replicates: ReplicateAnalysis,
     pub recommendation: Option<Recommendation>,
+    /// Why nothing is recommended, when nothing is.
+    pub no_recommendation: Option<String>,
     pub test_runs: Vec<TestRun>,
 }
 
@@ -56,6 +75,8 @@ pub struct HyperparameterInfo {
     /// `continuous`, `discrete` or `categorical`.
     pub kind: &'static str,
     pub log_scale: bool,
+    /// A discrete domain of whole numbers.
+    pub integer: bool,
     pub unit: Option<String>,
     pub simpler: Option<Simpler>,
     /// The categories' labels, for a categorical.
@@ -105,10 +126,13 @@ pub struct Run {
 #[derive(Debug, Clone, Serialize)]
 pub struct Importance {
     pub method: String,
-    /// Per hyperparameter, in the config's order: its share of the variance of the GP mean.
-    pub shares: Vec<f64>,
+    /// Per hyperparameter, in the config's order: its share of the variance of the GP mean;
+    /// None when the results cannot tell it (a category tried once, a single value).
+    pub shares: Vec<Option<f64>>,
     /// What the main effects leave unexplained: interactions.
     pub interactions: f64,
+    /// Why some hyperparameters or categories are not estimated, one sentence each.
+    pub notes: Vec<String>,
     pub effects: Vec<MainEffect>,
     pub fitted_on: usize,
 }
@@ -123,6 +147,16 @@ pub struct MainEffect {
     pub mean: Vec<f64>,
     pub lower: Vec<f64>,
     pub upper: Vec<f64>,
+    /// Whether the results carry the effect at each position: false for a category with
+    /// fewer than `MIN_CATEGORY_RUNS` successful runs, and everywhere on a numeric
+    /// hyperparameter whose importance is not estimable.
+    pub estimated: Vec<bool>,
+    /// Successful runs of each category (empty for a numeric hyperparameter).
+    pub runs: Vec<usize>,
+    /// Whether the hyperparameter's importance could be estimated.
+    pub estimable: bool,
+    /// Why not, when it could not (or why some categories are left out), for people.
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -145,6 +179,10 @@ pub struct SettingGroup {
     /// One-sided p-value of "worse than the best"; None for the best itself.
     pub p_value: Option<f64>,
     pub near_best: bool,
+    /// The difference in mean loss from the best that the test would find significant with
+    /// probability `POWER`, given this setting's runs, the best's and the noise; None for the
+    /// best and when the noise is unknown.
+    pub detectable: Option<f64>,
     /// 0 for the simplest end of every hyperparameter marked `simpler`, 1 for the other end.
     pub complexity: Option<f64>,
 }
@@ -159,6 +197,8 @@ pub struct ReplicateAnalysis {
     /// Pooled standard deviation of the loss across repeated runs of one setting.
     pub noise_sd: Option<f64>,
     pub noise_df: usize,
+    /// What the test can see: the smallest differences it would likely detect, in words.
+    pub power: Option<String>,
     /// Every setting with a successful run, best mean first.
     pub groups: Vec<SettingGroup>,
 }
@@ -191,7 +231,11 @@ pub fn analyse(snapshot: &Snapshot, alpha: f64) -> Result<Analysis, crate::confi
     );
     let failures = failure_counts(&snapshot.combinations);
     let replicates = replicate_analysis(&runs, &hyperparameters, alpha);
-    let recommendation = recommend(&replicates, &hyperparameters, &model);
+    let (recommendation, no_recommendation) = match recommend(&replicates, &hyperparameters, &model)
+    {
+        Ok(r) => (Some(r), None),
+        Err(why) => (None, Some(why)),
+    };
     Ok(Analysis {
         search_id: snapshot.search_id,
         search_folder: snapshot.search_folder.clone(),
@@ -206,15 +250,16 @@ pub fn analyse(snapshot: &Snapshot, alpha: f64) -> Result<Analysis, crate::confi
         failures,
         replicates,
         recommendation,
+        no_recommendation,
         test_runs: snapshot.test_runs.clone(),
     })
 }
 
 fn loss_label(y_transformation: &str) -> String {
     match y_transformation {
-        "log" => "loss = log(objective)".into(),
+        "log" => "loss = log10(objective)".into(),
         "neg" => "loss = −objective".into(),
-        "neglog" => "loss = −log(objective)".into(),
+        "neglog" => "loss = −log10(objective)".into(),
         _ => "loss = objective".into(),
     }
 }
@@ -226,25 +271,30 @@ fn describe_space(model: &ModelConfig) -> Vec<HyperparameterInfo> {
         .iter()
         .zip(&model.notes)
         .map(|(h, note)| {
-            let (kind, categories, low, high) = match &h.domain {
-                Domain::Continuous { low, high } => ("continuous", vec![], Some(*low), Some(*high)),
-                Domain::Discrete { values, .. } => (
+            let (kind, categories, low, high, integer) = match &h.domain {
+                Domain::Continuous { low, high } => {
+                    ("continuous", vec![], Some(*low), Some(*high), false)
+                }
+                Domain::Discrete { values, integer } => (
                     "discrete",
                     vec![],
                     values.first().copied(),
                     values.last().copied(),
+                    *integer,
                 ),
                 Domain::Categorical { values } => (
                     "categorical",
                     values.iter().map(value_label).collect(),
                     None,
                     None,
+                    false,
                 ),
             };
             HyperparameterInfo {
                 name: h.name.clone(),
                 kind,
                 log_scale: h.is_log(),
+                integer,
                 unit: note.unit.clone(),
                 simpler: note.simpler,
                 categories,
@@ -306,6 +356,118 @@ fn failure_counts(combinations: &[Combination]) -> Vec<FailureCount> {
     counts
 }
 
+/// What the results carry about one hyperparameter: which of its categories (or whether its
+/// values) were tried often enough for the GP's averages to mean something there.
+struct Coverage {
+    estimable: bool,
+    /// Per position of `curve_positions`: whether the effect there is estimated.
+    estimated: Vec<bool>,
+    /// Successful runs per category; empty for a numeric hyperparameter.
+    runs: Vec<usize>,
+    /// The unit positions the other main effects average this hyperparameter over; None: the
+    /// whole interval.
+    background: Option<Vec<f64>>,
+    note: Option<String>,
+}
+
+fn runs_text(n: usize) -> String {
+    match n {
+        0 => "no successful run".into(),
+        1 => "1 successful run".into(),
+        n => format!("{n} successful runs"),
+    }
+}
+
+fn coverage(h: &crate::space::Hyperparameter, points: &[&[f64]], d: usize) -> Coverage {
+    let positions = curve_positions(h);
+    match &h.domain {
+        Domain::Categorical { values } => {
+            let k = values.len();
+            let mut runs = vec![0usize; k];
+            for p in points {
+                runs[category_of(p[d], k)] += 1;
+            }
+            let estimated: Vec<bool> = runs.iter().map(|n| *n >= MIN_CATEGORY_RUNS).collect();
+            let kept: Vec<usize> = (0..k).filter(|i| estimated[*i]).collect();
+            let estimable = kept.len() >= 2;
+            let label = |i: usize| value_label(&values[i]);
+            let left_out: Vec<String> = (0..k)
+                .filter(|i| !estimated[*i])
+                .map(|i| format!("{} ({})", label(i), runs_text(runs[i])))
+                .collect();
+            // The other effects average over the categories with enough runs; with fewer than
+            // one, over the most tried category.
+            let held: Vec<usize> = if kept.is_empty() {
+                let most = (0..k).max_by_key(|i| (runs[*i], std::cmp::Reverse(*i)));
+                most.into_iter().collect()
+            } else {
+                kept.clone()
+            };
+            let held_text = held
+                .iter()
+                .map(|i| label(*i))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let note = if left_out.is_empty() {
+                (!estimable).then(|| {
+                    format!(
+                        "{}: importance not estimable: it has a single category",
+                        h.name
+                    )
+                })
+            } else if estimable {
+                Some(format!(
+                    "{}: the effect of {} is not estimated (a category needs at least {MIN_CATEGORY_RUNS} successful runs: one run cannot separate a category's effect from the noise); its importance is measured over {held_text}, and the other main effects average over those",
+                    h.name,
+                    left_out.join(", ")
+                ))
+            } else {
+                Some(format!(
+                    "{}: importance not estimable, not 0%: {} — a category needs at least {MIN_CATEGORY_RUNS} successful runs to separate its effect from the noise; the other main effects hold {} at {held_text}",
+                    h.name,
+                    left_out.join(", "),
+                    h.name
+                ))
+            };
+            Coverage {
+                estimable,
+                estimated,
+                runs,
+                background: Some(held.iter().map(|i| positions[*i]).collect()),
+                note,
+            }
+        }
+        _ => {
+            let mut tried: Vec<f64> = points.iter().map(|p| p[d]).collect();
+            tried.sort_by(|a, b| a.total_cmp(b));
+            tried.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
+            let estimable = tried.len() >= MIN_DISTINCT_VALUES;
+            let note = (!estimable).then(|| {
+                format!(
+                    "{}: importance not estimable, not 0%: {} distinct value{} tried, and a main effect needs at least {MIN_DISTINCT_VALUES}; the other main effects hold {} at the tried value{}",
+                    h.name,
+                    tried.len(),
+                    if tried.len() == 1 { " was" } else { "s were" },
+                    h.name,
+                    if tried.len() == 1 { "" } else { "s" },
+                )
+            });
+            Coverage {
+                estimable,
+                estimated: vec![estimable; positions.len()],
+                runs: Vec::new(),
+                background: (!estimable).then_some(tried),
+                note,
+            }
+        }
+    }
+}
+
+/// The category a unit position falls in, of `k`.
+fn category_of(u: f64, k: usize) -> usize {
+    ((u.clamp(0.0, 1.0) * k as f64).floor() as usize).min(k.saturating_sub(1))
+}
+
 /// The GP's view of the search: main effects and their variance shares. None below 4 results.
 fn importance(space: &Space, combinations: &[Combination], seed: u64) -> Option<Importance> {
     let mut data: Vec<(Vec<f64>, f64)> = combinations
@@ -320,6 +482,16 @@ fn importance(space: &Space, combinations: &[Combination], seed: u64) -> Option<
     if data.len() < 4 {
         return None;
     }
+    let coverages: Vec<Coverage> = {
+        let points: Vec<&[f64]> = data.iter().map(|(p, _)| p.as_slice()).collect();
+        space
+            .hyperparameters()
+            .iter()
+            .enumerate()
+            .map(|(d, h)| coverage(h, &points, d))
+            .collect()
+    };
+    let successful = data.len();
     if data.len() > MAX_GP_POINTS {
         // Keep the best half of the budget and spread the rest over the others: the region
         // near the optimum matters most, the rest keeps the global shape.
@@ -335,9 +507,20 @@ fn importance(space: &Space, combinations: &[Combination], seed: u64) -> Option<
     let y: Vec<f64> = data.iter().map(|(_, l)| (l - mean) / sd).collect();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_ae0a);
     let gp = Gp::fit(Kernel::Matern52, x, &y, Noise::FITTED, 2, &mut rng).ok()?;
-    let dims = space.dims();
+    // The measure the effects average over: uniform on the interval of a hyperparameter the
+    // results cover, over its well-tried categories or tried values otherwise.
     let background: Vec<Vec<f64>> = (0..BACKGROUND_POINTS)
-        .map(|_| (0..dims).map(|_| rng.random::<f64>()).collect())
+        .map(|_| {
+            coverages
+                .iter()
+                .map(|c| match &c.background {
+                    Some(allowed) if !allowed.is_empty() => {
+                        allowed[rng.random_range(0..allowed.len())]
+                    }
+                    _ => rng.random::<f64>(),
+                })
+                .collect()
+        })
         .collect();
     let predict = |point: &[f64]| {
         let p = gp.predict(&features(space, point), false);
@@ -348,19 +531,21 @@ fn importance(space: &Space, combinations: &[Combination], seed: u64) -> Option<
     // The total variance is estimated from the same evaluations as the main effects, so that
     // a main effect's share cannot exceed 1 by sampling noise alone.
     let mut total_variances = Vec::new();
-    for (d, h) in space.hyperparameters().iter().enumerate() {
+    for ((d, h), cover) in space.hyperparameters().iter().enumerate().zip(&coverages) {
         let unit = curve_positions(h);
         let mut curve_mean = Vec::new();
         let mut lower = Vec::new();
         let mut upper = Vec::new();
         let mut every = Vec::with_capacity(unit.len() * background.len());
-        for u in &unit {
+        for (j, u) in unit.iter().enumerate() {
             let (mut m, mut s) = (0.0, 0.0);
             for base in &background {
                 let mut p = base.clone();
                 p[d] = *u;
                 let (pm, ps) = predict(&p);
-                every.push(pm);
+                if cover.estimated.get(j).copied().unwrap_or(false) {
+                    every.push(pm);
+                }
                 m += pm;
                 s += ps;
             }
@@ -371,8 +556,18 @@ fn importance(space: &Space, combinations: &[Combination], seed: u64) -> Option<
             lower.push(m - 2.0 * s);
             upper.push(m + 2.0 * s);
         }
-        effect_variances.push(population_variance(&curve_mean));
-        total_variances.push(population_variance(&every));
+        if cover.estimable {
+            let kept: Vec<f64> = curve_mean
+                .iter()
+                .zip(&cover.estimated)
+                .filter(|(_, e)| **e)
+                .map(|(m, _)| *m)
+                .collect();
+            effect_variances.push(Some(population_variance(&kept)));
+            total_variances.push(population_variance(&every));
+        } else {
+            effect_variances.push(None);
+        }
         effects.push(MainEffect {
             name: h.name.clone(),
             values: unit.iter().map(|u| h.decode(*u)).collect(),
@@ -380,34 +575,42 @@ fn importance(space: &Space, combinations: &[Combination], seed: u64) -> Option<
             mean: curve_mean,
             lower,
             upper,
+            estimated: cover.estimated.clone(),
+            runs: cover.runs.clone(),
+            estimable: cover.estimable,
+            note: cover.note.clone(),
         });
     }
     let total_var = total_variances.iter().sum::<f64>() / total_variances.len().max(1) as f64;
-    let shares: Vec<f64> = effect_variances
+    let shares: Vec<Option<f64>> = effect_variances
         .iter()
         .map(|v| {
-            if total_var > 0.0 {
-                (v / total_var).min(1.0)
-            } else {
-                0.0
-            }
+            v.map(|v| {
+                if total_var > 0.0 {
+                    (v / total_var).min(1.0)
+                } else {
+                    0.0
+                }
+            })
         })
         .collect();
     // First-order shares sum to at most 1; an excess is sampling noise of the estimates.
-    let sum: f64 = shares.iter().sum();
-    let shares: Vec<f64> = if sum > 1.0 {
-        shares.iter().map(|s| s / sum).collect()
+    let sum: f64 = shares.iter().flatten().sum();
+    let shares: Vec<Option<f64>> = if sum > 1.0 {
+        shares.iter().map(|s| s.map(|s| s / sum)).collect()
     } else {
         shares
     };
-    let interactions = (1.0 - shares.iter().sum::<f64>()).max(0.0);
+    let interactions = (1.0 - shares.iter().flatten().sum::<f64>()).max(0.0);
+    let notes = coverages.iter().filter_map(|c| c.note.clone()).collect();
     Some(Importance {
         method: format!(
-            "functional ANOVA of a Matern 5/2 GP fitted (MAP) to {} successful results: each share is the variance of the hyperparameter's main effect over the variance of the GP mean, under the uniform measure on the encoded space; bands are ±2 posterior standard deviations",
+            "functional ANOVA of a Matern 5/2 GP fitted (MAP) to {} of {successful} successful results: each share is the variance of the hyperparameter's main effect over the variance of the GP mean, under the uniform measure on the encoded space restricted to the categories with at least {MIN_CATEGORY_RUNS} successful runs; bands are ±2 posterior standard deviations",
             data.len()
         ),
         shares,
         interactions,
+        notes,
         effects,
         fitted_on: data.len(),
     })
@@ -480,6 +683,7 @@ pub fn replicate_analysis(
                     sd: None,
                     p_value: None,
                     near_best: false,
+                    detectable: None,
                     complexity: None,
                 },
                 vec![loss],
@@ -512,6 +716,7 @@ pub fn replicate_analysis(
             alpha,
             noise_sd: None,
             noise_df: 0,
+            power: None,
             groups,
         };
     }
@@ -523,18 +728,25 @@ pub fn replicate_analysis(
             alpha,
             noise_sd: None,
             noise_df: 0,
+            power: None,
             groups,
         };
     }
     let sigma = (ss / df as f64).sqrt();
     let best = groups[0].clone();
     let t_dist = StudentsT::new(0.0, 1.0, df as f64).ok();
+    // The difference the test finds with probability POWER: (t_{1-α} + t_{POWER}) · se, the
+    // usual approximation of the noncentral t.
+    let detect_factor = t_dist
+        .as_ref()
+        .map(|d| d.inverse_cdf(1.0 - alpha) + d.inverse_cdf(POWER));
+    let se_of = |n: usize| sigma * (1.0 / n as f64 + 1.0 / best.n as f64).sqrt();
     for (i, g) in groups.iter_mut().enumerate() {
         if i == 0 {
             g.near_best = true;
             continue;
         }
-        let se = sigma * (1.0 / g.n as f64 + 1.0 / best.n as f64).sqrt();
+        let se = se_of(g.n);
         let p = if se > 0.0 {
             let t = (g.mean - best.mean) / se;
             t_dist.as_ref().map_or(0.0, |d| 1.0 - d.cdf(t))
@@ -545,12 +757,19 @@ pub fn replicate_analysis(
         };
         g.p_value = Some(p);
         g.near_best = p >= alpha;
+        g.detectable = detect_factor.map(|f| f * se).filter(|d| d.is_finite());
     }
     let near = groups.iter().filter(|g| g.near_best).count();
+    let near_repeated = groups
+        .iter()
+        .filter(|g| g.near_best && g.n >= MIN_RUNS_TO_RECOMMEND)
+        .count();
+    let power = detect_factor.map(|f| power_sentence(&groups, sigma, f, alpha));
     ReplicateAnalysis {
         judged: true,
         explanation: format!(
-            "the noise of the loss is sd {sigma:.4} ({df} degrees of freedom from {} repeated settings); {near} of {} settings are not significantly worse than the best",
+            "the noise of the loss is sd {} ({df} degrees of freedom from {} repeated settings); {near} of {} settings are not significantly worse than the best, {near_repeated} of them with at least {MIN_RUNS_TO_RECOMMEND} runs",
+            sig(sigma),
             groups.iter().filter(|g| g.n > 1).count(),
             groups.len()
         ),
@@ -558,7 +777,54 @@ pub fn replicate_analysis(
         alpha,
         noise_sd: Some(sigma),
         noise_df: df,
+        power,
         groups,
+    }
+}
+
+/// "With 3 runs per setting and noise sd 0.1, a difference in mean loss smaller than ~0.25
+/// would likely go undetected ...": the near-best set's resolution, for each run count.
+fn power_sentence(groups: &[SettingGroup], sigma: f64, factor: f64, alpha: f64) -> String {
+    let best_n = groups.first().map_or(1, |g| g.n);
+    let mut counts: Vec<usize> = groups.iter().skip(1).map(|g| g.n).collect();
+    counts.sort_unstable_by(|a, b| b.cmp(a));
+    counts.dedup();
+    let detectable = |n: usize| factor * sigma * (1.0 / n as f64 + 1.0 / best_n as f64).sqrt();
+    let runs = runs_of;
+    let tail = format!(
+        "(the test finds such a difference {:.0}% of the time at level {alpha}); \"not significantly worse\" means no worse by more than that, not \"as good\"",
+        POWER * 100.0
+    );
+    match counts.as_slice() {
+        [] => format!(
+            "there is a single setting, so nothing to compare it with; noise sd {}",
+            sig(sigma)
+        ),
+        [n] if *n == best_n => format!(
+            "with {} per setting and noise sd {}, a difference in mean loss smaller than ~{} would likely go undetected {tail}",
+            runs(*n),
+            sig(sigma),
+            approx(detectable(*n))
+        ),
+        _ => {
+            let parts: Vec<String> = counts
+                .iter()
+                .take(4)
+                .map(|n| {
+                    format!(
+                        "~{} for a setting with {}",
+                        approx(detectable(*n)),
+                        runs(*n)
+                    )
+                })
+                .collect();
+            format!(
+                "with noise sd {} and {} of the best setting, a difference in mean loss smaller than {} would likely go undetected {tail}",
+                sig(sigma),
+                runs(best_n),
+                parts.join(", ")
+            )
+        }
     }
 }
 
@@ -571,8 +837,7 @@ fn complexity(point: &[f64], hyperparameters: &[HyperparameterInfo]) -> Option<f
         .filter_map(|(h, u)| {
             let k = h.categories.len();
             let u = if h.kind == "categorical" && k > 1 {
-                let index = ((u.clamp(0.0, 1.0) * k as f64).floor() as usize).min(k - 1);
-                index as f64 / (k - 1) as f64
+                category_of(*u, k) as f64 / (k - 1) as f64
             } else {
                 *u
             };
@@ -586,35 +851,80 @@ fn complexity(point: &[f64], hyperparameters: &[HyperparameterInfo]) -> Option<f
     (!scores.is_empty()).then(|| scores.iter().sum::<f64>() / scores.len() as f64)
 }
 
-/// The setting to take to the test phase: the simplest of the near-best set when it could be
-/// judged and `simpler` is marked, else the best.
+fn runs_of(n: usize) -> String {
+    if n == 1 {
+        "1 run".into()
+    } else {
+        format!("{n} runs")
+    }
+}
+
+/// The setting to take to the test phase, or why there is none. Only settings with at least
+/// `MIN_RUNS_TO_RECOMMEND` runs are candidates: among those not significantly worse than the
+/// best, the simplest when `simpler` is marked, else the lowest mean.
 fn recommend(
     analysis: &ReplicateAnalysis,
     hyperparameters: &[HyperparameterInfo],
     model: &ModelConfig,
-) -> Option<Recommendation> {
-    let best = analysis.groups.first()?;
+) -> Result<Recommendation, String> {
+    let Some(best) = analysis.groups.first() else {
+        return Err("no run has succeeded yet".into());
+    };
+    let how_to = "`hpsearch replicate SEARCH` runs the best settings again (or set `replicates` in search_config.json), and `hpsearch test SEARCH --combination ID` tests a setting of your choice";
+    if !analysis.judged {
+        return Err(format!(
+            "no setting has run more than once: one run mixes a setting's merit with the noise of the score, which is unknown without repeats. The lowest single loss is {}, by combination {}; {how_to}",
+            sig(best.mean),
+            best.id
+        ));
+    }
+    let near: Vec<&SettingGroup> = analysis.groups.iter().filter(|g| g.near_best).collect();
+    let candidates: Vec<&SettingGroup> = near
+        .iter()
+        .copied()
+        .filter(|g| g.n >= MIN_RUNS_TO_RECOMMEND)
+        .collect();
+    let Some(lowest) = candidates.first().copied() else {
+        return Err(format!(
+            "no setting with at least {MIN_RUNS_TO_RECOMMEND} runs is within the near-best set: the best mean loss, {} by combination {}, comes from {}; {how_to}",
+            sig(best.mean),
+            best.id,
+            runs_of(best.n)
+        ));
+    };
     let marked: Vec<&str> = hyperparameters
         .iter()
         .filter(|h| h.simpler.is_some())
         .map(|h| h.name.as_str())
         .collect();
-    let (chosen, why) = if !analysis.judged {
-        (
-            best,
-            format!(
-                "the best mean loss; the near-best set cannot be judged because {}",
-                analysis.explanation
-            ),
-        )
-    } else if marked.is_empty() {
-        (
-            best,
-            "the best mean loss; mark hyperparameters with \"simpler\": \"lower\"/\"higher\" (\"first\"/\"last\" for a categorical) in model_config.json to get the simplest near-best setting instead".into(),
+    let single = near.len() - candidates.len();
+    let left_out = if single > 0 {
+        format!(
+            "; {single} near-best setting{} that ran once {} left out, as one run cannot show a setting is as good as the best",
+            if single == 1 { "" } else { "s" },
+            if single == 1 { "is" } else { "are" }
         )
     } else {
-        let near: Vec<&SettingGroup> = analysis.groups.iter().filter(|g| g.near_best).collect();
-        let chosen = near
+        String::new()
+    };
+    let (chosen, why) = if marked.is_empty() {
+        let why = if lowest.id == best.id {
+            format!(
+                "the best mean loss ({}){left_out}; mark hyperparameters with \"simpler\": \"lower\"/\"higher\" (\"first\"/\"last\" for a categorical) in model_config.json to get the simplest near-best setting instead",
+                runs_of(lowest.n)
+            )
+        } else {
+            format!(
+                "the best mean loss among the settings with at least {MIN_RUNS_TO_RECOMMEND} runs ({}); the lowest mean overall, {} by combination {}, comes from {}{left_out}",
+                runs_of(lowest.n),
+                sig(best.mean),
+                best.id,
+                runs_of(best.n)
+            )
+        };
+        (lowest, why)
+    } else {
+        let chosen = candidates
             .iter()
             .min_by(|a, b| {
                 a.complexity
@@ -623,24 +933,26 @@ fn recommend(
                     .then(a.mean.total_cmp(&b.mean))
             })
             .copied()
-            .unwrap_or(best);
+            .unwrap_or(lowest);
         let why = if chosen.id == best.id {
             format!(
-                "the best mean loss, and also the simplest of the {} near-best settings by {} (complexity {:.3}, 0 = the simpler end of every marked domain)",
-                near.len(),
+                "the best mean loss ({}), and also the simplest of the {} near-best settings with at least {MIN_RUNS_TO_RECOMMEND} runs by {} (complexity {:.3}, 0 = the simpler end of every marked domain){left_out}",
+                runs_of(chosen.n),
+                candidates.len(),
                 marked.join(", "),
                 chosen.complexity.unwrap_or(0.0)
             )
         } else {
             format!(
-                "the simplest of the {} settings not significantly worse than the best (by {}): complexity {:.3} against {:.3} for the best (combination {}), at mean loss {:.6} against {:.6} (p = {:.3})",
-                near.len(),
+                "the simplest of the {} settings with at least {MIN_RUNS_TO_RECOMMEND} runs not significantly worse than the best (by {}): complexity {:.3} against {:.3} for the best (combination {}), at mean loss {} over {} against {} (p = {:.3}){left_out}",
+                candidates.len(),
                 marked.join(", "),
                 chosen.complexity.unwrap_or(0.0),
                 best.complexity.unwrap_or(0.0),
                 best.id,
-                chosen.mean,
-                best.mean,
+                sig(chosen.mean),
+                runs_of(chosen.n),
+                sig(best.mean),
                 chosen.p_value.unwrap_or(1.0)
             )
         };
@@ -656,7 +968,7 @@ fn recommend(
             chosen.params.get(name).unwrap_or(value).clone(),
         );
     }
-    Some(Recommendation {
+    Ok(Recommendation {
         id: chosen.id,
         params: chosen.params.clone(),
         mean_loss: chosen.mean,
@@ -674,6 +986,7 @@ mod tests {
             name: name.into(),
             kind: "continuous",
             log_scale: false,
+            integer: false,
             unit: None,
             simpler,
             categories: vec![],
@@ -764,35 +1077,11 @@ mod tests {
             .map(|id| {
                 let point = vec![rng.random::<f64>(), rng.random::<f64>()];
                 let loss = 10.0 * (point[0] - 0.3).powi(2) + (point[1] - 0.5).powi(2);
-                Combination {
-                    id,
-                    state: RunState::Succeeded,
-                    search_type: "random".into(),
-                    params: space.decode(&point),
-                    point,
-                    previous_results_count: 0,
-                    is_queued: true,
-                    job_id: None,
-                    pid: None,
-                    pid_start: None,
-                    created_at: 0.0,
-                    started_at: None,
-                    finished_at: None,
-                    attempts: 1,
-                    objective: Some(loss),
-                    loss: Some(loss),
-                    failure_kind: None,
-                    failure_reason: None,
-                    metrics: Map::new(),
-                    replicate_of: None,
-                    scheduler_state: None,
-                    elapsed_seconds: None,
-                    peak_memory_mb: None,
-                }
+                succeeded(id, &space, point, loss)
             })
             .collect();
         let imp = importance(&space, &combinations, 0).unwrap();
-        let [a, b] = [imp.shares[0], imp.shares[1]];
+        let [a, b] = [imp.shares[0].unwrap(), imp.shares[1].unwrap()];
         assert!(a > 0.85 && a <= 1.0, "{imp:?}");
         assert!(b < 0.1 && b > 0.0, "{imp:?}");
         assert!(a + b <= 1.0 + 1e-9 && imp.interactions < 0.1, "{imp:?}");
@@ -806,6 +1095,157 @@ mod tests {
             .map(|(i, _)| e.unit[i])
             .unwrap();
         assert!((lowest - 0.3).abs() < 0.1, "minimum at {lowest}");
+    }
+
+    fn succeeded(id: u64, space: &Space, point: Vec<f64>, loss: f64) -> Combination {
+        Combination {
+            id,
+            state: RunState::Succeeded,
+            search_type: "random".into(),
+            params: space.decode(&point),
+            point,
+            previous_results_count: 0,
+            is_queued: true,
+            job_id: None,
+            pid: None,
+            pid_start: None,
+            created_at: 0.0,
+            started_at: None,
+            finished_at: None,
+            attempts: 1,
+            objective: Some(loss),
+            loss: Some(loss),
+            failure_kind: None,
+            failure_reason: None,
+            metrics: Map::new(),
+            replicate_of: None,
+            scheduler_state: None,
+            elapsed_seconds: None,
+            peak_memory_mb: None,
+        }
+    }
+
+    /// A continuous `x` on [0, 1] with `"simpler": "lower"`.
+    fn model_x() -> ModelConfig {
+        let variables = serde_json::json!({
+            "x": {"type": "continuous", "domain": [0, 1], "simpler": "lower"},
+            "fixed": 3
+        });
+        let Value::Object(map) = variables else {
+            unreachable!()
+        };
+        ModelConfig::from_map(std::path::Path::new("model_config.json"), map).unwrap()
+    }
+
+    /// x=0.8 and x=0.5 ran three times (means 1.0 and 1.02, pooled sd 0.1), x=0.1 once at
+    /// 1.05: all three are near-best, x=0.1 is the simplest, but one run is not a measurement
+    /// of a setting, so x=0.5 is recommended.
+    #[test]
+    fn a_setting_that_ran_once_is_never_recommended() {
+        let mut runs = Vec::new();
+        let mut id = 0;
+        for (x, m) in [(0.8, 1.0), (0.5, 1.02)] {
+            for d in [-0.1, 0.0, 0.1] {
+                runs.push(run(id, x, m + d));
+                id += 1;
+            }
+        }
+        runs.push(run(id, 0.1, 1.05));
+        let model = model_x();
+        let hp = describe_space(&model);
+        let a = replicate_analysis(&runs, &hp, 0.05);
+        let once = a.groups.iter().find(|g| g.n == 1).unwrap();
+        assert!(once.near_best, "{once:?}");
+        let r = recommend(&a, &hp, &model).unwrap();
+        assert_eq!(r.params["x"], 0.5, "{r:?}");
+        assert!(
+            r.why
+                .contains("1 near-best setting that ran once is left out"),
+            "{}",
+            r.why
+        );
+        assert_eq!(r.input_json["fixed"], 3);
+
+        // Every setting once: nothing, and the reason says what to do.
+        let single = vec![run(0, 0.1, 1.0), run(1, 0.2, 2.0)];
+        let a = replicate_analysis(&single, &hp, 0.05);
+        let why = recommend(&a, &hp, &model).unwrap_err();
+        assert!(
+            why.contains("no setting has run more than once")
+                && why.contains("hpsearch test SEARCH --combination ID"),
+            "{why}"
+        );
+    }
+
+    /// The detectable difference of the hand-computed example above: 6 degrees of freedom,
+    /// t(0.95) = 1.9432 and t(0.80) = 0.9057, so (1.9432 + 0.9057) × 0.1·√(2/3) = 0.2326.
+    #[test]
+    fn the_detectable_difference_is_the_power_of_the_test() {
+        let mut runs = Vec::new();
+        let mut id = 0;
+        for (x, m) in [(0.8, 1.0), (0.5, 1.1), (0.9, 2.0)] {
+            for d in [-0.1, 0.0, 0.1] {
+                runs.push(run(id, x, m + d));
+                id += 1;
+            }
+        }
+        let a = replicate_analysis(&runs, &[info("x", None)], 0.05);
+        assert_eq!(a.groups[0].detectable, None, "the best is the reference");
+        for g in &a.groups[1..] {
+            let d = g.detectable.unwrap();
+            assert!((d - 0.2326).abs() < 1e-3, "{d}");
+        }
+        let power = a.power.unwrap();
+        assert!(
+            power.starts_with("with 3 runs per setting and noise sd 0.1, a difference in mean loss smaller than ~0.23 would likely go undetected"),
+            "{power}"
+        );
+    }
+
+    /// A categorical whose second category ran once: its importance is not estimable (not 0),
+    /// its main effect is not drawn there, and the other effects average over the first
+    /// category only.
+    #[test]
+    fn a_category_tried_once_has_no_importance() {
+        use crate::space::{Hyperparameter, Transformation};
+        let space = Space::new(vec![
+            Hyperparameter {
+                name: "x".into(),
+                domain: Domain::Continuous {
+                    low: 0.0,
+                    high: 1.0,
+                },
+                transformation: Transformation::Linear,
+            },
+            Hyperparameter {
+                name: "kernel".into(),
+                domain: Domain::Categorical {
+                    values: vec![Value::from("rbf"), Value::from("laplacian")],
+                },
+                transformation: Transformation::Linear,
+            },
+        ]);
+        let mut combinations: Vec<Combination> = (0..10)
+            .map(|i| {
+                let x = i as f64 / 9.0;
+                succeeded(i, &space, vec![x, 0.25], (x - 0.4).powi(2))
+            })
+            .collect();
+        combinations.push(succeeded(10, &space, vec![0.5, 0.75], 3.0));
+        let imp = importance(&space, &combinations, 0).unwrap();
+        assert!(imp.shares[0].is_some_and(|s| s > 0.5), "{imp:?}");
+        assert_eq!(imp.shares[1], None, "{imp:?}");
+        let kernel = &imp.effects[1];
+        assert!(!kernel.estimable);
+        assert_eq!(kernel.runs, [10, 1]);
+        assert_eq!(kernel.estimated, [true, false], "rbf's level is measured");
+        assert!(
+            imp.notes.iter().any(|n| n.contains(
+                "kernel: importance not estimable, not 0%: laplacian (1 successful run)"
+            ) && n.contains("hold kernel at rbf")),
+            "{:?}",
+            imp.notes
+        );
     }
 
     #[test]

@@ -3,13 +3,20 @@
 //! needs no system font library.
 //!
 //! Log-scale hyperparameters are drawn on a linear axis of log10(value) whose tick labels show
-//! the values themselves; categories sit at 0, 1, 2, ... with their labels.
+//! the values themselves; categories sit at 0, 1, 2, ... with their labels. Ticks follow
+//! matplotlib's defaults (`numbers`): round 1-2-5 steps, decades on log axes, whole numbers on
+//! integer axes, each category labelled at its own place, light grid lines at the ticks only.
 
-use super::analysis::{value_label, Analysis, HyperparameterInfo, Run};
+use super::analysis::{
+    value_label, Analysis, HyperparameterInfo, MainEffect, Run, MIN_CATEGORY_RUNS,
+};
+use super::numbers;
 use crate::store::RunState;
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -20,6 +27,8 @@ const SUCCEEDED: RGBColor = RGBColor(31, 119, 180);
 const FAILED: RGBColor = RGBColor(214, 39, 40);
 const BEST: RGBColor = RGBColor(44, 160, 44);
 const OTHER: RGBColor = RGBColor(127, 127, 127);
+/// Grid lines: light, at the major ticks only.
+const GRID: RGBColor = RGBColor(228, 228, 228);
 const FONT: &str = "sans-serif";
 
 static FONT_BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
@@ -164,6 +173,152 @@ fn draw<DB: DrawingBackend>(figure: &Figure, a: &Analysis, root: &Area<DB>) -> R
 
 type Drawn<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
+/// A linear axis with its own tick points: plotters draws a grid line and a label at each of
+/// them and nowhere else (no minor mesh). (plotters' `WithKeyPoints` would do, but it cannot
+/// take a label formatter on an f64 axis.)
+#[derive(Clone)]
+struct Axis {
+    inner: RangedCoordf64,
+    ticks: Vec<f64>,
+}
+
+impl Ranged for Axis {
+    type ValueType = f64;
+    type FormatOption = DefaultFormatting;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.inner.map(value, limit)
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.inner.range()
+    }
+}
+
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<Axis, Axis>>;
+
+/// One axis of a chart: its range, its ticks and their labels, its description.
+struct AxisSpec {
+    range: (f64, f64),
+    ticks: Vec<f64>,
+    labels: Vec<String>,
+    desc: String,
+    /// Grid lines at the ticks (not on an axis of categories).
+    grid: bool,
+}
+
+impl AxisSpec {
+    fn new(range: (f64, f64), (ticks, labels): (Vec<f64>, Vec<String>), desc: &str) -> Self {
+        AxisSpec {
+            range,
+            ticks,
+            labels,
+            desc: desc.to_string(),
+            grid: true,
+        }
+    }
+
+    /// Round 1-2-5 ticks.
+    fn linear(range: (f64, f64), desc: &str) -> Self {
+        Self::new(range, numbers::linear(range.0, range.1, 7), desc)
+    }
+
+    /// Whole numbers only: ids, counts.
+    fn integer(range: (f64, f64), desc: &str) -> Self {
+        Self::new(range, numbers::integer(range.0, range.1, 10), desc)
+    }
+
+    /// Named items at 0, 1, 2, ..., each labelled at its own position.
+    fn items(labels: Vec<String>, desc: &str) -> Self {
+        let k = labels.len();
+        AxisSpec {
+            range: (-0.5, k.max(1) as f64 - 0.5),
+            ticks: (0..k).map(|i| i as f64).collect(),
+            labels,
+            desc: desc.to_string(),
+            grid: false,
+        }
+    }
+
+    /// A hyperparameter's axis: categories by name, decades on a log axis (whose coordinate
+    /// is log10 of the value), whole numbers for a discrete domain of integers.
+    fn of(h: &HyperparameterInfo) -> Self {
+        if h.kind == "categorical" {
+            return Self::items(h.categories.clone(), &h.label());
+        }
+        let range = axis_range(h);
+        let ticks = if h.log_scale {
+            numbers::log10(range.0, range.1, 8)
+        } else if h.integer {
+            numbers::integer(range.0, range.1, 10)
+        } else {
+            numbers::linear(range.0, range.1, 8)
+        };
+        Self::new(range, ticks, &h.label())
+    }
+
+    /// The label of the tick at `v`; none elsewhere.
+    fn label(&self, v: f64) -> String {
+        let tolerance = (self.range.1 - self.range.0).abs() * 1e-9 + 1e-12;
+        self.ticks
+            .iter()
+            .position(|t| (t - v).abs() <= tolerance)
+            .and_then(|i| self.labels.get(i).cloned())
+            .unwrap_or_default()
+    }
+
+    fn coord(&self) -> Axis {
+        Axis {
+            inner: (self.range.0..self.range.1).into(),
+            ticks: self.ticks.clone(),
+        }
+    }
+}
+
+/// A chart with its axes, light grid lines at the ticks, and every tick labelled.
+fn chart<'a, DB: DrawingBackend + 'a>(
+    root: &'a Area<DB>,
+    title: &str,
+    x: &AxisSpec,
+    y: &AxisSpec,
+    y_label_area: u32,
+) -> Result<Chart<'a, DB>, DrawingAreaErrorKind<DB::ErrorType>> {
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, (FONT, 20))
+        .margin(12)
+        .margin_right(24)
+        .x_label_area_size(44)
+        .y_label_area_size(y_label_area)
+        .build_cartesian_2d(x.coord(), y.coord())?;
+    let x_format = |v: &f64| x.label(*v);
+    let y_format = |v: &f64| y.label(*v);
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(x.desc.as_str())
+        .y_desc(y.desc.as_str())
+        .label_style((FONT, 13))
+        .axis_desc_style((FONT, 15))
+        .x_label_formatter(&x_format)
+        .y_label_formatter(&y_format)
+        .bold_line_style(GRID)
+        .light_line_style(WHITE.mix(0.0));
+    if !x.grid {
+        mesh.disable_x_mesh();
+    }
+    if !y.grid {
+        mesh.disable_y_mesh();
+    }
+    mesh.draw()?;
+    Ok(chart)
+}
+
 /// A range around values, never empty.
 fn padded(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
@@ -199,14 +354,27 @@ fn no_data<DB: DrawingBackend>(root: &Area<DB>, title: &str, message: &str) -> D
     ))
 }
 
+/// The x axis of combination ids 0 ..= the largest.
+fn id_axis(a: &Analysis) -> AxisSpec {
+    let last = a.runs.iter().map(|r| r.id).max().unwrap_or(0) as f64;
+    AxisSpec::integer((-0.5, last + 0.5), "combination id")
+}
+
 fn history<DB: DrawingBackend>(a: &Analysis, root: &Area<DB>, title: &str) -> Drawn<DB> {
     let finished: Vec<&Run> = a.runs.iter().filter(|r| r.state.is_final()).collect();
     if finished.is_empty() {
         return no_data(root, title, "no run has finished yet");
     }
     let (y0, y1) = padded(losses(a));
-    let x1 = a.runs.iter().map(|r| r.id).max().unwrap_or(0) as f64 + 1.0;
-    let mut chart = combination_chart(root, title, x1, (y0, y1), &a.loss_label)?;
+    let x = id_axis(a);
+    let x1 = x.range.1;
+    let mut chart = chart(
+        root,
+        title,
+        &x,
+        &AxisSpec::linear((y0, y1), &a.loss_label),
+        72,
+    )?;
     let ok: Vec<(f64, f64)> = finished
         .iter()
         .filter(|r| r.state == RunState::Succeeded)
@@ -235,7 +403,7 @@ fn history<DB: DrawingBackend>(a: &Analysis, root: &Area<DB>, title: &str) -> Dr
         steps.push((*x, best));
     }
     if let Some(last) = steps.last().copied() {
-        steps.push((x1 - 0.5, last.1));
+        steps.push((x1, last.1));
     }
     chart
         .draw_series(LineSeries::new(steps, BEST.stroke_width(2)))?
@@ -243,8 +411,6 @@ fn history<DB: DrawingBackend>(a: &Analysis, root: &Area<DB>, title: &str) -> Dr
         .legend(|(x, y)| PathElement::new(vec![(x - 8, y), (x + 8, y)], BEST.stroke_width(2)));
     draw_legend(&mut chart, SeriesLabelPosition::UpperRight)
 }
-
-type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// Failed runs as red crosses, with a legend entry when there are any.
 fn draw_failures<'a, DB: DrawingBackend + 'a>(
@@ -274,12 +440,13 @@ fn draw_legend<'a, DB: DrawingBackend + 'a>(
         .configure_series_labels()
         .label_font((FONT, 13))
         .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
+        .border_style(OTHER)
         .position(at)
         .draw()
 }
 
-/// Where a value sits on a hyperparameter's axis.
+/// Where a value sits on a hyperparameter's axis: log10 of it on a log axis, a category's
+/// index.
 fn axis_x(h: &HyperparameterInfo, value: &Value) -> Option<f64> {
     if h.kind == "categorical" {
         let label = value_label(value);
@@ -307,89 +474,6 @@ fn axis_range(h: &HyperparameterInfo) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
-/// The label of the item at a whole-number position of an axis of items; none between them.
-fn index_label(labels: &[String], x: f64) -> String {
-    let i = x.round();
-    if (x - i).abs() < 1e-6 && i >= 0.0 {
-        labels.get(i as usize).cloned().unwrap_or_default()
-    } else {
-        String::new()
-    }
-}
-
-fn tick_label(h: &HyperparameterInfo, x: f64) -> String {
-    if h.kind == "categorical" {
-        return index_label(&h.categories, x);
-    }
-    let v = if h.log_scale { 10f64.powf(x) } else { x };
-    short_number(v)
-}
-
-pub fn short_number(v: f64) -> String {
-    if v == 0.0 {
-        "0".into()
-    } else if v.abs() >= 1e4 || v.abs() < 1e-3 {
-        format!("{v:.1e}")
-    } else {
-        let text = format!("{v:.4}");
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    }
-}
-
-/// A chart with the combinations' ids on x (up to `x1`) and `y_desc` on y, its mesh drawn.
-fn combination_chart<'a, DB: DrawingBackend + 'a>(
-    root: &'a Area<DB>,
-    title: &str,
-    x1: f64,
-    (y0, y1): (f64, f64),
-    y_desc: &str,
-) -> Result<Chart<'a, DB>, DrawingAreaErrorKind<DB::ErrorType>> {
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, (FONT, 20))
-        .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(72)
-        .build_cartesian_2d(-0.5..x1 - 0.5, y0..y1)?;
-    chart
-        .configure_mesh()
-        .x_desc("combination id")
-        .y_desc(y_desc)
-        .label_style((FONT, 13))
-        .axis_desc_style((FONT, 15))
-        .draw()?;
-    Ok(chart)
-}
-
-/// A chart with one hyperparameter on x (its name, unit and scale; categories by name) and a
-/// loss on y, its mesh drawn.
-fn hyperparameter_chart<'a, DB: DrawingBackend + 'a>(
-    root: &'a Area<DB>,
-    title: &str,
-    h: &HyperparameterInfo,
-    (y0, y1): (f64, f64),
-    y_desc: &str,
-) -> Result<Chart<'a, DB>, DrawingAreaErrorKind<DB::ErrorType>> {
-    let (x0, x1) = axis_range(h);
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, (FONT, 20))
-        .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(72)
-        .build_cartesian_2d(x0..x1, y0..y1)?;
-    let formatter = |x: &f64| tick_label(h, *x);
-    let mut mesh = chart.configure_mesh();
-    mesh.x_desc(h.label())
-        .y_desc(y_desc)
-        .label_style((FONT, 13))
-        .axis_desc_style((FONT, 15))
-        .x_label_formatter(&formatter);
-    if h.kind == "categorical" {
-        mesh.x_labels(h.categories.len() * 2 + 1);
-    }
-    mesh.draw()?;
-    Ok(chart)
-}
-
 /// A small deterministic offset, so that runs of one category do not hide each other.
 fn jitter(id: u64) -> f64 {
     ((id.wrapping_mul(2_654_435_761) % 1000) as f64 / 1000.0 - 0.5) * 0.3
@@ -403,7 +487,13 @@ fn parameter<DB: DrawingBackend>(
 ) -> Drawn<DB> {
     let h = &a.hyperparameters[i];
     let categorical = h.kind == "categorical";
-    let mut chart = hyperparameter_chart(root, title, h, padded(losses(a)), &a.loss_label)?;
+    let mut chart = chart(
+        root,
+        title,
+        &AxisSpec::of(h),
+        &AxisSpec::linear(padded(losses(a)), &a.loss_label),
+        72,
+    )?;
     let place = |r: &Run| -> Option<(f64, f64)> {
         let x = axis_x(h, r.params.get(&h.name)?)?;
         let x = if categorical { x + jitter(r.id) } else { x };
@@ -443,6 +533,106 @@ fn rank_colour(t: f64) -> RGBColor {
     RGBColor((r * 220.0) as u8, (g * 170.0) as u8, 40)
 }
 
+/// Where a run sits on an axis of the parallel-coordinates plot, in [0, 1].
+type Placement = Box<dyn Fn(&Run) -> Option<f64>>;
+
+/// One vertical axis of the parallel-coordinates plot: where a run sits on it (0 at the
+/// bottom, 1 at the top) and its labelled ticks at the same positions.
+struct ParallelAxis {
+    name: String,
+    ticks: Vec<(f64, String)>,
+    position: Placement,
+}
+
+fn loss_axis(shown: &[&Run], label: &str) -> ParallelAxis {
+    let (lo, hi) = shown
+        .iter()
+        .filter_map(|r| r.loss)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), l| {
+            (lo.min(l), hi.max(l))
+        });
+    let scale = move |l: f64| {
+        if hi > lo {
+            (l - lo) / (hi - lo)
+        } else {
+            0.5
+        }
+    };
+    let (ticks, labels) = numbers::linear(lo, hi, 6);
+    ParallelAxis {
+        name: label.to_string(),
+        ticks: ticks
+            .iter()
+            .map(|t| scale(*t))
+            .zip(labels)
+            .filter(|(p, _)| (-1e-9..=1.0 + 1e-9).contains(p))
+            .collect(),
+        position: Box::new(move |r: &Run| r.loss.map(scale)),
+    }
+}
+
+fn hyperparameter_axis(h: &HyperparameterInfo) -> ParallelAxis {
+    let name = h.name.clone();
+    if h.kind == "categorical" {
+        let k = h.categories.len();
+        let at = move |i: usize| {
+            if k > 1 {
+                i as f64 / (k - 1) as f64
+            } else {
+                0.5
+            }
+        };
+        let categories = h.categories.clone();
+        return ParallelAxis {
+            name: name.clone(),
+            ticks: h
+                .categories
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (at(i), c.clone()))
+                .collect(),
+            position: Box::new(move |r: &Run| {
+                let label = value_label(r.params.get(&name)?);
+                categories.iter().position(|c| *c == label).map(at)
+            }),
+        };
+    }
+    let log = h.log_scale;
+    let t = move |x: f64| if log { x.log10() } else { x };
+    let (lo, hi) = (t(h.low.unwrap_or(0.0)), t(h.high.unwrap_or(1.0)));
+    let scale = move |x: f64| {
+        if hi > lo {
+            ((x - lo) / (hi - lo)).clamp(0.0, 1.0)
+        } else {
+            0.5
+        }
+    };
+    let (ticks, labels) = if log {
+        numbers::log10(lo, hi, 6)
+    } else if h.integer {
+        numbers::integer(lo, hi, 6)
+    } else {
+        numbers::linear(lo, hi, 5)
+    };
+    ParallelAxis {
+        name: name.clone(),
+        ticks: ticks
+            .iter()
+            .map(|x| scale(*x))
+            .zip(labels)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .filter(|(p, _)| (0.0..=1.0).contains(p))
+            .collect(),
+        position: Box::new(move |r: &Run| {
+            let x = r.params.get(&name)?.as_f64()?;
+            (!log || x > 0.0).then(|| scale(t(x)))
+        }),
+    }
+}
+
+/// Optuna's layout: the loss and every hyperparameter as vertical axes, each with its own
+/// labelled ticks; a run is a line through its values, coloured by rank.
 fn parallel<DB: DrawingBackend>(a: &Analysis, root: &Area<DB>, title: &str) -> Drawn<DB> {
     let mut ok: Vec<&Run> = a
         .runs
@@ -456,138 +646,224 @@ fn parallel<DB: DrawingBackend>(a: &Analysis, root: &Area<DB>, title: &str) -> D
     // The best quarter, at least 5 and at most 50 runs.
     let shown = (ok.len() / 4).clamp(5.min(ok.len()), 50);
     ok.truncate(shown);
-    let dims = a.hyperparameters.len();
+    let mut axes = vec![loss_axis(&ok, "loss")];
+    axes.extend(a.hyperparameters.iter().map(hyperparameter_axis));
+    let n = axes.len();
     let title = format!("{title} ({shown} best; green is best)");
+    let names = AxisSpec::items(axes.iter().map(|x| x.name.clone()).collect(), "");
+    let x = AxisSpec {
+        range: (-0.12, n as f64 - 0.55),
+        ..names
+    };
+    let y = AxisSpec::new((-0.06, 1.06), (vec![], vec![]), "");
     let mut chart = ChartBuilder::on(root)
         .caption(title, (FONT, 20))
         .margin(16)
-        .margin_left(40)
-        .margin_right(40)
-        .x_label_area_size(40)
-        .y_label_area_size(10)
-        .build_cartesian_2d(-0.1..(dims as f64 - 0.9), -0.08..1.08)?;
-    let names: Vec<String> = a.hyperparameters.iter().map(|h| h.name.clone()).collect();
-    let formatter = |x: &f64| index_label(&names, *x);
+        .x_label_area_size(36)
+        .build_cartesian_2d(x.coord(), y.coord())?;
+    let x_format = |v: &f64| x.label(*v);
     chart
         .configure_mesh()
         .disable_mesh()
         .disable_y_axis()
-        .x_labels(dims * 2 + 1)
-        .x_label_formatter(&formatter)
-        .label_style((FONT, 13))
+        .x_label_formatter(&x_format)
+        .label_style((FONT, 14))
         .draw()?;
-    for (i, h) in a.hyperparameters.iter().enumerate() {
-        let x = i as f64;
-        chart.draw_series(LineSeries::new(
-            vec![(x, 0.0), (x, 1.0)],
-            BLACK.stroke_width(1),
-        ))?;
-        let (low, high) = if h.kind == "categorical" {
-            (
-                h.categories.first().cloned().unwrap_or_default(),
-                h.categories.last().cloned().unwrap_or_default(),
-            )
-        } else {
-            (
-                short_number(h.low.unwrap_or(0.0)),
-                short_number(h.high.unwrap_or(1.0)),
-            )
-        };
-        chart.draw_series([
-            Text::new(high, (x, 1.06), (FONT, 12).into_font()),
-            Text::new(low, (x, -0.02), (FONT, 12).into_font()),
-        ])?;
-    }
-    let n = ok.len().max(2) - 1;
+    // Worst first, so that the best lines are drawn on top.
+    let worst = ok.len().max(2) - 1;
     for (rank, run) in ok.iter().enumerate().rev() {
-        let colour = rank_colour(rank as f64 / n as f64);
-        let line: Vec<(f64, f64)> = run
-            .unit_point
+        let line: Option<Vec<(f64, f64)>> = axes
             .iter()
             .enumerate()
-            .map(|(i, u)| (i as f64, *u))
+            .map(|(i, axis)| Some((i as f64, (axis.position)(run)?)))
             .collect();
-        chart.draw_series(LineSeries::new(line, colour.stroke_width(2)))?;
+        if let Some(line) = line {
+            let colour = rank_colour(rank as f64 / worst as f64);
+            chart.draw_series(LineSeries::new(line, colour.stroke_width(2)))?;
+        }
+    }
+    let label_style =
+        TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    for (i, axis) in axes.iter().enumerate() {
+        let x = i as f64;
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(x, 0.0), (x, 1.0)],
+            BLACK.stroke_width(1),
+        )))?;
+        chart.draw_series(axis.ticks.iter().map(|(p, label)| {
+            EmptyElement::at((x, *p))
+                + PathElement::new(vec![(-4, 0), (0, 0)], BLACK.stroke_width(1))
+                + Text::new(label.clone(), (5, 0), label_style.clone())
+        }))?;
     }
     Ok(())
+}
+
+/// A hyperparameter's categories with too few runs to be estimated, for a figure:
+/// `laplacian: 1 run`.
+fn left_out(h: &HyperparameterInfo, e: &MainEffect) -> Vec<String> {
+    e.runs
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n < MIN_CATEGORY_RUNS)
+        .map(|(j, n)| {
+            format!(
+                "{}: {n} run{}",
+                h.categories.get(j).cloned().unwrap_or_default(),
+                if *n == 1 { "" } else { "s" }
+            )
+        })
+        .collect()
 }
 
 fn importance<DB: DrawingBackend>(a: &Analysis, root: &Area<DB>, title: &str) -> Drawn<DB> {
     let Some(imp) = &a.importance else {
         return no_data(root, title, "too few results for a GP");
     };
-    let mut rows: Vec<(String, f64)> = a
+    // (name, share, text beside the bar)
+    let mut rows: Vec<(String, Option<f64>, String)> = a
         .hyperparameters
         .iter()
         .zip(&imp.shares)
-        .map(|(h, s)| (h.name.clone(), *s))
+        .zip(&imp.effects)
+        .map(|((h, share), e)| {
+            let text = match share {
+                Some(s) => {
+                    let missing = left_out(h, e);
+                    if missing.is_empty() || h.kind != "categorical" {
+                        percent(*s)
+                    } else {
+                        format!("{} (without {})", percent(*s), missing.join(", "))
+                    }
+                }
+                None if h.kind == "categorical" => {
+                    format!("not estimable ({})", left_out(h, e).join(", "))
+                }
+                None => {
+                    let tried: std::collections::BTreeSet<String> = a
+                        .runs
+                        .iter()
+                        .filter(|r| r.state == RunState::Succeeded)
+                        .filter_map(|r| r.params.get(&h.name).map(value_label))
+                        .collect();
+                    format!(
+                        "not estimable ({} value{} tried)",
+                        tried.len(),
+                        if tried.len() == 1 { "" } else { "s" }
+                    )
+                }
+            };
+            (h.name.clone(), *share, text)
+        })
         .collect();
-    rows.push(("interactions".into(), imp.interactions));
+    rows.push((
+        "interactions".into(),
+        Some(imp.interactions),
+        percent(imp.interactions),
+    ));
     let k = rows.len();
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, (FONT, 20))
-        .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(140)
-        .build_cartesian_2d(0.0..1.0, -0.5..(k as f64 - 0.5))?;
-    let labels: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
-    // The first row is drawn at the top.
-    let formatter = |y: &f64| index_label(&labels, k as f64 - 1.0 - y);
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .y_labels(k * 2 + 1)
-        .y_label_formatter(&formatter)
-        .x_desc("share of the variance of the GP mean (functional ANOVA, main effects)")
-        .label_style((FONT, 13))
-        .axis_desc_style((FONT, 14))
-        .draw()?;
-    chart.draw_series(rows.iter().enumerate().map(|(i, (name, share))| {
+    // The first row at the top.
+    let y = AxisSpec {
+        ticks: (0..k).map(|i| (k - 1 - i) as f64).collect(),
+        ..AxisSpec::items(rows.iter().map(|r| r.0.clone()).collect(), "")
+    };
+    let (ticks, _) = numbers::linear(0.0, 1.0, 5);
+    let labels = ticks.iter().map(|t| percent(*t)).collect();
+    let x = AxisSpec::new(
+        (0.0, 1.0),
+        (ticks, labels),
+        "share of the variance of the GP mean (functional ANOVA, main effects)",
+    );
+    let mut chart = chart(root, title, &x, &y, 110)?;
+    chart.draw_series(rows.iter().enumerate().filter_map(|(i, (name, share, _))| {
         let y = (k - 1 - i) as f64;
         let colour = if name == "interactions" {
             OTHER
         } else {
             SUCCEEDED
         };
-        Rectangle::new([(0.0, y - 0.35), (*share, y + 0.35)], colour.filled())
+        share.map(|s| Rectangle::new([(0.0, y - 0.35), (s, y + 0.35)], colour.filled()))
     }))?;
-    chart.draw_series(rows.iter().enumerate().map(|(i, (_, share))| {
+    let style = TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    let inside = TextStyle::from((FONT, 13).into_font())
+        .pos(Pos::new(HPos::Right, VPos::Center))
+        .color(&WHITE);
+    chart.draw_series(rows.iter().enumerate().map(|(i, (_, share, text))| {
         let y = (k - 1 - i) as f64;
-        Text::new(
-            format!("{:.0}%", share * 100.0),
-            ((share + 0.01).min(0.93), y + 0.1),
-            (FONT, 13).into_font(),
-        )
+        // Beside the bar, or inside its end when the bar leaves no room.
+        let (at, offset, style) = match share {
+            Some(s) if *s > 0.8 => (*s, -6, inside.clone()),
+            Some(s) => (*s, 6, style.clone()),
+            None => (0.0, 6, style.color(&FAILED)),
+        };
+        EmptyElement::at((at, y)) + Text::new(text.clone(), (offset, 0), style)
     }))?;
     Ok(())
+}
+
+/// A share as a percentage: whole percents, one decimal between 0.05% and 1%.
+fn percent(share: f64) -> String {
+    let p = share * 100.0;
+    if (0.05..1.0).contains(&p) {
+        format!("{p:.1}%")
+    } else {
+        format!("{p:.0}%")
+    }
 }
 
 fn effect<DB: DrawingBackend>(a: &Analysis, i: usize, root: &Area<DB>, title: &str) -> Drawn<DB> {
     let (Some(imp), Some(h)) = (&a.importance, a.hyperparameters.get(i)) else {
         return no_data(root, title, "too few results for a GP");
     };
-    let e = &imp.effects[i];
+    let Some(e) = imp.effects.get(i) else {
+        return no_data(root, title, "no main effect");
+    };
     let xs: Vec<f64> = e
         .values
         .iter()
         .map(|v| axis_x(h, v).unwrap_or(f64::NAN))
         .collect();
-    let y_range = padded(e.lower.iter().chain(&e.upper).copied());
+    let shown: Vec<usize> = (0..xs.len())
+        .filter(|j| e.estimated.get(*j).copied().unwrap_or(false))
+        .collect();
+    let band = |j: &usize| [e.lower[*j], e.upper[*j]];
+    let y_range = if shown.is_empty() {
+        padded(losses(a))
+    } else {
+        padded(shown.iter().flat_map(band))
+    };
     let y_desc = format!("mean {}", a.loss_label);
-    let mut chart = hyperparameter_chart(root, title, h, y_range, &y_desc)?;
+    let mut chart = chart(
+        root,
+        title,
+        &AxisSpec::of(h),
+        &AxisSpec::linear(y_range, &y_desc),
+        72,
+    )?;
+    let middle = (y_range.0 + y_range.1) / 2.0;
+    let note_style =
+        TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Center, VPos::Center));
     if h.kind == "categorical" {
-        for (j, x) in xs.iter().enumerate() {
+        for j in &shown {
             chart.draw_series(LineSeries::new(
-                vec![(*x, e.lower[j]), (*x, e.upper[j])],
+                vec![(xs[*j], e.lower[*j]), (xs[*j], e.upper[*j])],
                 SUCCEEDED.stroke_width(2),
             ))?;
         }
         chart.draw_series(
-            xs.iter()
-                .zip(&e.mean)
-                .map(|(x, m)| Circle::new((*x, *m), 5, SUCCEEDED.filled())),
+            shown
+                .iter()
+                .map(|j| Circle::new((xs[*j], e.mean[*j]), 5, SUCCEEDED.filled())),
         )?;
-    } else {
+        // A category without enough runs says so at its own place.
+        chart.draw_series((0..xs.len()).filter(|j| !shown.contains(j)).map(|j| {
+            let n = e.runs.get(j).copied().unwrap_or(0);
+            let text = format!("{n} run{}: not estimated", if n == 1 { "" } else { "s" });
+            Text::new(text, (xs[j], middle), note_style.color(&FAILED))
+        }))?;
+        return Ok(());
+    }
+    if e.estimable {
         let mut band: Vec<(f64, f64)> = xs.iter().copied().zip(e.upper.iter().copied()).collect();
         band.extend(xs.iter().copied().zip(e.lower.iter().copied()).rev());
         chart.draw_series(std::iter::once(Polygon::new(band, SUCCEEDED.mix(0.2))))?;
@@ -595,38 +871,33 @@ fn effect<DB: DrawingBackend>(a: &Analysis, i: usize, root: &Area<DB>, title: &s
             xs.iter().copied().zip(e.mean.iter().copied()),
             SUCCEEDED.stroke_width(2),
         ))?;
+    } else {
+        let x_range = axis_range(h);
+        chart.draw_series(std::iter::once(Text::new(
+            "not estimable: too few distinct values tried".to_string(),
+            ((x_range.0 + x_range.1) / 2.0, middle),
+            note_style.color(&FAILED),
+        )))?;
     }
+    // Where the results are: a rug of the tried values along the bottom.
+    let tried: Vec<f64> = a
+        .runs
+        .iter()
+        .filter(|r| r.state == RunState::Succeeded)
+        .filter_map(|r| axis_x(h, r.params.get(&h.name)?))
+        .collect();
+    chart.draw_series(tried.iter().map(|x| {
+        EmptyElement::at((*x, y_range.0))
+            + PathElement::new(vec![(0, 0), (0, -8)], BLACK.mix(0.6).stroke_width(1))
+    }))?;
     Ok(())
 }
 
 fn failures<DB: DrawingBackend>(a: &Analysis, root: &Area<DB>, title: &str) -> Drawn<DB> {
-    let k = a.failures.len();
     let top = a.failures.iter().map(|f| f.count).max().unwrap_or(1) as f64;
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, (FONT, 20))
-        .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(60)
-        .build_cartesian_2d(-0.5..(k as f64 - 0.5), 0.0..top * 1.15)?;
-    let labels: Vec<String> = a.failures.iter().map(|f| f.kind.clone()).collect();
-    let formatter = |x: &f64| index_label(&labels, *x);
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(k * 2 + 1)
-        .x_label_formatter(&formatter)
-        .y_label_formatter(&|y: &f64| {
-            // Counts are whole numbers: no tick at 0.5.
-            if (y - y.round()).abs() < 1e-9 {
-                format!("{}", y.round())
-            } else {
-                String::new()
-            }
-        })
-        .y_desc("runs")
-        .label_style((FONT, 13))
-        .axis_desc_style((FONT, 15))
-        .draw()?;
+    let x = AxisSpec::items(a.failures.iter().map(|f| f.kind.clone()).collect(), "");
+    let y = AxisSpec::integer((0.0, top * 1.15), "runs");
+    let mut chart = chart(root, title, &x, &y, 60)?;
     chart.draw_series(a.failures.iter().enumerate().map(|(i, f)| {
         let x = i as f64;
         Rectangle::new([(x - 0.3, 0.0), (x + 0.3, f.count as f64)], FAILED.filled())
@@ -644,8 +915,13 @@ fn run_time<DB: DrawingBackend>(a: &Analysis, root: &Area<DB>, title: &str) -> D
         return no_data(root, title, "no run has started yet");
     }
     let top = timed.iter().map(|t| t.1).fold(0.0, f64::max).max(1e-3);
-    let x1 = a.runs.iter().map(|r| r.id).max().unwrap_or(0) as f64 + 1.0;
-    let mut chart = combination_chart(root, title, x1, (0.0, top * 1.1), "minutes")?;
+    let mut chart = chart(
+        root,
+        title,
+        &id_axis(a),
+        &AxisSpec::linear((0.0, top * 1.1), "minutes"),
+        72,
+    )?;
     for (state, colour, label) in [
         (RunState::Succeeded, SUCCEEDED, "succeeded"),
         (RunState::Failed, FAILED, "failed"),

@@ -1,8 +1,9 @@
 //! The report as HTML: one self-contained page (styles inline, figures as inline SVG, no
 //! scripts, nothing fetched), and the same body as a fragment for the dashboard.
 
-use super::analysis::{value_label, Analysis, Run};
-use super::figures::{short_number, Figure};
+use super::analysis::{Analysis, Run, MIN_RUNS_TO_RECOMMEND};
+use super::figures::Figure;
+use super::numbers::{approx, sig_or_empty, value_text};
 use serde_json::{Map, Value};
 use std::fmt::Write;
 
@@ -57,25 +58,14 @@ pub fn url_path_bytes(path: &[u8]) -> String {
     out
 }
 
+/// A number for people: 4 significant digits (input.json, csv and json keep them whole).
 fn number(x: Option<f64>) -> String {
-    x.map(|v| format!("{}", (v * 1e6).round() / 1e6))
-        .unwrap_or_default()
+    sig_or_empty(x)
 }
 
-/// A value for people: floats to 6 significant digits (input.json keeps them whole).
+/// A value for people: floats to 4 significant digits.
 fn display_value(value: &Value) -> String {
-    match value.as_f64() {
-        Some(x) if value.is_f64() && x != 0.0 => {
-            let digits = 5 - x.abs().log10().floor() as i32;
-            if (0..=12).contains(&digits) {
-                let text = format!("{x:.*}", digits as usize);
-                text.trim_end_matches('0').trim_end_matches('.').to_string()
-            } else {
-                format!("{x:.5e}")
-            }
-        }
-        _ => value_label(value),
-    }
+    value_text(value)
 }
 
 fn params_text(params: &Map<String, Value>) -> String {
@@ -144,7 +134,16 @@ pub fn body(a: &Analysis, links: &Links) -> String {
 fn recommendation(out: &mut String, a: &Analysis) {
     out.push_str("<h2 id=\"recommendation\">Recommended setting</h2>");
     let Some(r) = &a.recommendation else {
-        out.push_str("<p>No run has succeeded yet.</p>");
+        let why = a
+            .no_recommendation
+            .as_deref()
+            .unwrap_or("no run has succeeded yet");
+        let _ = write!(
+            out,
+            "<p class=\"warn\" id=\"no-recommendation\">Nothing is recommended: {}.</p><p class=\"note\">A setting is recommended only when it has run at least {MIN_RUNS_TO_RECOMMEND} times and is not significantly worse than the best. To test a setting of your choice: <code>hpsearch test {} --combination ID</code></p>",
+            escape(why),
+            escape(&a.search_folder)
+        );
         return;
     };
     let input = serde_json::to_string_pretty(&r.input_json).unwrap_or_default();
@@ -167,8 +166,9 @@ fn near_best(out: &mut String, a: &Analysis) {
     if rep.judged {
         let _ = write!(
             out,
-            "<p>{}.</p><p class=\"note\">Test: {}.</p>",
+            "<p>{}.</p><p id=\"power\">Power: {}.</p><p class=\"note\">Test: {}. Only settings with at least {MIN_RUNS_TO_RECOMMEND} runs are recommended.</p>",
             escape(&rep.explanation),
+            escape(rep.power.as_deref().unwrap_or("unknown")),
             escape(&rep.test)
         );
     } else {
@@ -181,18 +181,28 @@ fn near_best(out: &mut String, a: &Analysis) {
     if rep.groups.is_empty() {
         return;
     }
-    out.push_str("<table id=\"settings\"><tr><th>combination</th><th>runs</th><th>mean loss</th><th>sd</th><th>p (worse than best)</th><th>near-best</th><th>complexity</th><th>setting</th></tr>");
+    out.push_str("<table id=\"settings\"><tr><th>combination</th><th>runs</th><th>mean loss</th><th>sd</th><th>p (worse than best)</th><th title=\"the difference from the best mean the test finds 80% of the time\">detectable difference</th><th>near-best</th><th>complexity</th><th>setting</th></tr>");
     for g in rep.groups.iter().take(30) {
+        let verdict = if !rep.judged {
+            "?"
+        } else if !g.near_best {
+            "no"
+        } else if g.n < MIN_RUNS_TO_RECOMMEND {
+            "yes, 1 run"
+        } else {
+            "yes"
+        };
         let _ = write!(
             out,
-            "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             if g.near_best && rep.judged { " class=\"best\"" } else { "" },
             g.id,
             g.n,
             number(Some(g.mean)),
             number(g.sd),
             g.p_value.map(|p| format!("{p:.3}")).unwrap_or_else(|| "—".into()),
-            if !rep.judged { "?" } else if g.near_best { "yes" } else { "no" },
+            g.detectable.map(approx).unwrap_or_else(|| "—".into()),
+            verdict,
             g.complexity.map(|c| format!("{c:.3}")).unwrap_or_default(),
             escape(&params_text(&g.params))
         );
@@ -240,9 +250,16 @@ fn figures(out: &mut String, a: &Analysis, links: &Links) {
     if let Some(imp) = &a.importance {
         let _ = write!(
             out,
-            "<p class=\"note\">Importance and main effects: {}.</p>",
+            "<p class=\"note\">Importance and main effects: {}. They describe the GP's mean averaged over the other hyperparameters, while the near-best table ranks the settings as measured: a hyperparameter can matter little on average and still differ among the best settings, or the other way round.</p>",
             escape(&imp.method)
         );
+        if !imp.notes.is_empty() {
+            out.push_str("<ul id=\"importance-notes\">");
+            for note in &imp.notes {
+                let _ = write!(out, "<li>{}.</li>", escape(note));
+            }
+            out.push_str("</ul>");
+        }
     } else {
         out.push_str(
             "<p class=\"note\">Importance and main effects need at least 4 successful results.</p>",
@@ -352,10 +369,10 @@ fn runs(out: &mut String, a: &Analysis, links: &Links) {
         let _ = write!(
             out,
             "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            r.minutes.map(short_number).unwrap_or_default(),
+            number(r.minutes),
             escape(r.job_id.as_deref().unwrap_or("")),
             escape(r.scheduler_state.as_deref().unwrap_or("")),
-            r.peak_memory_mb.map(short_number).unwrap_or_default(),
+            number(r.peak_memory_mb),
             escape(&r.search_type),
             run_link(links, r, "log.txt", "log"),
             escape(r.failure_reason.as_deref().unwrap_or(""))
@@ -369,16 +386,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn floats_show_six_significant_digits() {
-        assert_eq!(
-            display_value(&Value::from(0.000129259744592)),
-            "0.000129260".trim_end_matches('0')
-        );
-        assert_eq!(display_value(&Value::from(1.1845480119136906)), "1.18455");
-        assert_eq!(display_value(&Value::from(2306.16630096027)), "2306.17");
-        assert_eq!(display_value(&Value::from(3e-20)), "3.00000e-20");
+    fn floats_show_four_significant_digits() {
+        assert_eq!(display_value(&Value::from(0.000129259744592)), "0.0001293");
+        assert_eq!(display_value(&Value::from(1.1845480119136906)), "1.185");
+        assert_eq!(display_value(&Value::from(2306.16630096027)), "2306");
+        assert_eq!(display_value(&Value::from(3e-20)), "3e-20");
         assert_eq!(display_value(&Value::from(7)), "7");
         assert_eq!(display_value(&Value::from("rbf")), "rbf");
+        assert_eq!(number(Some(3.3720285608491976)), "3.372");
     }
 
     #[test]

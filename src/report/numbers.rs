@@ -39,6 +39,16 @@ pub fn sig(x: f64) -> String {
     }
 }
 
+/// `x` to 2 significant digits, for an approximate figure written with `~`: `0.094`, `0.15`.
+pub fn approx(x: f64) -> String {
+    if !x.is_finite() || x == 0.0 {
+        return sig(x);
+    }
+    let exponent = x.abs().log10().floor() as i32;
+    let scale = 10f64.powi(1 - exponent);
+    sig((x * scale).round() / scale)
+}
+
 /// An optional number for a table cell: empty when absent.
 pub fn sig_or_empty(x: Option<f64>) -> String {
     x.map(sig).unwrap_or_default()
@@ -145,7 +155,11 @@ fn linear_labels(ticks: &[f64], step: f64) -> Vec<String> {
         .iter()
         .map(|v| {
             let text = format!("{v:.decimals$}");
-            if text.trim_start_matches('-').chars().all(|c| c == '0' || c == '.') {
+            if text
+                .trim_start_matches('-')
+                .chars()
+                .all(|c| c == '0' || c == '.')
+            {
                 // No "-0.00".
                 format!("{:.decimals$}", 0.0)
             } else {
@@ -165,7 +179,7 @@ pub fn integer(lo: f64, hi: f64, max_ticks: usize) -> (Vec<f64>, Vec<String>) {
 
 /// Ticks of a log axis whose coordinate is log10(value), inside `[lo, hi]` (in log10 units):
 /// the decades (every second or third one when there are many), or 1-2-5 × 10^k when the axis
-/// spans less than about two decades. Labels show the values, all in one format: decimals
+/// spans fewer than three decades. Labels show the values, all in one format: decimals
 /// (`0.0001`, `0.01`, `1`, `100`) when every tick lies between 1e-4 and 1e5, else scientific
 /// (`1e-6`, `1e-3`, `1e0`).
 pub fn log10(lo: f64, hi: f64, max_ticks: usize) -> (Vec<f64>, Vec<String>) {
@@ -176,31 +190,39 @@ pub fn log10(lo: f64, hi: f64, max_ticks: usize) -> (Vec<f64>, Vec<String>) {
     let first = (lo - 1e-9).ceil() as i64;
     let last = (hi + 1e-9).floor() as i64;
     let decades = (last - first + 1).max(0) as usize;
-    let values: Vec<f64> = if decades >= 2 {
+    let within = |mantissas: &[f64]| -> Vec<f64> {
+        let mut v = Vec::new();
+        for k in (lo.floor() as i64)..=(hi.ceil() as i64) {
+            for m in mantissas {
+                let x = m * 10f64.powi(k as i32);
+                let t = x.log10();
+                if t >= lo - 1e-9 && t <= hi + 1e-9 {
+                    v.push(x);
+                }
+            }
+        }
+        v
+    };
+    let one_two_five = || {
+        let coarse = within(&[1.0, 2.0, 5.0]);
+        if coarse.len() >= 3 {
+            coarse
+        } else {
+            within(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])
+        }
+    };
+    let values: Vec<f64> = if decades >= 3 {
         let every = decades.div_ceil(max_ticks.max(1)).max(1) as i64;
         (first..=last)
             .filter(|k| k.rem_euclid(every) == 0)
             .map(|k| 10f64.powi(k as i32))
             .collect()
     } else {
-        let within = |mantissas: &[f64]| -> Vec<f64> {
-            let mut v = Vec::new();
-            for k in (lo.floor() as i64)..=(hi.ceil() as i64) {
-                for m in mantissas {
-                    let x = m * 10f64.powi(k as i32);
-                    let t = x.log10();
-                    if t >= lo - 1e-9 && t <= hi + 1e-9 {
-                        v.push(x);
-                    }
-                }
-            }
-            v
-        };
-        let coarse = within(&[1.0, 2.0, 5.0]);
-        if coarse.len() >= 3 {
-            coarse
+        let finer = one_two_five();
+        if finer.len() <= max_ticks.max(2) || decades < 2 {
+            finer
         } else {
-            within(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])
+            (first..=last).map(|k| 10f64.powi(k as i32)).collect()
         }
     };
     let plain = values.iter().all(|v| (1e-4..1e5).contains(v));
@@ -248,6 +270,9 @@ mod tests {
         assert_eq!(sig(3e-20), "3e-20");
         assert_eq!(sig(1.23456e9), "1.235e9");
         assert_eq!(sig(0.0), "0");
+        assert_eq!(approx(0.09417), "0.094");
+        assert_eq!(approx(0.1489), "0.15");
+        assert_eq!(approx(0.2509), "0.25");
         assert_eq!(value_text(&Value::from(7)), "7");
         assert_eq!(value_text(&Value::from(0.06253718665786759)), "0.06254");
         assert_eq!(value_text(&Value::from("rbf")), "rbf");
@@ -255,21 +280,35 @@ mod tests {
 
     #[test]
     fn linear_ticks_are_round_and_share_their_decimals() {
+        assert_eq!(linear(3.28, 4.1, 7).1, ["3.4", "3.6", "3.8", "4.0"]);
         assert_eq!(
-            linear(3.28, 4.1, 8).1,
+            linear(3.28, 4.1, 10).1,
             ["3.3", "3.4", "3.5", "3.6", "3.7", "3.8", "3.9", "4.0", "4.1"]
         );
-        assert_eq!(linear(3.28, 3.62, 6).1, ["3.30", "3.35", "3.40", "3.45", "3.50", "3.55", "3.60"]);
-        assert_eq!(linear(-0.5, 35.5, 8).1, ["0", "5", "10", "15", "20", "25", "30", "35"]);
-        assert_eq!(linear(0.0, 1.0, 5).1, ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"]);
+        assert_eq!(linear(3.28, 3.62, 6).1, ["3.3", "3.4", "3.5", "3.6"]);
+        assert_eq!(linear(3.28, 3.47, 6).1, ["3.30", "3.35", "3.40", "3.45"]);
+        assert_eq!(
+            linear(-0.5, 35.5, 8).1,
+            ["0", "5", "10", "15", "20", "25", "30", "35"]
+        );
+        assert_eq!(
+            linear(0.0, 1.0, 5).1,
+            ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"]
+        );
         assert_eq!(linear(-0.12, 0.1, 4).1, ["-0.1", "0.0", "0.1"]);
         assert_eq!(linear(0.0, 3.0e-5, 3).1, ["0", "1e-5", "2e-5", "3e-5"]);
     }
 
     #[test]
     fn integer_ticks_are_whole_numbers() {
-        assert_eq!(integer(-0.5, 8.5, 10).1, ["0", "1", "2", "3", "4", "5", "6", "7", "8"]);
-        assert_eq!(integer(-0.5, 35.5, 8).1, ["0", "5", "10", "15", "20", "25", "30", "35"]);
+        assert_eq!(
+            integer(-0.5, 8.5, 10).1,
+            ["0", "1", "2", "3", "4", "5", "6", "7", "8"]
+        );
+        assert_eq!(
+            integer(-0.5, 35.5, 8).1,
+            ["0", "5", "10", "15", "20", "25", "30", "35"]
+        );
         assert_eq!(integer(0.0, 3.45, 8).1, ["0", "1", "2", "3"]);
     }
 
@@ -284,7 +323,7 @@ mod tests {
         );
         assert_eq!(
             log10(-12.0, 0.0, 6).1,
-            ["1e-12", "1e-10", "1e-8", "1e-6", "1e-4", "1e-2", "1e0"]
+            ["1e-12", "1e-9", "1e-6", "1e-3", "1e0"]
         );
         // Less than two decades: 1, 2, 5 within them.
         assert_eq!(log10(-2.1, -0.9, 8).1, ["0.01", "0.02", "0.05", "0.1"]);

@@ -134,6 +134,7 @@ impl Store {
         )
         .map_err(wrap)?;
         conn.execute_batch(SCHEMA).map_err(wrap)?;
+        conn.set_prepared_statement_cache_capacity(32);
         let store = Store {
             conn,
             path: name,
@@ -188,6 +189,12 @@ impl Store {
         })
     }
 
+    /// Runs one write through the connection's statement cache: the coordinator repeats the same
+    /// few statements for every run, and parsing each again costs more than running it.
+    fn write<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.conn.prepare_cached(sql)?.execute(params)
+    }
+
     fn err(&self, source: rusqlite::Error) -> StoreError {
         StoreError::Sqlite {
             path: self.path.clone(),
@@ -196,8 +203,7 @@ impl Store {
     }
 
     pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.conn
-            .execute("INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", params![key, value])
+        self.write("INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", params![key, value])
             .map_err(|e| self.err(e))?;
         Ok(())
     }
@@ -230,8 +236,7 @@ impl Store {
                 |r| r.get(0),
             )
             .map_err(|e| self.err(e))?;
-        self.conn
-            .execute(
+        self.write(
                 "INSERT INTO combinations(id, state, search_type, point, params, previous_results_count, created_at, replicate_of)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
@@ -257,8 +262,7 @@ impl Store {
         pid_start: Option<u64>,
         started_at: f64,
     ) -> Result<(), StoreError> {
-        self.conn
-            .execute(
+        self.write(
                 "UPDATE combinations SET state = ?2, is_queued = 1, job_id = ?3, pid = ?4, pid_start = ?5, started_at = ?6,
                  attempts = attempts + 1, finished_at = NULL WHERE id = ?1",
                 params![id, RunState::Running.name(), job_id, pid, pid_start, started_at],
@@ -273,8 +277,7 @@ impl Store {
 
     /// Records how a run ended in `table` (`combinations` or `test_runs`: same columns).
     fn finish_row(&self, table: &str, id: u64, finish: &Finish) -> Result<(), StoreError> {
-        self.conn
-            .execute(
+        self.write(
                 &format!(
                     "UPDATE {table} SET state = ?2, finished_at = ?3, objective = ?4, loss = ?5, failure_kind = ?6,
                      failure_reason = ?7, metrics = ?8 WHERE id = ?1"
@@ -297,13 +300,12 @@ impl Store {
     /// A run killed from outside that left no end record (`RunEnd::Interrupted`): counted, and
     /// owed a run again like one stopped by a shutdown. Returns how often it happened so far.
     pub fn mark_killed_from_outside(&self, id: u64) -> Result<u64, StoreError> {
-        self.conn
-            .execute(
-                "UPDATE combinations SET state = ?2, pid = NULL, pid_start = NULL,
+        self.write(
+            "UPDATE combinations SET state = ?2, pid = NULL, pid_start = NULL,
                  interruptions = interruptions + 1 WHERE id = ?1",
-                params![id, RunState::Interrupted.name()],
-            )
-            .map_err(|e| self.err(e))?;
+            params![id, RunState::Interrupted.name()],
+        )
+        .map_err(|e| self.err(e))?;
         self.interruptions(id)
     }
 
@@ -321,19 +323,28 @@ impl Store {
     }
 
     /// A run stopped by a shutdown: it will run again on resume.
+    /// A run submitted again under a new job id (a node failure, a preemption): recorded at
+    /// once, and counted as an attempt.
+    pub fn record_resubmission(&self, id: u64, job_id: &str) -> Result<(), StoreError> {
+        self.write(
+            "UPDATE combinations SET job_id = ?2, attempts = attempts + 1 WHERE id = ?1",
+            params![id, job_id],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
     pub fn mark_interrupted(&self, id: u64) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "UPDATE combinations SET state = ?2, pid = NULL, pid_start = NULL WHERE id = ?1",
-                params![id, RunState::Interrupted.name()],
-            )
-            .map_err(|e| self.err(e))?;
+        self.write(
+            "UPDATE combinations SET state = ?2, pid = NULL, pid_start = NULL WHERE id = ?1",
+            params![id, RunState::Interrupted.name()],
+        )
+        .map_err(|e| self.err(e))?;
         Ok(())
     }
 
     pub fn set_accounting(&self, id: u64, accounting: &Accounting) -> Result<(), StoreError> {
-        self.conn
-            .execute(
+        self.write(
                 "UPDATE combinations SET scheduler_state = ?2, elapsed_seconds = ?3, peak_memory_mb = ?4 WHERE id = ?1",
                 params![
                     id,
@@ -359,8 +370,7 @@ impl Store {
                 r.get(0)
             })
             .map_err(|e| self.err(e))?;
-        self.conn
-            .execute(
+        self.write(
                 "INSERT INTO test_runs(id, combination_id, state, job_id, started_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![id, combination_id, RunState::Running.name(), job_id, started_at],
             )
@@ -404,12 +414,11 @@ impl Store {
     }
 
     pub fn set_loss(&self, id: u64, loss: Option<f64>) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "UPDATE combinations SET loss = ?2 WHERE id = ?1",
-                params![id, loss],
-            )
-            .map_err(|e| self.err(e))?;
+        self.write(
+            "UPDATE combinations SET loss = ?2 WHERE id = ?1",
+            params![id, loss],
+        )
+        .map_err(|e| self.err(e))?;
         Ok(())
     }
 

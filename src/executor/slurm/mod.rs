@@ -5,18 +5,29 @@
 //! is off. When a job leaves the queue, that record decides; `sacct` (one call for all jobs that
 //! left) refines it with Slurm's own verdict (TIMEOUT, OUT_OF_MEMORY, CANCELLED, NODE_FAIL,
 //! PREEMPTED). Preempted and node-failed runs are submitted again, up to the profile's
-//! `max_resubmits`.
+//! `max_resubmits`. `client` runs Slurm's commands; `job_script` writes what they submit.
 
-use super::contract::{
-    Adoption, Ended, Executor, ExecutorError, Known, RunEnd, RunSpec, SchedulerRecord, Submitted,
-};
-use super::local::end_from_status;
-use super::wrapper::{read_status, STARTED_FILE, STATUS_FILE};
+mod client;
+mod job_script;
+
+pub use client::parse_slurm_duration;
+use client::{is_permanent_rejection, run_bounded, Failure, COMMAND_LIMIT};
+pub use job_script::{folder_tag, shell_quote, slurm_minutes, submit_coordinator, CoordinatorJob};
+use job_script::{job_script, placement_args};
+
 use crate::config::cluster::SlurmProfile;
 use crate::config::job::{JobConfig, ProcessorType};
+use crate::executor::contract::{
+    Adoption, Ended, Executor, ExecutorError, ExecutorEvent, Known, RunEnd, RunSpec,
+    SchedulerRecord, Submitted,
+};
+use crate::executor::local::end_from_status;
+use crate::executor::wrapper::{read_status, STARTED_FILE, STATUS_FILE};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Counts of Slurm client calls, for the log and for measuring load on slurmctld.
@@ -53,148 +64,18 @@ pub struct SlurmExecutor {
     /// Run time of jobs as squeue or sacct last reported it, by job id.
     elapsed: BTreeMap<String, f64>,
     pub calls: CallCounts,
+    /// Set by the coordinator when a stop is asked for: a blocked Slurm command gives up.
+    interrupt: Option<Arc<AtomicBool>>,
+    /// Since when slurmctld has not answered, while it does not.
+    down_since: Option<(Instant, f64)>,
+    events: Vec<ExecutorEvent>,
+    /// Whether the request was checked against `sinfo` (once, before the first sbatch).
+    request_checked: bool,
 }
 
-/// Seconds of a Slurm duration: `[D-][HH:]MM:SS` (`INVALID`, `UNLIMITED`, empty: None).
-pub fn parse_slurm_duration(text: &str) -> Option<f64> {
-    let text = text.trim();
-    let (days, clock) = match text.split_once('-') {
-        Some((d, rest)) => (d.parse::<f64>().ok()?, rest),
-        None => (0.0, text),
-    };
-    let parts: Vec<f64> = clock
-        .split(':')
-        .map(|p| p.parse::<f64>().ok())
-        .collect::<Option<_>>()?;
-    let seconds = match parts.as_slice() {
-        [s] => *s,
-        [m, s] => m * 60.0 + s,
-        [h, m, s] => h * 3600.0 + m * 60.0 + s,
-        _ => return None,
-    };
-    Some(days * 86_400.0 + seconds)
-}
-
-/// Quotes a value for a POSIX shell: single quotes, with each `'` written as `'\''`.
-/// Quotes a value for a POSIX shell: as is when it holds only characters no shell treats
-/// specially, else in single quotes with each `'` written as `'\''`.
-pub fn shell_quote(text: &str) -> String {
-    let plain = !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@".contains(c));
-    if plain {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', "'\\''"))
-    }
-}
-
-/// Where a job goes: partition, account, qos from the profile.
-fn placement_args(profile: &SlurmProfile, partition: &Option<String>) -> Vec<String> {
-    let mut args = Vec::new();
-    if let Some(p) = partition {
-        args.push(format!("--partition={p}"));
-    }
-    if let Some(a) = &profile.account {
-        args.push(format!("--account={a}"));
-    }
-    if let Some(q) = &profile.qos {
-        args.push(format!("--qos={q}"));
-    }
-    args
-}
-
-/// A job script: the profile's setup lines, then `exec` of the command (every word quoted).
-fn job_script(profile: &SlurmProfile, what: &str, folder: &Path, command: &[String]) -> String {
-    let mut script = format!("#!/bin/sh\n# Written by hpsearch: {what}.\n");
-    for line in &profile.setup_lines {
-        script.push_str(line);
-        script.push('\n');
-    }
-    script.push_str(&format!(
-        "cd {} || exit 1\n",
-        shell_quote(&folder.display().to_string())
-    ));
-    let words: Vec<String> = command.iter().map(|w| shell_quote(w)).collect();
-    script.push_str(&format!("exec {}\n", words.join(" ")));
-    script
-}
-
-/// A submitted coordinator job: its id and the sbatch command as a user could type it.
-pub struct CoordinatorJob {
-    pub job_id: String,
-    pub sbatch_command: String,
-}
-
-/// Submits `hpsearch _coordinate SEARCH_DIR` as a Slurm job (the seed's launcher did the same):
-/// `minutes` of time, `memory_gb`, one CPU, on the profile's CPU partition, its log appended to
-/// the search's log.txt.
-pub fn submit_coordinator(
-    profile: &SlurmProfile,
-    hpsearch: &Path,
-    search_dir: &Path,
-    search_id: u64,
-    minutes: u64,
-    memory_gb: u64,
-) -> Result<CoordinatorJob, String> {
-    let script = search_dir.join("coordinator_job.sh");
-    let text = job_script(
-        profile,
-        &format!("the coordinator of search {search_id}"),
-        search_dir,
-        &[
-            hpsearch.display().to_string(),
-            "_coordinate".into(),
-            search_dir.display().to_string(),
-        ],
-    );
-    std::fs::write(&script, text).map_err(|e| format!("cannot write {}: {e}", script.display()))?;
-    let log = search_dir.join("log.txt").display().to_string();
-    let mut args = vec![
-        "--parsable".to_string(),
-        format!("--job-name=hps{search_id}coord_{}", folder_tag(search_dir)),
-        format!("--chdir={}", search_dir.display()),
-        format!("--output={log}"),
-        format!("--error={log}"),
-        "--open-mode=append".to_string(),
-        format!("--time={minutes}"),
-        format!("--mem={memory_gb}G"),
-        "--cpus-per-task=1".to_string(),
-        "--ntasks=1".to_string(),
-    ];
-    args.extend(placement_args(profile, &profile.cpu_partition));
-    args.push(script.display().to_string());
-    let sbatch_command = std::iter::once("sbatch".to_string())
-        .chain(args.iter().map(|a| shell_quote(a)))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let out = run(Command::new("sbatch").args(&args))
-        .map_err(|e| format!("sbatch refused the coordinator job: {e}"))?;
-    let job_id = out.trim().split(';').next().unwrap_or_default().to_string();
-    Ok(CoordinatorJob {
-        job_id,
-        sbatch_command,
-    })
-}
-
-/// Slurm's `--time` in minutes: whole minutes, rounded up, plus one so that the wrapper (which
-/// enforces the exact limit and the grace period) acts before Slurm does.
-pub fn slurm_minutes(limit: Duration, grace: Duration) -> u64 {
-    (limit.saturating_add(grace).as_secs_f64() / 60.0).ceil() as u64 + 1
-}
-
-fn run(command: &mut Command) -> Result<String, String> {
-    match command.output() {
-        Ok(out) if out.status.success() => Ok(String::from_utf8_lossy(&out.stdout).into_owned()),
-        Ok(out) => Err(format!(
-            "{} ({})",
-            String::from_utf8_lossy(&out.stderr).trim(),
-            out.status
-        )),
-        Err(e) => Err(e.to_string()),
-    }
-}
+/// How long `scancel` may take during a stop: a stop must take effect within seconds even
+/// while slurmctld does not answer.
+const SCANCEL_LIMIT: Duration = Duration::from_secs(3);
 
 impl SlurmExecutor {
     pub fn new(
@@ -216,7 +97,44 @@ impl SlurmExecutor {
             last_poll: None,
             elapsed: BTreeMap::new(),
             calls: CallCounts::default(),
+            interrupt: None,
+            down_since: None,
+            events: Vec::new(),
+            request_checked: false,
         }
+    }
+
+    fn interrupted(&self) -> bool {
+        self.interrupt
+            .as_ref()
+            .is_some_and(|flag| flag.load(Ordering::Relaxed))
+    }
+
+    /// Runs a Slurm command, bounded in time and by a stop, and keeps track of whether slurmctld
+    /// answers: the search log says when an outage starts and when it ends.
+    fn call(&mut self, command: &mut Command, limit: Duration) -> Result<String, Failure> {
+        let interrupt = self.interrupt.clone();
+        let result = run_bounded(command, limit, interrupt.as_deref());
+        match &result {
+            Err(Failure::NoAnswer(why)) if !self.interrupted() => {
+                if self.down_since.is_none() {
+                    self.down_since = Some((Instant::now(), crate::clock::now()));
+                    self.events.push(ExecutorEvent::Note(format!(
+                        "Slurm does not answer ({why}); runs in flight are kept, and submissions wait until it answers again"
+                    )));
+                }
+            }
+            Err(Failure::NoAnswer(_)) => {}
+            Ok(_) | Err(Failure::Refused(_)) => {
+                if let Some((since, _)) = self.down_since.take() {
+                    self.events.push(ExecutorEvent::Note(format!(
+                        "Slurm answers again, after {} s without an answer",
+                        since.elapsed().as_secs()
+                    )));
+                }
+            }
+        }
+        result
     }
 
     /// `hps{search}c{combination}_{tag}`: the tag (from the search folder's path) keeps the
@@ -228,20 +146,25 @@ impl SlurmExecutor {
     /// The job script: the profile's setup lines, then the wrapper. Every path is quoted;
     /// hyperparameter values are not in it at all (they travel in input.json).
     pub fn job_script(&self, spec: &RunSpec) -> String {
-        let command = [
-            self.wrapper.display().to_string(),
-            "_wrap".into(),
-            "--folder".into(),
-            spec.folder.display().to_string(),
-            "--time-limit".into(),
-            spec.time_limit.as_secs_f64().to_string(),
-            "--grace".into(),
-            spec.kill_grace.as_secs_f64().to_string(),
-            "--".into(),
-            spec.program.display().to_string(),
-            spec.script.display().to_string(),
-            spec.input.display().to_string(),
-        ];
+        // Where the limit is whole minutes, Slurm enforces it (the job ends TIMEOUT, as sacct
+        // and every Slurm tool expect) and the wrapper's own limit is only a safety net past
+        // Slurm's; a limit in seconds is enforced by the wrapper, to the second.
+        let enforced = if slurm_enforces(spec.time_limit) {
+            spec.time_limit
+                .saturating_add(spec.kill_grace)
+                .saturating_add(Duration::from_secs(120))
+        } else {
+            spec.time_limit
+        };
+        let command: Vec<String> = std::iter::once(self.wrapper.display().to_string())
+            .chain(spec.wrap_args(enforced))
+            .chain([
+                "--".into(),
+                spec.program.display().to_string(),
+                spec.script.display().to_string(),
+                spec.input.display().to_string(),
+            ])
+            .collect();
         job_script(
             &self.profile,
             "one run of the analysis script",
@@ -260,7 +183,14 @@ impl SlurmExecutor {
             format!("--output={log}"),
             format!("--error={log}"),
             "--open-mode=append".to_string(),
-            format!("--time={}", slurm_minutes(spec.time_limit, spec.kill_grace)),
+            format!(
+                "--time={}",
+                if slurm_enforces(spec.time_limit) {
+                    spec.time_limit.as_secs().div_ceil(60)
+                } else {
+                    slurm_minutes(spec.time_limit, spec.kill_grace)
+                }
+            ),
             format!("--mem={}G", self.memory_gb),
             format!("--cpus-per-task={}", self.cpus),
             "--ntasks=1".to_string(),
@@ -291,17 +221,31 @@ impl SlurmExecutor {
         let args = self.sbatch_args(spec, &script_path);
         let mut last_error = String::new();
         // A busy slurmctld answers again after a moment; a few quick tries, then the
-        // coordinator's own backoff takes over.
+        // coordinator's own backoff takes over. A stop ends the tries at once.
         for delay in [0u64, 1, 2] {
+            if self.interrupted() {
+                break;
+            }
             std::thread::sleep(Duration::from_secs(delay));
             self.calls.sbatch += 1;
-            match run(Command::new("sbatch").args(&args)) {
+            match self.call(Command::new("sbatch").args(&args), COMMAND_LIMIT) {
                 Ok(out) => {
                     let id = out.trim().split(';').next().unwrap_or_default().to_string();
                     if !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) {
                         return Ok(id);
                     }
                     last_error = format!("sbatch answered {out:?}, not a job id");
+                }
+                Err(Failure::Refused(message)) if is_permanent_rejection(&message) => {
+                    return Err(ExecutorError::Refused {
+                        id: spec.combination_id,
+                        message: format!("sbatch: {message}"),
+                    });
+                }
+                Err(Failure::NoAnswer(e)) => {
+                    // More tries would only delay the coordinator's backoff, and a stop.
+                    last_error = format!("sbatch failed: {e}");
+                    break;
                 }
                 Err(e) => last_error = format!("sbatch failed: {e}"),
             }
@@ -317,22 +261,23 @@ impl SlurmExecutor {
             return Some(BTreeMap::new());
         }
         self.calls.squeue += 1;
-        let out = Command::new("squeue")
-            .args([
+        let answer = self.call(
+            Command::new("squeue").args([
                 "--noheader",
                 "--format=%i|%T|%M",
                 "--states=all",
                 &format!("--jobs={}", ids.join(",")),
-            ])
-            .output()
-            .ok()?;
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if !out.status.success() && !stderr.contains("Invalid job id") {
-            return None; // slurmctld unreachable: try at the next poll
-        }
+            ]),
+            COMMAND_LIMIT,
+        );
+        let out = match answer {
+            Ok(out) => out,
+            // Every listed job has left Slurm's memory: none is in the queue.
+            Err(Failure::Refused(e)) if e.contains("Invalid job id") => String::new(),
+            Err(_) => return None, // slurmctld unreachable: try at the next poll
+        };
         Some(
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
+            out.lines()
                 .filter_map(|l| {
                     let mut cells = l.trim().split('|');
                     let (id, state) = (cells.next()?, cells.next()?);
@@ -351,13 +296,16 @@ impl SlurmExecutor {
             return BTreeMap::new();
         }
         self.calls.sacct += 1;
-        let Ok(out) = run(Command::new("sacct").args([
-            "--noheader",
-            "--parsable2",
-            "--allocations",
-            "--format=JobID,State,ExitCode,Elapsed",
-            &format!("--jobs={}", ids.join(",")),
-        ])) else {
+        let Ok(out) = self.call(
+            Command::new("sacct").args([
+                "--noheader",
+                "--parsable2",
+                "--allocations",
+                "--format=JobID,State,ExitCode,Elapsed",
+                &format!("--jobs={}", ids.join(",")),
+            ]),
+            COMMAND_LIMIT,
+        ) else {
             return BTreeMap::new();
         };
         out.lines()
@@ -372,6 +320,98 @@ impl SlurmExecutor {
                 Some((id, (state, exit)))
             })
             .collect()
+    }
+
+    /// Why no node of the run's partition can ever take its request (memory, CPUs, GPUs), by
+    /// `sinfo`, before the first sbatch; `None` when some node can, or sinfo does not answer
+    /// (then sbatch itself decides). Checked once per coordinator.
+    fn request_beyond_every_node(&mut self) -> Option<String> {
+        let partition = if self.gpus.is_some() {
+            self.profile.gpu_partition.clone()
+        } else {
+            self.profile.cpu_partition.clone()
+        };
+        let mut command = Command::new("sinfo");
+        command.args(["--noheader", "--format=%P|%m|%c|%G"]);
+        if let Some(p) = &partition {
+            command.arg(format!("--partition={p}"));
+        }
+        let out = self.call(&mut command, COMMAND_LIMIT).ok()?;
+        self.request_checked = true;
+        let nodes: Vec<NodeSize> = out
+            .lines()
+            .filter(|l| {
+                partition.is_some() || l.split('|').next().is_some_and(|p| p.ends_with('*'))
+            })
+            .filter_map(NodeSize::parse)
+            .collect();
+        if nodes.is_empty() {
+            return None; // an unknown partition: sbatch says so in its own words
+        }
+        let where_ = partition.map_or("the default partition".to_string(), |p| {
+            format!("partition {p}")
+        });
+        let most = |f: fn(&NodeSize) -> u64| nodes.iter().map(f).max().unwrap_or(0);
+        let memory_mb = self.memory_gb.saturating_mul(1024);
+        if memory_mb > most(|n| n.memory_mb) {
+            return Some(format!(
+                "job_config.json asks for `memory` {} GB per run, but the largest node of {where_} has {} MB; lower `memory`",
+                self.memory_gb,
+                most(|n| n.memory_mb)
+            ));
+        }
+        if self.cpus > most(|n| n.cpus) {
+            return Some(format!(
+                "job_config.json asks for `num_processors` {} per run, but the largest node of {where_} has {} CPUs; lower `num_processors`",
+                self.cpus,
+                most(|n| n.cpus)
+            ));
+        }
+        if let Some(gpus) = self.gpus {
+            if gpus > most(|n| n.gpus) {
+                return Some(format!(
+                    "job_config.json asks for `gpus` {gpus} per run, but the node with the most GPUs in {where_} has {}; lower `gpus` or use another partition (gpu_partition in the cluster profile)",
+                    most(|n| n.gpus)
+                ));
+            }
+        }
+        None
+    }
+
+    /// The newest job of a combination's name that Slurm has not finished, if any.
+    fn live_job_by_name(&mut self, combination_id: u64) -> Option<String> {
+        self.calls.squeue += 1;
+        let name = self.job_name(combination_id);
+        let out = self
+            .call(
+                Command::new("squeue").args([
+                    "--noheader",
+                    "--format=%i|%T",
+                    &format!("--name={name}"),
+                ]),
+                COMMAND_LIMIT,
+            )
+            .ok()?;
+        out.lines()
+            .filter_map(|l| {
+                let (id, state) = l.trim().split_once('|')?;
+                let number: u64 = id.parse().ok()?;
+                (!is_final(state)).then(|| (number, id.to_string()))
+            })
+            .max()
+            .map(|(_, id)| id)
+    }
+
+    /// A scancel that got no answer: slurmctld is down, so the stop cannot wait for the jobs.
+    fn note_unanswered_scancel(&mut self, failure: &Failure) {
+        if let Failure::NoAnswer(why) = failure {
+            if self.down_since.is_none() {
+                self.down_since = Some((Instant::now(), crate::clock::now()));
+                self.events.push(ExecutorEvent::Note(format!(
+                    "Slurm does not answer scancel ({why}); the jobs may still run, and `hpsearch resume` takes them over"
+                )));
+            }
+        }
     }
 
     /// Decides how a job that left the queue (or reached a final state) ended.
@@ -389,6 +429,12 @@ impl SlurmExecutor {
                 )));
             }
             "OUT_OF_MEMORY" => return Verdict::End(RunEnd::OutOfMemory),
+            // Without cgroups Slurm's OverMemoryKill ends the job FAILED (0:9), or CANCELLED,
+            // and slurmstepd says why in the job's output: a memory kill is a memory kill
+            // whichever mechanism made it.
+            "FAILED" | "CANCELLED" | "" if !job.stopping && killed_for_memory(&job.spec.folder) => {
+                return Verdict::End(RunEnd::OutOfMemory);
+            }
             "TIMEOUT" => return Verdict::End(RunEnd::TimedOut),
             // The wrapper records a signal when scancel stops the script; Slurm knows why.
             s if s.starts_with("CANCELLED")
@@ -404,10 +450,15 @@ impl SlurmExecutor {
         }
         match state {
             "COMPLETED" => Verdict::End(RunEnd::Exited(0)),
-            "FAILED" => {
-                let code = exit_code.split(':').next().and_then(|c| c.parse().ok()).unwrap_or(1);
-                Verdict::End(RunEnd::Exited(code))
-            }
+            // sacct's ExitCode is `code:signal`: a job killed by a signal has code 0.
+            "FAILED" => match parse_exit_code(exit_code) {
+                Some((_, signal)) if signal != 0 => Verdict::End(RunEnd::Signaled(signal)),
+                Some((code, _)) => Verdict::End(RunEnd::Exited(code)),
+                None => Verdict::End(RunEnd::Lost(format!(
+                    "Slurm job {} FAILED without a record of how the script ended, and with no exit code Slurm could give ({exit_code:?})",
+                    job.job_id
+                ))),
+            },
             "" => Verdict::End(RunEnd::Lost(format!(
                 "Slurm job {} left the queue without a record of how the script ended (is the job's folder on a file system the nodes share? is accounting off?)",
                 job.job_id
@@ -417,19 +468,60 @@ impl SlurmExecutor {
     }
 }
 
-/// Eight hex digits that differ between search folders (FNV-1a of the path).
-pub fn folder_tag(dir: &Path) -> String {
-    let mut hash: u32 = 0x811c_9dc5;
-    for byte in dir.display().to_string().bytes() {
-        hash ^= u32::from(byte);
-        hash = hash.wrapping_mul(0x0100_0193);
-    }
-    format!("{hash:08x}")
-}
-
 enum Verdict {
     End(RunEnd),
     Resubmit(String),
+}
+
+/// Whether Slurm enforces a run's time limit itself: when it is a whole number of minutes (to
+/// the millisecond), which Slurm's `--time` can say exactly.
+fn slurm_enforces(limit: Duration) -> bool {
+    let millis = limit.as_millis();
+    millis >= 60_000 && (millis + 1) % 60_000 <= 2
+}
+
+/// What one line of `sinfo --format=%P|%m|%c|%G` says a partition's nodes have.
+struct NodeSize {
+    memory_mb: u64,
+    cpus: u64,
+    gpus: u64,
+}
+
+impl NodeSize {
+    fn parse(line: &str) -> Option<NodeSize> {
+        let cells: Vec<&str> = line.trim().split('|').collect();
+        // `%m` may read `24151+` when nodes differ; the number is the smallest.
+        let number = |text: &str| text.trim_end_matches('+').trim().parse::<u64>().ok();
+        let gpus = cells
+            .get(3)?
+            .split(',')
+            .filter_map(|g| {
+                let g = g.split('(').next()?;
+                let mut parts = g.split(':');
+                (parts.next()? == "gpu").then(|| parts.next_back().and_then(number))?
+            })
+            .sum();
+        Some(NodeSize {
+            memory_mb: number(cells.get(1)?)?,
+            cpus: number(cells.get(2)?)?,
+            gpus,
+        })
+    }
+}
+
+/// sacct's `ExitCode`, `code:signal`.
+fn parse_exit_code(text: &str) -> Option<(i32, i32)> {
+    let (code, signal) = text.trim().split_once(':')?;
+    Some((code.parse().ok()?, signal.parse().ok()?))
+}
+
+/// What slurmstepd writes into a job's output when it kills the job for its memory.
+fn killed_for_memory(folder: &Path) -> bool {
+    let tail = crate::executor::log_tail(&folder.join("log.txt"), 20).to_ascii_lowercase();
+    tail.contains("exceeded job memory limit")
+        || tail.contains("exceeded step memory limit")
+        || tail.contains("oom-kill")
+        || tail.contains("out of memory")
 }
 
 /// Job states after which a job will not run again.
@@ -450,6 +542,14 @@ fn is_final(state: &str) -> bool {
 
 impl Executor for SlurmExecutor {
     fn submit(&mut self, spec: &RunSpec) -> Result<Submitted, ExecutorError> {
+        if !self.request_checked {
+            if let Some(message) = self.request_beyond_every_node() {
+                return Err(ExecutorError::Refused {
+                    id: spec.combination_id,
+                    message,
+                });
+            }
+        }
         let job_id = self.sbatch(spec)?;
         self.jobs.insert(
             spec.combination_id,
@@ -470,26 +570,28 @@ impl Executor for SlurmExecutor {
     }
 
     fn adopt(&mut self, known: &Known) -> Adoption {
-        let job_id = match &known.job_id {
-            Some(id) => id.clone(),
-            None => {
-                // The coordinator may have died between sbatch and recording the id: look for the
-                // job by its name.
-                self.calls.squeue += 1;
-                let name = self.job_name(known.spec.combination_id);
-                let found = run(Command::new("squeue").args([
-                    "--noheader",
-                    "--format=%i",
-                    &format!("--name={name}"),
-                ]))
-                .ok()
-                .and_then(|o| o.lines().next().map(|l| l.trim().to_string()))
-                .filter(|s| !s.is_empty());
-                match found {
-                    Some(id) => id,
-                    None => return Adoption::NeverStarted,
+        // A live job of this combination's name is the one to take over, whatever the store
+        // says: the coordinator may have died between sbatch and recording the id, or between
+        // a resubmission and recording the new id. Starting another would run it twice.
+        let live = self.live_job_by_name(known.spec.combination_id);
+        if let Some(id) = &live {
+            if known.job_id.as_ref() != Some(id) {
+                if let Some(old) = &known.job_id {
+                    self.events.push(ExecutorEvent::Resubmitted {
+                        combination_id: known.spec.combination_id,
+                        job_id: id.clone(),
+                        note: format!(
+                            "combination {}: found its live Slurm job {id} (the store had {old}); taking it over",
+                            known.spec.combination_id
+                        ),
+                    });
                 }
             }
+        }
+        let job_id = match (live, &known.job_id) {
+            (Some(id), _) => id,
+            (None, Some(id)) => id.clone(),
+            (None, None) => return Adoption::NeverStarted,
         };
         let job = SlurmJob {
             spec: known.spec.clone(),
@@ -599,7 +701,14 @@ impl Executor for SlurmExecutor {
                 }),
                 Verdict::Resubmit(why) => match self.sbatch(&job.spec) {
                     Ok(new_id) => {
-                        eprintln!("hpsearch: Slurm job {} of combination {id} ended {why}; submitted again as job {new_id}", job.job_id);
+                        self.events.push(ExecutorEvent::Resubmitted {
+                            combination_id: id,
+                            job_id: new_id.clone(),
+                            note: format!(
+                                "combination {id}: Slurm job {} ended {why}; submitted again as job {new_id}",
+                                job.job_id
+                            ),
+                        });
                         job.job_id = new_id;
                         job.resubmits += 1;
                         self.jobs.insert(id, job);
@@ -622,20 +731,30 @@ impl Executor for SlurmExecutor {
     }
 
     fn cancel(&mut self, combination_id: u64) {
-        if let Some(job) = self.jobs.get_mut(&combination_id) {
-            job.stopping = true;
-            let id = job.job_id.clone();
+        let Some(job) = self.jobs.get_mut(&combination_id) else {
+            return;
+        };
+        job.stopping = true;
+        let id = job.job_id.clone();
+        // While slurmctld does not answer, each scancel would wait out its limit: a stop must
+        // not take seconds per job.
+        if self.down_since.is_none() {
             self.calls.scancel += 1;
-            let _ = run(Command::new("scancel").arg(id));
+            if let Err(e) = run_bounded(Command::new("scancel").arg(id), SCANCEL_LIMIT, None) {
+                self.note_unanswered_scancel(&e);
+            }
         }
     }
 
     fn stop_all(&mut self, _grace: Duration) -> Vec<u64> {
         let ids: Vec<u64> = self.jobs.keys().copied().collect();
         let job_ids: Vec<String> = self.jobs.values().map(|j| j.job_id.clone()).collect();
-        if !job_ids.is_empty() {
+        if !job_ids.is_empty() && self.down_since.is_none() {
             self.calls.scancel += 1;
-            let _ = run(Command::new("scancel").args(&job_ids));
+            if let Err(e) = run_bounded(Command::new("scancel").args(&job_ids), SCANCEL_LIMIT, None)
+            {
+                self.note_unanswered_scancel(&e);
+            }
         }
         self.jobs.clear();
         ids
@@ -643,6 +762,18 @@ impl Executor for SlurmExecutor {
 
     fn active(&self) -> usize {
         self.jobs.len()
+    }
+
+    fn set_interrupt(&mut self, flag: Arc<AtomicBool>) {
+        self.interrupt = Some(flag);
+    }
+
+    fn take_events(&mut self) -> Vec<ExecutorEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    fn unreachable(&self) -> bool {
+        self.down_since.is_some()
     }
 
     fn load_report(&self) -> Option<String> {
@@ -685,6 +816,7 @@ mod tests {
             setup_lines: vec![],
             poll_interval_seconds: 1.0,
             max_resubmits,
+            requeue_on_timeout: false,
             file: PathBuf::new(),
         };
         SlurmExecutor {
@@ -699,6 +831,10 @@ mod tests {
             last_poll: None,
             elapsed: BTreeMap::new(),
             calls: CallCounts::default(),
+            interrupt: None,
+            down_since: None,
+            events: Vec::new(),
+            request_checked: false,
         }
     }
 
@@ -712,6 +848,7 @@ mod tests {
                 input: PathBuf::new(),
                 time_limit: Duration::from_secs(60),
                 kill_grace: Duration::from_secs(1),
+                checkpoint_signal: Duration::ZERO,
             },
             job_id: "7".into(),
             resubmits,

@@ -1,0 +1,219 @@
+//! Calls to Slurm's client commands, and what their answers mean: durations, and whether a
+//! refused `sbatch` is worth trying again (slurmctld busy or down) or never will be (a request
+//! no node can satisfy, an unknown partition or account).
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Seconds of a Slurm duration: `[D-][HH:]MM:SS` (`INVALID`, `UNLIMITED`, empty: None).
+pub fn parse_slurm_duration(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let (days, clock) = match text.split_once('-') {
+        Some((d, rest)) => (d.parse::<f64>().ok()?, rest),
+        None => (0.0, text),
+    };
+    let parts: Vec<f64> = clock
+        .split(':')
+        .map(|p| p.parse::<f64>().ok())
+        .collect::<Option<_>>()?;
+    let seconds = match parts.as_slice() {
+        [s] => *s,
+        [m, s] => m * 60.0 + s,
+        [h, m, s] => h * 3600.0 + m * 60.0 + s,
+        _ => return None,
+    };
+    Some(days * 86_400.0 + seconds)
+}
+
+/// How long one Slurm command may take before hpsearch gives up on it: slurmctld answers in
+/// milliseconds when it is up, and a command waiting out its MessageTimeout means it is not.
+pub const COMMAND_LIMIT: Duration = Duration::from_secs(20);
+
+/// Why a Slurm command gave no answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failure {
+    /// It ran and said no: its stderr and exit status, on one line.
+    Refused(String),
+    /// It could not run, ran past its limit, or was interrupted by a stop: slurmctld may be down.
+    NoAnswer(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Refused(m) | Failure::NoAnswer(m) => f.write_str(m),
+        }
+    }
+}
+
+/// Runs a Slurm command to its end, or until `limit` passes or `interrupt` is set (a stop was
+/// asked for): then the command is killed, so that Ctrl-C takes effect at once whatever
+/// slurmctld is doing.
+pub fn run_bounded(
+    command: &mut Command,
+    limit: Duration,
+    interrupt: Option<&AtomicBool>,
+) -> Result<String, Failure> {
+    let name = command.get_program().to_string_lossy().into_owned();
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Failure::NoAnswer(format!("cannot run {name}: {e}")))?;
+    // Read both pipes while waiting, so that a long answer cannot fill a pipe and stall.
+    let reader = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = reader(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = reader(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => {}
+            Err(e) => return Err(Failure::NoAnswer(format!("{name}: {e}"))),
+        }
+        let stopped = interrupt.is_some_and(|flag| flag.load(Ordering::Relaxed));
+        if stopped || started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(Failure::NoAnswer(if stopped {
+                format!("{name} was interrupted by a stop")
+            } else {
+                format!("{name} gave no answer within {} s", limit.as_secs())
+            }));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let out = String::from_utf8_lossy(&stdout.join().unwrap_or_default()).into_owned();
+    let err = String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned();
+    if status.success() {
+        return Ok(out);
+    }
+    let message = format!("{} ({status})", one_line(&err));
+    if cannot_reach_controller(&err) {
+        Err(Failure::NoAnswer(message))
+    } else {
+        Err(Failure::Refused(message))
+    }
+}
+
+/// `run_bounded` with the usual limit and no interrupt, for one-off calls.
+pub fn run(command: &mut Command) -> Result<String, String> {
+    run_bounded(command, COMMAND_LIMIT, None).map_err(|f| f.to_string())
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Whether a client's error says slurmctld could not be reached (down, restarting, busy).
+pub fn cannot_reach_controller(stderr: &str) -> bool {
+    let text = stderr.to_ascii_lowercase();
+    [
+        "unable to contact slurm controller",
+        "connection refused",
+        "socket timed out",
+        "communication connection failure",
+        "slurm_receive_msg",
+        "zero bytes were transmitted",
+        "slurmctld not responding",
+        "resource temporarily unavailable",
+        "try again",
+    ]
+    .iter()
+    .any(|p| text.contains(p))
+}
+
+/// Whether sbatch refused a job for a reason that no retry changes: a request no node can
+/// satisfy, a partition, account or QOS that does not exist, options Slurm rejects. Limits on
+/// jobs in flight (`QOSMaxSubmitJob...`, `AssocMaxSubmitJob...`) are not permanent: they lift
+/// when runs end.
+pub fn is_permanent_rejection(stderr: &str) -> bool {
+    let text = stderr.to_ascii_lowercase();
+    if text.contains("maxsubmit") || cannot_reach_controller(&text) {
+        return false;
+    }
+    [
+        "requested node configuration is not available",
+        "invalid partition name",
+        "memory specification can not be satisfied",
+        "invalid account",
+        "invalid qos",
+        "invalid generic resource",
+        "invalid gres",
+        "invalid feature specification",
+        "requested time limit is invalid",
+        "job violates accounting/qos policy",
+        "invalid job array specification",
+        "unrecognized option",
+        "invalid option",
+        "cpu count per node can not be satisfied",
+        "node count specification invalid",
+        "requested partition configuration not available",
+    ]
+    .iter()
+    .any(|p| text.contains(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permanent_refusals_are_told_from_an_unreachable_controller() {
+        assert!(is_permanent_rejection(
+            "sbatch: error: Batch job submission failed: Requested node configuration is not available"
+        ));
+        assert!(is_permanent_rejection(
+            "sbatch: error: Batch job submission failed: Invalid partition name specified"
+        ));
+        assert!(is_permanent_rejection(
+            "sbatch: error: Memory specification can not be satisfied"
+        ));
+        assert!(!is_permanent_rejection(
+            "sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)"
+        ));
+        assert!(!is_permanent_rejection(
+            "sbatch: error: QOSMaxSubmitJobPerUserLimit"
+        ));
+    }
+
+    #[test]
+    fn a_command_past_its_limit_or_interrupted_is_killed_at_once() {
+        let started = Instant::now();
+        let out = run_bounded(
+            Command::new("sleep").arg("30"),
+            Duration::from_millis(200),
+            None,
+        );
+        assert!(matches!(out, Err(Failure::NoAnswer(_))), "{out:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let flag = AtomicBool::new(true);
+        let out = run_bounded(Command::new("sleep").arg("30"), COMMAND_LIMIT, Some(&flag));
+        assert!(matches!(out, Err(Failure::NoAnswer(m)) if m.contains("interrupted")));
+        assert_eq!(
+            run_bounded(Command::new("echo").arg("hi"), COMMAND_LIMIT, None),
+            Ok("hi\n".to_string())
+        );
+    }
+}
