@@ -742,3 +742,49 @@ fn a_time_limit_in_whole_minutes_is_slurms_timeout_and_a_checkpointed_run_is_req
     assert_eq!(combinations[1]["attempts"], 2);
     assert!(search_log(&project).contains("requeue_on_timeout"));
 }
+
+#[test]
+#[ignore = "needs a running Slurm: bash scripts/slurm/start-local-slurm.sh"]
+fn a_job_waiting_in_the_queue_is_shown_queued_and_its_wait_is_not_run_time() {
+    require_slurm();
+    // Each job takes every CPU of the node: the second waits in the queue while the first runs.
+    let project = slurm_project(
+        &COUNTING.replace("${SLEEP:-0}", "4"),
+        one_param(),
+        json!({"search_type": "random", "max_suggestions": 2, "max_active_points": 2, "y_transformation": "none"}),
+    );
+    set_job(&project, "num_processors", json!(8));
+    project.hpsearch(&["launch", "--local", "."]).ok();
+    wait_until(
+        Duration::from_secs(30),
+        "one job queued and one running",
+        || {
+            project
+                .hpsearch(&["status", "hp_search_0"])
+                .stdout
+                .contains("1 queued · 1 running")
+        },
+    );
+    let states: Vec<Value> = snapshot_of(&project)["combinations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        states.iter().any(|c| c["state"] == "queued"),
+        "the snapshot says queued: {states:?}"
+    );
+    wait_until(Duration::from_secs(60), "the search to finish", || {
+        snapshot_of(&project)["state"] == "finished"
+    });
+    let results = project
+        .hpsearch(&["results", "hp_search_0", "--format", "json"])
+        .ok();
+    let rows: Vec<Value> = serde_json::from_str(&results.stdout).unwrap();
+    for row in &rows {
+        let minutes = row["job_time"].as_f64().unwrap();
+        assert!(
+            minutes < 0.09,
+            "run time without the queue's wait (4 s script): {minutes} min in {row}"
+        );
+    }
+}

@@ -109,6 +109,12 @@ fn resume_warns_of_corrupted_rows_and_reads_the_rest_of_the_search() {
         .ok();
     let rows: Vec<Value> = serde_json::from_str(&results.stdout).expect("results json");
     assert_eq!(rows.len(), 4, "every combination still reads: {rows:#?}");
+    // Readers of the published state show the same warnings, on stderr.
+    let status = project.hpsearch(&["status", "hp_search_0"]).ok();
+    for (out, what) in [(&results.stderr, "results"), (&status.stderr, "status")] {
+        assert!(out.contains(params_warning), "{what}: {out}");
+        assert!(out.contains(state_warning), "{what}: {out}");
+    }
     let by_id = |id: u64| {
         rows.iter()
             .find(|r| r["combination_id"] == json!(id))

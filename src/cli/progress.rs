@@ -52,8 +52,13 @@ impl Observer for ProgressObserver {
             (Some(loss), Some(id)) => format!("best {loss:.6} (#{id})"),
             _ => "best -".to_string(),
         };
+        let queued = if summary.queued > 0 {
+            format!("{} queued · ", summary.queued)
+        } else {
+            String::new()
+        };
         self.bar.set_message(format!(
-            "{} running · {} failed · {best}",
+            "{queued}{} running · {} failed · {best}",
             summary.running, summary.failed
         ));
         let noteworthy = matches!(

@@ -21,8 +21,13 @@ pub(super) fn load(paths: &SearchPaths) -> Result<Snapshot, CliError> {
             path.display()
         ))
     })?;
-    serde_json::from_str(&text)
-        .map_err(|e| CliError::Runtime(format!("{}: unreadable snapshot: {e}", path.display())))
+    let snapshot: Snapshot = serde_json::from_str(&text)
+        .map_err(|e| CliError::Runtime(format!("{}: unreadable snapshot: {e}", path.display())))?;
+    // A corrupted row is shown as read, never silently.
+    for warning in &snapshot.warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(snapshot)
 }
 
 /// The search's state as a user should read it: a `running` snapshot without a live
@@ -131,11 +136,12 @@ fn search_status(paths: &SearchPaths) -> Result<i32, CliError> {
     }
     let planned = sum.planned.map(|p| format!(" of {p}")).unwrap_or_default();
     println!(
-        "  {} search · {} created{planned} · {} succeeded · {} failed · {} running · {} cancelled · elapsed {}",
+        "  {} search · {} created{planned} · {} succeeded · {} failed · {} queued · {} running · {} cancelled · elapsed {}",
         s.search_type,
         sum.created,
         sum.succeeded,
         sum.failed,
+        sum.queued,
         sum.running,
         sum.cancelled,
         format_duration(sum.elapsed_seconds)

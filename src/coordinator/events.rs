@@ -20,6 +20,8 @@ pub enum Event {
     RunAdopted {
         id: u64,
         job_id: String,
+        /// Still waiting in the scheduler's queue, not running.
+        queued: bool,
     },
     RunRestarted {
         id: u64,
@@ -49,6 +51,9 @@ pub enum Event {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Summary {
     pub created: u64,
+    /// Waiting in a scheduler's queue (Slurm's PENDING).
+    #[serde(default)]
+    pub queued: u64,
     pub running: u64,
     pub succeeded: u64,
     pub failed: u64,
@@ -112,9 +117,10 @@ pub fn describe(event: &Event) -> String {
                 values.join(", ")
             )
         }
-        Event::RunAdopted { id, job_id } => {
-            format!("combination {id} is still running ({job_id}); watching it again")
-        }
+        Event::RunAdopted { id, job_id, queued } => format!(
+            "combination {id} is still {} ({job_id}); watching it again",
+            if *queued { "queued" } else { "running" }
+        ),
         Event::RunRestarted { id } => {
             format!("combination {id} was stopped before it finished; running it again")
         }

@@ -89,6 +89,7 @@ impl Coordinator {
             search_config: ConfigCopy::of(&self.definition.files[0]),
             model_config: ConfigCopy::of(&self.definition.files[2]),
             test_runs: Vec::new(),
+            warnings: self.row_warnings.clone(),
         };
         let test_runs = self.store.test_runs();
         let text = test_runs.map(|runs| {

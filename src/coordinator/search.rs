@@ -128,6 +128,8 @@ pub struct Coordinator {
     refused: Option<String>,
     /// Set by the signal thread on a stop request, for the executor and `fill`.
     interrupt: Arc<AtomicBool>,
+    /// Corrupted rows found in the store, published for `status` and `results` to show.
+    pub(super) row_warnings: Vec<String>,
     _lock: CoordinatorLock,
 }
 
@@ -204,6 +206,7 @@ impl Coordinator {
             fail_fast: Default::default(),
             refused: None,
             interrupt,
+            row_warnings: Vec::new(),
             _lock: lock,
         };
         coordinator.reload()?;
@@ -221,6 +224,7 @@ impl Coordinator {
         self.summarize();
         for warning in self.store.take_warnings() {
             self.emit(Event::Note(format!("warning: {warning}")));
+            self.row_warnings.push(warning.to_string());
         }
         Ok(())
     }
@@ -294,6 +298,7 @@ impl Coordinator {
                 RunState::Succeeded => s.succeeded += 1,
                 RunState::Failed => s.failed += 1,
                 RunState::Cancelled => s.cancelled += 1,
+                RunState::Queued => s.queued += 1,
                 RunState::Created | RunState::Interrupted => {}
             }
             if c.state == RunState::Succeeded {
@@ -503,7 +508,7 @@ impl Coordinator {
         let running = self
             .combinations
             .iter()
-            .filter(|c| c.state == RunState::Running)
+            .filter(|c| c.state.is_active())
             .count();
         let finished = self.store.meta("state")?.as_deref() == Some("finished");
         let end = self.stop_everything()?;
@@ -594,11 +599,16 @@ impl Coordinator {
                             submitted.pid,
                             submitted.pid_start,
                             submitted.started_at,
+                            submitted.queued,
                         )?;
+                    } else if c.state == RunState::Queued && !submitted.queued {
+                        // It started while no coordinator watched.
+                        self.store.mark_started(c.id, submitted.started_at)?;
                     }
                     self.emit(Event::RunAdopted {
                         id: c.id,
                         job_id: submitted.job_id,
+                        queued: submitted.queued,
                     });
                 }
                 Adoption::Ended(ended) => self.record_end(ended)?,
@@ -729,6 +739,7 @@ impl Coordinator {
                     submitted.pid,
                     submitted.pid_start,
                     submitted.started_at,
+                    submitted.queued,
                 )?;
                 self.refresh(&[id])?;
                 let (params, label) = self
@@ -784,6 +795,10 @@ impl Coordinator {
         for event in self.executor.take_events() {
             match event {
                 ExecutorEvent::Note(text) => self.emit(Event::Note(text)),
+                ExecutorEvent::Started { combination_id, at } => {
+                    self.store.mark_started(combination_id, at)?;
+                    self.refresh(&[combination_id])?;
+                }
                 ExecutorEvent::Resubmitted {
                     combination_id,
                     job_id,
@@ -1041,7 +1056,7 @@ impl Coordinator {
         let active: Vec<u64> = self
             .combinations
             .iter()
-            .filter(|c| c.state == RunState::Running)
+            .filter(|c| c.state.is_active())
             .map(|c| c.id)
             .collect();
         for id in &active {

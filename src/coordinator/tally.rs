@@ -43,6 +43,7 @@ pub(super) fn tally(summary: &mut Summary, old: Option<&Combination>, new: &Comb
 
 fn count_of(summary: &mut Summary, state: RunState) -> Option<&mut u64> {
     match state {
+        RunState::Queued => Some(&mut summary.queued),
         RunState::Running => Some(&mut summary.running),
         RunState::Succeeded => Some(&mut summary.succeeded),
         RunState::Failed => Some(&mut summary.failed),

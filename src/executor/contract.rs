@@ -47,6 +47,8 @@ impl RunSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Submitted {
     pub job_id: String,
+    /// Waiting in the scheduler's queue, not started yet; `ExecutorEvent::Started` follows.
+    pub queued: bool,
     pub pid: Option<i32>,
     pub pid_start: Option<u64>,
     pub started_at: f64,
@@ -137,6 +139,8 @@ pub enum ExecutorEvent {
         job_id: String,
         note: String,
     },
+    /// A queued run started running, at this wall-clock time.
+    Started { combination_id: u64, at: f64 },
 }
 
 /// Whether a file-system error would stop every run alike (a full disk or quota, a read-only

@@ -131,6 +131,7 @@ impl Executor for LocalExecutor {
             },
         );
         Ok(Submitted {
+            queued: false,
             job_id: format!("local:{pid}"),
             pid: Some(pid),
             pid_start,
@@ -166,6 +167,7 @@ impl Executor for LocalExecutor {
                 },
             );
             return Adoption::Running(Submitted {
+                queued: false,
                 job_id: format!("local:{pid}"),
                 pid: Some(pid),
                 pid_start: ticks,

@@ -37,6 +37,9 @@ pub struct Snapshot {
     /// Runs of the test phase, kept apart from the search's combinations.
     #[serde(default)]
     pub test_runs: Vec<TestRun>,
+    /// Problems found reading the store (a corrupted row), for every reader to show.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// A config file as the search recorded it when it started.

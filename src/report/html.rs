@@ -105,7 +105,7 @@ pub fn body(a: &Analysis, links: &Links) -> String {
     let s = &a.summary;
     let _ = write!(
         out,
-        "<h1>Search {} · {}</h1><p class=\"note\">{} · state <b id=\"search-state\">{}</b>{} · {} combinations: <span id=\"count-succeeded\">{}</span> succeeded, {} failed, {} running, {} cancelled · elapsed {:.1} min · objective: {}</p>",
+        "<h1>Search {} · {}</h1><p class=\"note\">{} · state <b id=\"search-state\">{}</b>{} · {} combinations: <span id=\"count-succeeded\">{}</span> succeeded, {} failed, {} queued, {} running, {} cancelled · elapsed {:.1} min · objective: {}</p>",
         a.search_id,
         escape(&a.search_type),
         escape(&a.search_folder),
@@ -117,6 +117,7 @@ pub fn body(a: &Analysis, links: &Links) -> String {
         s.created,
         s.succeeded,
         s.failed,
+        s.queued,
         s.running,
         s.cancelled,
         s.elapsed_seconds / 60.0,

@@ -10,6 +10,8 @@ use serde_json::{Map, Value};
 #[serde(rename_all = "snake_case")]
 pub enum RunState {
     Created,
+    /// Submitted to a scheduler and waiting in its queue (Slurm's PENDING): not running yet.
+    Queued,
     Running,
     Succeeded,
     Failed,
@@ -18,8 +20,9 @@ pub enum RunState {
 }
 
 impl RunState {
-    pub const ALL: [RunState; 6] = [
+    pub const ALL: [RunState; 7] = [
         RunState::Created,
+        RunState::Queued,
         RunState::Running,
         RunState::Succeeded,
         RunState::Failed,
@@ -30,6 +33,7 @@ impl RunState {
     pub fn name(self) -> &'static str {
         match self {
             RunState::Created => "created",
+            RunState::Queued => "queued",
             RunState::Running => "running",
             RunState::Succeeded => "succeeded",
             RunState::Failed => "failed",
@@ -54,8 +58,13 @@ impl RunState {
     pub fn is_pending(self) -> bool {
         matches!(
             self,
-            RunState::Created | RunState::Interrupted | RunState::Running
+            RunState::Created | RunState::Interrupted | RunState::Queued | RunState::Running
         )
+    }
+
+    /// Handed to an executor and not ended: waiting in a queue or running.
+    pub fn is_active(self) -> bool {
+        matches!(self, RunState::Queued | RunState::Running)
     }
 }
 
@@ -180,8 +189,16 @@ pub struct TestRun {
 }
 
 impl Combination {
-    /// Minutes the run took (or has taken so far, given `now`).
+    /// Minutes the run took (or has taken so far, given `now`): the scheduler's own measure
+    /// when it gave one, else from its start (not its submission: a queue's wait is not run
+    /// time) to its end.
     pub fn job_minutes(&self, now: f64) -> Option<f64> {
+        if let Some(seconds) = self.elapsed_seconds.filter(|s| s.is_finite() && *s >= 0.0) {
+            return Some(seconds / 60.0);
+        }
+        if self.state == RunState::Queued {
+            return None;
+        }
         let start = self.started_at?;
         let end = self.finished_at.unwrap_or(now);
         Some(((end - start) / 60.0).max(0.0))

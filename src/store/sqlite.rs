@@ -254,6 +254,8 @@ impl Store {
         Ok(id)
     }
 
+    /// A run handed to its executor: `queued` when it waits in a scheduler's queue (then its
+    /// start time is set when it starts, `mark_started`), else running since `started_at`.
     pub fn mark_running(
         &self,
         id: u64,
@@ -261,13 +263,34 @@ impl Store {
         pid: Option<i32>,
         pid_start: Option<u64>,
         started_at: f64,
+        queued: bool,
     ) -> Result<(), StoreError> {
+        let (state, started_at) = if queued {
+            (RunState::Queued, None)
+        } else {
+            (RunState::Running, Some(started_at))
+        };
         self.write(
                 "UPDATE combinations SET state = ?2, is_queued = 1, job_id = ?3, pid = ?4, pid_start = ?5, started_at = ?6,
                  attempts = attempts + 1, finished_at = NULL WHERE id = ?1",
-                params![id, RunState::Running.name(), job_id, pid, pid_start, started_at],
+                params![id, state.name(), job_id, pid, pid_start, started_at],
             )
             .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// A queued run started running at `started_at`.
+    pub fn mark_started(&self, id: u64, started_at: f64) -> Result<(), StoreError> {
+        self.write(
+            "UPDATE combinations SET state = ?2, started_at = ?3 WHERE id = ?1 AND state = ?4",
+            params![
+                id,
+                RunState::Running.name(),
+                started_at,
+                RunState::Queued.name()
+            ],
+        )
+        .map_err(|e| self.err(e))?;
         Ok(())
     }
 

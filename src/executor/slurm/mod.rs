@@ -47,6 +47,8 @@ struct SlurmJob {
     stopping: bool,
     /// Polls that found the job gone from the queue but not yet final in accounting.
     accounting_retries: u32,
+    /// Seen running (not only queued) by a poll.
+    started: bool,
 }
 
 const MAX_ACCOUNTING_RETRIES: u32 = 5;
@@ -524,6 +526,14 @@ fn killed_for_memory(folder: &Path) -> bool {
         || tail.contains("out of memory")
 }
 
+/// Job states in which the job's script runs (or is being cleaned up after running).
+fn is_running(state: &str) -> bool {
+    matches!(
+        state,
+        "RUNNING" | "COMPLETING" | "STOPPED" | "SUSPENDED" | "STAGE_OUT"
+    )
+}
+
 /// Job states after which a job will not run again.
 fn is_final(state: &str) -> bool {
     matches!(
@@ -559,10 +569,12 @@ impl Executor for SlurmExecutor {
                 resubmits: 0,
                 stopping: false,
                 accounting_retries: 0,
+                started: false,
             },
         );
         Ok(Submitted {
             job_id,
+            queued: true,
             pid: None,
             pid_start: None,
             started_at: crate::clock::now(),
@@ -599,18 +611,32 @@ impl Executor for SlurmExecutor {
             resubmits: 0,
             stopping: false,
             accounting_retries: 0,
+            started: false,
         };
         let states = self
             .queue_states(std::slice::from_ref(&job_id))
             .unwrap_or_default();
         match states.get(&job_id) {
             Some(state) if !is_final(state) => {
-                self.jobs.insert(known.spec.combination_id, job);
+                let running = is_running(state);
+                let started_at = match (known.started_at, self.elapsed.get(&job_id)) {
+                    (Some(at), _) => at,
+                    (None, Some(seconds)) if running => crate::clock::now() - seconds,
+                    _ => crate::clock::now(),
+                };
+                self.jobs.insert(
+                    known.spec.combination_id,
+                    SlurmJob {
+                        started: running,
+                        ..job
+                    },
+                );
                 Adoption::Running(Submitted {
                     job_id,
+                    queued: !running,
                     pid: None,
                     pid_start: None,
-                    started_at: known.started_at.unwrap_or_else(crate::clock::now),
+                    started_at,
                 })
             }
             queued => {
@@ -651,6 +677,18 @@ impl Executor for SlurmExecutor {
         let Some(states) = self.queue_states(&ids) else {
             return Vec::new();
         };
+        // Queued jobs that started since the last poll: their run time starts now, not at sbatch.
+        let now = crate::clock::now();
+        for (id, job) in &mut self.jobs {
+            if !job.started && states.get(&job.job_id).is_some_and(|s| is_running(s)) {
+                job.started = true;
+                let ran = self.elapsed.get(&job.job_id).copied().unwrap_or(0.0);
+                self.events.push(ExecutorEvent::Started {
+                    combination_id: *id,
+                    at: now - ran,
+                });
+            }
+        }
         let gone: Vec<u64> = self
             .jobs
             .iter()
@@ -660,11 +698,12 @@ impl Executor for SlurmExecutor {
         if gone.is_empty() {
             return Vec::new();
         }
-        // Ask accounting only about jobs whose state squeue no longer knows, or that were signalled.
+        // Ask accounting about the jobs squeue no longer knows, and about those that left no
+        // record of their end (squeue gives no exit code, and sacct says how they ended).
         let unknown: Vec<String> = gone
             .iter()
             .filter_map(|id| self.jobs.get(id))
-            .filter(|j| !states.contains_key(&j.job_id))
+            .filter(|j| !states.contains_key(&j.job_id) || read_status(&j.spec.folder).is_none())
             .map(|j| j.job_id.clone())
             .collect();
         let accounting = self.accounting_states(&unknown);
@@ -673,17 +712,21 @@ impl Executor for SlurmExecutor {
             let Some(mut job) = self.jobs.remove(&id) else {
                 continue;
             };
-            let (state, exit) = match states.get(&job.job_id) {
-                Some(s) => (Some(s.clone()), String::new()),
-                None => accounting
-                    .get(&job.job_id)
-                    .map(|(s, e)| (Some(s.clone()), e.clone()))
-                    .unwrap_or((None, String::new())),
+            let (state, exit) = match (accounting.get(&job.job_id), states.get(&job.job_id)) {
+                (Some((s, e)), _) => (Some(s.clone()), e.clone()),
+                (None, Some(s)) => (Some(s.clone()), String::new()),
+                (None, None) => (None, String::new()),
             };
             // Accounting lags the queue by a moment: a job that left squeue may still read
-            // PENDING or RUNNING there. Without the wrapper's record, ask again at the next poll.
-            let lagging = state.as_deref().is_some_and(|s| !is_final(s))
-                && read_status(&job.spec.folder).is_none();
+            // PENDING or RUNNING there, or FAILED without its exit code (and slurmstepd may not
+            // have written why it killed the job yet). Without the wrapper's record, ask again
+            // at the next poll.
+            let unsettled = match state.as_deref() {
+                Some(s) if !is_final(s) => true,
+                Some("FAILED") => exit.is_empty(),
+                _ => false,
+            };
+            let lagging = unsettled && read_status(&job.spec.folder).is_none();
             if lagging && job.accounting_retries < MAX_ACCOUNTING_RETRIES {
                 job.accounting_retries += 1;
                 self.jobs.insert(id, job);
@@ -853,6 +896,7 @@ mod tests {
             job_id: "7".into(),
             resubmits,
             stopping,
+            started: false,
             accounting_retries: 0,
         }
     }
