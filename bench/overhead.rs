@@ -1,21 +1,42 @@
-//! The coordinator's overhead per run, against bare spawns of the same trivial script.
+//! The coordinator's throughput, against a bare loop doing the same work, and as a search grows.
 //!
-//! A random search of N trivial runs (`/bin/sh trivial.sh`, which writes `{"objective": 1}` to
-//! output.json) goes through the release `hpsearch run` with max_active_points 1 and 2; the same
-//! script is then spawned N times bare, sequentially for 1 and from two threads (N/2 each) for 2.
-//! The table shows runs per second both ways, the overhead per run ((t_hpsearch - t_bare) / N)
-//! and the ratio t_hpsearch / t_bare.
+//! Every run is a trivial script (`/bin/sh trivial.sh input.json`, which writes
+//! `{"objective": 1}` to output.json) of a random search of one hyperparameter, through the
+//! release `hpsearch run`. The bare loop does what a minimal runner must do for each run: create
+//! the run's folder, write input.json, spawn the script with its output to log.txt, wait for it
+//! and read output.json, from `slots` threads at once.
 //!
-//!     cargo bench --bench overhead                            # N = 200
-//!     HPSEARCH_BENCH_RUNS=500 cargo bench --bench overhead    # another N
+//! 1. Slots: N runs (default 200) through hpsearch and through the bare loop at 1, 2 and 8 runs
+//!    at a time: runs per second both ways, hpsearch's rate as a share of the bare loop's, the
+//!    overhead per run, and the CPU time per run of all processes (which the machine's other
+//!    load changes less than the rates).
+//! 2. Size: whole searches of each size in `--sizes` (default 1000) at `--sweep-slots` (default
+//!    4): the rate over the whole search and over its first and last tenth (from the runs'
+//!    output.json times), against the bare loop, and how long `hpsearch status` takes at the end.
+//! 3. Preloaded: for each size n in `--at` (default 10000 and 100000), a search whose store
+//!    already holds n finished combinations is resumed for `--window` (default 300) more runs:
+//!    the rate at that size, without running n runs first; `status` time and snapshot size.
 //!
-//! The binary is $HPSEARCH_BIN if set, else target/release/hpsearch (built first if missing).
-//! The data file is checked: N rows, every one `succeeded`, or the benchmark fails, so that it
-//! cannot silently time failures.
+//! ```text
+//! cargo bench --bench overhead
+//! cargo bench --bench overhead -- --runs 500 --slots 1,2,4,8
+//! cargo bench --bench overhead -- --sizes 1000,10000 --at 100000 --window 1000
+//! ```
+//!
+//! Each option may also be given as an environment variable: HPSEARCH_BENCH_RUNS,
+//! HPSEARCH_BENCH_SLOTS, HPSEARCH_BENCH_SIZES, HPSEARCH_BENCH_SWEEP_SLOTS, HPSEARCH_BENCH_AT,
+//! HPSEARCH_BENCH_WINDOW, HPSEARCH_BENCH_REPEAT (default 3: part 1 and every bare rate are the
+//! best of that many tries, as other load on the machine only slows a try); an empty list skips
+//! its part. The binary is $HPSEARCH_BIN if set (an older build, to compare), else the one cargo
+//! built with this benchmark. Every search's full data file is checked (every run `succeeded`),
+//! so the benchmark cannot silently time failures.
 
+use hpsearch::coordinator::Definition;
+use hpsearch::store::{Finish, NewCombination, RunState, Store};
 use std::path::{Path, PathBuf};
-use std::process::{exit, Command};
-use std::time::{Duration, Instant};
+use std::process::{exit, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 const SCRIPT: &str = "echo '{\"objective\": 1}' > output.json\n";
 
@@ -24,43 +45,101 @@ fn fail(message: String) -> ! {
     exit(1)
 }
 
-/// $HPSEARCH_BIN, or the release binary of this crate, built if it is not there yet.
+struct Options {
+    runs: usize,
+    slots: Vec<usize>,
+    sizes: Vec<usize>,
+    sweep_slots: usize,
+    at: Vec<usize>,
+    window: usize,
+    repeat: usize,
+}
+
+/// `--name value` from the command line, else $HPSEARCH_BENCH_NAME, else `default`.
+fn option(args: &[String], name: &str, default: &str) -> String {
+    let flag = format!("--{name}");
+    if let Some(i) = args.iter().position(|a| *a == flag) {
+        return args
+            .get(i + 1)
+            .cloned()
+            .unwrap_or_else(|| fail(format!("{flag} needs a value")));
+    }
+    let var = format!("HPSEARCH_BENCH_{}", name.to_uppercase().replace('-', "_"));
+    std::env::var(var).unwrap_or_else(|_| default.to_string())
+}
+
+fn list(text: &str, what: &str) -> Vec<usize> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.replace('_', "")
+                .parse()
+                .unwrap_or_else(|_| fail(format!("{what}: `{s}` is not a count")))
+        })
+        .collect()
+}
+
+fn options() -> Options {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let one = |name: &str, default: &str| -> usize {
+        let value = option(&args, name, default);
+        value
+            .parse()
+            .unwrap_or_else(|_| fail(format!("--{name}: `{value}` is not a count")))
+    };
+    let options = Options {
+        runs: one("runs", "200"),
+        slots: list(&option(&args, "slots", "1,2,8"), "--slots"),
+        sizes: list(&option(&args, "sizes", "1000"), "--sizes"),
+        sweep_slots: one("sweep-slots", "4"),
+        at: list(&option(&args, "at", "10000,100000"), "--at"),
+        window: one("window", "300"),
+        repeat: one("repeat", "3"),
+    };
+    if options.runs < 2 || options.window < 2 || options.repeat < 1 {
+        fail("--runs and --window must be at least 2, --repeat at least 1".into());
+    }
+    options
+}
+
+/// $HPSEARCH_BIN, or the hpsearch binary cargo built with this benchmark.
 fn binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("HPSEARCH_BIN") {
-        return PathBuf::from(path);
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let path = root.join("target/release/hpsearch");
-    if !path.exists() {
-        let built = Command::new("cargo")
-            .args(["build", "--release", "--bin", "hpsearch"])
-            .current_dir(root)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !built || !path.exists() {
-            fail(format!("cannot build {}", path.display()));
-        }
-    }
-    path
+    std::env::var_os("HPSEARCH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_hpsearch")))
 }
 
 fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap_or_else(|e| fail(format!("{}: {e}", path.display())));
 }
 
-/// Checks the search's data file: `runs` rows, every one with status `succeeded`.
-fn check_data(project: &Path, runs: usize) {
-    let search = std::fs::read_dir(project)
-        .expect("project folder")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("hp_search_")
-        })
-        .unwrap_or_else(|| fail("no hp_search_N folder".into()));
-    let file = search.join("hp_search_data.txt");
+/// A project folder with the trivial script and configs for `runs` runs, `slots` at a time.
+fn project(dir: &Path, runs: usize, slots: usize) {
+    write(&dir.join("trivial.sh"), SCRIPT);
+    write(
+        &dir.join("job_config.json"),
+        r#"{"environment_path": "/bin/sh", "script_path": "trivial.sh", "cluster": "local", "time": 1, "memory": 1, "processor_type": "CPU", "num_processors": 1}"#,
+    );
+    write(
+        &dir.join("model_config.json"),
+        r#"{"x": {"type": "continuous", "domain": [0, 1], "transformation": "linear"}}"#,
+    );
+    write(
+        &dir.join("search_config.json"),
+        &format!(
+            r#"{{"search_type": "random", "max_suggestions": {runs}, "max_active_points": {slots}, "y_transformation": "none", "random_seed": 1, "search_time": 1000}}"#
+        ),
+    );
+}
+
+/// Checks the search's full data file: `runs` rows, every one from `from` on `succeeded`.
+fn check_data(search: &Path, runs: usize, from: usize) {
+    let mut file = search.join("hp_search_data_full.txt");
+    if !file.exists() {
+        // A binary from before the full file (HPSEARCH_BIN): its data file had every column.
+        file = search.join("hp_search_data.txt");
+    }
     let text =
         std::fs::read_to_string(&file).unwrap_or_else(|e| fail(format!("{}: {e}", file.display())));
     let mut lines = text.lines();
@@ -76,107 +155,330 @@ fn check_data(project: &Path, runs: usize) {
             rows.len()
         ));
     }
-    let bad = rows
+    let bad = rows[from..]
         .iter()
         .filter(|r| r.get(status) != Some(&"succeeded"))
         .count();
     if bad > 0 {
         fail(format!(
-            "{}: {bad} of {runs} runs did not succeed",
-            file.display()
+            "{}: {bad} of {} runs did not succeed",
+            file.display(),
+            runs - from
         ));
     }
 }
 
-/// Times `hpsearch run` of a random search of `runs` trivial runs, `active` at a time.
-fn timed_search(hpsearch: &Path, runs: usize, active: usize) -> Duration {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let project = dir.path();
-    write(&project.join("trivial.sh"), SCRIPT);
-    write(
-        &project.join("job_config.json"),
-        r#"{"environment_path": "/bin/sh", "script_path": "trivial.sh", "cluster": "local", "time": 1, "memory": 1, "processor_type": "CPU", "num_processors": 1}"#,
-    );
-    write(
-        &project.join("model_config.json"),
-        r#"{"x": {"type": "continuous", "domain": [0, 1], "transformation": "linear"}}"#,
-    );
-    write(
-        &project.join("search_config.json"),
-        &format!(
-            r#"{{"search_type": "random", "max_suggestions": {runs}, "max_active_points": {active}, "y_transformation": "none", "random_seed": 1}}"#
-        ),
-    );
-    let start = Instant::now();
-    let out = Command::new(hpsearch)
-        .args(["run", "."])
-        .current_dir(project)
+/// Runs `hpsearch ARGS` in `dir`; fails the benchmark if it fails. Returns its stdout.
+fn hpsearch(bin: &Path, dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(bin)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
         .output()
-        .unwrap_or_else(|e| fail(format!("{}: {e}", hpsearch.display())));
-    let elapsed = start.elapsed();
+        .unwrap_or_else(|e| fail(format!("{}: {e}", bin.display())));
     if !out.status.success() {
         fail(format!(
-            "hpsearch run failed: {}",
+            "hpsearch {} failed: {}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    check_data(project, runs);
-    elapsed
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Times `runs` bare spawns of the trivial script, from `parallel` threads at once.
-fn timed_bare(runs: usize, parallel: usize) -> Duration {
+/// The end times of the runs `ids` (their output.json's modification times), sorted.
+fn end_times(search: &Path, ids: std::ops::Range<usize>) -> Vec<SystemTime> {
+    let mut times: Vec<SystemTime> = ids
+        .filter_map(|id| {
+            let file = search.join(format!("hp_combination_{id}/output.json"));
+            std::fs::metadata(file).and_then(|m| m.modified()).ok()
+        })
+        .collect();
+    times.sort();
+    times
+}
+
+/// Runs per second between the first and the last of `times`.
+fn rate_between(times: &[SystemTime]) -> f64 {
+    let (Some(first), Some(last)) = (times.first(), times.last()) else {
+        return f64::NAN;
+    };
+    let span = last.duration_since(*first).unwrap_or_default();
+    (times.len() - 1) as f64 / span.as_secs_f64().max(1e-9)
+}
+
+/// The median time of three `hpsearch status` of a search.
+fn status_seconds(bin: &Path, dir: &Path) -> f64 {
+    let mut times: Vec<f64> = (0..3)
+        .map(|_| {
+            let start = Instant::now();
+            hpsearch(bin, dir, &["status", "hp_search_0"]);
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[1]
+}
+
+/// CPU seconds (user and system) of every waited-for descendant of this process so far: the
+/// coordinator with its wrappers and scripts, or the bare loop's scripts. Unlike wall time, the
+/// machine's other load hardly changes it.
+fn children_cpu() -> f64 {
+    cpu(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
+}
+
+/// CPU seconds this process has used itself (the bare loop's own work).
+fn own_cpu() -> f64 {
+    cpu(nix::sys::resource::UsageWho::RUSAGE_SELF)
+}
+
+fn cpu(who: nix::sys::resource::UsageWho) -> f64 {
+    nix::sys::resource::getrusage(who).map_or(0.0, |u| {
+        let seconds = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+        seconds(u.user_time()) + seconds(u.system_time())
+    })
+}
+
+/// A whole search of `runs` runs, `slots` at a time (its folder kept in `dir`): its wall time
+/// and the CPU seconds it used, all processes together.
+fn timed_search(bin: &Path, dir: &Path, runs: usize, slots: usize) -> (Duration, f64) {
+    project(dir, runs, slots);
+    let cpu = children_cpu();
+    let start = Instant::now();
+    hpsearch(bin, dir, &["run", "."]);
+    let elapsed = start.elapsed();
+    let cpu = children_cpu() - cpu;
+    check_data(&dir.join("hp_search_0"), runs, 0);
+    (elapsed, cpu)
+}
+
+/// `runs` runs of the bare loop, `slots` at a time: wall time, and the CPU seconds of the loop
+/// and its scripts.
+fn timed_bare(runs: usize, slots: usize) -> (Duration, f64) {
     let dir = tempfile::tempdir().expect("temp dir");
-    write(&dir.path().join("trivial.sh"), SCRIPT);
+    let script = dir.path().join("trivial.sh");
+    write(&script, SCRIPT);
+    let next = AtomicUsize::new(0);
+    let cpu = children_cpu() + own_cpu();
     let start = Instant::now();
     std::thread::scope(|scope| {
-        for _ in 0..parallel {
-            scope.spawn(|| {
-                for _ in 0..runs / parallel {
-                    let status = Command::new("/bin/sh")
-                        .arg("trivial.sh")
-                        .current_dir(dir.path())
-                        .status();
-                    if !status.is_ok_and(|s| s.success()) {
-                        fail("bare /bin/sh trivial.sh failed".into());
-                    }
+        for _ in 0..slots {
+            scope.spawn(|| loop {
+                let id = next.fetch_add(1, Ordering::Relaxed);
+                if id >= runs {
+                    break;
                 }
+                bare_run(dir.path(), &script, id);
             });
         }
     });
-    start.elapsed()
+    (start.elapsed(), children_cpu() + own_cpu() - cpu)
+}
+
+fn bare_run(dir: &Path, script: &Path, id: usize) {
+    let folder = dir.join(format!("run_{id}"));
+    std::fs::create_dir(&folder).unwrap_or_else(|e| fail(format!("{}: {e}", folder.display())));
+    let input = folder.join("input.json");
+    write(
+        &input,
+        &format!(
+            "{{\n  \"x\": 0.5,\n  \"save_folder\": \"{}\"\n}}",
+            folder.display()
+        ),
+    );
+    let log = std::fs::File::create(folder.join("log.txt")).expect("log.txt");
+    let status = Command::new("/bin/sh")
+        .arg(script)
+        .arg(&input)
+        .current_dir(&folder)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log.txt"))
+        .stderr(log)
+        .status();
+    if !status.is_ok_and(|s| s.success()) {
+        fail("bare /bin/sh trivial.sh failed".into());
+    }
+    let output = std::fs::read_to_string(folder.join("output.json")).unwrap_or_default();
+    if serde_json::from_str::<serde_json::Value>(&output).is_err() {
+        fail(format!("bare run {id}: no output.json"));
+    }
+}
+
+/// The best rate of `repeat` runs of the bare loop: the machine's other load only slows it.
+fn bare_rate(runs: usize, slots: usize, repeat: usize) -> f64 {
+    (0..repeat)
+        .map(|_| runs as f64 / timed_bare(runs, slots).0.as_secs_f64())
+        .fold(0.0, f64::max)
+}
+
+/// Creates a search of `n + window` suggestions in `dir` whose store already holds `n`
+/// succeeded combinations, as a search that ran them would.
+fn preload(dir: &Path, n: usize, window: usize, slots: usize) -> PathBuf {
+    project(dir, n + window, slots);
+    let definition = Definition::load(
+        &dir.join("search_config.json"),
+        &dir.join("job_config.json"),
+        &dir.join("model_config.json"),
+    )
+    .unwrap_or_else(|e| fail(e.to_string()));
+    let paths = hpsearch::coordinator::create(&definition).unwrap_or_else(|e| fail(e.to_string()));
+    let mut store = Store::open_writer(&paths.database()).unwrap_or_else(|e| fail(e.to_string()));
+    let now = hpsearch::clock::now();
+    let empty = serde_json::Map::new();
+    store
+        .transaction(|store| {
+            for i in 0..n {
+                let x = (i as f64 + 0.5) / n as f64;
+                let mut params = serde_json::Map::new();
+                params.insert("x".into(), serde_json::json!(x));
+                let id = store.insert(&NewCombination {
+                    search_type: "random",
+                    point: &[x],
+                    params: &params,
+                    previous_results_count: i as u64,
+                    created_at: now,
+                    replicate_of: None,
+                })?;
+                store.mark_running(id, &format!("local:{}", 1000 + i), None, None, now, false)?;
+                store.finish(
+                    id,
+                    &Finish {
+                        state: RunState::Succeeded,
+                        finished_at: now + 0.01,
+                        objective: Some(x),
+                        loss: Some(x),
+                        kind: None,
+                        reason: None,
+                        metrics: &empty,
+                    },
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap_or_else(|e| fail(e.to_string()));
+    paths.dir
 }
 
 fn main() {
-    let runs: usize = std::env::var("HPSEARCH_BENCH_RUNS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(200);
-    if runs < 2 {
-        fail(format!(
-            "HPSEARCH_BENCH_RUNS must be at least 2, not {runs}"
-        ));
-    }
-    let hpsearch = binary();
-    println!("coordinator overhead: {runs} trivial runs (/bin/sh writing output.json)");
+    let options = options();
+    let bin = binary();
     println!(
-        "{:<22} {:>6} {:>9} {:>9} {:>12} {:>12} {:>8}",
-        "mode", "runs", "seconds", "runs/s", "bare runs/s", "overhead ms", "ratio"
+        "hpsearch against a bare loop (folder, input.json, spawn, output.json); trivial runs of \
+         /bin/sh; {} cores",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    for active in [1, 2] {
-        let searched = timed_search(&hpsearch, runs, active).as_secs_f64();
-        // The bare threads share the runs evenly; compare like with like.
-        let bare_runs = runs / active * active;
-        let bare = timed_bare(runs, active).as_secs_f64() * runs as f64 / bare_runs as f64;
+
+    if !options.slots.is_empty() {
         println!(
-            "{:<22} {:>6} {:>9.2} {:>9.1} {:>12.1} {:>12.2} {:>8.2}",
-            format!("max_active_points {active}"),
-            runs,
-            searched,
-            runs as f64 / searched,
-            runs as f64 / bare,
-            (searched - bare) * 1000.0 / runs as f64,
-            searched / bare
+            "\n1. slots: {} runs each, the best of {} tries each way",
+            options.runs, options.repeat
         );
+        println!(
+            "{:>6} {:>12} {:>12} {:>14} {:>12} {:>14} {:>14}",
+            "slots",
+            "hpsearch r/s",
+            "bare r/s",
+            "hpsearch/bare",
+            "overhead ms",
+            "hps cpu ms/run",
+            "bare cpu ms/run"
+        );
+        for &slots in &options.slots {
+            // The best of `repeat` tries each way, taken in turns: the machine's other load only
+            // ever slows a try down.
+            let (mut searched, mut bare) = (f64::INFINITY, f64::INFINITY);
+            let (mut searched_cpu, mut bare_cpu) = (f64::INFINITY, f64::INFINITY);
+            for _ in 0..options.repeat {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let (time, cpu) = timed_search(&bin, dir.path(), options.runs, slots);
+                searched = searched.min(time.as_secs_f64());
+                searched_cpu = searched_cpu.min(cpu);
+                let (time, cpu) = timed_bare(options.runs, slots);
+                bare = bare.min(time.as_secs_f64());
+                bare_cpu = bare_cpu.min(cpu);
+            }
+            let runs = options.runs as f64;
+            println!(
+                "{:>6} {:>12.1} {:>12.1} {:>14.2} {:>12.2} {:>14.2} {:>14.2}",
+                slots,
+                runs / searched,
+                runs / bare,
+                bare / searched,
+                (searched - bare) * 1000.0 / runs,
+                searched_cpu * 1000.0 / runs,
+                bare_cpu * 1000.0 / runs
+            );
+        }
+    }
+
+    let slots = options.sweep_slots;
+    if !options.sizes.is_empty() {
+        println!("\n2. size: whole searches, {slots} slots");
+        println!(
+            "{:>8} {:>9} {:>9} {:>12} {:>12} {:>9} {:>14} {:>9}",
+            "runs",
+            "seconds",
+            "r/s",
+            "first10% r/s",
+            "last10% r/s",
+            "bare r/s",
+            "hpsearch/bare",
+            "status s"
+        );
+        for &runs in &options.sizes {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let seconds = timed_search(&bin, dir.path(), runs, slots).0.as_secs_f64();
+            let times = end_times(&dir.path().join("hp_search_0"), 0..runs);
+            let tenth = (runs / 10).max(2);
+            let first = rate_between(&times[..tenth.min(times.len())]);
+            let last = rate_between(&times[times.len().saturating_sub(tenth)..]);
+            let bare = bare_rate(runs.min(2000), slots, options.repeat);
+            let rate = runs as f64 / seconds;
+            println!(
+                "{:>8} {:>9.1} {:>9.1} {:>12.1} {:>12.1} {:>9.1} {:>14.2} {:>9.3}",
+                runs,
+                seconds,
+                rate,
+                first,
+                last,
+                bare,
+                last.min(rate) / bare,
+                status_seconds(&bin, dir.path())
+            );
+        }
+    }
+
+    if !options.at.is_empty() {
+        let window = options.window;
+        println!(
+            "\n3. preloaded: n finished combinations in the store, then {window} more runs, {slots} slots"
+        );
+        println!(
+            "{:>8} {:>10} {:>9} {:>9} {:>14} {:>9} {:>12}",
+            "n", "resume s", "r/s", "bare r/s", "hpsearch/bare", "status s", "snapshot MB"
+        );
+        let bare = bare_rate(window.max(500), slots, options.repeat);
+        for &n in &options.at {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let search = preload(dir.path(), n, window, slots);
+            let start = Instant::now();
+            hpsearch(&bin, dir.path(), &["resume", "hp_search_0"]);
+            let seconds = start.elapsed().as_secs_f64();
+            check_data(&search, n + window, n);
+            let rate = rate_between(&end_times(&search, n..n + window));
+            let megabytes = std::fs::metadata(search.join("hp_search_state.json"))
+                .map_or(0.0, |m| m.len() as f64 / 1e6);
+            println!(
+                "{:>8} {:>10.1} {:>9.1} {:>9.1} {:>14.2} {:>9.3} {:>12.1}",
+                n,
+                seconds,
+                rate,
+                bare,
+                rate / bare,
+                status_seconds(&bin, dir.path()),
+                megabytes
+            );
+        }
     }
 }

@@ -4,7 +4,7 @@ harness of ../shared/bench/anchors, beside Optuna's in-process samplers: no pipe
 start in the suggestion time, so it compares like for like with theirs.
 
     python bench/python_inprocess.py --problems branin,mixed_hpo --seeds 0-4 \\
-        --solvers hpsearch_py,optuna_tpe [--results DIR]
+        --solvers "hpsearch_py,optuna_tpe,ext:target/release/hpsearch ask-tell" [--results DIR]
 
 Each (solver, problem, seed) runs in its own process through the harness's ``run_one`` (its
 problems, its timing: solver time = time in ask + tell), and appends the harness's record to
@@ -18,6 +18,7 @@ harness's values are losses, some negative), as ask-tell's.
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -78,6 +79,11 @@ def harness():
     return run
 
 
+def tag(solver):
+    """A file name for a solver (an external one is named by its command line)."""
+    return re.sub(r"[^A-Za-z0-9_]+", "_", solver).strip("_")[:60]
+
+
 def one(args):
     for key, value in {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                        "OPENBLAS_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}.items():
@@ -85,7 +91,7 @@ def one(args):
     run = harness()
     record = run.run_one(args.solver, args.problem, args.seed, None)
     os.makedirs(args.results, exist_ok=True)
-    with open(os.path.join(args.results, f"{args.solver}.jsonl"), "a") as f:
+    with open(os.path.join(args.results, f"{tag(args.solver)}.jsonl"), "a") as f:
         f.write(json.dumps(record) + "\n")
 
 
@@ -122,7 +128,7 @@ def summary(results, solvers, problems, seeds):
     print("| solver | problem | runs | median final log10 regret | s/sugg wall | s/sugg cpu |")
     print("|---|---|---|---|---|---|")
     for solver in solvers:
-        path = os.path.join(results, f"{solver}.jsonl")
+        path = os.path.join(results, f"{tag(solver)}.jsonl")
         records = [json.loads(line) for line in open(path)] if os.path.exists(path) else []
         for problem in problems:
             mine = [r for r in records if r["problem"] == problem and r["seed"] in seeds
@@ -132,7 +138,7 @@ def summary(results, solvers, problems, seeds):
             regret = [math.log10(max(r["best"][-1] - r["f_star"], 1e-12)) for r in mine]
             wall = [t for r in mine for t in r["solver_s"]]
             cpu = [t for r in mine for t in r["solver_cpu_s"]]
-            print(f"| {solver} | {problem} | {len(mine)} | {statistics.median(regret):.2f} | "
+            print(f"| {solver.replace('|', '/')} | {problem} | {len(mine)} | {statistics.median(regret):.2f} | "
                   f"{statistics.mean(wall):.4f} | {statistics.mean(cpu):.4f} |")
 
 

@@ -10,6 +10,7 @@ pub mod dashboard;
 pub mod executor;
 pub mod export;
 pub mod gp;
+pub mod optimizer;
 pub mod project;
 pub mod report;
 pub mod space;

@@ -625,6 +625,23 @@ impl Coordinator {
         if self.paused_until.is_some_and(|t| Instant::now() < t) {
             return Ok(());
         }
+        // The step's new rows first, queued like restarts: the first start's flush then makes
+        // them all durable in one commit before any of their folders exists (Store::flush),
+        // not one commit per run. The strategy sees the same pending points either way.
+        let free = slots.saturating_sub(self.executor.active() + self.restart.len());
+        for _ in 0..free {
+            if self.interrupt.load(Ordering::Relaxed) || self.refused.is_some() {
+                break;
+            }
+            if !self.can_suggest() {
+                break;
+            }
+            let Some(id) = self.create_next()? else {
+                self.exhausted = true;
+                break;
+            };
+            self.restart.push_back(id);
+        }
         while self.executor.active() < slots {
             if self.interrupt.load(Ordering::Relaxed) || self.refused.is_some() {
                 break; // a stop was asked for: the loop handles it before starting more
@@ -718,8 +735,8 @@ impl Coordinator {
             self.pause_submissions(id, &problem);
             return Ok(false);
         }
-        // The row is durable before its folder exists; the pid recorded below is committed
-        // with the next run's row or at the end of this step, right after the spawns.
+        // The row is durable before its folder exists; the pid recorded below is committed at
+        // the end of this step, right after its spawns.
         self.store.flush()?;
         if let Err(error) = self.write_input(id) {
             if let CoordinatorError::Io { source, .. } = &error {
@@ -1036,6 +1053,13 @@ impl Coordinator {
     /// run again on resume) and the search ends `stopped` with the reason.
     fn stop_early(&mut self, why: String) -> Result<SearchEnd, CoordinatorError> {
         self.emit(Event::Note(why.clone()));
+        self.stop_and_interrupt()?;
+        Ok(SearchEnd::Failed(why))
+    }
+
+    /// Stops the runs in flight and marks them interrupted (they run again on resume); returns
+    /// their ids.
+    fn stop_and_interrupt(&mut self) -> Result<Vec<u64>, CoordinatorError> {
         let stopped = self.stop_runs()?;
         self.store.transaction(|store| {
             for id in &stopped {
@@ -1043,7 +1067,7 @@ impl Coordinator {
             }
             Ok(())
         })?;
-        Ok(SearchEnd::Failed(why))
+        Ok(stopped)
     }
 
     /// Stops every run: SIGTERM, then SIGKILL after the grace period, or at once on a second
@@ -1105,13 +1129,7 @@ impl Coordinator {
         self.emit(Event::Note(
             "stop requested: stopping the running combinations".into(),
         ));
-        let stopped = self.stop_runs()?;
-        self.store.transaction(|store| {
-            for id in &stopped {
-                store.mark_interrupted(*id)?;
-            }
-            Ok(())
-        })?;
+        let stopped = self.stop_and_interrupt()?;
         for id in stopped {
             self.emit(Event::RunStopped {
                 id,

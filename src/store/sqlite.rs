@@ -15,7 +15,7 @@
 use super::record::{Combination, FailureKind, RunState, TestRun};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use serde_json::{Map, Value};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -36,6 +36,8 @@ pub struct Store {
     path: String,
     /// Problems found in the rows read so far; see `take_warnings`.
     warnings: RefCell<RowWarnings>,
+    /// Whether the open batch holds a row inserted since its last commit (see `flush`).
+    unflushed_insert: Cell<bool>,
 }
 
 const SCHEMA: &str = "
@@ -139,6 +141,7 @@ impl Store {
             conn,
             path: name,
             warnings: RefCell::default(),
+            unflushed_insert: Cell::new(false),
         };
         store.add_missing_columns()?;
         Ok(store)
@@ -186,6 +189,7 @@ impl Store {
             conn,
             path: name,
             warnings: RefCell::default(),
+            unflushed_insert: Cell::new(false),
         })
     }
 
@@ -251,6 +255,9 @@ impl Store {
                 ],
             )
             .map_err(|e| self.err(e))?;
+        if !self.conn.is_autocommit() {
+            self.unflushed_insert.set(true);
+        }
         Ok(id)
     }
 
@@ -485,14 +492,16 @@ impl Store {
         Ok(())
     }
 
-    /// Makes the batch's writes so far durable and goes on batching: for the moment before an
-    /// act outside the store that must follow them (a run's folder follows its row). Not for use
-    /// inside `transaction`.
+    /// Makes the rows inserted in the batch so far durable, with the batch's other writes, and
+    /// goes on batching: for the moment before a run's folder is made, which must follow its
+    /// row. Without a new row since the last commit it does nothing, so that the starts of
+    /// several rows inserted together cost one commit. Not for use inside `transaction`.
     pub fn flush(&self) -> Result<(), StoreError> {
-        if !self.conn.is_autocommit() {
+        if !self.conn.is_autocommit() && self.unflushed_insert.get() {
             self.conn
                 .execute_batch("COMMIT; BEGIN IMMEDIATE")
                 .map_err(|e| self.err(e))?;
+            self.unflushed_insert.set(false);
         }
         Ok(())
     }
@@ -502,6 +511,7 @@ impl Store {
         if !self.conn.is_autocommit() {
             self.conn.execute_batch("COMMIT").map_err(|e| self.err(e))?;
         }
+        self.unflushed_insert.set(false);
         Ok(())
     }
 

@@ -1,0 +1,525 @@
+//! In-process ask/tell: a search's optimiser without its coordinator, for a program that
+//! evaluates the objective itself (the Python package's `hpsearch.Optimizer`).
+//!
+//! ```
+//! use hpsearch::optimizer::{Optimizer, Source, Told};
+//! let space = r#"{"x": {"type": "continuous", "domain": [-2, 2]}, "epochs": 10}"#;
+//! let config = r#"{"search_type": "random"}"#;
+//! let mut optimizer =
+//!     Optimizer::new(&Source::json(space), Some(&Source::json(config)), Some(7)).unwrap();
+//! for _ in 0..5 {
+//!     let trial = optimizer.ask().unwrap().unwrap();
+//!     let x = trial.params["x"].as_f64().unwrap();
+//!     let id = trial.id;
+//!     optimizer.tell(id, Told::Objective((x - 0.5).powi(2))).unwrap();
+//! }
+//! assert!(optimizer.best().is_some());
+//! ```
+//!
+//! The space is a model_config.json and the settings a search_config.json, read and checked by
+//! the same code as a search's, with the same messages. `ask` asks the strategy exactly as the
+//! coordinator's `create_next` does: the finished trials in the order they were asked, with the
+//! loss of each (failures imputed per `y_failure_value`, `nan` ones and cancelled ones without a
+//! loss), the trials asked but not told as pending, `sequence` = the number of trials asked so
+//! far, and the search's seed; points and values pass through the JSON text the store keeps them
+//! in. So a seed, a space, a config and the same told values give the suggestions `hpsearch run`
+//! makes with that seed and one run at a time; `ask_many(n)` suggests as a search fills n free
+//! slots.
+//!
+//! The search config means what it means for a search, defaults included (`y_transformation`
+//! `log`: a told value is an objective, as in output.json; `max_suggestions` 200); the fields
+//! about running scripts (`search_time`, `max_active_points`, `replicates`,
+//! `stop_after_failures`, ...) are checked and unused.
+
+use crate::config::fields::{parse_object, read_object};
+use crate::config::{ConfigError, ModelConfig, SearchConfig};
+use crate::coordinator::imputation::imputed_loss;
+use crate::coordinator::outcome::transform;
+use crate::space::Space;
+use crate::store::FailureKind;
+use crate::strategy::{Observation, Strategy, SuggestContext};
+use serde_json::{json, Map, Value};
+use std::path::PathBuf;
+
+/// Where a config comes from: a file (named in messages by its absolute path, as a search names
+/// it), or JSON text (named by the file it stands for, e.g. `model_config.json`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    File(PathBuf),
+    Json(String),
+}
+
+impl Source {
+    pub fn json(text: impl Into<String>) -> Self {
+        Source::Json(text.into())
+    }
+
+    fn read(&self, name: &str) -> Result<(PathBuf, Map<String, Value>), ConfigError> {
+        match self {
+            Source::File(path) => {
+                let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+                let map = read_object(&path)?;
+                Ok((path, map))
+            }
+            Source::Json(text) => {
+                let path = PathBuf::from(name);
+                let map = parse_object(&path, text)?;
+                Ok((path, map))
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OptimizerError {
+    /// A config is wrong: the message names the file, the field and what is allowed.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A call that cannot be honoured: an unknown trial, a trial told twice, an unknown failure.
+    #[error("{0}")]
+    Usage(String),
+    /// The strategy could not suggest.
+    #[error("{0}")]
+    Strategy(String),
+}
+
+/// What became of a trial.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrialState {
+    /// Asked, not told yet: the strategy sees it as running.
+    Pending,
+    Succeeded {
+        objective: f64,
+        /// The objective through `y_transformation`: what the search minimises.
+        loss: f64,
+    },
+    Failed {
+        kind: FailureKind,
+        reason: String,
+        /// The objective when there was one (a value `log` refused).
+        objective: Option<f64>,
+    },
+    /// Stopped before it gave a result: finished, without a loss (as a search's cancelled run).
+    Cancelled,
+}
+
+impl TrialState {
+    /// `pending`, `succeeded`, `failed` or `cancelled`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TrialState::Pending => "pending",
+            TrialState::Succeeded { .. } => "succeeded",
+            TrialState::Failed { .. } => "failed",
+            TrialState::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One suggestion and what became of it. Ids are 0, 1, 2, ... in the order of `ask`, as a
+/// search's combination ids.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trial {
+    pub id: u64,
+    /// The hyperparameter values by name, in the model config's order (integers stay integers).
+    pub params: Map<String, Value>,
+    /// The unit-cube point the strategy suggested.
+    pub point: Vec<f64>,
+    /// What a search's data file says in `search_type` (`sobol`, `Matern52_EI_MLE`, ...).
+    pub label: String,
+    /// How the suggestion was made (a search writes these to its log).
+    pub notes: Vec<String>,
+    pub state: TrialState,
+}
+
+/// What is told about a trial.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Told {
+    /// The objective, as a script's output.json holds it.
+    Objective(f64),
+    /// A failure of one of the kinds a search records (`FailureKind::name`).
+    Failed(FailureKind),
+    Cancelled,
+}
+
+impl Told {
+    /// A failure named as a search records it (`timed_out`, `out_of_memory`, ...), or
+    /// `cancelled`.
+    pub fn failure(name: &str) -> Result<Told, OptimizerError> {
+        if name == "cancelled" {
+            return Ok(Told::Cancelled);
+        }
+        FailureKind::parse(name).map(Told::Failed).ok_or_else(|| {
+            let kinds: Vec<&str> = FailureKind::ALL.iter().map(|k| k.name()).collect();
+            OptimizerError::Usage(format!(
+                "unknown failure kind {name:?}; allowed: {}, or \"cancelled\"",
+                kinds.join(", ")
+            ))
+        })
+    }
+}
+
+pub struct Optimizer {
+    model: ModelConfig,
+    config: SearchConfig,
+    strategy: Box<dyn Strategy>,
+    seed: u64,
+    trials: Vec<Trial>,
+}
+
+impl Optimizer {
+    /// Reads and checks the space (a model_config.json) and the settings (a search_config.json;
+    /// none: every default, `bopt`). `seed` is the search's `random_seed` (both may be given only
+    /// when they agree); without either, one is drawn, as a search draws it.
+    pub fn new(
+        space: &Source,
+        search_config: Option<&Source>,
+        seed: Option<u64>,
+    ) -> Result<Optimizer, OptimizerError> {
+        let (search_path, mut settings) = match search_config {
+            Some(source) => source.read("search_config.json")?,
+            None => (PathBuf::from("search_config.json"), Map::new()),
+        };
+        if let Some(seed) = seed {
+            match settings.get("random_seed") {
+                None | Some(Value::Null) => {
+                    settings.insert("random_seed".into(), json!(seed));
+                }
+                Some(named) if named.as_u64() == Some(seed) => {}
+                Some(named) => {
+                    return Err(OptimizerError::Usage(format!(
+                        "seed {seed} and the random_seed {named} of {} differ; give one of them",
+                        search_path.display()
+                    )))
+                }
+            }
+        }
+        let config = SearchConfig::from_map(&search_path, &settings)?;
+        let (model_path, variables) = space.read("model_config.json")?;
+        let model = ModelConfig::from_map(&model_path, variables)?;
+        let seed = config
+            .random_seed
+            .unwrap_or_else(|| u64::from(rand::random::<u32>()));
+        Ok(Optimizer {
+            strategy: crate::strategy::build(&config),
+            model,
+            config,
+            seed,
+            trials: Vec::new(),
+        })
+    }
+
+    pub fn space(&self) -> &Space {
+        &self.model.space
+    }
+
+    /// The model config: its fixed values and hyperparameters, and its warnings.
+    pub fn model(&self) -> &ModelConfig {
+        &self.model
+    }
+
+    pub fn config(&self) -> &SearchConfig {
+        &self.config
+    }
+
+    /// The seed the suggestions follow (given, or drawn).
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Every trial, in the order asked.
+    pub fn trials(&self) -> &[Trial] {
+        &self.trials
+    }
+
+    /// The succeeded trial with the lowest loss (the first of equals).
+    pub fn best(&self) -> Option<&Trial> {
+        let loss = |t: &Trial| match t.state {
+            TrialState::Succeeded { loss, .. } => Some(loss),
+            _ => None,
+        };
+        self.trials
+            .iter()
+            .filter_map(|t| loss(t).map(|l| (l, t)))
+            .fold(None, |best: Option<(f64, &Trial)>, (l, t)| match best {
+                Some((b, _)) if b <= l => best,
+                _ => Some((l, t)),
+            })
+            .map(|(_, t)| t)
+    }
+
+    /// The loss the strategy sees for a finished trial: its own, the imputed one of a failure
+    /// (`None` for a failure left out, or imputed with `max` before any success), `None` for a
+    /// cancelled or pending one.
+    pub fn model_loss(&self, id: u64) -> Option<f64> {
+        let trial = self.trials.get(id as usize)?;
+        self.loss_seen(trial, &self.losses())
+    }
+
+    /// The losses of the succeeded trials.
+    fn losses(&self) -> Vec<f64> {
+        self.trials
+            .iter()
+            .filter_map(|t| match t.state {
+                TrialState::Succeeded { loss, .. } => Some(loss),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// As the coordinator keeps them: a `max` failure at the rule's value over every success so
+    /// far (`losses`), the other failures at their fixed number or left out.
+    fn loss_seen(&self, trial: &Trial, losses: &[f64]) -> Option<f64> {
+        match &trial.state {
+            TrialState::Succeeded { loss, .. } => Some(*loss),
+            TrialState::Failed { kind, .. } => {
+                imputed_loss(self.config.y_failure_value.rule_for(kind.name()), losses)
+            }
+            TrialState::Pending | TrialState::Cancelled => None,
+        }
+    }
+
+    /// The next suggestion, as a new pending trial; `None` when the strategy has nothing left
+    /// (a finished grid) or `max_suggestions` trials were asked.
+    pub fn ask(&mut self) -> Result<Option<&Trial>, OptimizerError> {
+        if self.trials.len() as u64 >= self.config.max_suggestions {
+            return Ok(None);
+        }
+        let losses = self.losses();
+        let mut finished = Vec::new();
+        let mut pending = Vec::new();
+        for trial in &self.trials {
+            if trial.state == TrialState::Pending {
+                pending.push(trial.point.clone());
+            } else {
+                finished.push(Observation {
+                    point: trial.point.clone(),
+                    loss: self.loss_seen(trial, &losses),
+                });
+            }
+        }
+        let context = SuggestContext {
+            space: &self.model.space,
+            finished: &finished,
+            pending: &pending,
+            sequence: self.trials.len() as u64,
+            seed: self.seed,
+        };
+        let suggestion = self
+            .strategy
+            .suggest(&context)
+            .map_err(|e| OptimizerError::Strategy(e.to_string()))?;
+        let Some(suggestion) = suggestion else {
+            return Ok(None);
+        };
+        let params = self.model.space.decode(&suggestion.point);
+        self.trials.push(Trial {
+            id: self.trials.len() as u64,
+            params: as_stored(params),
+            point: as_stored(suggestion.point),
+            label: suggestion.label,
+            notes: suggestion.notes,
+            state: TrialState::Pending,
+        });
+        Ok(self.trials.last())
+    }
+
+    /// Up to `n` suggestions at once, each made with the ones before it pending (as a search
+    /// fills `n` free slots); fewer when the strategy runs out.
+    pub fn ask_many(&mut self, n: usize) -> Result<Vec<&Trial>, OptimizerError> {
+        let first = self.trials.len();
+        for _ in 0..n {
+            if self.ask()?.is_none() {
+                break;
+            }
+        }
+        Ok(self.trials[first..].iter().collect())
+    }
+
+    /// Records what became of a pending trial. An objective is judged as a search judges a
+    /// script's: a non-finite one, or one that `y_transformation` cannot take (log of a value
+    /// ≤ 0), makes a failed trial with the search's reason.
+    pub fn tell(&mut self, id: u64, told: Told) -> Result<&Trial, OptimizerError> {
+        let y = self.config.y_transformation;
+        let asked = self.trials.len();
+        let trial = self.trials.get_mut(id as usize).ok_or_else(|| {
+            OptimizerError::Usage(format!(
+                "no trial {id}: {asked} trial(s) were asked, with ids from 0"
+            ))
+        })?;
+        if trial.state != TrialState::Pending {
+            return Err(OptimizerError::Usage(format!(
+                "trial {id} was already told ({})",
+                trial.state.name()
+            )));
+        }
+        trial.state = match told {
+            Told::Objective(objective) if !objective.is_finite() => TrialState::Failed {
+                kind: FailureKind::NonFiniteObjective,
+                reason: format!("the objective is {objective}, not a finite number"),
+                objective: None,
+            },
+            Told::Objective(objective) => match transform(objective, y) {
+                Ok(loss) => TrialState::Succeeded { objective, loss },
+                Err(reason) => TrialState::Failed {
+                    kind: FailureKind::TransformationFailed,
+                    reason,
+                    objective: Some(objective),
+                },
+            },
+            Told::Failed(kind) => TrialState::Failed {
+                kind,
+                reason: format!("told: {}", kind.name()),
+                objective: None,
+            },
+            Told::Cancelled => TrialState::Cancelled,
+        };
+        Ok(trial)
+    }
+}
+
+/// A value as the store gives it back: through the JSON text it is kept in (which the
+/// coordinator's next suggestion, and the script's input.json, see).
+fn as_stored<T: serde::Serialize + serde::de::DeserializeOwned>(value: T) -> T {
+    serde_json::to_string(&value)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPACE: &str = r#"{"x": {"type": "continuous", "domain": [0, 1]},
+                           "n": {"type": "discrete", "domain": [1, 2, 3]},
+                           "fixed": "kept out of the params"}"#;
+
+    fn optimizer(config: &str, seed: Option<u64>) -> Optimizer {
+        Optimizer::new(&Source::json(SPACE), Some(&Source::json(config)), seed).unwrap()
+    }
+
+    fn error(space: &str, config: &str, seed: Option<u64>) -> String {
+        match Optimizer::new(&Source::json(space), Some(&Source::json(config)), seed) {
+            Ok(_) => panic!("accepted: {space} {config}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn the_same_seed_and_results_give_the_same_suggestions() {
+        let run = |seed| {
+            let mut o = optimizer(
+                r#"{"min_initial_points": 2, "y_transformation": "none"}"#,
+                Some(seed),
+            );
+            let mut seen = Vec::new();
+            for _ in 0..4 {
+                let t = o.ask().unwrap().unwrap();
+                let (id, x) = (t.id, t.params["x"].as_f64().unwrap());
+                seen.push(t.params.clone());
+                o.tell(id, Told::Objective((x - 0.3).powi(2))).unwrap();
+            }
+            seen
+        };
+        assert_eq!(run(3), run(3));
+        assert_ne!(run(3), run(4));
+        assert_eq!(run(3)[0].keys().collect::<Vec<_>>(), ["x", "n"]);
+    }
+
+    #[test]
+    fn a_batch_is_asked_with_the_earlier_ones_pending() {
+        let mut o = optimizer(
+            r#"{"search_type": "grid", "num_grid_points_per_hyperparameter": 3}"#,
+            Some(1),
+        );
+        let batch: Vec<u64> = o.ask_many(20).unwrap().iter().map(|t| t.id).collect();
+        assert_eq!(
+            batch,
+            (0..9).collect::<Vec<u64>>(),
+            "a 3 x 3 grid, every point once"
+        );
+        let keys: std::collections::HashSet<String> = o
+            .trials()
+            .iter()
+            .map(|t| Value::Object(t.params.clone()).to_string())
+            .collect();
+        assert_eq!(keys.len(), 9);
+        assert!(o.ask().unwrap().is_none());
+    }
+
+    #[test]
+    fn failures_are_judged_and_imputed_as_a_search_does() {
+        let mut o = optimizer(
+            r#"{"search_type": "random", "y_transformation": "log"}"#,
+            Some(2),
+        );
+        let ids: Vec<u64> = o.ask_many(4).unwrap().iter().map(|t| t.id).collect();
+        o.tell(ids[0], Told::failure("timed_out").unwrap()).unwrap();
+        assert_eq!(o.model_loss(0), None, "no success yet: no scale for max");
+        o.tell(ids[1], Told::Objective(100.0)).unwrap();
+        o.tell(ids[2], Told::Objective(10.0)).unwrap();
+        assert_eq!(o.model_loss(1), Some(2.0));
+        // worst + 0.05 * max(|worst|, worst - best) over the losses 2 and 1.
+        assert_eq!(o.model_loss(0), Some(2.1));
+        let refused = o.tell(ids[3], Told::Objective(-1.0)).unwrap().state.clone();
+        assert!(
+            matches!(
+                refused,
+                TrialState::Failed {
+                    kind: FailureKind::TransformationFailed,
+                    objective: Some(_),
+                    ..
+                }
+            ),
+            "{refused:?}"
+        );
+        assert_eq!(o.best().unwrap().id, 2);
+        let again = o
+            .tell(ids[1], Told::Objective(1.0))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(again, "trial 1 was already told (succeeded)");
+        assert!(o
+            .tell(9, Told::Cancelled)
+            .unwrap_err()
+            .to_string()
+            .starts_with("no trial 9"));
+        let unknown = Told::failure("oom").unwrap_err().to_string();
+        assert!(
+            unknown.contains("out_of_memory") && unknown.contains("cancelled"),
+            "{unknown}"
+        );
+    }
+
+    #[test]
+    fn config_errors_are_the_searchs_one_line_messages() {
+        let message = error(
+            r#"{"x": {"type": "continuous", "domain": [1]}}"#,
+            "{}",
+            None,
+        );
+        assert!(
+            message.starts_with("model_config.json: field `x"),
+            "{message}"
+        );
+        let message = error(SPACE, r#"{"serch_type": "grid"}"#, None);
+        assert!(
+            message.starts_with("search_config.json: field `serch_type`"),
+            "{message}"
+        );
+        let message = error(SPACE, r#"{"random_seed": 5}"#, Some(6));
+        assert!(message.contains("differ"), "{message}");
+        assert!(!message.contains('\n'));
+    }
+
+    #[test]
+    fn max_suggestions_limits_asks_as_it_limits_a_search() {
+        let mut o = optimizer(
+            r#"{"search_type": "random", "max_suggestions": 2}"#,
+            Some(0),
+        );
+        assert_eq!(o.ask_many(5).unwrap().len(), 2);
+        let mut o = optimizer(r#"{"search_type": "random"}"#, Some(0));
+        assert_eq!(o.ask_many(250).unwrap().len(), 200, "the default, 200");
+    }
+}
