@@ -441,12 +441,16 @@ fn a_request_no_node_can_satisfy_stops_the_search_at_once() {
         .as_array()
         .cloned()
         .unwrap_or_default();
+    let tried: Vec<&Value> = combinations
+        .iter()
+        .filter(|c| c["state"] != "created")
+        .collect();
     assert_eq!(
-        combinations.len(),
+        tried.len(),
         1,
-        "one run failed, no other was tried: {combinations:?}"
+        "one run failed, no other was submitted: {combinations:?}"
     );
-    assert_eq!(combinations[0]["failure_kind"], "start_failed");
+    assert_eq!(tried[0]["failure_kind"], "start_failed");
 }
 
 #[test]
