@@ -91,12 +91,4 @@ mod tests {
             "not the same way"
         );
     }
-
-    #[test]
-    fn the_log_tail_is_one_line_of_the_last_lines() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let log = dir.path().join("log.txt");
-        std::fs::write(&log, "a\n\nTraceback\n  File x\nKeyError: 'lr'\n\n").expect("write");
-        assert_eq!(log_tail(&log, 3), "Traceback | File x | KeyError: 'lr'");
-    }
 }

@@ -84,34 +84,10 @@ pub fn judge(end: &RunEnd, folder: &Path, y: YTransformation, time_limit_hours: 
 
 /// Adds the last line the script printed, which usually names the error.
 fn with_log_tail(reason: String, folder: &Path) -> String {
-    let text = std::fs::read(folder.join("log.txt")).unwrap_or_default();
-    let tail = &text[text.len().saturating_sub(4096)..];
-    let tail = String::from_utf8_lossy(tail);
-    match tail
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with("hpsearch:"))
-    {
-        Some(line) => format!("{reason}; last line of log.txt: {}", one_line(line)),
+    match crate::executor::last_lines(&folder.join("log.txt"), 1).pop() {
+        Some(line) => format!("{reason}; last line of log.txt: {line}"),
         None => reason,
     }
-}
-
-/// A log line as a terminal would show it, safe inside a one-line reason: what follows the last
-/// carriage return (progress bars redraw a line with them), other control characters as spaces,
-/// at most 200 characters.
-fn one_line(line: &str) -> String {
-    let shown = line
-        .rsplit('\r')
-        .map(str::trim)
-        .find(|part| !part.is_empty())
-        .unwrap_or_default();
-    shown
-        .chars()
-        .take(200)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
 }
 
 fn read_output(folder: &Path, y: YTransformation) -> Outcome {
@@ -353,9 +329,6 @@ mod tests {
 
     #[test]
     fn a_log_line_redrawn_with_carriage_returns_shows_its_last_state() {
-        assert_eq!(one_line(" 10%|#   \r 50%|#####\r\r"), "50%|#####");
-        assert_eq!(one_line("tab\there\u{1b}[0m"), "tab here [0m");
-        assert_eq!(one_line(&"é".repeat(300)).chars().count(), 200);
         let folder = tempfile::tempdir().unwrap();
         let log = "start\nloss 1\rloss 2\rTraceback\r\n";
         std::fs::write(folder.path().join("log.txt"), log).unwrap();

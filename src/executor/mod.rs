@@ -7,7 +7,7 @@ mod log_tail;
 pub mod process;
 pub mod slurm;
 pub mod wrapper;
-pub use log_tail::log_tail;
+pub use log_tail::{last_lines, log_tail};
 
 pub use contract::{
     is_common_io_problem, Adoption, Ended, Executor, ExecutorError, ExecutorEvent, Known, RunEnd,
