@@ -118,21 +118,6 @@ pub enum Command {
     /// Serve the optimiser over the benchmark harness's line protocol (JSON lines on stdin/stdout).
     #[command(name = "ask-tell")]
     AskTell,
-    /// Internal: the parent of one run of the user's script.
-    #[command(name = "_wrap", hide = true)]
-    Wrap {
-        #[arg(long)]
-        folder: PathBuf,
-        #[arg(long)]
-        time_limit: f64,
-        #[arg(long)]
-        grace: f64,
-        /// Seconds after the start at which the script gets SIGUSR1 (time to checkpoint).
-        #[arg(long)]
-        signal_after: Option<f64>,
-        #[arg(last = true, required = true)]
-        command: Vec<String>,
-    },
     /// Internal: the coordinator of a launched search, detached from the terminal.
     #[command(name = "_coordinate", hide = true)]
     Coordinate {

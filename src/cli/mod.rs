@@ -20,6 +20,10 @@ pub fn main() -> i32 {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    let words: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if words.get(1).is_some_and(|w| w == "_wrap") {
+        return wrap(&words[2..]);
+    }
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Init { project, language } => init::init(project, *language).map(|_| 0),
@@ -59,13 +63,6 @@ pub fn main() -> i32 {
             refresh_seconds: *refresh,
         }),
         Command::AskTell => ask_tell::ask_tell(),
-        Command::Wrap {
-            folder,
-            time_limit,
-            grace,
-            signal_after,
-            command,
-        } => Ok(wrap(folder, *time_limit, *grace, *signal_after, command)),
     };
     match result {
         Ok(code) => code,
@@ -94,24 +91,14 @@ fn dashboard(options: crate::dashboard::DashboardOptions) -> Result<i32, errors:
     }
 }
 
-fn wrap(
-    folder: &std::path::Path,
-    time_limit: f64,
-    grace: f64,
-    signal_after: Option<f64>,
-    command: &[String],
-) -> i32 {
-    let Some((program, arguments)) = command.split_first() else {
-        eprintln!("hpsearch _wrap: no command given");
-        return errors::EXIT_USAGE;
-    };
-    let seconds = crate::clock::duration_from_secs;
-    crate::executor::wrapper::run(crate::executor::wrapper::WrapArgs {
-        folder: folder.to_path_buf(),
-        time_limit: seconds(time_limit),
-        grace: seconds(grace),
-        signal_after: signal_after.map(seconds),
-        program: program.into(),
-        arguments: arguments.to_vec(),
-    })
+/// `hpsearch _wrap`, the parent of every run: parsed apart from the rest of the command line (see
+/// `WrapArgs::parse`).
+fn wrap(words: &[std::ffi::OsString]) -> i32 {
+    match crate::executor::wrapper::WrapArgs::parse(words) {
+        Ok(args) => crate::executor::wrapper::run(args),
+        Err(message) => {
+            eprintln!("hpsearch _wrap: {message}");
+            errors::EXIT_USAGE
+        }
+    }
 }

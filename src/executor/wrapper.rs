@@ -47,6 +47,7 @@ pub fn read_started(folder: &Path) -> Option<RunStarted> {
     serde_json::from_str(&std::fs::read_to_string(folder.join(STARTED_FILE)).ok()?).ok()
 }
 
+#[derive(Debug, PartialEq)]
 pub struct WrapArgs {
     pub folder: PathBuf,
     pub time_limit: Duration,
@@ -56,6 +57,64 @@ pub struct WrapArgs {
     pub signal_after: Option<Duration>,
     pub program: PathBuf,
     pub arguments: Vec<String>,
+}
+
+impl WrapArgs {
+    /// Parses the words after `_wrap` (as `RunSpec::wrap_args` writes them, then `--` and the
+    /// command). The wrapper starts once per run, so it is parsed here by hand rather than by
+    /// building the whole command line's parser: that alone took a third of the wrapper's start.
+    pub fn parse(words: &[std::ffi::OsString]) -> Result<WrapArgs, String> {
+        let mut folder = None;
+        let (mut time_limit, mut grace, mut signal_after) = (None, None, None);
+        let mut rest = words.iter();
+        loop {
+            let Some(word) = rest.next() else {
+                return Err("no command given after `--`".into());
+            };
+            let word = word.to_str().unwrap_or("");
+            if word == "--" {
+                break;
+            }
+            let mut value = || rest.next().ok_or_else(|| format!("{word} needs a value"));
+            let seconds = |text: &std::ffi::OsString| {
+                text.to_str()
+                    .and_then(|t| t.parse::<f64>().ok())
+                    .map(crate::clock::duration_from_secs)
+                    .ok_or_else(|| {
+                        format!(
+                            "{word}: `{}` is not a number of seconds",
+                            text.to_string_lossy()
+                        )
+                    })
+            };
+            match word {
+                "--folder" => folder = Some(PathBuf::from(value()?)),
+                "--time-limit" => time_limit = Some(seconds(value()?)?),
+                "--grace" => grace = Some(seconds(value()?)?),
+                "--signal-after" => signal_after = Some(seconds(value()?)?),
+                other => return Err(format!("unknown argument `{other}`")),
+            }
+        }
+        let mut command = rest;
+        let program = command
+            .next()
+            .ok_or_else(|| "no command given after `--`".to_string())?;
+        let arguments = command
+            .map(|a| {
+                a.to_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("argument `{}` is not UTF-8", a.to_string_lossy()))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(WrapArgs {
+            folder: folder.ok_or("--folder is required")?,
+            time_limit: time_limit.ok_or("--time-limit is required")?,
+            grace: grace.ok_or("--grace is required")?,
+            signal_after,
+            program: PathBuf::from(program),
+            arguments,
+        })
+    }
 }
 
 /// Runs the wrapped script; returns the exit code for the wrapper process.
@@ -271,6 +330,49 @@ fn children_peak_memory_kb() -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn words(text: &str) -> Vec<std::ffi::OsString> {
+        text.split(' ').map(Into::into).collect()
+    }
+
+    #[test]
+    fn parses_the_arguments_a_run_spec_writes() {
+        let spec = super::super::RunSpec {
+            combination_id: 1,
+            folder: "/runs/hp_1".into(),
+            program: "python3".into(),
+            script: "s.py".into(),
+            input: "input.json".into(),
+            time_limit: Duration::from_secs(60),
+            kill_grace: Duration::from_millis(2500),
+            checkpoint_signal: Duration::from_secs(10),
+        };
+        let mut written: Vec<std::ffi::OsString> = spec
+            .wrap_args(Duration::from_secs(60))
+            .into_iter()
+            .skip(1)
+            .map(Into::into)
+            .collect();
+        written.extend(words("-- python3 s.py --flag input.json"));
+        let parsed = WrapArgs::parse(&written).expect("parses");
+        assert_eq!(parsed.folder, PathBuf::from("/runs/hp_1"));
+        assert_eq!(parsed.time_limit, Duration::from_secs(60));
+        assert_eq!(parsed.grace, Duration::from_millis(2500));
+        assert_eq!(parsed.signal_after, Some(Duration::from_secs(50)));
+        assert_eq!(parsed.program, PathBuf::from("python3"));
+        assert_eq!(parsed.arguments, ["s.py", "--flag", "input.json"]);
+    }
+
+    #[test]
+    fn wrong_wrapper_arguments_are_one_line_errors() {
+        let error = |text: &str| WrapArgs::parse(&words(text)).expect_err(text);
+        assert!(error("--folder x --time-limit 1 --grace 1").contains("no command"));
+        assert!(error("--folder x --time-limit 1 --grace 1 --").contains("no command"));
+        assert!(error("--folder x --grace 1 -- true").contains("--time-limit is required"));
+        assert!(error("--folder x --time-limit abc --grace 1 -- true").contains("`abc`"));
+        assert!(error("--folder x --time-limit 1 --grace 1 --bogus -- true").contains("--bogus"));
+        assert!(error("--folder").contains("--folder needs a value"));
+    }
 
     #[test]
     fn reads_group_and_rss_after_a_command_name_with_spaces_and_parentheses() {
