@@ -4,75 +4,10 @@
 
 mod support;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
+use support::slurm::*;
 use support::*;
-
-/// These tests are marked ignored, so that a plain `cargo nextest run` lists them as skipped
-/// where no Slurm runs; `--run-ignored all` (what `.ci/run` runs) includes them, and then a
-/// missing Slurm is a failure that says how to start one.
-fn require_slurm() {
-    let up = Command::new("sinfo")
-        .arg("--noheader")
-        .output()
-        .is_ok_and(|o| o.status.success() && !o.stdout.is_empty());
-    assert!(
-        up,
-        "no Slurm answers here; start one with `bash scripts/slurm/start-local-slurm.sh`"
-    );
-}
-
-/// A project whose job_config uses the cluster profile `testslurm` (polled every 0.3 s).
-fn slurm_project(script: &str, model: Value, search: Value) -> Project {
-    let project = Project::new();
-    project.script("run.sh", script);
-    project.configs("/bin/sh", "run.sh", model, search);
-    set_job(&project, "cluster", json!("testslurm"));
-    project.write_json("hpsearch_clusters.json", &json!({"testslurm": {"scheduler": "slurm", "poll_interval_seconds": 0.3, "gpu_partition": "gpu", "max_resubmits": 1}}));
-    project
-}
-
-fn set_job(project: &Project, field: &str, value: Value) {
-    let path = project.path.join("job_config.json");
-    let mut job: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    job[field] = value;
-    project.write_json("job_config.json", &job);
-}
-
-fn one_param() -> Value {
-    json!({"x": {"type": "continuous", "domain": [0, 1]}})
-}
-
-/// Slurm jobs of a search, by name suffix, with their states (one squeue call).
-fn queued_jobs(project: &Project, id: u64) -> Vec<(String, String)> {
-    let tag = hpsearch::executor::slurm::folder_tag(&project.search_dir(id));
-    let out = Command::new("squeue")
-        .args(["--noheader", "--format=%i|%j|%T"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            let parts: Vec<&str> = l.trim().split('|').collect();
-            (parts.len() == 3 && parts[1].ends_with(&tag))
-                .then(|| (parts[0].to_string(), parts[2].to_string()))
-        })
-        .collect()
-}
-
-const COUNTING: &str = "#!/bin/sh\nid=$(basename \"$PWD\" | sed 's/hp_combination_//')\necho \"$id\" >> ../../runs.log\nsleep ${SLEEP:-0}\necho \"$id\" > output.json\n";
-
-fn starts(project: &Project) -> BTreeMap<String, usize> {
-    let mut counts = BTreeMap::new();
-    for line in std::fs::read_to_string(project.path.join("runs.log"))
-        .unwrap_or_default()
-        .lines()
-    {
-        *counts.entry(line.to_string()).or_insert(0) += 1;
-    }
-    counts
-}
 
 #[test]
 #[ignore = "needs a running Slurm: bash scripts/slurm/start-local-slurm.sh"]
@@ -388,16 +323,6 @@ fn the_test_phase_runs_as_a_slurm_job_of_the_search() {
     .unwrap();
     assert_eq!(state["test_runs"][0]["job_id"], json!(job_id.trim()));
     assert_eq!(state["test_runs"][0]["objective"], json!(7.0));
-}
-
-fn snapshot_of(project: &Project) -> Value {
-    let text = std::fs::read_to_string(project.search_dir(0).join("hp_search_state.json"))
-        .unwrap_or_default();
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
-fn search_log(project: &Project) -> String {
-    std::fs::read_to_string(project.search_dir(0).join("log.txt")).unwrap_or_default()
 }
 
 #[test]

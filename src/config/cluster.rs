@@ -8,7 +8,7 @@
 //! { "cms": { "scheduler": "slurm", "cpu_partition": "up-cpu", "gpu_partition": "up-gpu",
 //!            "account": "bio", "qos": null, "extra_sbatch_args": ["--exclusive"],
 //!            "setup_lines": ["module load python/3.11"], "poll_interval_seconds": 10,
-//!            "max_resubmits": 2 } }
+//!            "max_resubmits": 2, "requeue_on_timeout": false, "job_arrays": false } }
 //! ```
 
 use super::error::ConfigError;
@@ -35,6 +35,11 @@ pub struct SlurmProfile {
     /// `checkpoint...` in its folder, written during the run) is submitted again to continue,
     /// up to `max_resubmits` times.
     pub requeue_on_timeout: bool,
+    /// Runs that do not depend on each other's results (grid, line, random and Sobol searches,
+    /// replicates) go out as Slurm job arrays, one combination per task, at most
+    /// `max_active_points` running at once (`sbatch --array=...%N`): one sbatch for up to
+    /// 1000 runs, for many short runs and clusters that limit submissions.
+    pub job_arrays: bool,
     /// Where the profile was defined, for messages.
     pub file: PathBuf,
 }
@@ -167,6 +172,7 @@ fn parse_profile(
             "allowed: a whole number from 0 to 100",
         )?,
         requeue_on_timeout: f.boolean("requeue_on_timeout", false)?,
+        job_arrays: f.boolean("job_arrays", false)?,
         file: file.to_path_buf(),
     };
     if let Some(bad) = profile

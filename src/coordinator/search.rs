@@ -178,6 +178,7 @@ impl Coordinator {
         });
         let mut executor = executor;
         executor.set_interrupt(Arc::clone(&interrupt));
+        executor.set_max_running(definition.search.max_active_points as usize);
         let log = LogObserver::open(&paths.log());
         let mut coordinator = Coordinator {
             paths,
@@ -625,6 +626,11 @@ impl Coordinator {
         if self.paused_until.is_some_and(|t| Instant::now() < t) {
             return Ok(());
         }
+        if self.executor.submits_waves()
+            && (!self.strategy.adapts_to_results() || !self.can_suggest())
+        {
+            return self.fill_wave(slots);
+        }
         // The step's new rows first, queued like restarts: the first start's flush then makes
         // them all durable in one commit before any of their folders exists (Store::flush),
         // not one commit per run. The strategy sees the same pending points either way.
@@ -670,6 +676,95 @@ impl Coordinator {
             }
         }
         Ok(())
+    }
+
+    /// With job arrays, runs that do not depend on each other's results (the strategy's
+    /// suggestions, restarts, replicates) go out as one wave of up to `MAX_WAVE` runs whenever a
+    /// slot is free; the scheduler holds them to `slots` running at once.
+    fn fill_wave(&mut self, slots: usize) -> Result<(), CoordinatorError> {
+        if self.executor.active() >= slots || self.refused.is_some() {
+            return Ok(());
+        }
+        let mut ids: Vec<u64> = Vec::new();
+        while ids.len() < crate::executor::MAX_WAVE {
+            if self.interrupt.load(Ordering::Relaxed) {
+                break;
+            }
+            if let Some(id) = self.restart.pop_front() {
+                if self
+                    .combination(id)
+                    .is_some_and(|c| c.state == RunState::Interrupted)
+                {
+                    self.emit(Event::RunRestarted { id });
+                }
+                ids.push(id);
+                continue;
+            }
+            if !self.can_suggest() {
+                break;
+            }
+            let Some(id) = self.create_next()? else {
+                self.exhausted = true;
+                break;
+            };
+            ids.push(id);
+        }
+        if ids.is_empty() {
+            return Ok(());
+        }
+        // Every run of the wave is durable and has its input before the one sbatch.
+        self.store.flush()?;
+        let mut specs = Vec::with_capacity(ids.len());
+        for (i, id) in ids.iter().enumerate() {
+            if let Some(problem) = (i == 0)
+                .then(|| super::preflight::common_start_problem(&self.definition.job))
+                .flatten()
+            {
+                self.requeue_front(&ids);
+                self.pause_submissions(ids[0], &problem);
+                return Ok(());
+            }
+            if let Err(error) = self.write_input(*id) {
+                if let CoordinatorError::Io { source, .. } = &error {
+                    if super::preflight::is_common_io_problem(source) {
+                        self.requeue_front(&ids);
+                        self.pause_submissions(ids[0], &error.to_string());
+                        return Ok(());
+                    }
+                }
+                return Err(error);
+            }
+            specs.push(self.spec(*id));
+        }
+        match self.executor.submit_wave(&specs, slots) {
+            Ok(submitted) => {
+                let sent = submitted.len();
+                for (id, run) in ids.iter().zip(submitted) {
+                    self.record_submission(*id, run)?;
+                }
+                // What did not go out waits, first in line, for the next step.
+                self.requeue_front(&ids[sent..]);
+                if !self.backoff.is_zero() {
+                    self.emit(Event::Note("runs start again".into()));
+                }
+                self.backoff = Duration::ZERO;
+            }
+            Err(error) => {
+                // The first run stands for the wave: a refusal fails it alone (the search then
+                // stops), the rest stay untried.
+                self.requeue_front(&ids[1..]);
+                self.submission_failed(ids[0], error)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts runs back first in line, in their order.
+    fn requeue_front(&mut self, ids: &[u64]) {
+        for id in ids.iter().rev() {
+            self.restart.retain(|other| other != id);
+            self.restart.push_front(*id);
+        }
     }
 
     /// Asks the strategy for the next combination and records it (state `created`).
@@ -749,28 +844,53 @@ impl Coordinator {
         }
         let spec = self.spec(id);
         match self.executor.submit(&spec) {
-            Ok(submitted) => {
-                self.store.mark_running(
-                    id,
-                    &submitted.job_id,
-                    submitted.pid,
-                    submitted.pid_start,
-                    submitted.started_at,
-                    submitted.queued,
-                )?;
-                self.refresh(&[id])?;
-                let (params, label) = self
-                    .combination(id)
-                    .map(|c| (c.params.clone(), c.search_type.clone()))
-                    .unwrap_or_default();
-                self.emit(Event::RunStarted {
-                    id,
-                    job_id: submitted.job_id,
-                    params,
-                    label,
-                });
-            }
-            Err(ExecutorError::Start { message, .. }) => {
+            Ok(submitted) => self.record_submission(id, submitted)?,
+            Err(error) => return self.submission_failed(id, error),
+        }
+        if !self.backoff.is_zero() {
+            self.emit(Event::Note("runs start again".into()));
+        }
+        self.backoff = Duration::ZERO;
+        Ok(true)
+    }
+
+    /// Records a run the executor took: its job id, and queued or running.
+    fn record_submission(
+        &mut self,
+        id: u64,
+        submitted: crate::executor::Submitted,
+    ) -> Result<(), CoordinatorError> {
+        self.store.mark_running(
+            id,
+            &submitted.job_id,
+            submitted.pid,
+            submitted.pid_start,
+            submitted.started_at,
+            submitted.queued,
+        )?;
+        self.refresh(&[id])?;
+        let (params, label) = self
+            .combination(id)
+            .map(|c| (c.params.clone(), c.search_type.clone()))
+            .unwrap_or_default();
+        self.emit(Event::RunStarted {
+            id,
+            job_id: submitted.job_id,
+            params,
+            label,
+        });
+        Ok(())
+    }
+
+    /// What a refused submission means for the run and the search; `false`: nothing can start
+    /// now. A run that cannot start is recorded failed and the next may try (`true`).
+    fn submission_failed(
+        &mut self,
+        id: u64,
+        error: ExecutorError,
+    ) -> Result<bool, CoordinatorError> {
+        match error {
+            ExecutorError::Start { message, .. } => {
                 let now = crate::clock::now();
                 self.record_end(Ended {
                     combination_id: id,
@@ -779,11 +899,11 @@ impl Coordinator {
                     scheduler: Default::default(),
                 })?;
             }
-            Err(ExecutorError::Unavailable { message }) => {
+            ExecutorError::Unavailable { message } => {
                 self.pause_submissions(id, &message);
                 return Ok(false);
             }
-            Err(ExecutorError::Refused { message, .. }) => {
+            ExecutorError::Refused { message, .. } => {
                 // The same request goes out for every run: no later run can start either.
                 self.record_end(Ended {
                     combination_id: id,
@@ -798,10 +918,6 @@ impl Coordinator {
                 return Ok(false);
             }
         }
-        if !self.backoff.is_zero() {
-            self.emit(Event::Note("runs start again".into()));
-        }
-        self.backoff = Duration::ZERO;
         Ok(true)
     }
 

@@ -170,6 +170,9 @@ pub trait Executor {
     /// A flag the coordinator sets when a stop is asked for: an executor blocked on its
     /// scheduler gives up at once.
     fn set_interrupt(&mut self, _flag: std::sync::Arc<std::sync::atomic::AtomicBool>) {}
+    /// The most runs the search may have running at once (`max_active_points`), for an
+    /// executor whose scheduler enforces it (see `submit_wave`).
+    fn set_max_running(&mut self, _max_running: usize) {}
     /// Resubmissions and notes since the last call.
     fn take_events(&mut self) -> Vec<ExecutorEvent> {
         Vec::new()
@@ -178,6 +181,28 @@ pub trait Executor {
     /// runs ended.
     fn unreachable(&self) -> bool {
         false
+    }
+    /// Whether runs that do not depend on each other can go out many at once, as one
+    /// submission that the scheduler itself holds to a number running at a time (Slurm job
+    /// arrays, when the cluster profile asks for them).
+    fn submits_waves(&self) -> bool {
+        false
+    }
+    /// Submits `specs` as one wave, at most `max_running` of them running at a time together
+    /// with every run already in flight (`active`). Returns what went out, in order: all of
+    /// `specs`, or the first of them when a later part was not accepted (those wait for a
+    /// later step). Only called when `submits_waves` says so.
+    fn submit_wave(
+        &mut self,
+        specs: &[RunSpec],
+        _max_running: usize,
+    ) -> Result<Vec<Submitted>, ExecutorError> {
+        Err(ExecutorError::Unavailable {
+            message: format!(
+                "this executor submits runs one at a time, not {} at once",
+                specs.len()
+            ),
+        })
     }
     /// A line for the search log about the load this executor put on its scheduler, if any.
     fn load_report(&self) -> Option<String> {

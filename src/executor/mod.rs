@@ -14,7 +14,7 @@ pub use contract::{
     RunSpec, SchedulerRecord, Submitted,
 };
 pub use local::LocalExecutor;
-pub use slurm::SlurmExecutor;
+pub use slurm::{SlurmExecutor, MAX_WAVE};
 
 /// The executor a job config asks for.
 pub fn build(

@@ -68,6 +68,12 @@ pub trait Strategy: Send {
     /// grid); random strategies never run out.
     fn suggest(&mut self, context: &SuggestContext) -> Result<Option<Suggestion>, StrategyError>;
 
+    /// Whether a suggestion depends on the results of earlier runs. Strategies that do not
+    /// (grid, line, random, Sobol) can have many runs submitted at once as one job array.
+    fn adapts_to_results(&self) -> bool {
+        true
+    }
+
     /// The total number of combinations this strategy can suggest, when it is finite.
     fn size(&self, _space: &Space) -> Option<u64> {
         None

@@ -39,6 +39,10 @@ impl GridStrategy {
 }
 
 impl Strategy for GridStrategy {
+    fn adapts_to_results(&self) -> bool {
+        false
+    }
+
     fn suggest(&mut self, context: &SuggestContext) -> Result<Option<Suggestion>, StrategyError> {
         let existing = context.existing_keys();
         Ok(self

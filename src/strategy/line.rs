@@ -40,6 +40,10 @@ impl LineStrategy {
 }
 
 impl Strategy for LineStrategy {
+    fn adapts_to_results(&self) -> bool {
+        false
+    }
+
     fn suggest(&mut self, context: &SuggestContext) -> Result<Option<Suggestion>, StrategyError> {
         let existing = context.existing_keys();
         Ok(self

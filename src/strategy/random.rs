@@ -7,6 +7,10 @@ use rand::RngExt;
 pub struct RandomStrategy;
 
 impl Strategy for RandomStrategy {
+    fn adapts_to_results(&self) -> bool {
+        false
+    }
+
     fn suggest(&mut self, context: &SuggestContext) -> Result<Option<Suggestion>, StrategyError> {
         let mut rng = context.rng();
         let point = (0..context.space.dims())

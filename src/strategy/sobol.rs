@@ -12,6 +12,10 @@ const MAX_POINTS: u64 = 1 << 16;
 const MAX_DIMENSIONS: usize = sobol_burley::NUM_DIMENSIONS as usize;
 
 impl Strategy for SobolStrategy {
+    fn adapts_to_results(&self) -> bool {
+        false
+    }
+
     fn suggest(&mut self, context: &SuggestContext) -> Result<Option<Suggestion>, StrategyError> {
         let mut rng = context.rng();
         let index = context.sequence;

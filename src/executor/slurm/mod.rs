@@ -9,11 +9,13 @@
 
 mod client;
 mod job_script;
+mod waves;
 
 pub use client::parse_slurm_duration;
 use client::{is_permanent_rejection, run_bounded, Failure, COMMAND_LIMIT};
 pub use job_script::{folder_tag, shell_quote, slurm_minutes, submit_coordinator, CoordinatorJob};
 use job_script::{job_script, placement_args};
+pub use waves::MAX_WAVE;
 
 use crate::config::cluster::SlurmProfile;
 use crate::config::job::{JobConfig, ProcessorType};
@@ -37,6 +39,9 @@ pub struct CallCounts {
     pub squeue: u64,
     pub sacct: u64,
     pub scancel: u64,
+    /// Of the sbatch calls, those that submitted a job array.
+    pub arrays: u64,
+    pub scontrol: u64,
 }
 
 struct SlurmJob {
@@ -49,6 +54,8 @@ struct SlurmJob {
     accounting_retries: u32,
     /// Seen running (not only queued) by a poll.
     started: bool,
+    /// The job array this run is a task of (its base job id), if any.
+    wave: Option<String>,
 }
 
 const MAX_ACCOUNTING_RETRIES: u32 = 5;
@@ -73,6 +80,13 @@ pub struct SlurmExecutor {
     events: Vec<ExecutorEvent>,
     /// Whether the request was checked against `sinfo` (once, before the first sbatch).
     request_checked: bool,
+    search_dir: PathBuf,
+    /// Job arrays in flight (see `waves`).
+    waves: Vec<waves::Wave>,
+    /// The most runs that may run at once (`max_active_points`), as the coordinator said.
+    max_running: usize,
+    /// Live tasks of waves by job name, as found while a resume takes runs over.
+    wave_tasks: BTreeMap<String, Vec<String>>,
 }
 
 /// How long `scancel` may take during a stop: a stop must take effect within seconds even
@@ -103,6 +117,10 @@ impl SlurmExecutor {
             down_since: None,
             events: Vec::new(),
             request_checked: false,
+            search_dir: search_dir.to_path_buf(),
+            waves: Vec::new(),
+            max_running: usize::MAX,
+            wave_tasks: BTreeMap::new(),
         }
     }
 
@@ -148,6 +166,16 @@ impl SlurmExecutor {
     /// The job script: the profile's setup lines, then the wrapper. Every path is quoted;
     /// hyperparameter values are not in it at all (they travel in input.json).
     pub fn job_script(&self, spec: &RunSpec) -> String {
+        job_script(
+            &self.profile,
+            "one run of the analysis script",
+            &spec.folder,
+            &self.wrapper_command(spec),
+        )
+    }
+
+    /// `hpsearch _wrap ... -- program script input` for a run.
+    fn wrapper_command(&self, spec: &RunSpec) -> Vec<String> {
         // Where the limit is whole minutes, Slurm enforces it (the job ends TIMEOUT, as sacct
         // and every Slurm tool expect) and the wrapper's own limit is only a safety net past
         // Slurm's; a limit in seconds is enforced by the wrapper, to the second.
@@ -158,7 +186,7 @@ impl SlurmExecutor {
         } else {
             spec.time_limit
         };
-        let command: Vec<String> = std::iter::once(self.wrapper.display().to_string())
+        std::iter::once(self.wrapper.display().to_string())
             .chain(spec.wrap_args(enforced))
             .chain([
                 "--".into(),
@@ -166,18 +194,12 @@ impl SlurmExecutor {
                 spec.script.display().to_string(),
                 spec.input.display().to_string(),
             ])
-            .collect();
-        job_script(
-            &self.profile,
-            "one run of the analysis script",
-            &spec.folder,
-            &command,
-        )
+            .collect()
     }
 
     /// The sbatch arguments for a run (an argument list: no shell sees them).
     pub fn sbatch_args(&self, spec: &RunSpec, script: &Path) -> Vec<String> {
-        let log = spec.folder.join("log.txt").display().to_string();
+        let log = waves::pattern_path(&spec.folder.join("log.txt"));
         let mut args = vec![
             "--parsable".to_string(),
             format!("--job-name={}", self.job_name(spec.combination_id)),
@@ -185,6 +207,15 @@ impl SlurmExecutor {
             format!("--output={log}"),
             format!("--error={log}"),
             "--open-mode=append".to_string(),
+        ];
+        args.extend(self.request_args(spec));
+        args.push(script.display().to_string());
+        args
+    }
+
+    /// What a run asks of Slurm: time, memory, CPUs, GPUs, where, and the profile's extras.
+    fn request_args(&self, spec: &RunSpec) -> Vec<String> {
+        let mut args = vec![
             format!(
                 "--time={}",
                 if slurm_enforces(spec.time_limit) {
@@ -207,7 +238,6 @@ impl SlurmExecutor {
             args.push(format!("--gres=gpu:{gpus}"));
         }
         args.extend(self.profile.extra_sbatch_args.iter().cloned());
-        args.push(script.display().to_string());
         args
     }
 
@@ -221,6 +251,16 @@ impl SlurmExecutor {
             let _ = std::fs::remove_file(spec.folder.join(stale));
         }
         let args = self.sbatch_args(spec, &script_path);
+        self.submit_script(&args, spec.combination_id)
+    }
+
+    /// `sbatch ARGS`, a few quick tries; the job id. `combination_id` names the run (the first
+    /// of a wave) in a refusal.
+    fn submit_script(
+        &mut self,
+        args: &[String],
+        combination_id: u64,
+    ) -> Result<String, ExecutorError> {
         let mut last_error = String::new();
         // A busy slurmctld answers again after a moment; a few quick tries, then the
         // coordinator's own backoff takes over. A stop ends the tries at once.
@@ -230,7 +270,7 @@ impl SlurmExecutor {
             }
             std::thread::sleep(Duration::from_secs(delay));
             self.calls.sbatch += 1;
-            match self.call(Command::new("sbatch").args(&args), COMMAND_LIMIT) {
+            match self.call(Command::new("sbatch").args(args), COMMAND_LIMIT) {
                 Ok(out) => {
                     let id = out.trim().split(';').next().unwrap_or_default().to_string();
                     if !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) {
@@ -240,7 +280,7 @@ impl SlurmExecutor {
                 }
                 Err(Failure::Refused(message)) if is_permanent_rejection(&message) => {
                     return Err(ExecutorError::Refused {
-                        id: spec.combination_id,
+                        id: combination_id,
                         message: format!("sbatch: {message}"),
                     });
                 }
@@ -268,6 +308,8 @@ impl SlurmExecutor {
                 "--noheader",
                 "--format=%i|%T|%M",
                 "--states=all",
+                // Every task of a job array on its own line (`123_4`), pending ones too.
+                "--array",
                 &format!("--jobs={}", ids.join(",")),
             ]),
             COMMAND_LIMIT,
@@ -468,6 +510,115 @@ impl SlurmExecutor {
             other => Verdict::End(RunEnd::Lost(format!("Slurm job {} ended {other} without a record of how the script ended", job.job_id))),
         }
     }
+
+    /// The runs whose jobs left the queue since the last poll (at most one squeue per
+    /// `poll_interval_seconds`), with Slurm's verdict on each.
+    fn poll_jobs(&mut self) -> Vec<Ended> {
+        let interval = crate::clock::duration_from_secs(self.profile.poll_interval_seconds);
+        if self.jobs.is_empty() || self.last_poll.is_some_and(|t| t.elapsed() < interval) {
+            return Vec::new();
+        }
+        self.last_poll = Some(Instant::now());
+        let ids: Vec<String> = self.jobs.values().map(|j| j.job_id.clone()).collect();
+        let Some(states) = self.queue_states(&ids) else {
+            return Vec::new();
+        };
+        // Queued jobs that started since the last poll: their run time starts now, not at sbatch.
+        let now = crate::clock::now();
+        for (id, job) in &mut self.jobs {
+            if !job.started && states.get(&job.job_id).is_some_and(|s| is_running(s)) {
+                job.started = true;
+                let ran = self.elapsed.get(&job.job_id).copied().unwrap_or(0.0);
+                self.events.push(ExecutorEvent::Started {
+                    combination_id: *id,
+                    at: now - ran,
+                });
+            }
+        }
+        let gone: Vec<u64> = self
+            .jobs
+            .iter()
+            .filter(|(_, j)| states.get(&j.job_id).is_none_or(|s| is_final(s)))
+            .map(|(id, _)| *id)
+            .collect();
+        if gone.is_empty() {
+            return Vec::new();
+        }
+        // Ask accounting about the jobs squeue no longer knows, and about those that left no
+        // record of their end (squeue gives no exit code, and sacct says how they ended).
+        let unknown: Vec<String> = gone
+            .iter()
+            .filter_map(|id| self.jobs.get(id))
+            .filter(|j| !states.contains_key(&j.job_id) || read_status(&j.spec.folder).is_none())
+            .map(|j| j.job_id.clone())
+            .collect();
+        let accounting = self.accounting_states(&unknown);
+        let mut ended = Vec::new();
+        for id in gone {
+            let Some(mut job) = self.jobs.remove(&id) else {
+                continue;
+            };
+            let (state, exit) = match (accounting.get(&job.job_id), states.get(&job.job_id)) {
+                (Some((s, e)), _) => (Some(s.clone()), e.clone()),
+                (None, Some(s)) => (Some(s.clone()), String::new()),
+                (None, None) => (None, String::new()),
+            };
+            // Accounting lags the queue by a moment: a job that left squeue may still read
+            // PENDING or RUNNING there, or FAILED without its exit code (and slurmstepd may not
+            // have written why it killed the job yet). Without the wrapper's record, ask again
+            // at the next poll.
+            let unsettled = match state.as_deref() {
+                Some(s) if !is_final(s) => true,
+                Some("FAILED") => exit.is_empty(),
+                _ => false,
+            };
+            let lagging = unsettled && read_status(&job.spec.folder).is_none();
+            if lagging && job.accounting_retries < MAX_ACCOUNTING_RETRIES {
+                job.accounting_retries += 1;
+                self.jobs.insert(id, job);
+                continue;
+            }
+            match self.verdict(&job, state.as_deref(), &exit) {
+                Verdict::End(end) => ended.push(Ended {
+                    combination_id: id,
+                    end,
+                    finished_at: crate::clock::now(),
+                    scheduler: SchedulerRecord {
+                        elapsed_seconds: self.elapsed.remove(&job.job_id),
+                        state,
+                    },
+                }),
+                Verdict::Resubmit(why) => match self.sbatch(&job.spec) {
+                    Ok(new_id) => {
+                        self.events.push(ExecutorEvent::Resubmitted {
+                            combination_id: id,
+                            job_id: new_id.clone(),
+                            note: format!(
+                                "combination {id}: Slurm job {} ended {why}; submitted again as job {new_id}",
+                                job.job_id
+                            ),
+                        });
+                        job.job_id = new_id;
+                        job.wave = None;
+                        job.resubmits += 1;
+                        self.jobs.insert(id, job);
+                    }
+                    Err(e) => ended.push(Ended {
+                        combination_id: id,
+                        end: RunEnd::NodeFailure(format!(
+                            "the job ended {why} and could not be submitted again: {e}"
+                        )),
+                        finished_at: crate::clock::now(),
+                        scheduler: SchedulerRecord {
+                            state: Some(why),
+                            elapsed_seconds: self.elapsed.remove(&job.job_id),
+                        },
+                    }),
+                },
+            }
+        }
+        ended
+    }
 }
 
 enum Verdict {
@@ -570,6 +721,7 @@ impl Executor for SlurmExecutor {
                 stopping: false,
                 accounting_retries: 0,
                 started: false,
+                wave: None,
             },
         );
         Ok(Submitted {
@@ -585,7 +737,10 @@ impl Executor for SlurmExecutor {
         // A live job of this combination's name is the one to take over, whatever the store
         // says: the coordinator may have died between sbatch and recording the id, or between
         // a resubmission and recording the new id. Starting another would run it twice.
-        let live = self.live_job_by_name(known.spec.combination_id);
+        let mut live = self.live_job_by_name(known.spec.combination_id);
+        if live.is_none() {
+            live = self.live_wave_task(&known.spec.folder);
+        }
         if let Some(id) = &live {
             if known.job_id.as_ref() != Some(id) {
                 if let Some(old) = &known.job_id {
@@ -612,7 +767,9 @@ impl Executor for SlurmExecutor {
             stopping: false,
             accounting_retries: 0,
             started: false,
+            wave: None,
         };
+        let wave = self.adopt_wave_of(&job_id);
         let states = self
             .queue_states(std::slice::from_ref(&job_id))
             .unwrap_or_default();
@@ -628,6 +785,7 @@ impl Executor for SlurmExecutor {
                     known.spec.combination_id,
                     SlurmJob {
                         started: running,
+                        wave,
                         ..job
                     },
                 );
@@ -668,107 +826,9 @@ impl Executor for SlurmExecutor {
     }
 
     fn poll(&mut self) -> Vec<Ended> {
-        let interval = crate::clock::duration_from_secs(self.profile.poll_interval_seconds);
-        if self.jobs.is_empty() || self.last_poll.is_some_and(|t| t.elapsed() < interval) {
-            return Vec::new();
-        }
-        self.last_poll = Some(Instant::now());
-        let ids: Vec<String> = self.jobs.values().map(|j| j.job_id.clone()).collect();
-        let Some(states) = self.queue_states(&ids) else {
-            return Vec::new();
-        };
-        // Queued jobs that started since the last poll: their run time starts now, not at sbatch.
-        let now = crate::clock::now();
-        for (id, job) in &mut self.jobs {
-            if !job.started && states.get(&job.job_id).is_some_and(|s| is_running(s)) {
-                job.started = true;
-                let ran = self.elapsed.get(&job.job_id).copied().unwrap_or(0.0);
-                self.events.push(ExecutorEvent::Started {
-                    combination_id: *id,
-                    at: now - ran,
-                });
-            }
-        }
-        let gone: Vec<u64> = self
-            .jobs
-            .iter()
-            .filter(|(_, j)| states.get(&j.job_id).is_none_or(|s| is_final(s)))
-            .map(|(id, _)| *id)
-            .collect();
-        if gone.is_empty() {
-            return Vec::new();
-        }
-        // Ask accounting about the jobs squeue no longer knows, and about those that left no
-        // record of their end (squeue gives no exit code, and sacct says how they ended).
-        let unknown: Vec<String> = gone
-            .iter()
-            .filter_map(|id| self.jobs.get(id))
-            .filter(|j| !states.contains_key(&j.job_id) || read_status(&j.spec.folder).is_none())
-            .map(|j| j.job_id.clone())
-            .collect();
-        let accounting = self.accounting_states(&unknown);
-        let mut ended = Vec::new();
-        for id in gone {
-            let Some(mut job) = self.jobs.remove(&id) else {
-                continue;
-            };
-            let (state, exit) = match (accounting.get(&job.job_id), states.get(&job.job_id)) {
-                (Some((s, e)), _) => (Some(s.clone()), e.clone()),
-                (None, Some(s)) => (Some(s.clone()), String::new()),
-                (None, None) => (None, String::new()),
-            };
-            // Accounting lags the queue by a moment: a job that left squeue may still read
-            // PENDING or RUNNING there, or FAILED without its exit code (and slurmstepd may not
-            // have written why it killed the job yet). Without the wrapper's record, ask again
-            // at the next poll.
-            let unsettled = match state.as_deref() {
-                Some(s) if !is_final(s) => true,
-                Some("FAILED") => exit.is_empty(),
-                _ => false,
-            };
-            let lagging = unsettled && read_status(&job.spec.folder).is_none();
-            if lagging && job.accounting_retries < MAX_ACCOUNTING_RETRIES {
-                job.accounting_retries += 1;
-                self.jobs.insert(id, job);
-                continue;
-            }
-            match self.verdict(&job, state.as_deref(), &exit) {
-                Verdict::End(end) => ended.push(Ended {
-                    combination_id: id,
-                    end,
-                    finished_at: crate::clock::now(),
-                    scheduler: SchedulerRecord {
-                        elapsed_seconds: self.elapsed.remove(&job.job_id),
-                        state,
-                    },
-                }),
-                Verdict::Resubmit(why) => match self.sbatch(&job.spec) {
-                    Ok(new_id) => {
-                        self.events.push(ExecutorEvent::Resubmitted {
-                            combination_id: id,
-                            job_id: new_id.clone(),
-                            note: format!(
-                                "combination {id}: Slurm job {} ended {why}; submitted again as job {new_id}",
-                                job.job_id
-                            ),
-                        });
-                        job.job_id = new_id;
-                        job.resubmits += 1;
-                        self.jobs.insert(id, job);
-                    }
-                    Err(e) => ended.push(Ended {
-                        combination_id: id,
-                        end: RunEnd::NodeFailure(format!(
-                            "the job ended {why} and could not be submitted again: {e}"
-                        )),
-                        finished_at: crate::clock::now(),
-                        scheduler: SchedulerRecord {
-                            state: Some(why),
-                            elapsed_seconds: self.elapsed.remove(&job.job_id),
-                        },
-                    }),
-                },
-            }
+        let ended = self.poll_jobs();
+        if !self.waves.is_empty() && self.down_since.is_none() {
+            self.adjust_throttles();
         }
         ended
     }
@@ -811,6 +871,47 @@ impl Executor for SlurmExecutor {
         self.interrupt = Some(flag);
     }
 
+    fn set_max_running(&mut self, max_running: usize) {
+        self.max_running = max_running;
+    }
+
+    fn submits_waves(&self) -> bool {
+        self.profile.job_arrays
+    }
+
+    fn submit_wave(
+        &mut self,
+        specs: &[RunSpec],
+        max_running: usize,
+    ) -> Result<Vec<Submitted>, ExecutorError> {
+        let Some(first) = specs.first() else {
+            return Ok(Vec::new());
+        };
+        if !self.request_checked {
+            if let Some(message) = self.request_beyond_every_node() {
+                return Err(ExecutorError::Refused {
+                    id: first.combination_id,
+                    message,
+                });
+            }
+        }
+        self.max_running = max_running;
+        if specs.len() == 1 {
+            return self.submit(first).map(|s| vec![s]);
+        }
+        let mut submitted = Vec::with_capacity(specs.len());
+        for chunk in specs.chunks(waves::MAX_WAVE) {
+            let throttle = max_running.saturating_sub(self.jobs.len()).max(1);
+            match self.submit_array(chunk, throttle) {
+                Ok(more) => submitted.extend(more),
+                // The arrays already out are tracked; the rest waits for the next step.
+                Err(_) if !submitted.is_empty() => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(submitted)
+    }
+
     fn take_events(&mut self) -> Vec<ExecutorEvent> {
         std::mem::take(&mut self.events)
     }
@@ -822,8 +923,8 @@ impl Executor for SlurmExecutor {
     fn load_report(&self) -> Option<String> {
         let c = self.calls;
         Some(format!(
-            "Slurm client calls: {} sbatch, {} squeue, {} sacct, {} scancel",
-            c.sbatch, c.squeue, c.sacct, c.scancel
+            "Slurm client calls: {} sbatch ({} of them job arrays), {} squeue, {} sacct, {} scancel, {} scontrol",
+            c.sbatch, c.arrays, c.squeue, c.sacct, c.scancel, c.scontrol
         ))
     }
 }
@@ -860,6 +961,7 @@ mod tests {
             poll_interval_seconds: 1.0,
             max_resubmits,
             requeue_on_timeout: false,
+            job_arrays: false,
             file: PathBuf::new(),
         };
         SlurmExecutor {
@@ -878,6 +980,10 @@ mod tests {
             down_since: None,
             events: Vec::new(),
             request_checked: false,
+            search_dir: PathBuf::new(),
+            waves: Vec::new(),
+            max_running: usize::MAX,
+            wave_tasks: BTreeMap::new(),
         }
     }
 
@@ -897,6 +1003,7 @@ mod tests {
             resubmits,
             stopping,
             started: false,
+            wave: None,
             accounting_retries: 0,
         }
     }
