@@ -1,5 +1,7 @@
 //! hpsearch on a real Slurm: time from `launch` to the first run, overhead per run against bare
-//! `sbatch --wrap` jobs, and Slurm client calls per minute.
+//! `sbatch --wrap` jobs, and Slurm client calls per minute; then job arrays (`"job_arrays":
+//! true`) against one job per run, at `HPSEARCH_BENCH_SLOTS` runs at a time (default 8): runs/s
+//! and sbatch calls, best of `HPSEARCH_BENCH_REPEAT` tries (default 3).
 //!
 //!     bash scripts/slurm/start-local-slurm.sh      # once
 //!     cargo bench --bench slurm                    # HPSEARCH_BENCH_RUNS=40 by default
@@ -22,6 +24,10 @@ fn binary() -> PathBuf {
 }
 
 fn project(runs: usize, poll: f64) -> tempfile::TempDir {
+    project_with(runs, runs, poll, false)
+}
+
+fn project_with(runs: usize, slots: usize, poll: f64, arrays: bool) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     let p = dir.path();
     let write = |name: &str, text: String| std::fs::write(p.join(name), text).expect("write");
@@ -37,12 +43,14 @@ fn project(runs: usize, poll: f64) -> tempfile::TempDir {
     write(
         "search_config.json",
         format!(
-            r#"{{"search_type": "random", "max_suggestions": {runs}, "max_active_points": {runs}, "y_transformation": "none", "search_memory": 1, "search_time": 1}}"#
+            r#"{{"search_type": "random", "max_suggestions": {runs}, "max_active_points": {slots}, "y_transformation": "none", "search_memory": 1, "search_time": 1}}"#
         ),
     );
     write(
         "hpsearch_clusters.json",
-        format!(r#"{{"bench": {{"scheduler": "slurm", "poll_interval_seconds": {poll}}}}}"#),
+        format!(
+            r#"{{"bench": {{"scheduler": "slurm", "poll_interval_seconds": {poll}, "job_arrays": {arrays}}}}}"#
+        ),
     );
     dir
 }
@@ -98,25 +106,7 @@ fn main() {
     }
 
     // 2. N trivial runs through hpsearch against N bare sbatch --wrap jobs, all submitted at once.
-    let dir = project(runs, 0.5);
-    let start = Instant::now();
-    let out = Command::new(&hpsearch)
-        .args(["run", "."])
-        .current_dir(dir.path())
-        .output()
-        .expect("run");
-    let searched = start.elapsed().as_secs_f64();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let log = std::fs::read_to_string(dir.path().join("hp_search_0/log.txt")).unwrap_or_default();
-    let calls_line = log
-        .lines()
-        .find(|l| l.contains("Slurm client calls"))
-        .unwrap_or("")
-        .to_string();
+    let (searched, calls_line) = search(&hpsearch, &project(runs, 0.5), runs);
     let calls: u64 = calls_line
         .split(": ")
         .nth(1)
@@ -124,13 +114,6 @@ fn main() {
         .split(", ")
         .filter_map(|p| p.split_whitespace().next()?.parse::<u64>().ok())
         .sum();
-    let table = std::fs::read_to_string(dir.path().join("hp_search_0/hp_search_data_full.txt"))
-        .unwrap_or_default();
-    let succeeded = table
-        .lines()
-        .filter(|l| l.contains("\tsucceeded\t"))
-        .count();
-    assert_eq!(succeeded, runs, "every run succeeded");
 
     let bare_dir = tempfile::tempdir().expect("temp dir");
     let name = format!("bare{}", std::process::id());
@@ -176,4 +159,74 @@ fn main() {
         "  Slurm client calls per minute:   {:.0}",
         calls as f64 / (searched / 60.0)
     );
+
+    // 3. Job arrays against one job per run, `slots` at a time.
+    let slots: usize = std::env::var("HPSEARCH_BENCH_SLOTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(8);
+    let repeat: usize = std::env::var("HPSEARCH_BENCH_REPEAT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3)
+        .max(1);
+    println!("\njob arrays against one job per run ({runs} trivial runs, {slots} at a time, poll 0.5 s, best of {repeat})");
+    println!(
+        "  {:<18} {:>10} {:>8}  {}",
+        "submission", "runs/s", "sbatch", "Slurm client calls"
+    );
+    for arrays in [false, true] {
+        let mut best: Option<(f64, String)> = None;
+        for _ in 0..repeat {
+            let (seconds, line) = search(&hpsearch, &project_with(runs, slots, 0.5, arrays), runs);
+            if best.as_ref().is_none_or(|(b, _)| seconds < *b) {
+                best = Some((seconds, line));
+            }
+        }
+        let (seconds, line) = best.unwrap_or_default();
+        let sbatch = line
+            .split(": ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or("?")
+            .to_string();
+        println!(
+            "  {:<18} {:>10.1} {:>8}  {}",
+            if arrays { "job arrays" } else { "one job per run" },
+            runs as f64 / seconds,
+            sbatch,
+            line.split(": ").nth(1).unwrap_or("")
+        );
+    }
+}
+
+/// Runs the search of `dir` to its end: seconds taken and the log's line of Slurm client calls.
+/// Every run must have succeeded.
+fn search(hpsearch: &Path, dir: &tempfile::TempDir, runs: usize) -> (f64, String) {
+    let start = Instant::now();
+    let out = Command::new(hpsearch)
+        .args(["run", "."])
+        .current_dir(dir.path())
+        .output()
+        .expect("run");
+    let seconds = start.elapsed().as_secs_f64();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = std::fs::read_to_string(dir.path().join("hp_search_0/log.txt")).unwrap_or_default();
+    let calls_line = log
+        .lines()
+        .find(|l| l.contains("Slurm client calls"))
+        .unwrap_or("")
+        .to_string();
+    let table = std::fs::read_to_string(dir.path().join("hp_search_0/hp_search_data_full.txt"))
+        .unwrap_or_default();
+    let succeeded = table
+        .lines()
+        .filter(|l| l.contains("\tsucceeded\t"))
+        .count();
+    assert_eq!(succeeded, runs, "every run succeeded");
+    (seconds, calls_line)
 }
