@@ -172,8 +172,8 @@ fn main() {
         .max(1);
     println!("\njob arrays against one job per run ({runs} trivial runs, {slots} at a time, poll 0.5 s, best of {repeat})");
     println!(
-        "  {:<18} {:>10} {:>8}  {}",
-        "submission", "runs/s", "sbatch", "Slurm client calls"
+        "  {:<18} {:>10} {:>8}  Slurm client calls",
+        "submission", "runs/s", "sbatch"
     );
     for arrays in [false, true] {
         let mut best: Option<(f64, String)> = None;
@@ -192,7 +192,11 @@ fn main() {
             .to_string();
         println!(
             "  {:<18} {:>10.1} {:>8}  {}",
-            if arrays { "job arrays" } else { "one job per run" },
+            if arrays {
+                "job arrays"
+            } else {
+                "one job per run"
+            },
             runs as f64 / seconds,
             sbatch,
             line.split(": ").nth(1).unwrap_or("")

@@ -58,8 +58,17 @@ fn kill(pid: i32) {
     );
 }
 
-/// The process groups of the runs in flight (each run's wrapper leads its own group).
+/// The process groups of the runs in flight (each run's script leads its own group).
 fn run_groups(project: &Project) -> Vec<i32> {
+    run_processes(project)
+        .into_iter()
+        .map(|(group, _)| group)
+        .collect()
+}
+
+/// The runs in flight: each run's process group, and the process that supervises it (the
+/// coordinator's runner).
+fn run_processes(project: &Project) -> Vec<(i32, Option<i32>)> {
     let mut groups = Vec::new();
     for entry in std::fs::read_dir(project.search_dir(0))
         .into_iter()
@@ -75,21 +84,27 @@ fn run_groups(project: &Project) -> Vec<i32> {
         };
         let started: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if let Some(pid) = started["pid"].as_i64() {
-            groups.push(pid as i32);
+            let supervisor = started["supervisor"]["pid"].as_i64().map(|p| p as i32);
+            groups.push((pid as i32, supervisor));
         }
     }
     groups
 }
 
-/// kill -9 of the coordinator and of every run's process group, as a reboot would.
+/// kill -9 of the coordinator, of the runner that supervises the runs, and of every run's
+/// process group, as a reboot would.
 fn kill_coordinator_and_runs(project: &Project) -> usize {
-    let groups = run_groups(project);
+    let runs = run_processes(project);
     if let Some(pid) = coordinator_pid(project) {
         kill(pid);
     }
-    for group in &groups {
+    for supervisor in runs.iter().filter_map(|(_, s)| *s) {
+        kill(supervisor);
+    }
+    for (group, _) in &runs {
         kill(-group);
     }
+    let groups = runs;
     wait_until(
         Duration::from_secs(10),
         "the coordinator to be gone",
@@ -159,8 +174,9 @@ fn runs_killed_with_their_coordinator_run_again_on_resume_and_are_never_lost() {
 #[test]
 fn a_run_killed_from_outside_too_often_is_lost_but_never_imputed_as_a_bad_loss() {
     let project = Project::new();
-    // Every run kills its own wrapper (a stand-in for an OOM killer taking the session): the
-    // wrapper leaves no end record, so the run is interrupted, every time.
+    // Every run kills the process that supervises it (its parent: the coordinator's runner; a
+    // stand-in for an OOM killer taking the session): no end record is left, so the run is
+    // interrupted, every time, and a new runner takes the next.
     project.script(
         "count.sh",
         "#!/bin/sh\necho x >> ../../runs.log\nkill -9 $PPID\nsleep 1\n",
@@ -443,9 +459,13 @@ fn torture_repeated_kills_of_the_coordinator_and_its_runs_lose_and_repeat_nothin
         std::thread::sleep(Duration::from_millis(500 + next() % 700));
         if round % 2 == 1 {
             let before: BTreeMap<u64, usize> = starts(&project);
-            let groups = run_groups(&project);
+            // As a reboot: the coordinator, the runner supervising the runs, and the runs.
+            let runs = run_processes(&project);
             kill(pid);
-            for group in &groups {
+            for supervisor in runs.iter().filter_map(|(_, s)| *s) {
+                kill(supervisor);
+            }
+            for (group, _) in &runs {
                 kill(-group);
             }
             // Which combinations were in flight: started, and not finished.

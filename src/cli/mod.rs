@@ -24,6 +24,9 @@ pub fn main() -> i32 {
     if words.get(1).is_some_and(|w| w == "_wrap") {
         return wrap(&words[2..]);
     }
+    if words.get(1).is_some_and(|w| w == "_runner") {
+        return crate::executor::runner::serve();
+    }
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Init { project, language } => init::init(project, *language).map(|_| 0),

@@ -1,68 +1,228 @@
-//! The local executor: runs as child processes of this machine, each in its own process group.
+//! The local executor: runs as processes of this machine, each in its own process group.
 //!
-//! Every run is started through `hpsearch _wrap` (see `wrapper`), which enforces the time limit
-//! and leaves a record of the script's end in the run's folder. This executor only starts
-//! wrappers, notices when they end, reads their records and cleans up their process groups.
+//! Every run is started and watched by the coordinator's runner (`hpsearch _runner`, see
+//! `runner`), one process started with the first run, which enforces the time limits and leaves a
+//! record of each script's end in its folder. This executor sends it requests, notices when runs
+//! end (their records, or their processes gone with their supervisor), and stops process groups.
 
 use super::contract::{
     Adoption, Ended, Executor, ExecutorError, Known, RunEnd, RunSpec, Submitted,
 };
-use super::process::{is_alive, signal_group, start_ticks};
-use super::wrapper::{read_started, read_status, RunStatus};
+use super::process::{is_alive, signal_group};
+use super::runner::{StartReply, StartRequest};
+use super::supervise::{read_started, read_status, ProcessIdentity, RunStatus};
 use nix::sys::signal::Signal;
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Extra time past a run's limit and grace before the executor itself kills a run whose wrapper
-/// failed to (the wrapper is the first line; this is the safety net).
+/// Extra time past a run's limit and grace before the executor itself kills a run whose
+/// supervisor failed to (the supervisor is the first line; this is the safety net).
 const SAFETY_MARGIN: Duration = Duration::from_secs(30);
+
+/// How long a run whose process is gone may go without a record while its supervisor lives
+/// (the supervisor writes it right after reaping the process) before it counts as interrupted.
+const RECORD_WAIT: Duration = Duration::from_secs(10);
 
 struct LocalRun {
     spec: RunSpec,
-    /// `None` for a run adopted from an earlier coordinator: not our child, watched through /proc.
-    child: Option<Child>,
+    /// The process leading the run's group (the script, or an older version's wrapper).
     pid: i32,
     pid_start: Option<u64>,
+    /// What writes the run's record, when not `pid` itself.
+    supervisor: Option<ProcessIdentity>,
     started: Instant,
     /// When a stop was asked for, so that SIGKILL follows after the grace period.
     stopping_since: Option<Instant>,
+    /// Since when the run's process has been seen gone without a record.
+    gone_since: Option<Instant>,
+}
+
+impl LocalRun {
+    /// The record of the run's end, or the verdict that none will come; `None` while it runs.
+    fn end(&mut self) -> Option<RunEnd> {
+        if let Some(status) = read_status(&self.spec.folder) {
+            return Some(end_from_status(&status));
+        }
+        if is_alive(self.pid, self.pid_start) {
+            return None;
+        }
+        let supervised = self.supervisor.is_some_and(|s| s.is_alive());
+        let since = *self.gone_since.get_or_insert_with(Instant::now);
+        if supervised && since.elapsed() < RECORD_WAIT {
+            return None;
+        }
+        // The record may have landed between the two looks.
+        if let Some(status) = read_status(&self.spec.folder) {
+            return Some(end_from_status(&status));
+        }
+        Some(RunEnd::Interrupted(
+            "the run's process is gone and recorded no end (the machine restarted, or the run was killed with its supervisor)".into(),
+        ))
+    }
+
+    /// Whether the run still goes: no record yet, and its process or its supervisor lives.
+    fn going(&self) -> bool {
+        read_status(&self.spec.folder).is_none()
+            && (is_alive(self.pid, self.pid_start) || self.supervisor.is_some_and(|s| s.is_alive()))
+    }
+}
+
+/// The coordinator's end of its runner.
+struct Runner {
+    process: Child,
+    requests: ChildStdin,
+    replies: BufReader<ChildStdout>,
+}
+
+impl Runner {
+    fn start(binary: &PathBuf) -> std::io::Result<Runner> {
+        let mut process = Command::new(binary)
+            .arg("_runner")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .process_group(0)
+            .spawn()?;
+        let missing = || std::io::Error::other("the runner's pipes are missing");
+        let requests = process.stdin.take().ok_or_else(missing)?;
+        let replies = BufReader::new(process.stdout.take().ok_or_else(missing)?);
+        Ok(Runner {
+            process,
+            requests,
+            replies,
+        })
+    }
+
+    /// Sends a request and reads the reply. `Err(Unsent)`: the request never reached the
+    /// runner; `Err(Unanswered)`: it may have, and the run may have started.
+    fn ask(&mut self, request: &StartRequest) -> Result<StartReply, AskFailure> {
+        let text = serde_json::to_string(request).map_err(|e| AskFailure::Unsent(e.to_string()))?;
+        without_sigpipe(|| {
+            writeln!(self.requests, "{text}")?;
+            self.requests.flush()
+        })
+        .map_err(|e| AskFailure::Unsent(e.to_string()))?;
+        let mut line = String::new();
+        match self.replies.read_line(&mut line) {
+            Ok(0) => Err(AskFailure::Unanswered("the runner ended".into())),
+            Ok(_) => serde_json::from_str(&line).map_err(|e| AskFailure::Unanswered(e.to_string())),
+            Err(e) => Err(AskFailure::Unanswered(e.to_string())),
+        }
+    }
+}
+
+enum AskFailure {
+    Unsent(String),
+    Unanswered(String),
+}
+
+/// Runs `write` with SIGPIPE blocked in this thread, and takes back the SIGPIPE a write to a
+/// runner that died raised: the coordinator (whose SIGPIPE is the default, so that `hpsearch ...
+/// | head` ends quietly) gets the error `EPIPE` instead of dying.
+fn without_sigpipe(write: impl FnOnce() -> std::io::Result<()>) -> std::io::Result<()> {
+    use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+    let mut pipe = SigSet::empty();
+    pipe.add(Signal::SIGPIPE);
+    let Ok(before) = pipe.thread_swap_mask(SigmaskHow::SIG_BLOCK) else {
+        return write();
+    };
+    let result = write();
+    if result
+        .as_ref()
+        .is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    {
+        let no_wait = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: a valid signal set and timespec; a null info pointer is allowed.
+        unsafe {
+            libc::sigtimedwait(pipe.as_ref(), std::ptr::null_mut(), &no_wait);
+        }
+    }
+    let _ = before.thread_set_mask();
+    result
 }
 
 pub struct LocalExecutor {
-    wrapper: PathBuf,
+    /// The hpsearch binary (its `_runner` command).
+    binary: PathBuf,
+    runner: Option<Runner>,
     runs: BTreeMap<u64, LocalRun>,
 }
 
 impl LocalExecutor {
-    /// `wrapper` is the hpsearch binary (its `_wrap` command).
-    pub fn new(wrapper: PathBuf) -> Self {
+    /// `binary` is the hpsearch binary (its `_runner` command).
+    pub fn new(binary: PathBuf) -> Self {
         LocalExecutor {
-            wrapper,
+            binary,
+            runner: None,
             runs: BTreeMap::new(),
         }
     }
 
-    fn end_of(&self, run: &LocalRun, exit: Option<std::process::ExitStatus>) -> RunEnd {
-        match read_status(&run.spec.folder) {
-            Some(status) => end_from_status(&status),
-            None => match exit {
-                Some(status) => {
-                    use std::os::unix::process::ExitStatusExt;
-                    RunEnd::Interrupted(format!(
-                        "the run's wrapper was ended ({}) before it could record how the script ended",
-                        status.code().map_or_else(
-                            || format!("signal {}", status.signal().unwrap_or(0)),
-                            |c| format!("exit code {c}")
-                        )
-                    ))
+    /// Asks the runner to start a run; a runner that died is started again once.
+    fn ask_runner(&mut self, request: &StartRequest) -> Result<StartReply, String> {
+        let mut last = String::new();
+        for _ in 0..2 {
+            if self.runner.is_none() {
+                match Runner::start(&self.binary) {
+                    Ok(runner) => self.runner = Some(runner),
+                    Err(e) => {
+                        return Err(format!(
+                            "cannot start the runner {} _runner: {e}",
+                            self.binary.display()
+                        ))
+                    }
                 }
-                None => RunEnd::Interrupted(
-                    "the run's process disappeared without recording how the script ended".into(),
-                ),
-            },
+            }
+            let Some(runner) = self.runner.as_mut() else {
+                continue;
+            };
+            let failure = match runner.ask(request) {
+                Ok(reply) => return Ok(reply),
+                Err(failure) => failure,
+            };
+            if let Some(mut dead) = self.runner.take() {
+                let _ = dead.process.kill();
+                let _ = dead.process.wait();
+            }
+            match failure {
+                AskFailure::Unsent(e) => last = e,
+                AskFailure::Unanswered(e) => {
+                    // The runner died after starting the run (the run may have killed it):
+                    // the run is under way, unsupervised, and must not start twice.
+                    // Without its start record, its process is unknown: it counts as a run
+                    // interrupted at once (started again, up to the restart limit), never as a
+                    // request to send again, which would run it twice.
+                    let started = read_started(&request.folder);
+                    eprintln!("hpsearch: the runner ended while starting a run ({e})");
+                    return Ok(StartReply {
+                        pid: started.as_ref().map(|s| s.pid),
+                        pid_start: started.as_ref().and_then(|s| s.pid_start),
+                        started_at: started
+                            .as_ref()
+                            .map_or_else(crate::clock::now, |s| s.started_at),
+                        error: None,
+                        common: false,
+                    });
+                }
+            }
+        }
+        Err(format!("the runner does not answer: {last}"))
+    }
+}
+
+impl Drop for LocalExecutor {
+    fn drop(&mut self) {
+        // Closing its input tells the runner to finish; it exits once its runs have ended.
+        if let Some(mut runner) = self.runner.take() {
+            drop(runner.requests);
+            let _ = runner.process.try_wait();
         }
     }
 }
@@ -83,111 +243,122 @@ pub fn end_from_status(status: &RunStatus) -> RunEnd {
 
 impl Executor for LocalExecutor {
     fn submit(&mut self, spec: &RunSpec) -> Result<Submitted, ExecutorError> {
-        let fail = |message: String| ExecutorError::Start {
-            id: spec.combination_id,
-            message,
-        };
-        for stale in [super::wrapper::STATUS_FILE, super::wrapper::STARTED_FILE] {
+        for stale in [
+            super::supervise::STATUS_FILE,
+            super::supervise::STARTED_FILE,
+        ] {
             let _ = std::fs::remove_file(spec.folder.join(stale));
         }
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(spec.folder.join("log.txt"))
-            .map_err(|e| {
-                let message = format!("cannot open {}: {e}", spec.folder.join("log.txt").display());
-                if super::contract::is_common_io_problem(&e) {
+        let signal_after = (!spec.checkpoint_signal.is_zero()
+            && spec.checkpoint_signal < spec.time_limit)
+            .then(|| (spec.time_limit - spec.checkpoint_signal).as_secs_f64());
+        let request = StartRequest {
+            folder: spec.folder.clone(),
+            program: spec.program.clone(),
+            arguments: vec![
+                spec.script.display().to_string(),
+                spec.input.display().to_string(),
+            ],
+            time_limit_seconds: spec.time_limit.as_secs_f64(),
+            grace_seconds: spec.kill_grace.as_secs_f64(),
+            signal_after_seconds: signal_after,
+        };
+        let reply = self
+            .ask_runner(&request)
+            .map_err(|message| ExecutorError::Unavailable { message })?;
+        let pid = match (reply.pid, reply.error) {
+            (Some(pid), None) => pid,
+            // The runner died while starting it: no process to watch, the run is interrupted.
+            (None, None) => 0,
+            (_, error) => {
+                let message = error.unwrap_or_else(|| "the runner gave no pid".into());
+                return Err(if reply.common {
                     ExecutorError::Unavailable { message }
                 } else {
-                    fail(message)
-                }
-            })?;
-        let log_err = log.try_clone().map_err(|e| fail(e.to_string()))?;
-        let child = Command::new(&self.wrapper)
-            .args(spec.wrap_args(spec.time_limit))
-            .arg("--")
-            .arg(&spec.program)
-            .arg(&spec.script)
-            .arg(&spec.input)
-            .current_dir(&spec.folder)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err)
-            .process_group(0)
-            .spawn()
-            .map_err(|e| fail(format!("cannot start {}: {e}", self.wrapper.display())))?;
-        let pid = child.id() as i32;
-        let pid_start = start_ticks(pid);
-        let started_at = crate::clock::now();
+                    ExecutorError::Start {
+                        id: spec.combination_id,
+                        message,
+                    }
+                });
+            }
+        };
+        let supervisor = self
+            .runner
+            .as_ref()
+            .map(|r| ProcessIdentity::of(r.process.id() as i32));
+        let known_pid = (pid > 0).then_some(pid);
         self.runs.insert(
             spec.combination_id,
             LocalRun {
                 spec: spec.clone(),
-                child: Some(child),
                 pid,
-                pid_start,
+                pid_start: reply.pid_start,
+                supervisor,
                 started: Instant::now(),
                 stopping_since: None,
+                gone_since: None,
             },
         );
         Ok(Submitted {
             queued: false,
-            job_id: format!("local:{pid}"),
-            pid: Some(pid),
-            pid_start,
-            started_at,
+            job_id: known_pid.map_or_else(|| "local:?".into(), |pid| format!("local:{pid}")),
+            pid: known_pid,
+            pid_start: reply.pid_start,
+            started_at: reply.started_at,
         })
     }
 
     fn adopt(&mut self, known: &Known) -> Adoption {
         let folder = &known.spec.folder;
-        // The pid comes from the store, or from the wrapper's own note when the coordinator died
-        // between starting the run and recording it.
-        let identity = match (known.pid, known.pid_start) {
-            (Some(pid), ticks) => Some((pid, ticks, known.started_at)),
-            (None, _) => read_started(folder).map(|s| (s.pid, s.pid_start, Some(s.started_at))),
+        // The pid comes from the store, or from the run's start record when the coordinator
+        // died between starting the run and recording it.
+        let started = read_started(folder);
+        let identity = match known.pid {
+            Some(pid) => Some((pid, known.pid_start, known.started_at)),
+            None => started
+                .as_ref()
+                .map(|s| (s.pid, s.pid_start, Some(s.started_at))),
         };
         let Some((pid, ticks, started_at)) = identity else {
             return Adoption::NeverStarted;
         };
-        if is_alive(pid, ticks) {
-            let started_at = started_at.unwrap_or_else(crate::clock::now);
-            let elapsed = crate::clock::duration_from_secs(crate::clock::now() - started_at);
-            self.runs.insert(
-                known.spec.combination_id,
-                LocalRun {
-                    spec: known.spec.clone(),
-                    child: None,
-                    pid,
-                    pid_start: ticks,
-                    started: Instant::now()
-                        .checked_sub(elapsed)
-                        .unwrap_or_else(Instant::now),
-                    stopping_since: None,
-                },
-            );
-            return Adoption::Running(Submitted {
-                queued: false,
-                job_id: format!("local:{pid}"),
-                pid: Some(pid),
-                pid_start: ticks,
-                started_at,
-            });
-        }
-        signal_group(pid, Signal::SIGKILL);
-        let (end, finished_at) = match read_status(folder) {
-            Some(status) => (end_from_status(&status), status.finished_at),
-            None => (
-                RunEnd::Interrupted("the run's process is gone and recorded no end (the machine restarted, or the run was killed with its coordinator)".into()),
-                crate::clock::now(),
-            ),
+        let supervisor = started.filter(|s| s.pid == pid).and_then(|s| s.supervisor);
+        let started_at = started_at.unwrap_or_else(crate::clock::now);
+        let elapsed = crate::clock::duration_from_secs(crate::clock::now() - started_at);
+        let mut run = LocalRun {
+            spec: known.spec.clone(),
+            pid,
+            pid_start: ticks,
+            supervisor,
+            started: Instant::now()
+                .checked_sub(elapsed)
+                .unwrap_or_else(Instant::now),
+            stopping_since: None,
+            gone_since: None,
         };
-        Adoption::Ended(Ended {
-            combination_id: known.spec.combination_id,
-            end,
-            finished_at,
-            scheduler: Default::default(),
-        })
+        match run.end() {
+            // Still running, or gone a moment ago with its supervisor about to record the end.
+            None => {
+                self.runs.insert(known.spec.combination_id, run);
+                Adoption::Running(Submitted {
+                    queued: false,
+                    job_id: format!("local:{pid}"),
+                    pid: Some(pid),
+                    pid_start: ticks,
+                    started_at,
+                })
+            }
+            Some(end) => {
+                signal_group(pid, Signal::SIGKILL);
+                Adoption::Ended(Ended {
+                    combination_id: known.spec.combination_id,
+                    end,
+                    finished_at: read_status(folder)
+                        .map_or_else(crate::clock::now, |s| s.finished_at),
+                    scheduler: Default::default(),
+                })
+            }
+        }
     }
 
     fn poll(&mut self) -> Vec<Ended> {
@@ -197,56 +368,41 @@ impl Executor for LocalExecutor {
             let Some(run) = self.runs.get_mut(&id) else {
                 continue;
             };
-            let exit = match run.child.as_mut() {
-                Some(child) => match child.try_wait() {
-                    Ok(Some(status)) => Some(Some(status)),
-                    Ok(None) => None,
-                    Err(_) => Some(None),
-                },
-                None => (!is_alive(run.pid, run.pid_start)).then_some(None),
-            };
-            match exit {
-                Some(status) => {
-                    let Some(run) = self.runs.remove(&id) else {
-                        continue;
-                    };
-                    // Whatever the script left behind in its group goes with it.
+            if let Some(end) = run.end() {
+                // Whatever the script left behind in its group goes with it.
+                signal_group(run.pid, Signal::SIGKILL);
+                self.runs.remove(&id);
+                ended.push(Ended {
+                    combination_id: id,
+                    end,
+                    finished_at: crate::clock::now(),
+                    scheduler: Default::default(),
+                });
+                continue;
+            }
+            let limit = run
+                .spec
+                .time_limit
+                .saturating_add(run.spec.kill_grace)
+                .saturating_add(SAFETY_MARGIN);
+            if let Some(since) = run.stopping_since {
+                if since.elapsed() >= run.spec.kill_grace {
                     signal_group(run.pid, Signal::SIGKILL);
-                    let end = self.end_of(&run, status);
-                    ended.push(Ended {
-                        combination_id: id,
-                        end,
+                }
+            } else if run.started.elapsed() > limit {
+                signal_group(run.pid, Signal::SIGKILL);
+                super::supervise::write_record(
+                    &run.spec.folder.join(super::supervise::STATUS_FILE),
+                    &RunStatus {
+                        exit_code: None,
+                        signal: Some(9),
+                        timed_out: true,
+                        start_error: None,
+                        started_at: 0.0,
                         finished_at: crate::clock::now(),
-                        scheduler: Default::default(),
-                    });
-                }
-                None => {
-                    let limit = run
-                        .spec
-                        .time_limit
-                        .saturating_add(run.spec.kill_grace)
-                        .saturating_add(SAFETY_MARGIN);
-                    if let Some(since) = run.stopping_since {
-                        if since.elapsed() >= run.spec.kill_grace {
-                            signal_group(run.pid, Signal::SIGKILL);
-                        }
-                    } else if run.started.elapsed() > limit {
-                        signal_group(run.pid, Signal::SIGKILL);
-                        let _ = std::fs::write(
-                            run.spec.folder.join(super::wrapper::STATUS_FILE),
-                            serde_json::to_string(&RunStatus {
-                                exit_code: None,
-                                signal: Some(9),
-                                timed_out: true,
-                                start_error: None,
-                                started_at: 0.0,
-                                finished_at: crate::clock::now(),
-                                peak_memory_mb: None,
-                            })
-                            .unwrap_or_default(),
-                        );
-                    }
-                }
+                        peak_memory_mb: None,
+                    },
+                );
             }
         }
         ended
@@ -266,20 +422,14 @@ impl Executor for LocalExecutor {
         }
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {
-            self.runs.retain(|_, run| match run.child.as_mut() {
-                Some(child) => !matches!(child.try_wait(), Ok(Some(_)) | Err(_)),
-                None => is_alive(run.pid, run.pid_start),
-            });
+            self.runs.retain(|_, run| run.going());
             if self.runs.is_empty() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        for (_, mut run) in std::mem::take(&mut self.runs) {
+        for run in std::mem::take(&mut self.runs).into_values() {
             signal_group(run.pid, Signal::SIGKILL);
-            if let Some(child) = run.child.as_mut() {
-                let _ = child.wait();
-            }
         }
         ids
     }

@@ -5,7 +5,9 @@ mod contract;
 pub mod local;
 mod log_tail;
 pub mod process;
+pub mod runner;
 pub mod slurm;
+pub mod supervise;
 pub mod wrapper;
 pub use log_tail::{last_lines, log_tail};
 

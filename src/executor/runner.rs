@@ -1,0 +1,184 @@
+//! `hpsearch _runner`: one process that starts and watches every local run of a coordinator.
+//!
+//! The coordinator could start each script itself, but then a run's end would be known only to
+//! the coordinator, and lost with it; one `hpsearch _wrap` process per run keeps the record but
+//! costs a second process start per run, which was most of the coordinator's overhead on short
+//! runs. The runner is a child of the coordinator in its own process group (a terminal's Ctrl-C
+//! reaches the coordinator, which stops the runs itself). For each request it starts the script in
+//! a new process group of its own, writes `.hpsearch_started.json` (the script's pid, and the
+//! runner's as its supervisor), answers, and watches the run from a thread (`supervise`), which
+//! writes `.hpsearch_status.json` and then wakes the coordinator (SIGCHLD).
+//!
+//! When the coordinator goes away (its end of the pipe closes, a crash included), the runner
+//! starts nothing more, watches the runs in flight to their end, writes their records, and exits:
+//! a coordinator started by `resume` finds them as it finds a wrapper's.
+//!
+//! The protocol is one JSON line each way: a `StartRequest`, then a `StartReply`.
+
+use super::process::start_ticks;
+use super::supervise::{
+    record_start_error, supervise, write_record, ProcessIdentity, RunStarted, Watch, STARTED_FILE,
+};
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, Write};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StartRequest {
+    /// The run's folder: its working directory, where log.txt and the records go.
+    pub folder: PathBuf,
+    pub program: PathBuf,
+    pub arguments: Vec<String>,
+    pub time_limit_seconds: f64,
+    pub grace_seconds: f64,
+    pub signal_after_seconds: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StartReply {
+    pub pid: Option<i32>,
+    pub pid_start: Option<u64>,
+    pub started_at: f64,
+    /// Why the script could not be started.
+    pub error: Option<String>,
+    /// Whether that reason would stop any run alike (a full disk, a forbidden folder).
+    #[serde(default)]
+    pub common: bool,
+}
+
+/// Serves requests on standard input until it closes; returns the exit code.
+pub fn serve() -> i32 {
+    // The runner outlives a hangup, an interrupt, a stop and a closed pipe, to write the records
+    // of the runs it watches. Handlers, unlike ignored signals, reset on exec: the scripts get
+    // the default behaviour.
+    let survived = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGHUP,
+        signal_hook::consts::SIGPIPE,
+    ] {
+        let _ = signal_hook::flag::register(signal, std::sync::Arc::clone(&survived));
+    }
+    let coordinator = std::os::unix::process::parent_id() as i32;
+    let me = ProcessIdentity::of(std::process::id() as i32);
+    let mut watchers: Vec<std::thread::JoinHandle<()>> = Vec::new();
+    let mut output = std::io::stdout().lock();
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        watchers.retain(|w| !w.is_finished());
+        let reply = match serde_json::from_str::<StartRequest>(&line) {
+            Ok(request) => start(request, me, coordinator, &mut watchers),
+            Err(e) => StartReply {
+                pid: None,
+                pid_start: None,
+                started_at: crate::clock::now(),
+                error: Some(format!("the runner got a request it cannot read: {e}")),
+                common: true,
+            },
+        };
+        let text = serde_json::to_string(&reply).unwrap_or_default();
+        if writeln!(output, "{text}")
+            .and_then(|()| output.flush())
+            .is_err()
+        {
+            break;
+        }
+    }
+    // The coordinator is done or gone: the runs in flight still get their records.
+    for watcher in watchers {
+        let _ = watcher.join();
+    }
+    0
+}
+
+fn start(
+    request: StartRequest,
+    me: ProcessIdentity,
+    coordinator: i32,
+    watchers: &mut Vec<std::thread::JoinHandle<()>>,
+) -> StartReply {
+    let started_at = crate::clock::now();
+    let failed = |message: String, common: bool| StartReply {
+        pid: None,
+        pid_start: None,
+        started_at,
+        error: Some(message),
+        common,
+    };
+    let log_path = request.folder.join("log.txt");
+    let open_log = || {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+    };
+    let (log, log_err, notes) = match (open_log(), open_log(), open_log()) {
+        (Ok(a), Ok(b), Ok(c)) => (a, b, c),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            return failed(
+                format!("cannot open {}: {e}", log_path.display()),
+                super::contract::is_common_io_problem(&e),
+            )
+        }
+    };
+    let spawned = Command::new(&request.program)
+        .args(&request.arguments)
+        .current_dir(&request.folder)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err)
+        .process_group(0)
+        .spawn();
+    let child = match spawned {
+        Ok(child) => child,
+        Err(e) => {
+            let message = format!("cannot start {}: {e}", request.program.display());
+            record_start_error(&request.folder, &message, started_at);
+            return failed(message, false);
+        }
+    };
+    let pid = child.id() as i32;
+    let pid_start = start_ticks(pid);
+    write_record(
+        &request.folder.join(STARTED_FILE),
+        &RunStarted {
+            pid,
+            pid_start,
+            started_at,
+            supervisor: Some(me),
+        },
+    );
+    let seconds = crate::clock::duration_from_secs;
+    let watch = Watch {
+        folder: request.folder,
+        time_limit: seconds(request.time_limit_seconds),
+        grace: seconds(request.grace_seconds),
+        signal_after: request.signal_after_seconds.map(seconds),
+        group: pid,
+        not_counted: None,
+        notes: Some(notes),
+    };
+    watchers.push(std::thread::spawn(move || {
+        // `supervise` waits for the pid itself (wait4, for the run's own resource use); the
+        // handle is not needed, and dropping it neither waits nor kills.
+        drop(child);
+        supervise(pid, watch, started_at);
+        // Wake the coordinator's loop, if it is still the one that asked.
+        if std::os::unix::process::parent_id() as i32 == coordinator {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(coordinator),
+                nix::sys::signal::Signal::SIGCHLD,
+            );
+        }
+    }));
+    StartReply {
+        pid: Some(pid),
+        pid_start,
+        started_at,
+        error: None,
+        common: false,
+    }
+}
