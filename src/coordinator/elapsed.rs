@@ -68,21 +68,38 @@ pub fn start_session(store: &Store, folder: &Path) -> Result<(f64, SessionClock)
     Ok((elapsed_before, SessionClock { stop }))
 }
 
+/// The heartbeat: the session's start from the file, its last beat from the file's modification
+/// time (or the file's own `alive_at`, when later: a file an older version wrote).
 fn read_heartbeat(path: &Path) -> Option<Heartbeat> {
-    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+    let mut beat: Heartbeat = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    let modified = std::fs::metadata(path).ok()?.modified().ok()?;
+    if let Ok(since_epoch) = modified.duration_since(std::time::UNIX_EPOCH) {
+        beat.alive_at = beat.alive_at.max(since_epoch.as_secs_f64());
+    }
+    Some(beat)
 }
 
+/// Writes the heartbeat file once, then beats by setting its modification time: a beat creates
+/// no file (rewriting a file ten times a second allocated an inode each time, which on a file
+/// system with many recent deletions costs more than anything else the coordinator does).
 fn spawn_heartbeat(path: PathBuf, session_started_at: f64, stop: Arc<AtomicBool>) {
     std::thread::spawn(move || {
+        let beat = Heartbeat {
+            session_started_at,
+            alive_at: session_started_at,
+        };
+        let Ok(text) = serde_json::to_string(&beat) else {
+            return;
+        };
+        // A missed beat costs at most one more second of accounting; nothing to report.
+        if crate::project::paths::write_atomically(&path, text.as_bytes()).is_err() {
+            return;
+        }
+        let Ok(file) = std::fs::File::options().append(true).open(&path) else {
+            return;
+        };
         while !stop.load(Ordering::Relaxed) {
-            let beat = Heartbeat {
-                session_started_at,
-                alive_at: crate::clock::now(),
-            };
-            if let Ok(text) = serde_json::to_string(&beat) {
-                // A missed beat costs at most one more second of accounting; nothing to report.
-                let _ = crate::project::paths::write_atomically(&path, text.as_bytes());
-            }
+            let _ = file.set_modified(std::time::SystemTime::now());
             std::thread::sleep(BEAT);
         }
     });
@@ -101,15 +118,19 @@ mod tests {
         // and that died before recording more than the 10 s.
         store.set_meta(SESSION_STARTED_AT, "1000").expect("meta");
         store.set_meta(SESSION_ELAPSED_BEFORE, "10").expect("meta");
+        // The file holds the session's start; each beat sets its modification time.
         let beat = Heartbeat {
             session_started_at: 1000.0,
-            alive_at: 1042.0,
+            alive_at: 1000.0,
         };
-        std::fs::write(
-            dir.path().join(HEARTBEAT_FILE),
-            serde_json::to_string(&beat).expect("json"),
-        )
-        .expect("write");
+        let path = dir.path().join(HEARTBEAT_FILE);
+        std::fs::write(&path, serde_json::to_string(&beat).expect("json")).expect("write");
+        std::fs::File::options()
+            .append(true)
+            .open(&path)
+            .expect("open")
+            .set_modified(std::time::UNIX_EPOCH + Duration::from_secs(1042))
+            .expect("set the time of the last beat");
         let (before, _clock) = start_session(&store, dir.path()).expect("session");
         assert_eq!(before, 52.0);
         // A heartbeat of another session is not this one's.

@@ -10,7 +10,6 @@ use crate::config::model::SAVE_FOLDER;
 use crate::config::search::FailureValue;
 use crate::executor::{Adoption, Ended, Executor, ExecutorError, ExecutorEvent, Known, RunSpec};
 use crate::project::lock::{self, CoordinatorLock, LockError};
-use crate::project::paths::write_atomically;
 use crate::project::SearchPaths;
 use crate::store::{Accounting, Combination, Finish, NewCombination, RunState, Store, StoreError};
 use crate::strategy::{Strategy, StrategyError, SuggestContext};
@@ -821,7 +820,9 @@ impl Coordinator {
         );
         let text = serde_json::to_string_pretty(&Value::Object(input)).unwrap_or_default();
         let path = folder.join("input.json");
-        write_atomically(&path, text.as_bytes()).map_err(|e| CoordinatorError::io(&path, e))
+        // In place: the folder is new and nothing reads input.json before the run starts (a
+        // resume writes it again for a run that never started).
+        std::fs::write(&path, text.as_bytes()).map_err(|e| CoordinatorError::io(&path, e))
     }
 
     /// Starts the run of a combination; `false` when the executor cannot take runs now.

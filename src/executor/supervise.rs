@@ -74,10 +74,16 @@ pub fn read_started(folder: &Path) -> Option<RunStarted> {
     serde_json::from_str(&std::fs::read_to_string(folder.join(STARTED_FILE)).ok()?).ok()
 }
 
-/// Writes a record atomically; a run's folder that cannot be written loses only the record.
+/// Writes a record in place; a run's folder that cannot be written loses only the record.
+///
+/// Not through a temporary file and a rename: each run writes two records, and on ext4 each new
+/// inode costs a scan of recently deleted ones, which was the largest cost per run. A reader
+/// that catches a record half written cannot parse it and takes it as not there yet; the
+/// executor then waits for the supervisor (see `LocalRun::end`), and a record cut short by a
+/// crash counts as no record, as the crash itself would.
 pub fn write_record<T: Serialize>(path: &Path, record: &T) {
     let text = serde_json::to_string(record).unwrap_or_default();
-    let _ = crate::project::paths::write_atomically(path, text.as_bytes());
+    let _ = std::fs::write(path, text.as_bytes());
 }
 
 /// How to watch a run.
