@@ -642,3 +642,53 @@ fn the_seeds_data_file_has_exactly_the_seeds_layout_and_the_full_file_every_colu
         assert_eq!(row["metric_epochs"], "3");
     }
 }
+
+#[test]
+fn an_objective_keeps_every_digit_the_script_wrote() {
+    // Shortest round-trip forms (what Python's json.dump writes) that a fast float parser reads
+    // one unit in the last place off.
+    let written = ["11727.770390002863", "1.4812629050431487e-07"];
+    let project = Project::new();
+    project.script(
+        "exact.sh",
+        &format!(
+            "#!/bin/sh\nif grep -q '\"k\": \"a\"' input.json; then v={}; else v={}; fi\necho \"{{\\\"objective\\\": $v}}\" > output.json\n",
+            written[0], written[1]
+        ),
+    );
+    project.configs(
+        "/bin/sh",
+        "exact.sh",
+        json!({"k": {"type": "categorical", "domain": ["a", "b"]}}),
+        json!({"search_type": "grid", "max_active_points": 1, "y_transformation": "none"}),
+    );
+    project.hpsearch(&["run", "."]).ok();
+    let results = project
+        .hpsearch(&["results", "hp_search_0", "--format", "json"])
+        .ok();
+    let runs: Vec<serde_json::Value> = serde_json::from_str(&results.stdout).unwrap();
+    for run in &runs {
+        let expected: f64 = if run["k"] == "a" {
+            written[0]
+        } else {
+            written[1]
+        }
+        .parse()
+        .unwrap();
+        assert_eq!(
+            run["objective"].as_f64(),
+            Some(expected),
+            "the objective as written: {run}"
+        );
+    }
+    let rows = project.data_rows(0);
+    let objectives: Vec<f64> = rows
+        .iter()
+        .map(|r| r["objective"].parse().unwrap())
+        .collect();
+    assert!(
+        objectives.contains(&written[0].parse().unwrap())
+            && objectives.contains(&written[1].parse().unwrap()),
+        "the data file holds the objectives as written: {objectives:?}"
+    );
+}
