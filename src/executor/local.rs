@@ -222,7 +222,12 @@ impl Drop for LocalExecutor {
         // Closing its input tells the runner to finish; it exits once its runs have ended.
         if let Some(mut runner) = self.runner.take() {
             drop(runner.requests);
-            let _ = runner.process.try_wait();
+            // With no run left it ends at once; with runs in flight (an error ended the
+            // coordinator) it goes on watching them, and is not waited for.
+            let deadline = Instant::now() + Duration::from_secs(1);
+            while matches!(runner.process.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
         }
     }
 }
