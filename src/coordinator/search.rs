@@ -992,8 +992,10 @@ impl Coordinator {
         let accounting = Accounting {
             scheduler_state: ended.scheduler.state.clone(),
             elapsed_seconds: ended.scheduler.elapsed_seconds,
-            peak_memory_mb: crate::executor::wrapper::read_status(&self.paths.combination_dir(id))
-                .and_then(|s| s.peak_memory_mb),
+            peak_memory_mb: crate::executor::supervise::read_status(
+                &self.paths.combination_dir(id),
+            )
+            .and_then(|s| s.peak_memory_mb),
         };
         self.store.set_accounting(id, &accounting)?;
         let rules = self.definition.search.y_failure_value.clone();

@@ -108,16 +108,16 @@ fn start(
         error: Some(message),
         common,
     };
+    // One open file for the script's stdout, its stderr and the runner's notes.
     let log_path = request.folder.join("log.txt");
-    let open_log = || {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-    };
-    let (log, log_err, notes) = match (open_log(), open_log(), open_log()) {
-        (Ok(a), Ok(b), Ok(c)) => (a, b, c),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+    let handles = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .and_then(|log| Ok((log.try_clone()?, log.try_clone()?, log)));
+    let (log, log_err, notes) = match handles {
+        Ok(handles) => handles,
+        Err(e) => {
             return failed(
                 format!("cannot open {}: {e}", log_path.display()),
                 super::contract::is_common_io_problem(&e),

@@ -5,10 +5,9 @@
 //! run's folder. Local runs are watched by the coordinator's runner instead (`runner`): one
 //! process for all, rather than one more process per run.
 
-pub use super::supervise::{
-    read_started, read_status, RunStarted, RunStatus, STARTED_FILE, STATUS_FILE,
+use super::supervise::{
+    record_start_error, supervise, write_record, ProcessIdentity, RunStarted, Watch, STARTED_FILE,
 };
-use super::supervise::{record_start_error, supervise, write_record, ProcessIdentity, Watch};
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::AtomicBool;

@@ -24,7 +24,7 @@ use crate::executor::contract::{
     SchedulerRecord, Submitted,
 };
 use crate::executor::local::end_from_status;
-use crate::executor::wrapper::{read_status, STARTED_FILE, STATUS_FILE};
+use crate::executor::supervise::{read_status, STARTED_FILE, STATUS_FILE};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -56,6 +56,21 @@ struct SlurmJob {
     started: bool,
     /// The job array this run is a task of (its base job id), if any.
     wave: Option<String>,
+}
+
+impl SlurmJob {
+    /// A job just submitted or taken over: not stopping, not yet seen running.
+    fn new(spec: RunSpec, job_id: String, wave: Option<String>) -> SlurmJob {
+        SlurmJob {
+            spec,
+            job_id,
+            resubmits: 0,
+            stopping: false,
+            accounting_retries: 0,
+            started: false,
+            wave,
+        }
+    }
 }
 
 const MAX_ACCOUNTING_RETRIES: u32 = 5;
@@ -422,6 +437,20 @@ impl SlurmExecutor {
         None
     }
 
+    /// Before the first sbatch: a request no node can take refuses the search's every run.
+    fn check_request(&mut self, combination_id: u64) -> Result<(), ExecutorError> {
+        if self.request_checked {
+            return Ok(());
+        }
+        match self.request_beyond_every_node() {
+            Some(message) => Err(ExecutorError::Refused {
+                id: combination_id,
+                message,
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// The newest job of a combination's name that Slurm has not finished, if any.
     fn live_job_by_name(&mut self, combination_id: u64) -> Option<String> {
         self.calls.squeue += 1;
@@ -703,26 +732,11 @@ fn is_final(state: &str) -> bool {
 
 impl Executor for SlurmExecutor {
     fn submit(&mut self, spec: &RunSpec) -> Result<Submitted, ExecutorError> {
-        if !self.request_checked {
-            if let Some(message) = self.request_beyond_every_node() {
-                return Err(ExecutorError::Refused {
-                    id: spec.combination_id,
-                    message,
-                });
-            }
-        }
+        self.check_request(spec.combination_id)?;
         let job_id = self.sbatch(spec)?;
         self.jobs.insert(
             spec.combination_id,
-            SlurmJob {
-                spec: spec.clone(),
-                job_id: job_id.clone(),
-                resubmits: 0,
-                stopping: false,
-                accounting_retries: 0,
-                started: false,
-                wave: None,
-            },
+            SlurmJob::new(spec.clone(), job_id.clone(), None),
         );
         Ok(Submitted {
             job_id,
@@ -760,16 +774,8 @@ impl Executor for SlurmExecutor {
             (None, Some(id)) => id.clone(),
             (None, None) => return Adoption::NeverStarted,
         };
-        let job = SlurmJob {
-            spec: known.spec.clone(),
-            job_id: job_id.clone(),
-            resubmits: 0,
-            stopping: false,
-            accounting_retries: 0,
-            started: false,
-            wave: None,
-        };
         let wave = self.adopt_wave_of(&job_id);
+        let job = SlurmJob::new(known.spec.clone(), job_id.clone(), wave);
         let states = self
             .queue_states(std::slice::from_ref(&job_id))
             .unwrap_or_default();
@@ -785,7 +791,6 @@ impl Executor for SlurmExecutor {
                     known.spec.combination_id,
                     SlurmJob {
                         started: running,
-                        wave,
                         ..job
                     },
                 );
@@ -887,14 +892,7 @@ impl Executor for SlurmExecutor {
         let Some(first) = specs.first() else {
             return Ok(Vec::new());
         };
-        if !self.request_checked {
-            if let Some(message) = self.request_beyond_every_node() {
-                return Err(ExecutorError::Refused {
-                    id: first.combination_id,
-                    message,
-                });
-            }
-        }
+        self.check_request(first.combination_id)?;
         self.max_running = max_running;
         if specs.len() == 1 {
             return self.submit(first).map(|s| vec![s]);
@@ -964,47 +962,37 @@ mod tests {
             job_arrays: false,
             file: PathBuf::new(),
         };
-        SlurmExecutor {
-            profile,
-            wrapper: PathBuf::from("hpsearch"),
-            search_id: 0,
-            tag: "t".into(),
+        let job = JobConfig {
+            environment_path: PathBuf::from("/bin/sh"),
+            script_path: PathBuf::from("run.sh"),
+            cluster_name: "t".into(),
+            cluster: crate::config::cluster::Cluster::Slurm(Box::new(profile.clone())),
+            time_hours: 1.0,
             memory_gb: 1,
-            cpus: 1,
-            gpus: None,
-            jobs: BTreeMap::new(),
-            last_poll: None,
-            elapsed: BTreeMap::new(),
-            calls: CallCounts::default(),
-            interrupt: None,
-            down_since: None,
-            events: Vec::new(),
-            request_checked: false,
-            search_dir: PathBuf::new(),
-            waves: Vec::new(),
-            max_running: usize::MAX,
-            wave_tasks: BTreeMap::new(),
-        }
+            processor_type: ProcessorType::Cpu,
+            num_processors: 1,
+            gpus: 0,
+            kill_grace_seconds: 1.0,
+            checkpoint_signal_seconds: 0.0,
+        };
+        SlurmExecutor::new(profile, &job, PathBuf::from("hpsearch"), 0, Path::new("/t"))
     }
 
     fn job(folder: &Path, resubmits: u64, stopping: bool) -> SlurmJob {
+        let spec = RunSpec {
+            combination_id: 0,
+            folder: folder.to_path_buf(),
+            program: PathBuf::new(),
+            script: PathBuf::new(),
+            input: PathBuf::new(),
+            time_limit: Duration::from_secs(60),
+            kill_grace: Duration::from_secs(1),
+            checkpoint_signal: Duration::ZERO,
+        };
         SlurmJob {
-            spec: RunSpec {
-                combination_id: 0,
-                folder: folder.to_path_buf(),
-                program: PathBuf::new(),
-                script: PathBuf::new(),
-                input: PathBuf::new(),
-                time_limit: Duration::from_secs(60),
-                kill_grace: Duration::from_secs(1),
-                checkpoint_signal: Duration::ZERO,
-            },
-            job_id: "7".into(),
             resubmits,
             stopping,
-            started: false,
-            wave: None,
-            accounting_retries: 0,
+            ..SlurmJob::new(spec, "7".into(), None)
         }
     }
 

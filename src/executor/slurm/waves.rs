@@ -17,7 +17,7 @@ use super::client::{run_bounded, COMMAND_LIMIT};
 use super::job_script::shell_quote;
 use super::{SlurmExecutor, SlurmJob};
 use crate::executor::contract::{is_common_io_problem, ExecutorError, RunSpec, Submitted};
-use crate::executor::wrapper::{STARTED_FILE, STATUS_FILE};
+use crate::executor::supervise::{STARTED_FILE, STATUS_FILE};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
@@ -157,15 +157,7 @@ impl SlurmExecutor {
                 let job_id = format!("{base_id}_{index}");
                 self.jobs.insert(
                     spec.combination_id,
-                    SlurmJob {
-                        spec: spec.clone(),
-                        job_id: job_id.clone(),
-                        resubmits: 0,
-                        stopping: false,
-                        accounting_retries: 0,
-                        started: false,
-                        wave: Some(base_id.clone()),
-                    },
+                    SlurmJob::new(spec.clone(), job_id.clone(), Some(base_id.clone())),
                 );
                 Submitted {
                     job_id,
