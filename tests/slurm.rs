@@ -155,16 +155,7 @@ fn a_resumed_coordinator_reattaches_to_running_jobs_instead_of_resubmitting() {
     wait_until(Duration::from_secs(30), "two runs started", || {
         starts(&project).len() == 2
     });
-    let holder: Value = serde_json::from_str(
-        &std::fs::read_to_string(project.search_dir(0).join("coordinator.lock")).unwrap(),
-    )
-    .unwrap();
-    let pid = holder["pid"].as_i64().unwrap() as i32;
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
+    kill_coordinator(&project);
     let running_before: Vec<String> = queued_jobs(&project, 0)
         .into_iter()
         .filter(|(_, s)| s == "RUNNING" || s == "PENDING")
@@ -542,13 +533,7 @@ fn a_resubmitted_job_is_recorded_so_a_resume_takes_it_over_instead_of_running_it
         || snapshot_of(&project)["combinations"][0]["job_id"] == json!(second),
     );
     // The coordinator dies while the new job runs; resume must take that job over.
-    let text = std::fs::read_to_string(project.search_dir(0).join("coordinator.lock")).unwrap();
-    let holder: Value = serde_json::from_str(&text).unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(holder["pid"].as_i64().unwrap() as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
+    kill_coordinator(&project);
     set_node("resume");
     let resume = project.hpsearch(&["resume", "hp_search_0"]);
     assert_eq!(resume.code, 0, "{}\n{}", resume.stdout, resume.stderr);

@@ -121,15 +121,7 @@ fn a_resume_takes_over_a_wave_even_when_its_job_ids_were_never_recorded() {
     wait_until(Duration::from_secs(30), "two tasks started", || {
         starts(&project).len() == 2
     });
-    let holder: Value = serde_json::from_str(
-        &std::fs::read_to_string(project.search_dir(0).join("coordinator.lock")).unwrap(),
-    )
-    .unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(holder["pid"].as_i64().unwrap() as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
+    kill_coordinator(&project);
     // The coordinator dies between the sbatch and recording the task ids: the store knows
     // nothing of the array.
     let store = rusqlite::Connection::open(project.search_dir(0).join("hp_search.sqlite"))

@@ -651,23 +651,7 @@ impl Coordinator {
             if self.interrupt.load(Ordering::Relaxed) || self.refused.is_some() {
                 break; // a stop was asked for: the loop handles it before starting more
             }
-            if let Some(id) = self.restart.pop_front() {
-                let was_interrupted = self
-                    .combination(id)
-                    .is_some_and(|c| c.state == RunState::Interrupted);
-                if was_interrupted {
-                    self.emit(Event::RunRestarted { id });
-                }
-                if !self.start(id)? {
-                    break;
-                }
-                continue;
-            }
-            if !self.can_suggest() {
-                break;
-            }
-            let Some(id) = self.create_next()? else {
-                self.exhausted = true;
+            let Some(id) = self.next_to_start()? else {
                 break;
             };
             if !self.start(id)? {
@@ -675,6 +659,56 @@ impl Coordinator {
             }
         }
         Ok(())
+    }
+
+    /// The next run to start: the first waiting in line (a restart, a replicate, a row of
+    /// this step), else a new combination from the strategy; `None` when there is none.
+    fn next_to_start(&mut self) -> Result<Option<u64>, CoordinatorError> {
+        if let Some(id) = self.restart.pop_front() {
+            if self
+                .combination(id)
+                .is_some_and(|c| c.state == RunState::Interrupted)
+            {
+                self.emit(Event::RunRestarted { id });
+            }
+            return Ok(Some(id));
+        }
+        if !self.can_suggest() {
+            return Ok(None);
+        }
+        let created = self.create_next()?;
+        if created.is_none() {
+            self.exhausted = true;
+        }
+        Ok(created)
+    }
+
+    /// Makes a run ready to submit: its row durable, its folder and input.json written.
+    /// `Err(why)` inside: nothing can start now, for a reason every run would meet alike.
+    fn prepare(&mut self, id: u64) -> Result<Result<RunSpec, String>, CoordinatorError> {
+        if let Some(problem) = super::preflight::common_start_problem(&self.definition.job) {
+            return Ok(Err(problem));
+        }
+        // The row is durable before its folder exists; the pid recorded after the submit is
+        // committed at the end of this step, right after its spawns.
+        self.store.flush()?;
+        if let Err(error) = self.write_input(id) {
+            if let CoordinatorError::Io { source, .. } = &error {
+                if super::preflight::is_common_io_problem(source) {
+                    return Ok(Err(error.to_string()));
+                }
+            }
+            return Err(error);
+        }
+        Ok(Ok(self.spec(id)))
+    }
+
+    /// Submissions went through: a pause, if there was one, is over.
+    fn submissions_resumed(&mut self) {
+        if !self.backoff.is_zero() {
+            self.emit(Event::Note("runs start again".into()));
+        }
+        self.backoff = Duration::ZERO;
     }
 
     /// With job arrays, runs that do not depend on each other's results (the strategy's
@@ -685,55 +719,26 @@ impl Coordinator {
             return Ok(());
         }
         let mut ids: Vec<u64> = Vec::new();
-        while ids.len() < crate::executor::MAX_WAVE {
-            if self.interrupt.load(Ordering::Relaxed) {
-                break;
-            }
-            if let Some(id) = self.restart.pop_front() {
-                if self
-                    .combination(id)
-                    .is_some_and(|c| c.state == RunState::Interrupted)
-                {
-                    self.emit(Event::RunRestarted { id });
-                }
-                ids.push(id);
-                continue;
-            }
-            if !self.can_suggest() {
-                break;
-            }
-            let Some(id) = self.create_next()? else {
-                self.exhausted = true;
+        while ids.len() < crate::executor::MAX_WAVE && !self.interrupt.load(Ordering::Relaxed) {
+            let Some(id) = self.next_to_start()? else {
                 break;
             };
             ids.push(id);
         }
-        if ids.is_empty() {
-            return Ok(());
-        }
         // Every run of the wave is durable and has its input before the one sbatch.
-        self.store.flush()?;
         let mut specs = Vec::with_capacity(ids.len());
-        for (i, id) in ids.iter().enumerate() {
-            if let Some(problem) = (i == 0)
-                .then(|| super::preflight::common_start_problem(&self.definition.job))
-                .flatten()
-            {
-                self.requeue_front(&ids);
-                self.pause_submissions(ids[0], &problem);
-                return Ok(());
-            }
-            if let Err(error) = self.write_input(*id) {
-                if let CoordinatorError::Io { source, .. } = &error {
-                    if super::preflight::is_common_io_problem(source) {
-                        self.requeue_front(&ids);
-                        self.pause_submissions(ids[0], &error.to_string());
-                        return Ok(());
-                    }
+        for id in &ids {
+            match self.prepare(*id)? {
+                Ok(spec) => specs.push(spec),
+                Err(why) => {
+                    self.requeue_front(&ids);
+                    self.pause_submissions(ids[0], &why);
+                    return Ok(());
                 }
-                return Err(error);
             }
-            specs.push(self.spec(*id));
+        }
+        if specs.is_empty() {
+            return Ok(());
         }
         match self.executor.submit_wave(&specs, slots) {
             Ok(submitted) => {
@@ -743,10 +748,7 @@ impl Coordinator {
                 }
                 // What did not go out waits, first in line, for the next step.
                 self.requeue_front(&ids[sent..]);
-                if !self.backoff.is_zero() {
-                    self.emit(Event::Note("runs start again".into()));
-                }
-                self.backoff = Duration::ZERO;
+                self.submissions_resumed();
             }
             Err(error) => {
                 // The first run stands for the wave: a refusal fails it alone (the search then
@@ -827,31 +829,18 @@ impl Coordinator {
 
     /// Starts the run of a combination; `false` when the executor cannot take runs now.
     fn start(&mut self, id: u64) -> Result<bool, CoordinatorError> {
-        if let Some(problem) = super::preflight::common_start_problem(&self.definition.job) {
-            self.pause_submissions(id, &problem);
-            return Ok(false);
-        }
-        // The row is durable before its folder exists; the pid recorded below is committed at
-        // the end of this step, right after its spawns.
-        self.store.flush()?;
-        if let Err(error) = self.write_input(id) {
-            if let CoordinatorError::Io { source, .. } = &error {
-                if super::preflight::is_common_io_problem(source) {
-                    self.pause_submissions(id, &error.to_string());
-                    return Ok(false);
-                }
+        let spec = match self.prepare(id)? {
+            Ok(spec) => spec,
+            Err(why) => {
+                self.pause_submissions(id, &why);
+                return Ok(false);
             }
-            return Err(error);
-        }
-        let spec = self.spec(id);
+        };
         match self.executor.submit(&spec) {
             Ok(submitted) => self.record_submission(id, submitted)?,
             Err(error) => return self.submission_failed(id, error),
         }
-        if !self.backoff.is_zero() {
-            self.emit(Event::Note("runs start again".into()));
-        }
-        self.backoff = Duration::ZERO;
+        self.submissions_resumed();
         Ok(true)
     }
 

@@ -80,3 +80,15 @@ pub fn snapshot_of(project: &Project) -> Value {
 pub fn search_log(project: &Project) -> String {
     std::fs::read_to_string(project.search_dir(0).join("log.txt")).unwrap_or_default()
 }
+
+/// kill -9 of search 0's coordinator (the lock holder); its Slurm jobs go on.
+pub fn kill_coordinator(project: &Project) {
+    let text = std::fs::read_to_string(project.search_dir(0).join("coordinator.lock"))
+        .expect("the coordinator's lock");
+    let holder: Value = serde_json::from_str(&text).expect("the lock holder");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(holder["pid"].as_i64().expect("a pid") as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("the coordinator is killed");
+}
