@@ -17,6 +17,12 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// Writes search 0's report and returns its HTML.
+fn report_html(project: &Project) -> String {
+    project.hpsearch(&["report", "hp_search_0"]).ok();
+    read(&project.search_dir(0).join("report/report.html"))
+}
+
 fn state(project: &Project, id: u64) -> Value {
     serde_json::from_str(&read(&project.search_dir(id).join("hp_search_state.json")))
         .expect("state json")
@@ -952,8 +958,7 @@ fn test_runs_the_setting_once_with_phase_test_and_records_it_apart() {
     );
     assert!(again.stdout.contains("test run 1 of combination"));
     assert_eq!(state(&project, 0)["test_runs"].as_array().unwrap().len(), 2);
-    project.hpsearch(&["report", "hp_search_0"]).ok();
-    let html = read(&project.search_dir(0).join("report/report.html"));
+    let html = report_html(&project);
     assert!(html.contains("Test phase") && html.contains("The test data was used 2 times"));
 
     let missing = project.hpsearch(&["test", "hp_search_0", "--combination", "999"]);
@@ -1182,8 +1187,7 @@ fn line_search(project: &Project) {
 fn a_category_tried_once_is_not_given_an_importance_or_a_main_effect() {
     let project = Project::new();
     line_search(&project);
-    project.hpsearch(&["report", "hp_search_0"]).ok();
-    let html = read(&project.search_dir(0).join("report/report.html"));
+    let html = report_html(&project);
     let importance = figure(&html, "importance");
     let texts = svg_texts(importance);
     assert!(
@@ -1323,8 +1327,7 @@ fn assert_round_linear_ticks(labels: &[String], what: &str) {
 fn figures_have_round_ticks_decades_whole_ids_and_every_category_at_its_place() {
     let project = Project::new();
     ended_training_search(&project);
-    project.hpsearch(&["report", "hp_search_0"]).ok();
-    let html = read(&project.search_dir(0).join("report/report.html"));
+    let html = report_html(&project);
 
     // Combination ids and counts are whole numbers.
     let history = figure(&html, "history");
@@ -1466,8 +1469,7 @@ fn significant_digits(text: &str) -> usize {
 fn numbers_for_people_have_four_significant_digits_and_csv_keeps_them_all() {
     let project = Project::new();
     line_search(&project);
-    project.hpsearch(&["report", "hp_search_0"]).ok();
-    let html = read(&project.search_dir(0).join("report/report.html"));
+    let html = report_html(&project);
     let history = figure(&html, "history");
     assert!(
         svg_texts(history).contains(&"loss = log10(objective)".to_string()),

@@ -1019,12 +1019,9 @@ mod tests {
         }
     }
 
-    /// Three settings, each run three times. By hand: group means 1.0, 1.1, 2.0; each group's
-    /// variance is 0.01 (values m ± 0.1), so the pooled sd is 0.1 with 6 degrees of freedom.
-    /// Setting x=0.5: t = 0.1 / (0.1·√(2/3)) = 1.2247, one-sided p = 0.133 > 0.05: near-best.
-    /// Setting x=0.9: t = 1.0 / 0.08165 = 12.25, p ≈ 9e-6: not near-best.
-    #[test]
-    fn near_best_set_matches_the_hand_computed_answer() {
+    /// The hand-computed example: settings x = 0.8, 0.5, 0.9 with means 1.0, 1.1, 2.0, each run
+    /// three times at the mean and ± 0.1.
+    fn three_settings_run_three_times() -> Vec<Run> {
         let mut runs = Vec::new();
         let mut id = 0;
         for (x, m) in [(0.8, 1.0), (0.5, 1.1), (0.9, 2.0)] {
@@ -1033,6 +1030,16 @@ mod tests {
                 id += 1;
             }
         }
+        runs
+    }
+
+    /// Three settings, each run three times. By hand: group means 1.0, 1.1, 2.0; each group's
+    /// variance is 0.01 (values m ± 0.1), so the pooled sd is 0.1 with 6 degrees of freedom.
+    /// Setting x=0.5: t = 0.1 / (0.1·√(2/3)) = 1.2247, one-sided p = 0.133 > 0.05: near-best.
+    /// Setting x=0.9: t = 1.0 / 0.08165 = 12.25, p ≈ 9e-6: not near-best.
+    #[test]
+    fn near_best_set_matches_the_hand_computed_answer() {
+        let runs = three_settings_run_three_times();
         let hp = vec![info("x", Some(Simpler::Lower))];
         let a = replicate_analysis(&runs, &hp, 0.05);
         assert!(a.judged);
@@ -1181,14 +1188,7 @@ mod tests {
     /// t(0.95) = 1.9432 and t(0.80) = 0.9057, so (1.9432 + 0.9057) × 0.1·√(2/3) = 0.2326.
     #[test]
     fn the_detectable_difference_is_the_power_of_the_test() {
-        let mut runs = Vec::new();
-        let mut id = 0;
-        for (x, m) in [(0.8, 1.0), (0.5, 1.1), (0.9, 2.0)] {
-            for d in [-0.1, 0.0, 0.1] {
-                runs.push(run(id, x, m + d));
-                id += 1;
-            }
-        }
+        let runs = three_settings_run_three_times();
         let a = replicate_analysis(&runs, &[info("x", None)], 0.05);
         assert_eq!(a.groups[0].detectable, None, "the best is the reference");
         for g in &a.groups[1..] {
