@@ -10,8 +10,10 @@
 //! Cargo builds the hpsearch crate once for both the extension module and this script when
 //! both are built alike: pyproject.toml gives build scripts the optimisation of the profile
 //! (`[tool.maturin] config`), so the command in the wheel is as fast as `cargo build --release`'s.
-//! A build script runs on the machine that builds, so cross-compiling is refused: build the
-//! wheel on (or in an emulator of) the machine it is for.
+//! A build script runs on the machine that builds, so when cross-compiling (an aarch64 wheel
+//! built on x86_64) this executable cannot be the command: the same crate's `hpsearch` binary,
+//! built for the target by `cargo build --target`, is copied instead, from the path in
+//! `HPSEARCH_WHEEL_COMMAND` (scripts/build-manylinux-wheel.sh sets it).
 
 use std::path::{Path, PathBuf};
 
@@ -31,23 +33,34 @@ fn main() {
 
 fn install(exe: &Path) {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=HPSEARCH_WHEEL_COMMAND");
     let host = std::env::var("HOST").unwrap_or_default();
     let target = std::env::var("TARGET").unwrap_or_default();
-    if host != target {
-        panic!(
-            "hpsearch-python: the hpsearch command in the wheel is this build script, built for \
-             {host}, not for the target {target}; build the wheel on a {target} machine (or in \
-             an emulator of one) instead of cross-compiling"
-        );
-    }
+    let command = if host == target {
+        exe.to_path_buf()
+    } else {
+        match std::env::var_os("HPSEARCH_WHEEL_COMMAND") {
+            Some(path) if Path::new(&path).is_file() => {
+                let path = PathBuf::from(path);
+                println!("cargo:rerun-if-changed={}", path.display());
+                path
+            }
+            _ => panic!(
+                "hpsearch-python: cross-compiling for {target} on {host}, so this build script \
+                 cannot be the wheel's hpsearch command; build it with `cargo build --release \
+                 --target {target} --bin hpsearch` and set HPSEARCH_WHEEL_COMMAND to the binary \
+                 (scripts/build-manylinux-wheel.sh does both)"
+            ),
+        }
+    };
     let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default());
     let copy = out.join("hpsearch");
     // A copy, not a link: the wheel must hold the file, and cargo may replace the script.
     let _ = std::fs::remove_file(&copy);
-    if let Err(e) = std::fs::copy(exe, &copy) {
+    if let Err(e) = std::fs::copy(&command, &copy) {
         panic!(
             "hpsearch-python: cannot copy {} to {}: {e}",
-            exe.display(),
+            command.display(),
             copy.display()
         );
     }
