@@ -604,3 +604,35 @@ fn integer_domains_are_checked() {
         model_error(json!({"k": spec}), field);
     }
 }
+
+#[test]
+fn early_stopping_with_an_unknown_rule_or_a_missing_max_step() {
+    let e = search_error(
+        json!({"search_type": "random", "early_stopping": {"rule": "patience"}}),
+        "early_stopping.rule",
+    );
+    assert!(e.contains("\"median\""), "{e}");
+    let e = search_error(
+        json!({"search_type": "random", "early_stopping": {"rule": "asha", "min_step": 4}}),
+        "early_stopping.max_step",
+    );
+    assert!(e.contains("larger than min_step"), "{e}");
+    let e = search_error(
+        json!({"search_type": "random", "early_stopping": {"rule": "median", "reduction_factor": 3}}),
+        "early_stopping.reduction_factor",
+    );
+    assert!(e.contains("unknown field"), "{e}");
+}
+
+#[test]
+fn a_progress_pattern_that_is_not_a_regex_or_lacks_a_group() {
+    let job = |pattern: &str| {
+        json!({"environment_path": "python3", "script_path": "score.py", "cluster": "local",
+               "time": 1, "memory": 1, "processor_type": "CPU", "num_processors": 1,
+               "progress_pattern": pattern})
+    };
+    let e = job_error(job("epoch (?P<step>\\d+"), "progress_pattern");
+    assert!(e.contains("not a regular expression"), "{e}");
+    let e = job_error(job("epoch (?P<step>\\d+) loss=(\\S+)"), "progress_pattern");
+    assert!(e.contains("no group named `objective`"), "{e}");
+}

@@ -44,7 +44,13 @@ fn grid_search_runs_every_combination_once_with_the_seeds_columns() {
     assert_eq!(full[0][..10], header[..]);
     assert_eq!(
         full[0][10..],
-        ["status", "failure_reason", "objective", "metric_aux"]
+        [
+            "status",
+            "failure_reason",
+            "objective",
+            "steps",
+            "metric_aux"
+        ]
     );
     assert!(table.iter().all(|r| r.len() == 10), "{table:?}");
     for (seed_row, full_row) in table.iter().zip(&full) {
@@ -610,6 +616,7 @@ fn the_seeds_data_file_has_exactly_the_seeds_layout_and_the_full_file_every_colu
             "status",
             "failure_reason",
             "objective",
+            "steps",
             "metric_r2",
             "metric_epochs"
         ]

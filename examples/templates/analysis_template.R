@@ -63,9 +63,16 @@ phase <- if (is.null(config$phase)) "validation" else config$phase
 # 2. YOUR ANALYSIS GOES HERE: train with the hyperparameters above and score on
 #    the validation split (or the test split when phase == "test"). The toy
 #    score below stands in for it; its minimum is at learning_rate = 1e-3,
-#    num_layers = 3.
-objective <- (log10(learning_rate) + 3)^2 + 0.1 * (num_layers - 3)^2
-if (identical(activation, "tanh")) objective <- objective + 0.05
+#    num_layers = 3. Each epoch appends its score to progress.jsonl (optional):
+#    with "early_stopping" in search_config.json, hpsearch stops runs whose
+#    scores are clearly worse than other runs' at the same epoch.
+final <- (log10(learning_rate) + 3)^2 + 0.1 * (num_layers - 3)^2
+if (identical(activation, "tanh")) final <- final + 0.05
+for (epoch in seq_len(epochs)) {
+  objective <- final + (1 / epoch - 1 / epochs)  # the toy improves each epoch
+  cat(sprintf('{"step": %d, "objective": %.17g}\n', epoch, objective),
+      file = file.path(save_folder, "progress.jsonl"), append = TRUE)
+}
 some_metric <- 1 / (1 + objective)  # any extra numeric metrics are kept
 
 # 3. Write the result. Keep "objective"; add any other numeric keys you like.

@@ -41,9 +41,19 @@ my $phase = $config->{phase} // 'validation';
 # 2. YOUR ANALYSIS GOES HERE: train with the hyperparameters above and score on
 #    the validation split (or the test split when $phase eq 'test'). The toy
 #    score below stands in for it; its minimum is at learning_rate = 1e-3,
-#    num_layers = 3.
-my $objective = (log($learning_rate) / log(10) + 3)**2 + 0.1 * ($num_layers - 3)**2;
-$objective += 0.05 if $activation eq 'tanh';
+#    num_layers = 3. Each epoch appends its score to progress.jsonl (optional):
+#    with "early_stopping" in search_config.json, hpsearch stops runs whose
+#    scores are clearly worse than other runs' at the same epoch.
+my $final = (log($learning_rate) / log(10) + 3)**2 + 0.1 * ($num_layers - 3)**2;
+$final += 0.05 if $activation eq 'tanh';
+my $objective = $final;
+open(my $progress, '>>', "$save_folder/progress.jsonl") or die "cannot write progress: $!\n";
+$progress->autoflush(1);
+for my $epoch (1 .. $epochs) {
+    $objective = $final + (1 / $epoch - 1 / $epochs);  # the toy improves each epoch
+    print $progress encode_json({ step => $epoch + 0, objective => $objective + 0 }), "\n";
+}
+close($progress);
 my $some_metric = 1 / (1 + $objective);  # any extra numeric metrics are kept
 
 # 3. Write the result. Keep "objective"; add any other numeric keys you like.

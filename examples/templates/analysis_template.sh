@@ -58,10 +58,19 @@ fi
 #    ./my_model --lr "$learning_rate" --layers "$num_layers" ...) and obtain a
 #    score on the validation split (or the test split when phase = test).
 #    The toy score below stands in for it; its minimum is at
-#    learning_rate = 1e-3, num_layers = 3.
+#    learning_rate = 1e-3, num_layers = 3. Each epoch appends its score to
+#    progress.jsonl (optional): with "early_stopping" in search_config.json,
+#    hpsearch stops runs whose scores are clearly worse than other runs' at the
+#    same epoch. From a program of your own: one line per step, e.g.
+#      printf '{"step": %d, "objective": %s}\n' "$epoch" "$score" >> "$save_folder/progress.jsonl"
 # 3. Write the result. Keep "objective"; add any other numeric keys you like.
-awk -v lr="$learning_rate" -v nl="$num_layers" -v act="$activation" 'BEGIN {
-  obj = (log(lr) / log(10) + 3) ^ 2 + 0.1 * (nl - 3) ^ 2
-  if (act == "tanh") obj += 0.05
+awk -v lr="$learning_rate" -v nl="$num_layers" -v act="$activation" -v epochs="${epochs:-1}" \
+    -v progress="$save_folder/progress.jsonl" 'BEGIN {
+  final = (log(lr) / log(10) + 3) ^ 2 + 0.1 * (nl - 3) ^ 2
+  if (act == "tanh") final += 0.05
+  for (epoch = 1; epoch <= epochs; epoch++) {
+    obj = final + (1 / epoch - 1 / epochs)  # the toy improves each epoch
+    printf "{\"step\": %d, \"objective\": %.17g}\n", epoch, obj >> progress
+  }
   printf "{\"objective\": %.17g, \"some_metric\": %.17g}\n", obj, 1 / (1 + obj)
 }' > "$save_folder/output.json"

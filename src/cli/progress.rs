@@ -47,7 +47,7 @@ impl Observer for ProgressObserver {
             self.bar.set_length(planned);
         }
         self.bar
-            .set_position(summary.succeeded + summary.failed + summary.cancelled);
+            .set_position(summary.succeeded + summary.failed + summary.cancelled + summary.pruned);
         let best = match (summary.best_loss, summary.best_id) {
             (Some(loss), Some(id)) => format!("best {loss:.6} (#{id})"),
             _ => "best -".to_string(),

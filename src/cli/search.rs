@@ -153,8 +153,16 @@ pub(super) fn report_end(paths: &SearchPaths, end: &SearchEnd) {
         if let Ok(snapshot) = serde_json::from_str::<crate::export::Snapshot>(&text) {
             let s = &snapshot.summary;
             println!(
-                "  {} succeeded, {} failed, {} cancelled, of {} combinations",
-                s.succeeded, s.failed, s.cancelled, s.created
+                "  {} succeeded, {} failed, {} cancelled{}, of {} combinations",
+                s.succeeded,
+                s.failed,
+                s.cancelled,
+                if s.pruned > 0 {
+                    format!(", {} pruned (stopped early)", s.pruned)
+                } else {
+                    String::new()
+                },
+                s.created
             );
             if s.created > 0 && s.succeeded == 0 {
                 println!(

@@ -74,7 +74,8 @@ pub fn status(path: &Path) -> Result<i32, CliError> {
         let paths = SearchPaths::new(&project, id);
         rows.push(match load(&paths) {
             Ok(s) => {
-                let done = s.summary.succeeded + s.summary.failed + s.summary.cancelled;
+                let done =
+                    s.summary.succeeded + s.summary.failed + s.summary.cancelled + s.summary.pruned;
                 let planned = s
                     .summary
                     .planned
@@ -136,7 +137,7 @@ fn search_status(paths: &SearchPaths) -> Result<i32, CliError> {
     }
     let planned = sum.planned.map(|p| format!(" of {p}")).unwrap_or_default();
     println!(
-        "  {} search · {} created{planned} · {} succeeded · {} failed · {} queued · {} running · {} cancelled · elapsed {}",
+        "  {} search · {} created{planned} · {} succeeded · {} failed · {} queued · {} running · {} cancelled{} · elapsed {}",
         s.search_type,
         sum.created,
         sum.succeeded,
@@ -144,6 +145,7 @@ fn search_status(paths: &SearchPaths) -> Result<i32, CliError> {
         sum.queued,
         sum.running,
         sum.cancelled,
+        pruned_count(sum.pruned),
         format_duration(sum.elapsed_seconds)
     );
     if let (Some(loss), Some(id)) = (sum.best_loss, sum.best_id) {
@@ -177,17 +179,19 @@ fn search_status(paths: &SearchPaths) -> Result<i32, CliError> {
 
 /// Succeeded runs by loss, then failed runs, then the rest; ties by id.
 fn ranked(combinations: &[Combination]) -> Vec<&Combination> {
+    // Pruned runs after the finished ones, by where they stood when stopped.
     let rank = |c: &Combination| match c.state {
         RunState::Succeeded => 0,
-        RunState::Failed => 1,
-        _ => 2,
+        RunState::Pruned => 1,
+        RunState::Failed => 2,
+        _ => 3,
     };
     let mut list: Vec<&Combination> = combinations.iter().collect();
     list.sort_by(|a, b| {
         rank(a)
             .cmp(&rank(b))
             .then_with(|| match (a.state, a.loss, b.loss) {
-                (RunState::Succeeded, Some(x), Some(y)) => x.total_cmp(&y),
+                (RunState::Succeeded | RunState::Pruned, Some(x), Some(y)) => x.total_cmp(&y),
                 _ => std::cmp::Ordering::Equal,
             })
             .then(a.id.cmp(&b.id))
@@ -222,6 +226,7 @@ pub fn results(search: &Path, top: Option<usize>, format: Format) -> Result<i32,
             "scheduler_state",
             "elapsed_seconds",
             "peak_memory_mb",
+            "steps",
             "folder",
         ]
         .map(String::from),
@@ -280,6 +285,7 @@ pub fn results(search: &Path, top: Option<usize>, format: Format) -> Result<i32,
                     c.peak_memory_mb
                         .map(|m| Value::from((m * 10.0).round() / 10.0)),
                 ),
+                optional(c.steps.map(Value::from)),
                 Value::from(paths.combination_dir(c.id).display().to_string()),
             ]);
             row
@@ -397,5 +403,14 @@ fn csv_field(text: &str) -> String {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
         text.to_string()
+    }
+}
+
+/// ` · N pruned` when early stopping stopped any run: searches without it read as before.
+fn pruned_count(pruned: u64) -> String {
+    if pruned > 0 {
+        format!(" · {pruned} pruned")
+    } else {
+        String::new()
     }
 }

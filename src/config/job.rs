@@ -39,6 +39,20 @@ pub struct JobConfig {
     pub kill_grace_seconds: f64,
     /// Seconds before `time` at which the script gets SIGUSR1, to save a checkpoint; 0: never.
     pub checkpoint_signal_seconds: f64,
+    /// For scripts that print their progress and cannot be changed: a pattern matched against
+    /// each line of a run's output (log.txt), whose named groups `step` and `objective` give an
+    /// intermediate result, as a line of progress.jsonl would.
+    pub progress_pattern: Option<ProgressPattern>,
+}
+
+/// `progress_pattern`, compiled once; compared by its text.
+#[derive(Debug, Clone)]
+pub struct ProgressPattern(pub regex::Regex);
+
+impl PartialEq for ProgressPattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
 }
 
 impl JobConfig {
@@ -134,6 +148,10 @@ impl JobConfig {
                 "the signal must come before the time limit: lower it, or raise `time`",
             ));
         }
+        let progress_pattern = match f.string("progress_pattern")? {
+            None => None,
+            Some(text) => Some(progress_pattern(&f, text)?),
+        };
         f.finish()?;
         Ok(JobConfig {
             environment_path,
@@ -147,8 +165,47 @@ impl JobConfig {
             gpus,
             kill_grace_seconds,
             checkpoint_signal_seconds,
+            progress_pattern,
         })
     }
+}
+
+const PATTERN_ALLOWED: &str = "allowed: a regular expression with the named groups `step` and `objective`, e.g. \"epoch (?P<step>\\\\d+) .* val_loss=(?P<objective>[-+.eE0-9]+)\"";
+
+fn progress_pattern(f: &Fields, text: &str) -> Result<ProgressPattern, ConfigError> {
+    let pattern = regex::RegexBuilder::new(text)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| {
+            let first_line = e
+                .to_string()
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            f.error(
+                "progress_pattern",
+                format!(
+                    "{} (not a regular expression: {first_line})",
+                    describe(&Value::String(text.into()))
+                ),
+                PATTERN_ALLOWED,
+            )
+        })?;
+    for group in ["step", "objective"] {
+        if !pattern.capture_names().flatten().any(|name| name == group) {
+            return Err(f.error(
+                "progress_pattern",
+                format!(
+                    "{} (no group named `{group}`)",
+                    describe(&Value::String(text.into()))
+                ),
+                PATTERN_ALLOWED,
+            ));
+        }
+    }
+    Ok(ProgressPattern(pattern))
 }
 
 fn non_empty_string<'a>(

@@ -2,6 +2,7 @@
 
 pub mod cluster;
 pub mod duplicates;
+pub mod early_stopping;
 pub mod error;
 pub mod fields;
 pub mod job;

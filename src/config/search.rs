@@ -1,5 +1,6 @@
 //! `search_config.json`: how to search (the seed's table, every field, its recommended defaults).
 
+use super::early_stopping::EarlyStopping;
 use super::error::ConfigError;
 use super::fields::{describe, Fields};
 use crate::store::FailureKind;
@@ -152,6 +153,8 @@ pub struct SearchConfig {
     /// Stop the search when its first this-many runs (of a start or a resume) all fail the same
     /// way, before any succeeds; 0 turns the rule off.
     pub stop_after_failures: u64,
+    /// Which runs to stop early from their intermediate results (`none`: every run to its end).
+    pub early_stopping: EarlyStopping,
     pub bopt: BoptConfig,
 }
 
@@ -350,6 +353,7 @@ impl SearchConfig {
             0..=100_000,
             "allowed: a whole number from 0 to 100000 (stop when that many first runs all fail the same way; 0 turns it off)",
         )?;
+        let early_stopping = EarlyStopping::parse(file, f.get("early_stopping"))?;
         let bopt = match f.get("bopt_config") {
             None => BoptConfig::parse(file, &Map::new())?,
             Some(Value::Object(inner)) => BoptConfig::parse(file, inner)?,
@@ -378,6 +382,7 @@ impl SearchConfig {
             replicates,
             replicate_top_k,
             stop_after_failures,
+            early_stopping,
             bopt,
         })
     }

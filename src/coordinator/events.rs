@@ -41,6 +41,13 @@ pub enum Event {
         id: u64,
         reason: String,
     },
+    /// A run the early-stopping rule stopped has ended: its last reported result.
+    RunPruned {
+        id: u64,
+        step: u64,
+        objective: Option<f64>,
+        reason: String,
+    },
     Note(String),
     SearchEnded {
         reason: String,
@@ -58,6 +65,9 @@ pub struct Summary {
     pub succeeded: u64,
     pub failed: u64,
     pub cancelled: u64,
+    /// Stopped early by the `early_stopping` rule.
+    #[serde(default)]
+    pub pruned: u64,
     /// The most combinations this search will create, when known.
     pub planned: Option<u64>,
     pub best_loss: Option<f64>,
@@ -141,6 +151,17 @@ pub fn describe(event: &Event) -> String {
             None => format!("combination {id} failed ({kind}): {reason}"),
         },
         Event::RunStopped { id, reason } => format!("combination {id} stopped: {reason}"),
+        Event::RunPruned {
+            id,
+            step,
+            objective,
+            reason,
+        } => match objective {
+            Some(objective) => format!(
+                "combination {id} pruned at step {step} (last objective {objective}): {reason}"
+            ),
+            None => format!("combination {id} pruned at step {step}: {reason}"),
+        },
         Event::Note(text) => text.clone(),
         Event::SearchEnded { reason } => format!("search ended: {reason}"),
     }
@@ -149,7 +170,10 @@ pub fn describe(event: &Event) -> String {
 impl Observer for LogObserver {
     fn event(&mut self, event: &Event, summary: &Summary) {
         let mut text = describe(event);
-        if matches!(event, Event::RunSucceeded { .. } | Event::RunFailed { .. }) {
+        if matches!(
+            event,
+            Event::RunSucceeded { .. } | Event::RunFailed { .. } | Event::RunPruned { .. }
+        ) {
             if let (Some(best), Some(id)) = (summary.best_loss, summary.best_id) {
                 text.push_str(&format!(" [best so far: loss {best} (combination {id})]"));
             }

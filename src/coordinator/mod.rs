@@ -1,13 +1,16 @@
 //! The coordinator and what it needs: the search definition, run outcomes, failure imputation,
 //! events for observers, and the test phase.
 
+mod curves;
 pub mod definition;
+mod early_stop;
 mod elapsed;
 pub mod events;
 mod fail_fast;
 pub mod imputation;
 pub mod outcome;
 mod preflight;
+mod pruning;
 mod publish;
 mod search;
 mod tally;

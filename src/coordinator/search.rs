@@ -129,6 +129,8 @@ pub struct Coordinator {
     interrupt: Arc<AtomicBool>,
     /// Corrupted rows found in the store, published for `status` and `results` to show.
     pub(super) row_warnings: Vec<String>,
+    /// Early stopping's state, when search_config.json turns it on.
+    pub(super) watcher: Option<super::early_stop::Watcher>,
     _lock: CoordinatorLock,
 }
 
@@ -179,6 +181,7 @@ impl Coordinator {
         executor.set_interrupt(Arc::clone(&interrupt));
         executor.set_max_running(definition.search.max_active_points as usize);
         let log = LogObserver::open(&paths.log());
+        let watcher = super::early_stop::Watcher::new(definition.search.early_stopping);
         let mut coordinator = Coordinator {
             paths,
             store,
@@ -207,6 +210,7 @@ impl Coordinator {
             refused: None,
             interrupt,
             row_warnings: Vec::new(),
+            watcher,
             _lock: lock,
         };
         coordinator.reload()?;
@@ -232,7 +236,7 @@ impl Coordinator {
     /// Reads again only the combinations a write changed: a search of thousands of runs would
     /// otherwise re-read all of them several times per run. Ids are 0, 1, 2, ..., so an id is
     /// its index.
-    fn refresh(&mut self, ids: &[u64]) -> Result<(), StoreError> {
+    pub(super) fn refresh(&mut self, ids: &[u64]) -> Result<(), StoreError> {
         let mut tallied = true;
         for id in ids {
             let Some(c) = self.store.combination(*id)? else {
@@ -261,7 +265,7 @@ impl Coordinator {
     }
 
     /// The combination `id`, found by its index (ids are 0, 1, 2, ...), not by a scan.
-    fn combination(&self, id: u64) -> Option<&Combination> {
+    pub(super) fn combination(&self, id: u64) -> Option<&Combination> {
         match self.combinations.get(id as usize) {
             Some(c) if c.id == id => Some(c),
             _ => self.combinations.iter().find(|c| c.id == id),
@@ -298,6 +302,7 @@ impl Coordinator {
                 RunState::Succeeded => s.succeeded += 1,
                 RunState::Failed => s.failed += 1,
                 RunState::Cancelled => s.cancelled += 1,
+                RunState::Pruned => s.pruned += 1,
                 RunState::Queued => s.queued += 1,
                 RunState::Created | RunState::Interrupted => {}
             }
@@ -432,6 +437,7 @@ impl Coordinator {
             for ended in self.executor.poll() {
                 self.record_end(ended)?;
             }
+            self.watch_progress()?;
             self.executor_events()?;
             if let Some(why) = self.failing_fast() {
                 break self.stop_early(why)?;
@@ -859,6 +865,7 @@ impl Coordinator {
             submitted.queued,
         )?;
         self.refresh(&[id])?;
+        self.watch_run(id);
         let (params, label) = self
             .combination(id)
             .map(|c| (c.params.clone(), c.search_type.clone()))
@@ -952,6 +959,9 @@ impl Coordinator {
     /// Records how a run ended, and keeps every imputed loss current.
     fn record_end(&mut self, ended: Ended) -> Result<(), CoordinatorError> {
         let id = ended.combination_id;
+        if self.record_pruned_end(&ended)? {
+            return Ok(());
+        }
         if let crate::executor::RunEnd::Interrupted(reason) = &ended.end {
             if self.run_again_after_interruption(id, reason)? {
                 return Ok(());
@@ -1079,6 +1089,7 @@ impl Coordinator {
                 }
             }
         };
+        self.progress_ended(id, matches!(outcome, Outcome::Success { .. }))?;
         self.refresh(&changed)?;
         self.emit(event);
         self.publish(false)?;

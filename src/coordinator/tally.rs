@@ -48,13 +48,16 @@ fn count_of(summary: &mut Summary, state: RunState) -> Option<&mut u64> {
         RunState::Succeeded => Some(&mut summary.succeeded),
         RunState::Failed => Some(&mut summary.failed),
         RunState::Cancelled => Some(&mut summary.cancelled),
+        RunState::Pruned => Some(&mut summary.pruned),
         RunState::Created | RunState::Interrupted => None,
     }
 }
 
 /// The finished observations and the pending points the strategy is given, each in id order,
 /// as a pass over every row would build them: succeeded, failed (with its imputed loss) and
-/// cancelled (no loss) rows are finished; created, running and interrupted rows are pending.
+/// cancelled (no loss) rows are finished, and pruned ones with the loss of their last reported
+/// result (where they stood when stopped: the model learns that the region is poor, as Optuna's
+/// samplers do with pruned trials); created, running and interrupted rows are pending.
 #[derive(Debug, Default, PartialEq)]
 pub(super) struct Observations {
     finished_ids: Vec<u64>,
@@ -112,10 +115,7 @@ impl Observations {
 }
 
 fn is_finished(c: &Combination) -> bool {
-    matches!(
-        c.state,
-        RunState::Succeeded | RunState::Failed | RunState::Cancelled
-    )
+    c.state.is_final()
 }
 
 fn observation(c: &Combination) -> Observation {

@@ -340,6 +340,8 @@ struct SearchListing {
     created: Option<u64>,
     succeeded: Option<u64>,
     failed: Option<u64>,
+    /// Stopped early by the `early_stopping` rule.
+    pruned: Option<u64>,
     /// Waiting in a scheduler's queue, apart from the running ones.
     queued: Option<u64>,
     running: Option<u64>,
@@ -366,6 +368,7 @@ fn listings(project: &std::path::Path) -> Vec<SearchListing> {
                 created: sum.map(|m| m.created),
                 succeeded: sum.map(|m| m.succeeded),
                 failed: sum.map(|m| m.failed),
+                pruned: sum.map(|m| m.pruned),
                 queued: sum.map(|m| m.queued),
                 running: sum.map(|m| m.running),
                 planned: sum.and_then(|m| m.planned),
@@ -417,12 +420,12 @@ async fn figure_svg(
 }
 
 fn index_table(project: &std::path::Path) -> String {
-    let mut out = String::from("<table id=\"searches\"><tr><th>search</th><th>type</th><th>state</th><th>done</th><th>failed</th><th>queued</th><th>running</th><th>best loss</th><th>folder</th></tr>");
+    let mut out = String::from("<table id=\"searches\"><tr><th>search</th><th>type</th><th>state</th><th>done</th><th>failed</th><th>pruned</th><th>queued</th><th>running</th><th>best loss</th><th>folder</th></tr>");
     for s in listings(project) {
-        let done = s.succeeded.unwrap_or(0) + s.failed.unwrap_or(0);
+        let done = s.succeeded.unwrap_or(0) + s.failed.unwrap_or(0) + s.pruned.unwrap_or(0);
         let _ = write!(
             out,
-            "<tr data-id=\"{0}\"><td><a class=\"search-link\" href=\"/search/{0}\">search {0}</a></td><td>{1}</td><td class=\"state\" title=\"{9}\">{2}</td><td>{3}/{4}</td><td>{5}</td><td>{10}</td><td>{6}</td><td>{7}</td><td>{8}</td></tr>",
+            "<tr data-id=\"{0}\"><td><a class=\"search-link\" href=\"/search/{0}\">search {0}</a></td><td>{1}</td><td class=\"state\" title=\"{9}\">{2}</td><td>{3}/{4}</td><td>{5}</td><td>{11}</td><td>{10}</td><td>{6}</td><td>{7}</td><td>{8}</td></tr>",
             s.search_id,
             escape(s.search_type.as_deref().unwrap_or("?")),
             escape(s.state.as_deref().unwrap_or("starting")),
@@ -433,7 +436,8 @@ fn index_table(project: &std::path::Path) -> String {
             s.best_loss.map(|b| format!("{b:.6}")).unwrap_or_default(),
             escape(&s.folder),
             escape(s.state_detail.as_deref().unwrap_or_default()),
-            s.queued.unwrap_or(0)
+            s.queued.unwrap_or(0),
+            s.pruned.unwrap_or(0)
         );
     }
     out.push_str("</table>");

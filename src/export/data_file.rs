@@ -6,7 +6,8 @@
 //! nothing else, so a script that reads "the remaining columns" as hyperparameters keeps working.
 //!
 //! `hp_search_data_full.txt` beside it has the same columns followed by hpsearch's own: status,
-//! failure_reason, objective (as the script wrote it) and one `metric_NAME` column per extra
+//! failure_reason, objective (as the script wrote it), steps (the last step a run reported in its
+//! progress, for early stopping) and one `metric_NAME` column per extra
 //! number the scripts reported. The coordinator publishes both at the same moments.
 
 use crate::project::launched::tsv_cell;
@@ -27,7 +28,7 @@ pub const SEED_COLUMNS: [&str; 8] = [
 ];
 
 /// hpsearch's columns of the full file, after the hyperparameters (then one per metric).
-pub const EXTRA_COLUMNS: [&str; 3] = ["status", "failure_reason", "objective"];
+pub const EXTRA_COLUMNS: [&str; 4] = ["status", "failure_reason", "objective", "steps"];
 
 /// The file name of the full table, in the search folder beside `hp_search_data.txt`.
 pub const FULL_FILE: &str = "hp_search_data_full.txt";
@@ -131,6 +132,7 @@ pub fn render_both(
             c.state.name().to_string(),
             tsv_cell(c.failure_reason.as_deref().unwrap_or("")),
             number(c.objective),
+            c.steps.map(|s| s.to_string()).unwrap_or_default(),
         ];
         let metric_cells = metrics
             .iter()
@@ -209,11 +211,17 @@ mod tests {
             .lines()
             .map(|l| l.split('\t').collect())
             .collect();
-        header.extend(["status", "failure_reason", "objective", "metric_r2"]);
+        header.extend([
+            "status",
+            "failure_reason",
+            "objective",
+            "steps",
+            "metric_r2",
+        ]);
         assert_eq!(full[0], header);
         assert_eq!(full[1][..10], seed[1][..]);
-        assert_eq!(full[1][10..], ["succeeded", "", "1.5", "0.9"]);
-        assert_eq!(full[2][10..], ["failed", "exit code 3", "1.5", ""]);
+        assert_eq!(full[1][10..], ["succeeded", "", "1.5", "", "0.9"]);
+        assert_eq!(full[2][10..], ["failed", "exit code 3", "1.5", "", ""]);
         assert_eq!(render(&paths, &hyperparameters, &rows, 0.0), tables.seed);
     }
 }

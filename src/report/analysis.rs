@@ -1129,6 +1129,8 @@ mod tests {
             scheduler_state: None,
             elapsed_seconds: None,
             peak_memory_mb: None,
+            steps: None,
+            stop_step: None,
         }
     }
 

@@ -105,7 +105,7 @@ pub fn body(a: &Analysis, links: &Links) -> String {
     let s = &a.summary;
     let _ = write!(
         out,
-        "<h1>Search {} · {}</h1><p class=\"note\">{} · state <b id=\"search-state\">{}</b>{} · {} combinations: <span id=\"count-succeeded\">{}</span> succeeded, {} failed, {} queued, {} running, {} cancelled · elapsed {:.1} min · objective: {}</p>",
+        "<h1>Search {} · {}</h1><p class=\"note\">{} · state <b id=\"search-state\">{}</b>{} · {} combinations: <span id=\"count-succeeded\">{}</span> succeeded, {} failed, {} queued, {} running, {} cancelled{} · elapsed {:.1} min · objective: {}</p>",
         a.search_id,
         escape(&a.search_type),
         escape(&a.search_folder),
@@ -120,6 +120,11 @@ pub fn body(a: &Analysis, links: &Links) -> String {
         s.queued,
         s.running,
         s.cancelled,
+        if s.pruned > 0 {
+            format!(", {} pruned (stopped early)", s.pruned)
+        } else {
+            String::new()
+        },
         s.elapsed_seconds / 60.0,
         escape(&a.loss_label)
     );

@@ -17,10 +17,13 @@ pub enum RunState {
     Failed,
     Cancelled,
     Interrupted,
+    /// Stopped early by the `early_stopping` rule: its intermediate results were clearly worse
+    /// than other runs' at the same step. Final, and not a failure.
+    Pruned,
 }
 
 impl RunState {
-    pub const ALL: [RunState; 7] = [
+    pub const ALL: [RunState; 8] = [
         RunState::Created,
         RunState::Queued,
         RunState::Running,
@@ -28,6 +31,7 @@ impl RunState {
         RunState::Failed,
         RunState::Cancelled,
         RunState::Interrupted,
+        RunState::Pruned,
     ];
 
     pub fn name(self) -> &'static str {
@@ -39,6 +43,7 @@ impl RunState {
             RunState::Failed => "failed",
             RunState::Cancelled => "cancelled",
             RunState::Interrupted => "interrupted",
+            RunState::Pruned => "pruned",
         }
     }
 
@@ -50,7 +55,7 @@ impl RunState {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            RunState::Succeeded | RunState::Failed | RunState::Cancelled
+            RunState::Succeeded | RunState::Failed | RunState::Cancelled | RunState::Pruned
         )
     }
 
@@ -169,6 +174,12 @@ pub struct Combination {
     /// Peak resident memory of the run, in MB (sacct's MaxRSS, or the wrapper's rusage).
     #[serde(default)]
     pub peak_memory_mb: Option<f64>,
+    /// The last step the run reported in its progress, when it reported any.
+    #[serde(default)]
+    pub steps: Option<u64>,
+    /// The step at which early stopping stopped it (set before the run is signalled).
+    #[serde(default)]
+    pub stop_step: Option<u64>,
 }
 
 /// One run of the test phase: a chosen setting run once with `"phase": "test"` in input.json.

@@ -83,12 +83,14 @@ CREATE TABLE IF NOT EXISTS test_runs (
 
 /// Columns added after the first release, with their types: `open_writer` adds the ones an
 /// older database lacks, so searches started by an older hpsearch still resume.
-const ADDED_COLUMNS: [(&str, &str); 5] = [
+const ADDED_COLUMNS: [(&str, &str); 7] = [
     ("interruptions", "INTEGER NOT NULL DEFAULT 0"),
     ("replicate_of", "INTEGER"),
     ("scheduler_state", "TEXT"),
     ("elapsed_seconds", "REAL"),
     ("peak_memory_mb", "REAL"),
+    ("steps", "INTEGER"),
+    ("stop_step", "INTEGER"),
 ];
 
 /// A new combination, before the store gives it an id.
@@ -387,6 +389,28 @@ impl Store {
         Ok(())
     }
 
+    /// The last step a run reported in its progress (progress.jsonl or `progress_pattern`).
+    pub fn set_steps(&self, id: u64, steps: Option<u64>) -> Result<(), StoreError> {
+        self.write(
+            "UPDATE combinations SET steps = ?2 WHERE id = ?1",
+            params![id, steps],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Records that the early-stopping rule stopped the run at `step`, before it is signalled:
+    /// a coordinator that dies before the run ends finds the decision on resume, stops the run
+    /// again if it still lives, and records its end as `pruned`.
+    pub fn set_stop_step(&self, id: u64, step: u64) -> Result<(), StoreError> {
+        self.write(
+            "UPDATE combinations SET stop_step = ?2 WHERE id = ?1",
+            params![id, step],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
     /// Records the start of a test-phase run; returns its number (0, 1, ...).
     pub fn insert_test_run(
         &self,
@@ -534,7 +558,7 @@ impl Store {
             .prepare_cached(&format!(
                 "SELECT id, state, search_type, point, params, previous_results_count, is_queued, job_id, pid, pid_start,
                  created_at, started_at, finished_at, attempts, objective, loss, failure_kind, failure_reason, metrics,
-                 replicate_of, scheduler_state, elapsed_seconds, peak_memory_mb
+                 replicate_of, scheduler_state, elapsed_seconds, peak_memory_mb, steps, stop_step
                  FROM combinations {tail}"
             ))
             .map_err(|e| self.err(e))?;
@@ -691,6 +715,8 @@ fn read_row(r: &Row) -> rusqlite::Result<(Combination, Vec<RowWarning>)> {
         scheduler_state: r.get(20)?,
         elapsed_seconds: r.get(21)?,
         peak_memory_mb: r.get(22)?,
+        steps: r.get(23)?,
+        stop_step: r.get(24)?,
     };
     Ok((combination, warnings))
 }

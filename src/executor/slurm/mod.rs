@@ -974,6 +974,7 @@ mod tests {
             gpus: 0,
             kill_grace_seconds: 1.0,
             checkpoint_signal_seconds: 0.0,
+            progress_pattern: None,
         };
         SlurmExecutor::new(profile, &job, PathBuf::from("hpsearch"), 0, Path::new("/t"))
     }

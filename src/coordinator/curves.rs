@@ -1,0 +1,323 @@
+//! Reading a run's intermediate results as they grow: the lines of `{save_folder}/progress.jsonl`
+//! (`{"step": 3, "objective": 0.42}`), or, with `progress_pattern` in job_config.json, the lines
+//! of the run's log.txt that the pattern matches. Each read takes only what was appended since the
+//! last one, and a line still being written (no newline yet) waits for the next read.
+
+use regex::Regex;
+use serde_json::Value;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+/// The file a script appends its intermediate results to, in its run folder.
+pub const PROGRESS_FILE: &str = "progress.jsonl";
+
+/// The most one read takes from a file: a script printing megabytes per second is read over
+/// several loop steps instead of stalling the coordinator.
+const MAX_READ: u64 = 4 << 20;
+
+/// A line longer than this is not a progress line (and is not kept in memory whole).
+const MAX_LINE: usize = 64 << 10;
+
+/// One intermediate result.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    pub step: u64,
+    pub objective: f64,
+}
+
+/// Where the reading of one run's progress has got to.
+#[derive(Debug, Default)]
+pub struct ProgressReader {
+    offset: u64,
+    partial: Vec<u8>,
+    /// Lines read so far, for the line numbers of notes.
+    lines: u64,
+    last_step: u64,
+    skipping_long_line: bool,
+}
+
+impl ProgressReader {
+    /// The results appended to the run's progress since the last read, and a note for each line
+    /// that is not a valid progress line (skipped; the run goes on). With `pattern`, log.txt is
+    /// read and lines that don't match are not progress lines at all.
+    pub fn read(&mut self, folder: &Path, pattern: Option<&Regex>) -> (Vec<Point>, Vec<String>) {
+        let name = if pattern.is_some() {
+            "log.txt"
+        } else {
+            PROGRESS_FILE
+        };
+        let mut points = Vec::new();
+        let mut notes = Vec::new();
+        let Ok(mut file) = std::fs::File::open(folder.join(name)) else {
+            return (points, notes);
+        };
+        let Ok(length) = file.metadata().map(|m| m.len()) else {
+            return (points, notes);
+        };
+        if length < self.offset {
+            // Rewritten from the start (a script restarted after an interruption): read it anew.
+            *self = ProgressReader::default();
+        }
+        if length == self.offset || file.seek(SeekFrom::Start(self.offset)).is_err() {
+            return (points, notes);
+        }
+        let mut chunk = Vec::new();
+        if file
+            .take(MAX_READ.min(length - self.offset))
+            .read_to_end(&mut chunk)
+            .is_err()
+        {
+            return (points, notes);
+        }
+        self.offset += chunk.len() as u64;
+        let mut rest = chunk.as_slice();
+        while let Some(end) = rest.iter().position(|b| *b == b'\n') {
+            let (line, after) = rest.split_at(end);
+            rest = &after[1..];
+            if self.skipping_long_line {
+                self.skipping_long_line = false;
+                self.partial.clear();
+                continue;
+            }
+            self.partial.extend_from_slice(line);
+            let whole = std::mem::take(&mut self.partial);
+            self.lines += 1;
+            self.take_line(&whole, pattern, name, &mut points, &mut notes);
+        }
+        if !self.skipping_long_line {
+            self.partial.extend_from_slice(rest);
+            if self.partial.len() > MAX_LINE {
+                self.lines += 1;
+                if pattern.is_none() {
+                    notes.push(format!(
+                        "{name} line {}: longer than {} KB, not a progress line; skipped",
+                        self.lines,
+                        MAX_LINE >> 10
+                    ));
+                }
+                self.partial.clear();
+                self.skipping_long_line = true;
+            }
+        }
+        (points, notes)
+    }
+
+    fn take_line(
+        &mut self,
+        line: &[u8],
+        pattern: Option<&Regex>,
+        name: &str,
+        points: &mut Vec<Point>,
+        notes: &mut Vec<String>,
+    ) {
+        let text = String::from_utf8_lossy(line);
+        let text = text.trim();
+        let parsed = match pattern {
+            Some(pattern) => match pattern.captures(text) {
+                None => return,
+                Some(found) => from_groups(
+                    found.name("step").map(|m| m.as_str()),
+                    found.name("objective").map(|m| m.as_str()),
+                ),
+            },
+            None if text.is_empty() => return,
+            None => from_json(text),
+        };
+        let where_ = format!("{name} line {}", self.lines);
+        match parsed {
+            Err(why) => notes.push(format!("{where_}: {why}; skipped")),
+            Ok(point) if point.step <= self.last_step => notes.push(format!(
+                "{where_}: step {} does not follow step {} (steps must increase); skipped",
+                point.step, self.last_step
+            )),
+            Ok(point) => {
+                self.last_step = point.step;
+                points.push(point);
+            }
+        }
+    }
+}
+
+fn from_json(text: &str) -> Result<Point, String> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| format!("not a JSON object ({e}); write one object per line, e.g. {{\"step\": 3, \"objective\": 0.42}}"))?;
+    let Value::Object(map) = value else {
+        return Err(
+            "not a JSON object; write one object per line, e.g. {\"step\": 3, \"objective\": 0.42}"
+                .into(),
+        );
+    };
+    let step = match map.get("step") {
+        None => return Err("no \"step\" (a whole number from 1)".into()),
+        Some(Value::Number(n)) => n.as_u64().filter(|s| *s >= 1),
+        Some(_) => None,
+    }
+    .ok_or_else(|| format!("\"step\" is {}, not a whole number from 1", map["step"]))?;
+    let objective = match map.get("objective") {
+        None => return Err("no \"objective\" (a finite number)".into()),
+        Some(value) => value
+            .as_f64()
+            .filter(|x| x.is_finite())
+            .ok_or_else(|| format!("\"objective\" is {value}, not a finite number"))?,
+    };
+    Ok(Point { step, objective })
+}
+
+fn from_groups(step: Option<&str>, objective: Option<&str>) -> Result<Point, String> {
+    let step_text = step.unwrap_or_default().trim();
+    let step = step_text
+        .parse::<u64>()
+        .ok()
+        .filter(|s| *s >= 1)
+        .ok_or_else(|| {
+            format!("progress_pattern matched, but its `step` group is \"{step_text}\", not a whole number from 1")
+        })?;
+    let objective_text = objective.unwrap_or_default().trim();
+    let objective = objective_text
+        .parse::<f64>()
+        .ok()
+        .filter(|x| x.is_finite())
+        .ok_or_else(|| {
+            format!("progress_pattern matched, but its `objective` group is \"{objective_text}\", not a finite number")
+        })?;
+    Ok(Point { step, objective })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn append(folder: &Path, name: &str, text: &str) {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(folder.join(name))
+            .unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn reads_what_was_appended_and_waits_for_a_line_being_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reader = ProgressReader::default();
+        assert_eq!(reader.read(dir.path(), None), (vec![], vec![]));
+        append(
+            dir.path(),
+            PROGRESS_FILE,
+            "{\"step\": 1, \"objective\": 0.5, \"acc\": 0.7}\n{\"step\": 2, ",
+        );
+        let (points, notes) = reader.read(dir.path(), None);
+        assert_eq!(
+            points,
+            vec![Point {
+                step: 1,
+                objective: 0.5
+            }]
+        );
+        assert!(notes.is_empty());
+        append(dir.path(), PROGRESS_FILE, "\"objective\": 0.25}\n");
+        let (points, _) = reader.read(dir.path(), None);
+        assert_eq!(
+            points,
+            vec![Point {
+                step: 2,
+                objective: 0.25
+            }]
+        );
+    }
+
+    #[test]
+    fn a_malformed_line_is_noted_and_skipped_and_the_next_one_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reader = ProgressReader::default();
+        append(
+            dir.path(),
+            PROGRESS_FILE,
+            "epoch 1 done\n{\"step\": 0, \"objective\": 1}\n{\"step\": 2}\n{\"step\": 3, \"objective\": \"nan\"}\n{\"step\": 4, \"objective\": 0.1}\n{\"step\": 4, \"objective\": 0.05}\n{\"step\": 5.5, \"objective\": 0.1}\n",
+        );
+        let (points, notes) = reader.read(dir.path(), None);
+        assert_eq!(
+            points,
+            vec![Point {
+                step: 4,
+                objective: 0.1
+            }]
+        );
+        assert_eq!(notes.len(), 6, "{notes:?}");
+        assert!(
+            notes[0].starts_with("progress.jsonl line 1: not a JSON object"),
+            "{}",
+            notes[0]
+        );
+        assert!(
+            notes[1].contains("\"step\" is 0, not a whole number from 1"),
+            "{}",
+            notes[1]
+        );
+        assert!(notes[2].contains("no \"objective\""), "{}", notes[2]);
+        assert!(notes[3].contains("not a finite number"), "{}", notes[3]);
+        assert!(
+            notes[4].contains("step 4 does not follow step 4"),
+            "{}",
+            notes[4]
+        );
+        assert!(notes[5].contains("\"step\" is 5.5"), "{}", notes[5]);
+    }
+
+    #[test]
+    fn a_pattern_reads_the_matching_lines_of_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let pattern = Regex::new(r"epoch (?P<step>\d+) .*val_loss=(?P<objective>\S+)").unwrap();
+        append(
+            dir.path(),
+            "log.txt",
+            "loading data\nepoch 1 train_loss=3 val_loss=0.9\nepoch 2 train_loss=2 val_loss=oops\nepoch 3 train_loss=1 val_loss=0.4\n",
+        );
+        let mut reader = ProgressReader::default();
+        let (points, notes) = reader.read(dir.path(), Some(&pattern));
+        assert_eq!(
+            points,
+            vec![
+                Point {
+                    step: 1,
+                    objective: 0.9
+                },
+                Point {
+                    step: 3,
+                    objective: 0.4
+                }
+            ]
+        );
+        assert_eq!(notes.len(), 1);
+        assert!(
+            notes[0].contains("log.txt line 3") && notes[0].contains("\"oops\""),
+            "{}",
+            notes[0]
+        );
+    }
+
+    #[test]
+    fn a_rewritten_file_is_read_from_its_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reader = ProgressReader::default();
+        append(
+            dir.path(),
+            PROGRESS_FILE,
+            "{\"step\": 1, \"objective\": 1}\n{\"step\": 2, \"objective\": 1}\n",
+        );
+        assert_eq!(reader.read(dir.path(), None).0.len(), 2);
+        std::fs::write(
+            dir.path().join(PROGRESS_FILE),
+            "{\"step\": 1, \"objective\": 3}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            reader.read(dir.path(), None).0,
+            vec![Point {
+                step: 1,
+                objective: 3.0
+            }]
+        );
+    }
+}

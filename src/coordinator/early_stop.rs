@@ -1,0 +1,241 @@
+//! Early stopping in the coordinator's loop: reading the progress of the runs in flight, asking
+//! the rule (`pruning`) about each new result, stopping the runs it condemns, and recording their
+//! ends as `pruned`.
+//!
+//! A decision is written to the store (`stop_step`) before the run is signalled, so it outlives
+//! the coordinator: on resume a run that still lives is signalled again, and its end, whenever it
+//! comes, is recorded as pruned. The curves are rebuilt on the first loop step of a session from
+//! every run's progress file; what a run passed before is not judged again.
+
+use super::curves::ProgressReader;
+use super::events::Event;
+use super::pruning::Pruner;
+use super::search::{Coordinator, CoordinatorError};
+use crate::config::search::YTransformation;
+use crate::executor::Ended;
+use crate::store::{Finish, RunState};
+use std::collections::BTreeMap;
+use std::io::Write;
+
+/// The early-stopping state of a session.
+#[derive(Debug)]
+pub(super) struct Watcher {
+    pruner: Pruner,
+    /// The runs whose progress is read, each where its reading got to.
+    readers: BTreeMap<u64, ProgressReader>,
+    /// Why each run was stopped, for its end's record (a decision of an earlier session has
+    /// only its step in the store).
+    reasons: BTreeMap<u64, String>,
+    loaded: bool,
+}
+
+impl Watcher {
+    pub(super) fn new(rule: crate::config::early_stopping::EarlyStopping) -> Option<Watcher> {
+        rule.is_on().then(|| Watcher {
+            pruner: Pruner::new(rule),
+            readers: BTreeMap::new(),
+            reasons: BTreeMap::new(),
+            loaded: false,
+        })
+    }
+}
+
+/// The rules compare losses in the search's direction: lower is better.
+fn direction(y: YTransformation) -> f64 {
+    match y {
+        YTransformation::Neg | YTransformation::NegLog => -1.0,
+        YTransformation::None | YTransformation::Log => 1.0,
+    }
+}
+
+impl Coordinator {
+    /// One loop step of early stopping: reads the progress of every run in flight and stops
+    /// those the rule condemns.
+    pub(super) fn watch_progress(&mut self) -> Result<(), CoordinatorError> {
+        let Some(mut watcher) = self.watcher.take() else {
+            return Ok(());
+        };
+        let result = self.watch_with(&mut watcher);
+        self.watcher = Some(watcher);
+        result
+    }
+
+    fn watch_with(&mut self, watcher: &mut Watcher) -> Result<(), CoordinatorError> {
+        if !watcher.loaded {
+            self.load_curves(watcher)?;
+        }
+        let sign = direction(self.definition.search.y_transformation);
+        let pattern = self.definition.job.progress_pattern.clone();
+        let ids: Vec<u64> = watcher.readers.keys().copied().collect();
+        for id in ids {
+            let Some(c) = self.combination(id) else {
+                continue;
+            };
+            if c.state != RunState::Running || c.stop_step.is_some() {
+                continue;
+            }
+            let folder = self.paths.combination_dir(id);
+            let Some(reader) = watcher.readers.get_mut(&id) else {
+                continue;
+            };
+            let (points, notes) = reader.read(&folder, pattern.as_ref().map(|p| &p.0));
+            note_in_log(&folder, &notes);
+            for point in points {
+                let Some(stop) = watcher
+                    .pruner
+                    .add(id, point.step, sign * point.objective, true)
+                else {
+                    continue;
+                };
+                self.store.set_stop_step(id, stop.step)?;
+                self.store.set_steps(id, Some(point.step))?;
+                self.refresh(&[id])?;
+                self.emit(Event::Note(format!(
+                    "run {id} stopped early at step {} (objective {}): {}",
+                    stop.step, point.objective, stop.reason
+                )));
+                watcher.reasons.insert(id, stop.reason);
+                self.executor.cancel(id);
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The curves of every run of the search, from their progress files: finished runs join the
+    /// record, runs in flight are watched from where they are, and a run an earlier session
+    /// stopped that still lives is signalled again.
+    fn load_curves(&mut self, watcher: &mut Watcher) -> Result<(), CoordinatorError> {
+        watcher.loaded = true;
+        let sign = direction(self.definition.search.y_transformation);
+        let pattern = self.definition.job.progress_pattern.clone();
+        let rows: Vec<(u64, RunState, Option<u64>)> = self
+            .combinations
+            .iter()
+            .filter(|c| c.state.is_final() || c.state.is_active())
+            .map(|c| (c.id, c.state, c.stop_step))
+            .collect();
+        for (id, state, stop_step) in rows {
+            let folder = self.paths.combination_dir(id);
+            let mut reader = ProgressReader::default();
+            let (points, _) = reader.read(&folder, pattern.as_ref().map(|p| &p.0));
+            for point in points {
+                watcher
+                    .pruner
+                    .add(id, point.step, sign * point.objective, false);
+            }
+            if state.is_final() {
+                watcher.pruner.ended(id, state == RunState::Succeeded);
+            } else {
+                watcher.readers.insert(id, reader);
+                if stop_step.is_some() {
+                    self.executor.cancel(id);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts watching a run the executor just took.
+    pub(super) fn watch_run(&mut self, id: u64) {
+        if let Some(watcher) = self.watcher.as_mut() {
+            watcher.readers.insert(id, ProgressReader::default());
+        }
+    }
+
+    /// Records the end of a run early stopping stopped, as `pruned` with its last reported
+    /// result; `false` when the run was not stopped by it (its end is judged as usual).
+    pub(super) fn record_pruned_end(&mut self, ended: &Ended) -> Result<bool, CoordinatorError> {
+        let id = ended.combination_id;
+        let Some(stop_step) = self.combination(id).and_then(|c| c.stop_step) else {
+            return Ok(false);
+        };
+        let Some(mut watcher) = self.watcher.take() else {
+            return Ok(false);
+        };
+        if !watcher.loaded {
+            self.load_curves(&mut watcher)?;
+        }
+        let sign = direction(self.definition.search.y_transformation);
+        watcher.readers.remove(&id);
+        watcher.pruner.ended(id, false);
+        let last = watcher.pruner.last(id);
+        let reason = watcher.reasons.remove(&id).unwrap_or_else(|| {
+            format!("stopped early at step {stop_step} by the early_stopping rule")
+        });
+        self.watcher = Some(watcher);
+        let objective = last.map(|(_, loss)| sign * loss);
+        let loss = objective.and_then(|o| {
+            super::outcome::transform(o, self.definition.search.y_transformation).ok()
+        });
+        let empty = serde_json::Map::new();
+        let finish = Finish {
+            state: RunState::Pruned,
+            finished_at: ended.finished_at,
+            objective,
+            loss,
+            kind: None,
+            reason: Some(&reason),
+            metrics: &empty,
+        };
+        let step = last.map_or(stop_step, |(step, _)| step);
+        self.store.transaction(|store| {
+            store.finish(id, &finish)?;
+            store.set_steps(id, Some(step))
+        })?;
+        self.refresh(&[id])?;
+        self.emit(Event::RunPruned {
+            id,
+            step,
+            objective,
+            reason,
+        });
+        self.publish(false)?;
+        Ok(true)
+    }
+
+    /// After any other end of a watched run: its last results join the record, and the step it
+    /// reached is stored.
+    pub(super) fn progress_ended(
+        &mut self,
+        id: u64,
+        succeeded: bool,
+    ) -> Result<(), CoordinatorError> {
+        let Some(watcher) = self.watcher.as_mut() else {
+            return Ok(());
+        };
+        let sign = direction(self.definition.search.y_transformation);
+        if let Some(mut reader) = watcher.readers.remove(&id) {
+            let folder = self.paths.combination_dir(id);
+            let pattern = self.definition.job.progress_pattern.as_ref().map(|p| &p.0);
+            let (points, notes) = reader.read(&folder, pattern);
+            note_in_log(&folder, &notes);
+            for point in points {
+                watcher
+                    .pruner
+                    .add(id, point.step, sign * point.objective, false);
+            }
+        }
+        watcher.pruner.ended(id, succeeded);
+        if let Some((step, _)) = watcher.pruner.last(id) {
+            self.store.set_steps(id, Some(step))?;
+        }
+        Ok(())
+    }
+}
+
+/// Malformed progress lines are the script's to fix: a note in the run's own log, and the run
+/// goes on.
+fn note_in_log(folder: &std::path::Path, notes: &[String]) {
+    if notes.is_empty() {
+        return;
+    }
+    if let Ok(mut log) = std::fs::OpenOptions::new()
+        .append(true)
+        .open(folder.join("log.txt"))
+    {
+        for note in notes {
+            let _ = writeln!(log, "hpsearch: {note}");
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! The early-stopping rules: given every run's intermediate results, whether a run should stop.
+//!
+//! Values here are losses in the search's direction (lower is better: the objective, negated
+//! when `y_transformation` maximises); the rules compare only their order. A rule judges a run
+//! when it reaches a new point of judgement (an interval step after the warm-up for `median`, a
+//! rung for `asha` and `hyperband`), never twice at the same one, so a decision does not change
+//! when other runs catch up.
+
+use crate::config::early_stopping::{EarlyStopping, Rungs};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Default)]
+struct Curve {
+    /// (step, loss), steps increasing.
+    points: Vec<(u64, f64)>,
+    /// Ended with a result: its curve is one the median rule compares against.
+    succeeded: bool,
+    /// The last judgement point already passed (an interval index or a rung step).
+    judged: u64,
+}
+
+impl Curve {
+    /// The loss at `step`: of the last point at or before it.
+    fn at(&self, step: u64) -> Option<f64> {
+        let i = self.points.partition_point(|(s, _)| *s <= step);
+        i.checked_sub(1).map(|i| self.points[i].1)
+    }
+
+    fn best(&self) -> Option<f64> {
+        self.points.iter().map(|(_, v)| *v).reduce(f64::min)
+    }
+}
+
+/// Every run's curve, and the rule that judges them.
+#[derive(Debug)]
+pub struct Pruner {
+    rule: EarlyStopping,
+    curves: BTreeMap<u64, Curve>,
+    /// For asha/hyperband: the losses each run had on reaching each rung, by (bracket, step).
+    rungs: BTreeMap<(u64, u64), Vec<(u64, f64)>>,
+}
+
+/// A decision to stop a run: where it was and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stop {
+    pub step: u64,
+    pub reason: String,
+}
+
+impl Pruner {
+    pub fn new(rule: EarlyStopping) -> Self {
+        Pruner {
+            rule,
+            curves: BTreeMap::new(),
+            rungs: BTreeMap::new(),
+        }
+    }
+
+    /// The run's last reported (step, loss).
+    pub fn last(&self, id: u64) -> Option<(u64, f64)> {
+        self.curves.get(&id).and_then(|c| c.points.last().copied())
+    }
+
+    /// Adds a run's new point and says whether the rule stops it there. With `judge` false the
+    /// point only joins the record (a run read again after a restart: what it passed before is
+    /// not judged again).
+    pub fn add(&mut self, id: u64, step: u64, loss: f64, judge: bool) -> Option<Stop> {
+        let curve = self.curves.entry(id).or_default();
+        if curve.points.last().is_some_and(|(s, _)| *s >= step) {
+            return None;
+        }
+        curve.points.push((step, loss));
+        match self.rule {
+            EarlyStopping::None => None,
+            EarlyStopping::Median {
+                startup_runs,
+                warmup_steps,
+                interval_steps,
+            } => self.median(id, step, startup_runs, warmup_steps, interval_steps, judge),
+            EarlyStopping::Asha(rungs) => {
+                self.successive_halving(id, step, 0, rungs.min_early_stopping_rate, &rungs, judge)
+            }
+            EarlyStopping::Hyperband(rungs) => {
+                let bracket = id % rungs.brackets().max(1);
+                let rate = rungs.min_early_stopping_rate + bracket;
+                self.successive_halving(id, step, bracket, rate, &rungs, judge)
+            }
+        }
+    }
+
+    /// Marks a run's end: a run that succeeded is one the median rule compares against.
+    pub fn ended(&mut self, id: u64, succeeded: bool) {
+        self.curves.entry(id).or_default().succeeded = succeeded;
+    }
+
+    fn median(
+        &mut self,
+        id: u64,
+        step: u64,
+        startup_runs: u64,
+        warmup_steps: u64,
+        interval_steps: u64,
+        judge: bool,
+    ) -> Option<Stop> {
+        if step <= warmup_steps {
+            return None;
+        }
+        // Judged once per interval crossed after the warm-up, whatever steps the run reports.
+        let interval = (step - warmup_steps) / interval_steps;
+        let curve = self.curves.get_mut(&id)?;
+        if interval == 0 || interval <= curve.judged {
+            return None;
+        }
+        curve.judged = interval;
+        let best = curve.best()?;
+        if !judge {
+            return None;
+        }
+        let others: Vec<f64> = self
+            .curves
+            .iter()
+            .filter(|(other, c)| **other != id && c.succeeded)
+            .filter_map(|(_, c)| c.at(step))
+            .collect();
+        let finished = self
+            .curves
+            .iter()
+            .filter(|(other, c)| **other != id && c.succeeded)
+            .count() as u64;
+        if finished < startup_runs.max(1) || others.is_empty() {
+            return None;
+        }
+        let median = median(others.clone());
+        (best > median).then(|| Stop {
+            step,
+            reason: format!(
+                "its best result by step {step} is worse than the median of {} finished runs at that step",
+                others.len()
+            ),
+        })
+    }
+
+    fn successive_halving(
+        &mut self,
+        id: u64,
+        step: u64,
+        bracket: u64,
+        rate: u64,
+        rungs: &Rungs,
+        judge: bool,
+    ) -> Option<Stop> {
+        let curve = self.curves.get_mut(&id)?;
+        let loss = curve.points.last()?.1;
+        // Every rung reached since the last report, lowest first; the run stops at the first it
+        // fails.
+        let reached: Vec<u64> = rungs
+            .rung_steps(rate)
+            .into_iter()
+            .filter(|r| *r <= step && *r > curve.judged)
+            .collect();
+        if let Some(last) = reached.last() {
+            curve.judged = *last;
+        }
+        for rung in reached {
+            let entries = self.rungs.entry((bracket, rung)).or_default();
+            entries.push((id, loss));
+            if !judge {
+                continue;
+            }
+            let better = entries.iter().filter(|(_, other)| *other < loss).count();
+            let n = entries.len();
+            let going_on = (n as u64 / rungs.reduction_factor).max(1) as usize;
+            if better >= going_on {
+                return Some(Stop {
+                    step,
+                    reason: format!(
+                        "at the rung of step {rung} it ranks {} of the {n} runs that reached it; the best {going_on} go on (1 in {})",
+                        better + 1,
+                        rungs.reduction_factor
+                    ),
+                });
+            }
+        }
+        None
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn median_rule(startup_runs: u64, warmup_steps: u64, interval_steps: u64) -> Pruner {
+        Pruner::new(EarlyStopping::Median {
+            startup_runs,
+            warmup_steps,
+            interval_steps,
+        })
+    }
+
+    /// Runs 0..n, run i's loss at step s = (i + 1) / s, each to the end.
+    fn finished_runs(pruner: &mut Pruner, n: u64, steps: u64) {
+        for id in 0..n {
+            for step in 1..=steps {
+                assert_eq!(
+                    pruner.add(id, step, (id + 1) as f64 / step as f64, true),
+                    None
+                );
+            }
+            pruner.ended(id, true);
+        }
+    }
+
+    #[test]
+    fn median_stops_a_run_worse_than_the_finished_runs_median_and_spares_a_better_one() {
+        let mut pruner = median_rule(3, 1, 1);
+        // Runs 0, 1, 2 at step 2: 0.5, 1.0, 1.5: median 1.0. The first three are never stopped:
+        // they have no finished runs (or too few) to compare with.
+        finished_runs(&mut pruner, 3, 5);
+        // Within the warm-up (step 1) even a poor run goes on.
+        assert_eq!(pruner.add(10, 1, 9.0, true), None);
+        let stop = pruner
+            .add(10, 2, 2.0, true)
+            .expect("2.0 is worse than the median 1.0");
+        assert_eq!(stop.step, 2);
+        assert!(
+            stop.reason.contains("median of 3 finished runs"),
+            "{}",
+            stop.reason
+        );
+        // A run as good as the median goes on.
+        assert_eq!(pruner.add(11, 2, 1.0, true), None);
+        assert_eq!(pruner.add(11, 3, 0.2, true), None);
+    }
+
+    #[test]
+    fn median_waits_for_startup_runs_and_judges_once_per_interval() {
+        let mut pruner = median_rule(3, 0, 4);
+        finished_runs(&mut pruner, 2, 8);
+        assert_eq!(
+            pruner.add(10, 4, 100.0, true),
+            None,
+            "only 2 of 3 startup runs finished"
+        );
+        finished_runs(&mut pruner, 3, 8);
+        // Steps 5-7 are inside the second interval, not yet crossed: no judgement.
+        for step in 5..8 {
+            assert_eq!(pruner.add(10, step, 100.0, true), None);
+        }
+        assert!(pruner.add(10, 8, 100.0, true).is_some());
+    }
+
+    #[test]
+    fn median_compares_sparse_reports_with_the_last_value_at_or_before_the_step() {
+        let mut pruner = median_rule(1, 0, 1);
+        for (step, loss) in [(10, 5.0), (20, 1.0)] {
+            pruner.add(0, step, loss, true);
+        }
+        pruner.ended(0, true);
+        // At step 15 the finished run stood at 5.0 (its value at step 10).
+        assert_eq!(pruner.add(1, 15, 4.0, true), None);
+        assert!(pruner.add(2, 15, 6.0, true).is_some());
+    }
+
+    fn asha(max_step: u64) -> Rungs {
+        Rungs {
+            min_step: 1,
+            max_step,
+            reduction_factor: 3,
+            min_early_stopping_rate: 0,
+        }
+    }
+
+    #[test]
+    fn asha_lets_the_best_third_of_each_rung_go_on() {
+        let mut pruner = Pruner::new(EarlyStopping::Asha(asha(27)));
+        // Rung steps 1, 3, 9. The first run at a rung always goes on.
+        assert_eq!(pruner.add(0, 1, 0.5, true), None);
+        // Second run, worse: of 2 runs the best max(2/3, 1) = 1 goes on.
+        let stop = pruner
+            .add(1, 1, 0.9, true)
+            .expect("worse than the only other run");
+        assert!(
+            stop.reason.contains("ranks 2 of the 2 runs"),
+            "{}",
+            stop.reason
+        );
+        // Better than run 0: goes on.
+        assert_eq!(pruner.add(2, 1, 0.1, true), None);
+        // Six runs at the rung: the best 2 go on; this one would be 2nd.
+        for (id, loss) in [(3, 0.8), (4, 0.7)] {
+            pruner.add(id, 1, loss, true);
+        }
+        assert_eq!(pruner.add(5, 1, 0.3, true), None);
+        // A report that skips rungs is judged at each rung it passed, the lowest first.
+        let stop = pruner.add(6, 9, 0.95, true).expect("worst at rung 1");
+        assert!(stop.reason.contains("rung of step 1"), "{}", stop.reason);
+    }
+
+    #[test]
+    fn a_run_read_again_after_a_restart_is_not_judged_again_at_rungs_it_passed() {
+        let mut pruner = Pruner::new(EarlyStopping::Asha(asha(27)));
+        for id in 0..6 {
+            pruner.add(id, 1, 0.1 * id as f64, true);
+        }
+        // Read again without judging: it had passed rung 1 before the restart.
+        assert_eq!(pruner.add(9, 1, 5.0, false), None);
+        assert_eq!(pruner.add(9, 2, 4.0, true), None);
+        // It is judged at the next rung (3), where it is the first: it goes on.
+        assert_eq!(pruner.add(9, 3, 3.0, true), None);
+        assert_eq!(pruner.last(9), Some((3, 3.0)));
+    }
+
+    #[test]
+    fn hyperband_brackets_compete_apart() {
+        let rungs = asha(9);
+        assert_eq!(rungs.brackets(), 2);
+        let mut pruner = Pruner::new(EarlyStopping::Hyperband(rungs));
+        // Even ids: bracket 0 (rungs 1, 3); odd ids: bracket 1 (rung 3 only).
+        assert_eq!(pruner.add(0, 1, 0.1, true), None);
+        assert_eq!(
+            pruner.add(1, 1, 9.0, true),
+            None,
+            "bracket 1 has no rung at step 1"
+        );
+        assert!(
+            pruner.add(2, 1, 0.5, true).is_some(),
+            "worse than run 0 in bracket 0"
+        );
+        assert_eq!(
+            pruner.add(1, 3, 9.0, true),
+            None,
+            "first of bracket 1 at rung 3"
+        );
+        assert!(pruner.add(3, 3, 9.5, true).is_some());
+    }
+}

@@ -1,0 +1,240 @@
+//! Early stopping with real scripts: runs that report their progress (progress.jsonl, or lines
+//! of their output matched by `progress_pattern`) are stopped when the rule says they are
+//! hopeless, recorded `pruned` with the step they reached and their last result, and a stop
+//! decided before a coordinator crash holds after the resume.
+
+mod support;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use support::*;
+
+/// A training loop in shell: `steps` steps of `pause` seconds, objective q + 1/step, each step
+/// appended to progress.jsonl; output.json (the final objective) only at the end. Each start
+/// appends the run's q to PROJECT/starts.log.
+fn shell_trainer(project: &Project, steps: u32, pause: &str, ignore_term: bool) {
+    let trap = if ignore_term { "trap '' TERM\n" } else { "" };
+    project.script(
+        "train.sh",
+        &format!(
+            "#!/bin/sh\n{trap}q=$(sed -n 's/.*\"q\": *\\([0-9.]*\\).*/\\1/p' \"$1\")\necho \"$q\" >> ../../starts.log\ni=1\nwhile [ $i -le {steps} ]; do\n  sleep {pause}\n  printf '{{\"step\": %d, \"objective\": %s, \"lr\": 0.1}}\\n' $i $(awk \"BEGIN {{print $q + 1/$i}}\") >> progress.jsonl\n  i=$((i + 1))\ndone\nawk \"BEGIN {{print $q + 1/{steps}}}\" > output.json\n"
+        ),
+    );
+}
+
+fn rows_by_q(project: &Project) -> BTreeMap<String, BTreeMap<String, String>> {
+    project
+        .data_rows(0)
+        .into_iter()
+        .map(|row| (row["q"].clone(), row))
+        .collect()
+}
+
+fn starts(project: &Project) -> Vec<String> {
+    std::fs::read_to_string(project.path.join("starts.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn median_rule_stops_runs_worse_than_the_finished_ones_and_records_them_pruned() {
+    let project = Project::new();
+    shell_trainer(&project, 10, "0.2", false);
+    project.configs(
+        "/bin/sh",
+        "train.sh",
+        json!({"q": {"type": "discrete", "domain": [0, 1, 2, 3]}}),
+        json!({"search_type": "grid", "num_grid_points_per_hyperparameter": 4,
+               "max_active_points": 1, "y_transformation": "none",
+               "early_stopping": {"rule": "median", "startup_runs": 2, "warmup_steps": 2}}),
+    );
+    let run = project.hpsearch(&["run", "."]).ok();
+    assert!(run.stdout.contains("2 pruned"), "{}", run.stdout);
+    let rows = rows_by_q(&project);
+    for q in ["0", "1"] {
+        assert_eq!(rows[q]["status"], "succeeded", "{:?}", rows[q]);
+        assert_eq!(
+            rows[q]["steps"], "10",
+            "a finished run's steps: {:?}",
+            rows[q]
+        );
+    }
+    for q in ["2", "3"] {
+        let row = &rows[q];
+        assert_eq!(row["status"], "pruned", "{row:?}");
+        // Judged from step 3 (after the warm-up of 2): the decision lands at step 3, or a step
+        // later when the coordinator's loop reads the file just before the line comes.
+        let steps: u32 = row["steps"].parse().expect("steps");
+        assert!((3..=5).contains(&steps), "stopped at step {steps}: {row:?}");
+        // Its objective is the last one it reported, and its loss follows from it.
+        let objective: f64 = row["objective"].parse().expect("objective");
+        let expected = q.parse::<f64>().unwrap() + 1.0 / steps as f64;
+        assert!(
+            (objective - expected).abs() < 1e-4,
+            "{objective} vs {expected}: {row:?}"
+        );
+        assert_eq!(row["loss"], row["objective"], "y_transformation none");
+        assert!(
+            row["failure_reason"].contains("median of 2 finished runs"),
+            "{row:?}"
+        );
+        let folder = project
+            .search_dir(0)
+            .join(format!("hp_combination_{}", row["combination_id"]));
+        assert!(
+            !folder.join("output.json").exists(),
+            "the run was stopped before its end"
+        );
+    }
+    assert_eq!(starts(&project).len(), 4, "every combination ran once");
+
+    let status = project.hpsearch(&["status", "hp_search_0"]).ok();
+    assert!(status.stdout.contains("2 pruned"), "{}", status.stdout);
+    let results = project
+        .hpsearch(&["results", "hp_search_0", "--format", "json"])
+        .ok();
+    let results: Value = serde_json::from_str(&results.stdout).expect("json");
+    let statuses: Vec<&str> = results
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["succeeded", "succeeded", "pruned", "pruned"]);
+    assert_eq!(results[0]["steps"], 10);
+    let log = std::fs::read_to_string(project.search_dir(0).join("log.txt")).unwrap();
+    assert!(log.contains("stopped early at step"), "{log}");
+}
+
+#[test]
+fn asha_reads_progress_printed_by_a_python_script_through_progress_pattern() {
+    let project = Project::new();
+    // The script cannot be changed: it prints its progress, and one malformed line.
+    project.write(
+        "train.py",
+        "import json, sys, time\ncfg = json.load(open(sys.argv[1]))\nq = {'a': 0.0, 'b': 2.0, 'c': 1.0, 'd': 4.0, 'e': 5.0}[cfg['model']]\nopen('../../starts.log', 'a').write(cfg['model'] + '\\n')\nfor epoch in range(1, 10):\n    time.sleep(0.15)\n    print(f'epoch {epoch} train_loss=9 val_loss={q + 1 / epoch:.6f}', flush=True)\n    if epoch == 2:\n        print('epoch 2 val_loss=oops', flush=True)\njson.dump({'objective': q + 1 / 9}, open('output.json', 'w'))\n",
+    );
+    project.configs(
+        "python3",
+        "train.py",
+        json!({"model": {"type": "categorical", "domain": ["b", "a", "e", "c", "d"]}}),
+        json!({"search_type": "grid", "max_active_points": 1, "y_transformation": "none",
+               "early_stopping": {"rule": "asha", "min_step": 1, "max_step": 9, "reduction_factor": 3}}),
+    );
+    let mut job: Value = serde_json::from_str(
+        &std::fs::read_to_string(project.path.join("job_config.json")).unwrap(),
+    )
+    .unwrap();
+    job["progress_pattern"] = json!(r"epoch (?P<step>\d+) .*val_loss=(?P<objective>\S+)");
+    project.write_json("job_config.json", &job);
+    project.hpsearch(&["run", "."]).ok();
+
+    let rows: BTreeMap<String, BTreeMap<String, String>> = project
+        .data_rows(0)
+        .into_iter()
+        .map(|row| (row["model"].clone(), row))
+        .collect();
+    // In grid order b, a, e, c, d: b and a each lead the first rung when they reach it; e, c and
+    // d are not in its best third.
+    let started: Vec<String> = std::fs::read_to_string(project.path.join("starts.log"))
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(started, ["b", "a", "e", "c", "d"], "grid order, each once");
+    for model in ["b", "a"] {
+        assert_eq!(rows[model]["status"], "succeeded", "{:?}", rows[model]);
+        assert_eq!(rows[model]["steps"], "9");
+    }
+    for model in ["e", "c", "d"] {
+        let row = &rows[model];
+        assert_eq!(row["status"], "pruned", "{row:?}");
+        assert!(
+            row["failure_reason"].contains("at the rung of step 1"),
+            "{row:?}"
+        );
+    }
+    // The malformed line is noted in the run's own log, and the run went on.
+    let log = std::fs::read_to_string(
+        project
+            .search_dir(0)
+            .join(format!("hp_combination_{}", rows["b"]["combination_id"]))
+            .join("log.txt"),
+    )
+    .unwrap();
+    assert!(
+        log.contains("hpsearch: log.txt line") && log.contains("\"oops\", not a finite number"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_stop_decided_before_a_coordinator_crash_holds_after_resume() {
+    let project = Project::new();
+    // The scripts ignore SIGTERM, so a stopped run lives on until SIGKILL after the grace.
+    shell_trainer(&project, 40, "0.2", true);
+    project.configs(
+        "/bin/sh",
+        "train.sh",
+        json!({"q": {"type": "discrete", "domain": [0, 5]}}),
+        json!({"search_type": "grid", "max_active_points": 1, "y_transformation": "none",
+               "early_stopping": {"rule": "median", "startup_runs": 1}}),
+    );
+    let mut job: Value = serde_json::from_str(
+        &std::fs::read_to_string(project.path.join("job_config.json")).unwrap(),
+    )
+    .unwrap();
+    job["kill_grace_seconds"] = json!(4);
+    project.write_json("job_config.json", &job);
+    // q = 0 runs to its end (8 s); q = 5 is condemned at its first step.
+    project.hpsearch(&["launch", "."]).ok();
+    let log_path = project.search_dir(0).join("log.txt");
+    wait_until(Duration::from_secs(60), "the stop decision", || {
+        std::fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .contains("stopped early at step")
+    });
+    // The coordinator dies before the grace ends: the run, which ignored SIGTERM, lives on.
+    let lock = std::fs::read_to_string(project.search_dir(0).join("coordinator.lock")).unwrap();
+    let pid = serde_json::from_str::<Value>(&lock).unwrap()["pid"]
+        .as_i64()
+        .unwrap() as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_until(Duration::from_secs(5), "the coordinator to be gone", || {
+        project
+            .hpsearch(&["status", "hp_search_0"])
+            .stdout
+            .contains("died")
+    });
+    let resume = project.hpsearch(&["resume", "hp_search_0"]).ok();
+    assert!(resume.stdout.contains("1 pruned"), "{}", resume.stdout);
+    let rows = rows_by_q(&project);
+    assert_eq!(rows["0"]["status"], "succeeded", "{:?}", rows["0"]);
+    assert_eq!(rows["5"]["status"], "pruned", "{:?}", rows["5"]);
+    // Stopped, not run again, and long before its 40 steps.
+    assert_eq!(starts(&project), ["0", "5"]);
+    let steps: u32 = rows["5"]["steps"].parse().unwrap();
+    assert!(steps < 40, "{:?}", rows["5"]);
+}
+
+#[test]
+fn a_search_without_early_stopping_runs_every_script_to_its_end() {
+    let project = Project::new();
+    shell_trainer(&project, 3, "0.05", false);
+    project.configs(
+        "/bin/sh",
+        "train.sh",
+        json!({"q": {"type": "discrete", "domain": [0, 5, 9]}}),
+        json!({"search_type": "grid", "max_active_points": 1, "y_transformation": "none"}),
+    );
+    project.hpsearch(&["run", "."]).ok();
+    for row in project.data_rows(0) {
+        assert_eq!(row["status"], "succeeded", "{row:?}");
+    }
+}
