@@ -21,6 +21,11 @@
 #   bash bench/anchors.sh --noisy-references  # the same on seeds 0-9 beside random, Optuna TPE
 #                                          # and GP, skopt (~15 min; venv)
 #
+#   bash bench/anchors.sh --broad          # instead: the broad benchmark of bench/broad_problems.py
+#                                          # (BBOB's 24 functions in 2-20 D, 3 instances each,
+#                                          # 14 scikit-learn models, the six anchors), ours beside
+#                                          # the references; see "The broad benchmark" below.
+#
 # Extra settings for our solver: HPSEARCH_SOLVER_CONFIG='{"bopt_config": {"kernel": "RatQuad"}}'.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,6 +72,52 @@ case "${1:-}" in
   summarize
   exit 0
   ;;
+--broad)
+  # The broad benchmark. The references' records are kept in bench/broad_results/ (gzipped
+  # JSON lines, one file per solver), so a comparison re-runs only ours: a reference run is
+  # made only where its record is missing, and then saved there to be committed. Which part
+  # runs (defaults: everything, which takes days on 2 cores):
+  #   BROAD_DIMS=2,5,10,20  BROAD_INSTANCES=1,2,3  BROAD_FUNCTIONS=1-24  BROAD_MODELS=1
+  #   BROAD_ANCHORS=1  BROAD_SEEDS=0-9  BROAD_REFERENCES=random,optuna_tpe,optuna_gp,skopt_gp,hebo
+  # The venv (the harness's locked set, torch and HEBO included, plus coco-experiment) is made
+  # once in target/anchors-venv and kept.
+  venv_dir="$root/target/anchors-venv"
+  if [ ! -x "$venv_dir/.venv/bin/python" ] || ! "$venv_dir/.venv/bin/python" -c 'import cocoex, optuna' 2>/dev/null; then
+    rm -rf "$venv_dir" && mkdir -p "$venv_dir" && cp -r "$anchors_src"/. "$venv_dir"/
+    chmod -R u+w "$venv_dir"
+    (cd "$venv_dir" && ./setup_venv.sh && .venv/bin/pip install coco-experiment==2.8.2)
+  fi
+  python="$venv_dir/.venv/bin/python"
+  export HPS_EXTRA_PROBLEMS="$root/bench/broad_problems.py"
+  problems=$(BROAD_DIMS="${BROAD_DIMS:-2,5,10,20}" BROAD_INSTANCES="${BROAD_INSTANCES:-1,2,3}" \
+    BROAD_FUNCTIONS="${BROAD_FUNCTIONS:-1-24}" BROAD_MODELS="${BROAD_MODELS:-1}" \
+    BROAD_ANCHORS="${BROAD_ANCHORS:-1}" PYTHONPATH="$root/bench:$PWD" \
+    "$python" -c 'import broad_problems as b; print(",".join(b.selected()))')
+  references="${BROAD_REFERENCES:-random,optuna_tpe,optuna_gp,skopt_gp,hebo}"
+  seeds="${BROAD_SEEDS:-0-9}"
+  # Only the chosen solvers' records in results/: the harness's recorded anchor runs of a
+  # reference seed its file until bench/broad_results/ has one (a superset, saved below).
+  mkdir -p results.recorded "$root/bench/broad_results"
+  mv results/*.jsonl results.recorded/ 2>/dev/null || true
+  for solver_name in ${references//,/ }; do
+    recorded="$root/bench/broad_results/$solver_name.jsonl.gz"
+    if [ -e "$recorded" ]; then
+      gzip -dc "$recorded" > "results/$solver_name.jsonl"
+    elif [ -e "results.recorded/$solver_name.jsonl" ]; then
+      cp "results.recorded/$solver_name.jsonl" results/
+    fi
+    "$python" run.py all --solvers "$solver_name" --problems "$problems" --seeds "$seeds" \
+      --jobs 2 --timeout 900
+    # Every record of the solver, old and new, back where it is kept (the harness's run.py skips
+    # what results/ already holds, and appends what it ran).
+    "$python" "$root/bench/broad_records.py" "results/$solver_name.jsonl" "$recorded"
+  done
+  "$python" run.py all --solvers "ext:$solver ask-tell" --problems "$problems" --seeds "$seeds" \
+    --jobs 2 --timeout 900
+  PYTHONPATH="$root/bench:$PWD" "$python" "$root/bench/broad_summary.py" results --problems "$problems" |
+    sed "s#ext:$solver ask-tell#hpsearch (ours)#g"
+  exit 0
+  ;;
 --noisy | --noisy-references)
   export HPS_EXTRA_PROBLEMS="$root/bench/noisy_problems.py"
   solvers="ext:$solver ask-tell" seeds=0-59
@@ -95,7 +146,7 @@ case "${1:-}" in
   ;;
 "") ;;
 *)
-  echo "bench/anchors.sh: unknown option '$1' (use --rerun-anchors, --extra, --noisy, --noisy-references or --rosenbrock60)" >&2
+  echo "bench/anchors.sh: unknown option '$1' (use --rerun-anchors, --extra, --broad, --noisy, --noisy-references or --rosenbrock60)" >&2
   exit 2
   ;;
 esac

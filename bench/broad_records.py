@@ -1,0 +1,33 @@
+"""Packs the harness's records of a reference solver for bench/broad_results/ (committed, so
+that a comparison re-runs only ours): gzipped JSON lines, with the per-evaluation timings
+(ask_s, tell_s, solver_s, solver_cpu_s) kept to 3 significant digits, which the tables need and
+which otherwise make up most of the size. Every other field is kept as the harness wrote it.
+
+    python3 bench/broad_records.py RESULTS/solver.jsonl bench/broad_results/solver.jsonl.gz
+"""
+import gzip
+import json
+import sys
+
+TIMINGS = ("ask_s", "tell_s", "solver_s", "solver_cpu_s")
+
+
+def pack(record):
+    for key in TIMINGS:
+        if isinstance(record.get(key), list):
+            record[key] = [float(f"{x:.3g}") for x in record[key]]
+    return record
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    source, destination = sys.argv[1:]
+    with open(source) as f:
+        lines = [json.dumps(pack(json.loads(line))) for line in f if line.strip()]
+    with gzip.open(destination, "wt", compresslevel=9) as out:
+        out.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

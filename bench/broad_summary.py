@@ -1,0 +1,90 @@
+"""The broad benchmark's table: how hpsearch ranks against the reference optimizers over many
+problems, and per family of problems (`bash bench/anchors.sh --broad` prints it).
+
+    python3 bench/broad_summary.py RESULTS_DIR [--problems P,Q] [--ours SOLVER]
+
+Reads the harness's records (RESULTS_DIR/*.jsonl) through its summarize.py (which must be
+importable: run from the harness folder). Only problems that every solver ran, on the same
+seeds, count. For each problem the solvers are ranked by their median final log10 regret (1 =
+best, ties share the mean rank). Printed: each solver's mean rank over all problems and per family
+(bench/broad_problems.py's families; the anchor suite is one), and for ours the share of problems
+where its median is at least as good as the best reference's median (`>= best`), its median
+regret's margin to that best (negative: ours is better), and the median seconds per suggestion.
+"""
+import argparse
+import math
+import os
+import sys
+from collections import defaultdict
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import broad_problems  # noqa: E402
+from summarize import rankdata, summarize  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("results")
+    ap.add_argument("--problems", default="", help="comma list: only these problems count "
+                                                   "(default: every problem in the records)")
+    ap.add_argument("--ours", default="", help="our solver's name in the records (default: the one "
+                                               "whose name starts with ext:)")
+    args = ap.parse_args()
+    _, bad, problems, solvers, stats, _, _, _ = summarize(args.results)
+    ours = args.ours or next((s for s in solvers if s.startswith("ext:")), "")
+    if ours not in solvers:
+        sys.exit(f"broad_summary: no records of our solver in {args.results}")
+    seeds_of = lambda p, s: tuple(stats[(p, s)]["seeds"])  # noqa: E731
+    wanted = set(filter(None, args.problems.split(",")))
+    complete = [p for p in problems
+                if (not wanted or p in wanted)
+                and all((p, s) in stats for s in solvers)
+                and len({seeds_of(p, s) for s in solvers}) == 1]
+    left_out = sorted((wanted or set(problems)) - set(complete))
+    references = [s for s in solvers if s != ours]
+    ranks = defaultdict(list)                       # solver -> ranks
+    family_ranks = defaultdict(lambda: defaultdict(list))
+    at_least_best, margins = [], []
+    for p in complete:
+        meds = [stats[(p, s)]["fin_med"] for s in solvers]
+        fam = broad_problems.family(p)
+        for s, r in zip(solvers, rankdata(meds)):
+            ranks[s].append(r)
+            family_ranks[fam][s].append(r)
+        if references:
+            best_ref = min(stats[(p, s)]["fin_med"] for s in references)
+            mine = stats[(p, ours)]["fin_med"]
+            at_least_best.append(mine <= best_ref)
+            margins.append(mine - best_ref)
+
+    name = lambda s: "hpsearch (ours)" if s == ours else s  # noqa: E731
+    seeds = sorted({x for p in complete for x in seeds_of(p, ours)})
+    print(f"broad benchmark: {len(complete)} problems every solver ran on seeds "
+          f"{seeds[0] if seeds else '-'}-{seeds[-1] if seeds else '-'} ({len(seeds)} seeds); "
+          f"{len(left_out)} left out (not run by every solver), {len(bad)} failed records")
+    order = sorted(solvers, key=lambda s: np.mean(ranks[s]) if ranks[s] else math.inf)
+    families = sorted(family_ranks)
+    print()
+    print("| solver | mean rank | " + " | ".join(f"{f} ({len(family_ranks[f][ours])})"
+                                               for f in families) + " | s/suggestion (median) |")
+    print("|---|---|" + "---|" * len(families) + "---|")
+    for s in order:
+        spp = np.median([stats[(p, s)]["spp_med"] for p in complete]) if complete else math.nan
+        cells = " | ".join(f"{np.mean(family_ranks[f][s]):.2f}" for f in families)
+        print(f"| {name(s)} | {np.mean(ranks[s]):.2f} | {cells} | {spp:.4f} |")
+    if at_least_best:
+        share = sum(at_least_best) / len(at_least_best)
+        q1, med, q3 = np.percentile(margins, [25, 50, 75])
+        print()
+        print(f"hpsearch at least as good as the best reference's median on {sum(at_least_best)} "
+              f"of {len(at_least_best)} problems ({share:.0%}); its median log10 regret minus the "
+              f"best reference's: median {med:+.2f} [Q1 {q1:+.2f}, Q3 {q3:+.2f}]")
+        worst = sorted(zip(margins, complete), reverse=True)[:8]
+        print("largest gaps to the best reference (decades): "
+              + ", ".join(f"{p} {m:+.2f}" for m, p in worst if m > 0))
+
+
+if __name__ == "__main__":
+    main()
