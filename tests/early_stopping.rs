@@ -111,10 +111,11 @@ fn median_rule_stops_runs_worse_than_the_finished_ones_and_records_them_pruned()
 #[test]
 fn asha_reads_progress_printed_by_a_python_script_through_progress_pattern() {
     let project = Project::new();
-    // The script cannot be changed: it prints its progress, and one malformed line.
+    // The script cannot be changed: it prints its progress, and one malformed line. It trains
+    // for the `max_step` that asha puts in input.json.
     project.write(
         "train.py",
-        "import json, sys, time\ncfg = json.load(open(sys.argv[1]))\nq = {'a': 0.0, 'b': 2.0, 'c': 1.0, 'd': 4.0, 'e': 5.0}[cfg['model']]\nopen('../../starts.log', 'a').write(cfg['model'] + '\\n')\nfor epoch in range(1, 10):\n    time.sleep(0.15)\n    print(f'epoch {epoch} train_loss=9 val_loss={q + 1 / epoch:.6f}', flush=True)\n    if epoch == 2:\n        print('epoch 2 val_loss=oops', flush=True)\njson.dump({'objective': q + 1 / 9}, open('output.json', 'w'))\n",
+        "import json, sys, time\ncfg = json.load(open(sys.argv[1]))\nq = {'a': 0.0, 'b': 2.0, 'c': 1.0, 'd': 4.0, 'e': 5.0}[cfg['model']]\nopen('../../starts.log', 'a').write(cfg['model'] + '\\n')\nfor epoch in range(1, cfg['max_step'] + 1):\n    time.sleep(0.15)\n    print(f'epoch {epoch} train_loss=9 val_loss={q + 1 / epoch:.6f}', flush=True)\n    if epoch == 2:\n        print('epoch 2 val_loss=oops', flush=True)\njson.dump({'objective': q + 1 / 9}, open('output.json', 'w'))\n",
     );
     project.configs(
         "python3",

@@ -6,6 +6,7 @@ use super::events::{Event, LogObserver, Observer, Summary};
 use super::imputation::imputed_loss;
 use super::outcome::{judge, Outcome};
 use super::tally::{tally, Observations};
+use crate::config::early_stopping::EarlyStopping;
 use crate::config::model::SAVE_FOLDER;
 use crate::config::search::FailureValue;
 use crate::executor::{Adoption, Ended, Executor, ExecutorError, ExecutorEvent, Known, RunSpec};
@@ -133,6 +134,9 @@ pub struct Coordinator {
     pub(super) watcher: Option<super::early_stop::Watcher>,
     _lock: CoordinatorLock,
 }
+
+/// The input.json key that tells a run its full length under asha and hyperband.
+const MAX_STEP: &str = "max_step";
 
 /// The meta key that records that the replicate phase's runs were created (and how many).
 const REPLICATES_CREATED: &str = "replicates_created";
@@ -826,6 +830,15 @@ impl Coordinator {
             SAVE_FOLDER.to_string(),
             Value::String(folder.display().to_string()),
         );
+        // The step at which a run is complete under asha and hyperband, so that a script can
+        // size its schedule (a learning-rate decay) to it; a variable of the user's own name wins.
+        if let EarlyStopping::Asha(rungs) | EarlyStopping::Hyperband(rungs) =
+            self.definition.search.early_stopping
+        {
+            input
+                .entry(MAX_STEP.to_string())
+                .or_insert(Value::from(rungs.max_step));
+        }
         let text = serde_json::to_string_pretty(&Value::Object(input)).unwrap_or_default();
         let path = folder.join("input.json");
         // In place: the folder is new and nothing reads input.json before the run starts (a
