@@ -104,6 +104,29 @@ fn median_rule_stops_runs_worse_than_the_finished_ones_and_records_them_pruned()
         .collect();
     assert_eq!(statuses, ["succeeded", "succeeded", "pruned", "pruned"]);
     assert_eq!(results[0]["steps"], 10);
+    for row in results.as_array().unwrap() {
+        assert!(
+            row["cpu_seconds"].as_f64().is_some_and(|s| s >= 0.0),
+            "measured: {row}"
+        );
+    }
+    // The compute the search used, and what the two pruned runs would have used to the end
+    // (stopped at step 3-5 of the finished runs' 10: about twice to three times what they used).
+    assert!(
+        status.stdout.contains("the 2 pruned runs used") && status.stdout.contains("to their end"),
+        "{}",
+        status.stdout
+    );
+    let snapshot: Value = serde_json::from_str(
+        &std::fs::read_to_string(project.search_dir(0).join("hp_search_state.json")).unwrap(),
+    )
+    .unwrap();
+    let compute = &snapshot["compute"];
+    assert_eq!(compute["pruned_runs"], 2, "{compute}");
+    let used = compute["pruned_run_hours"].as_f64().unwrap();
+    let to_end = compute["pruned_run_hours_to_end"].as_f64().unwrap();
+    assert!(to_end > 1.8 * used && to_end < 3.6 * used, "{compute}");
+    assert!(compute["run_hours"].as_f64().unwrap() > used, "{compute}");
     let log = std::fs::read_to_string(project.search_dir(0).join("log.txt")).unwrap();
     assert!(log.contains("stopped early at step"), "{log}");
 }

@@ -157,6 +157,9 @@ fn search_status(paths: &SearchPaths) -> Result<i32, CliError> {
             .unwrap_or_default();
         println!("  best: loss {} (combination {id}): {params}", sig(loss));
     }
+    if let Some(compute) = s.compute.describe() {
+        println!("  {compute}");
+    }
     let failures: Vec<&Combination> = s
         .combinations
         .iter()
@@ -226,6 +229,7 @@ pub fn results(search: &Path, top: Option<usize>, format: Format) -> Result<i32,
             "scheduler_state",
             "elapsed_seconds",
             "peak_memory_mb",
+            "cpu_seconds",
             "steps",
             "folder",
         ]
@@ -284,6 +288,10 @@ pub fn results(search: &Path, top: Option<usize>, format: Format) -> Result<i32,
                 optional(
                     c.peak_memory_mb
                         .map(|m| Value::from((m * 10.0).round() / 10.0)),
+                ),
+                optional(
+                    c.cpu_seconds
+                        .map(|s| Value::from((s * 1000.0).round() / 1000.0)),
                 ),
                 optional(c.steps.map(Value::from)),
                 Value::from(paths.combination_dir(c.id).display().to_string()),

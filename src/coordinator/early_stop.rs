@@ -179,6 +179,7 @@ impl Coordinator {
             metrics: &empty,
         };
         let step = last.map_or(stop_step, |(step, _)| step);
+        self.account(ended)?;
         self.store.transaction(|store| {
             store.finish(id, &finish)?;
             store.set_steps(id, Some(step))

@@ -9,6 +9,7 @@
 //! search, a stop) is written at once.
 
 use super::search::{Coordinator, CoordinatorError};
+use crate::config::early_stopping::EarlyStopping;
 use crate::export::data_file;
 use crate::export::snapshot::{ConfigCopy, Snapshot};
 use crate::project::lock;
@@ -43,6 +44,20 @@ impl Coordinator {
         Ok(())
     }
 
+    /// What the runs cost so far (a pass over every row, as the rest of a publish is).
+    fn compute(&self, now: f64) -> crate::export::compute::Compute {
+        let job = &self.definition.job;
+        let gpus = match job.processor_type {
+            crate::config::job::ProcessorType::Gpu => job.gpus,
+            crate::config::job::ProcessorType::Cpu => 0,
+        };
+        let max_step = match self.definition.search.early_stopping {
+            EarlyStopping::Asha(rungs) | EarlyStopping::Hyperband(rungs) => Some(rungs.max_step),
+            EarlyStopping::None | EarlyStopping::Median { .. } => None,
+        };
+        crate::export::compute::Compute::of(&self.combinations, gpus, max_step, now)
+    }
+
     fn write_exports(&mut self) -> Result<(), CoordinatorError> {
         self.store
             .set_meta("elapsed_seconds", &self.elapsed().to_string())?;
@@ -63,6 +78,8 @@ impl Coordinator {
         ] {
             write_atomically(&path, text.as_bytes()).map_err(|e| CoordinatorError::io(&path, e))?;
         }
+        // Before the rows are lent to the snapshot below.
+        let compute = self.compute(now);
         let search = &self.definition.search;
         let mut snapshot = Snapshot {
             search_id: self.paths.search_id,
@@ -90,6 +107,7 @@ impl Coordinator {
             model_config: ConfigCopy::of(&self.definition.files[2]),
             test_runs: Vec::new(),
             warnings: self.row_warnings.clone(),
+            compute,
         };
         let test_runs = self.store.test_runs();
         let text = test_runs.map(|runs| {

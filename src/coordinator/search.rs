@@ -1001,15 +1001,7 @@ impl Coordinator {
             self.definition.search.y_transformation,
             self.definition.job.time_hours,
         );
-        let accounting = Accounting {
-            scheduler_state: ended.scheduler.state.clone(),
-            elapsed_seconds: ended.scheduler.elapsed_seconds,
-            peak_memory_mb: crate::executor::supervise::read_status(
-                &self.paths.combination_dir(id),
-            )
-            .and_then(|s| s.peak_memory_mb),
-        };
-        self.store.set_accounting(id, &accounting)?;
+        self.account(&ended)?;
         let rules = self.definition.search.y_failure_value.clone();
         // The other succeeded runs' losses: a pass over every row, so taken only when `max`
         // needs them.
@@ -1106,6 +1098,20 @@ impl Coordinator {
         self.refresh(&changed)?;
         self.emit(event);
         self.publish(false)?;
+        Ok(())
+    }
+
+    /// What the scheduler and the run's supervisor measured of an ended run.
+    pub(super) fn account(&mut self, ended: &Ended) -> Result<(), CoordinatorError> {
+        let id = ended.combination_id;
+        let status = crate::executor::supervise::read_status(&self.paths.combination_dir(id));
+        let accounting = Accounting {
+            scheduler_state: ended.scheduler.state.clone(),
+            elapsed_seconds: ended.scheduler.elapsed_seconds,
+            peak_memory_mb: status.as_ref().and_then(|s| s.peak_memory_mb),
+            cpu_seconds: status.as_ref().and_then(|s| s.cpu_seconds),
+        };
+        self.store.set_accounting(id, &accounting)?;
         Ok(())
     }
 

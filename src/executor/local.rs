@@ -406,6 +406,7 @@ impl Executor for LocalExecutor {
                         started_at: 0.0,
                         finished_at: crate::clock::now(),
                         peak_memory_mb: None,
+                        cpu_seconds: None,
                     },
                 );
             }

@@ -32,6 +32,9 @@ pub struct RunStatus {
     /// process's peak (getrusage).
     #[serde(default)]
     pub peak_memory_mb: Option<f64>,
+    /// CPU seconds the run used, user and system, its waited-for descendants included (wait4).
+    #[serde(default)]
+    pub cpu_seconds: Option<f64>,
 }
 
 /// Written when a run starts: the process leading the run's group, and what supervises it.
@@ -126,6 +129,7 @@ pub fn record_start_error(folder: &Path, message: &str, started_at: f64) {
             started_at,
             finished_at: crate::clock::now(),
             peak_memory_mb: None,
+            cpu_seconds: None,
         },
     );
 }
@@ -171,6 +175,7 @@ pub fn supervise(pid: i32, watch: Watch, started_at: f64) -> RunStatus {
             started_at,
             finished_at: crate::clock::now(),
             peak_memory_mb: peak_memory_mb(group_peak_kb, end.peak_memory_kb),
+            cpu_seconds: Some(end.cpu_seconds),
         },
         Err(e) => RunStatus {
             exit_code: None,
@@ -180,6 +185,7 @@ pub fn supervise(pid: i32, watch: Watch, started_at: f64) -> RunStatus {
             started_at,
             finished_at: crate::clock::now(),
             peak_memory_mb: None,
+            cpu_seconds: None,
         },
     };
     record(&status);
@@ -259,6 +265,7 @@ fn watch_clocks(
                 started_at,
                 finished_at: crate::clock::now(),
                 peak_memory_mb: None,
+                cpu_seconds: None,
             });
             signal_group(watch.group, Signal::SIGKILL);
         }
@@ -271,6 +278,8 @@ struct ChildEnd {
     signal: Option<i32>,
     /// The child's peak resident memory (and of its waited-for descendants), in kB.
     peak_memory_kb: Option<u64>,
+    /// User and system CPU seconds of the child and its waited-for descendants.
+    cpu_seconds: f64,
 }
 
 /// Waits for the child `pid` and its resource use: wait4, unlike getrusage, tells one child's
@@ -301,7 +310,12 @@ fn wait_for(pid: i32) -> std::io::Result<ChildEnd> {
         exit_code,
         signal,
         peak_memory_kb: u64::try_from(usage.ru_maxrss).ok().filter(|kb| *kb > 0),
+        cpu_seconds: seconds_of(usage.ru_utime) + seconds_of(usage.ru_stime),
     })
+}
+
+fn seconds_of(time: libc::timeval) -> f64 {
+    time.tv_sec as f64 + time.tv_usec as f64 / 1e6
 }
 
 /// How often the run's process group is sampled for its memory: every 200 ms at first, then

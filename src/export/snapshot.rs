@@ -40,6 +40,9 @@ pub struct Snapshot {
     /// Problems found reading the store (a corrupted row), for every reader to show.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Run, CPU and GPU hours, and what early stopping saved.
+    #[serde(default)]
+    pub compute: super::compute::Compute,
 }
 
 /// A config file as the search recorded it when it started.

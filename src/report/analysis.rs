@@ -59,6 +59,8 @@ pub struct Analysis {
     pub loss_label: String,
     pub hyperparameters: Vec<HyperparameterInfo>,
     pub summary: crate::coordinator::events::Summary,
+    /// Run, CPU and GPU hours, and what early stopping saved.
+    pub compute: crate::export::compute::Compute,
     pub runs: Vec<Run>,
     pub importance: Option<Importance>,
     pub failures: Vec<FailureCount>,
@@ -245,6 +247,7 @@ pub fn analyse(snapshot: &Snapshot, alpha: f64) -> Result<Analysis, crate::confi
         loss_label: loss_label(&snapshot.y_transformation),
         hyperparameters,
         summary: snapshot.summary.clone(),
+        compute: snapshot.compute.clone(),
         runs,
         importance,
         failures,
@@ -1131,6 +1134,7 @@ mod tests {
             peak_memory_mb: None,
             steps: None,
             stop_step: None,
+            cpu_seconds: None,
         }
     }
 

@@ -128,6 +128,13 @@ pub fn body(a: &Analysis, links: &Links) -> String {
         s.elapsed_seconds / 60.0,
         escape(&a.loss_label)
     );
+    if let Some(compute) = a.compute.describe() {
+        let _ = write!(
+            out,
+            "<p class=\"note\" id=\"compute\">{}</p>",
+            escape(&compute)
+        );
+    }
     recommendation(&mut out, a);
     near_best(&mut out, a);
     test_runs(&mut out, a);

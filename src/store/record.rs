@@ -180,6 +180,9 @@ pub struct Combination {
     /// The step at which early stopping stopped it (set before the run is signalled).
     #[serde(default)]
     pub stop_step: Option<u64>,
+    /// CPU seconds the run used (user and system, its processes together), when measured.
+    #[serde(default)]
+    pub cpu_seconds: Option<f64>,
 }
 
 /// One run of the test phase: a chosen setting run once with `"phase": "test"` in input.json.

@@ -83,7 +83,7 @@ CREATE TABLE IF NOT EXISTS test_runs (
 
 /// Columns added after the first release, with their types: `open_writer` adds the ones an
 /// older database lacks, so searches started by an older hpsearch still resume.
-const ADDED_COLUMNS: [(&str, &str); 7] = [
+const ADDED_COLUMNS: [(&str, &str); 8] = [
     ("interruptions", "INTEGER NOT NULL DEFAULT 0"),
     ("replicate_of", "INTEGER"),
     ("scheduler_state", "TEXT"),
@@ -91,6 +91,7 @@ const ADDED_COLUMNS: [(&str, &str); 7] = [
     ("peak_memory_mb", "REAL"),
     ("steps", "INTEGER"),
     ("stop_step", "INTEGER"),
+    ("cpu_seconds", "REAL"),
 ];
 
 /// A new combination, before the store gives it an id.
@@ -110,6 +111,8 @@ pub struct Accounting {
     pub scheduler_state: Option<String>,
     pub elapsed_seconds: Option<f64>,
     pub peak_memory_mb: Option<f64>,
+    /// CPU seconds of the run (its supervisor's wait4), when measured.
+    pub cpu_seconds: Option<f64>,
 }
 
 /// How a run ended, as the coordinator records it.
@@ -377,12 +380,13 @@ impl Store {
 
     pub fn set_accounting(&self, id: u64, accounting: &Accounting) -> Result<(), StoreError> {
         self.write(
-                "UPDATE combinations SET scheduler_state = ?2, elapsed_seconds = ?3, peak_memory_mb = ?4 WHERE id = ?1",
+                "UPDATE combinations SET scheduler_state = ?2, elapsed_seconds = ?3, peak_memory_mb = ?4, cpu_seconds = ?5 WHERE id = ?1",
                 params![
                     id,
                     accounting.scheduler_state,
                     accounting.elapsed_seconds,
-                    accounting.peak_memory_mb
+                    accounting.peak_memory_mb,
+                    accounting.cpu_seconds
                 ],
             )
             .map_err(|e| self.err(e))?;
@@ -558,7 +562,7 @@ impl Store {
             .prepare_cached(&format!(
                 "SELECT id, state, search_type, point, params, previous_results_count, is_queued, job_id, pid, pid_start,
                  created_at, started_at, finished_at, attempts, objective, loss, failure_kind, failure_reason, metrics,
-                 replicate_of, scheduler_state, elapsed_seconds, peak_memory_mb, steps, stop_step
+                 replicate_of, scheduler_state, elapsed_seconds, peak_memory_mb, steps, stop_step, cpu_seconds
                  FROM combinations {tail}"
             ))
             .map_err(|e| self.err(e))?;
@@ -717,6 +721,7 @@ fn read_row(r: &Row) -> rusqlite::Result<(Combination, Vec<RowWarning>)> {
         peak_memory_mb: r.get(22)?,
         steps: r.get(23)?,
         stop_step: r.get(24)?,
+        cpu_seconds: r.get(25)?,
     };
     Ok((combination, warnings))
 }
