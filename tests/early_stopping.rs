@@ -129,6 +129,26 @@ fn median_rule_stops_runs_worse_than_the_finished_ones_and_records_them_pruned()
     assert!(compute["run_hours"].as_f64().unwrap() > used, "{compute}");
     let log = std::fs::read_to_string(project.search_dir(0).join("log.txt")).unwrap();
     assert!(log.contains("stopped early at step"), "{log}");
+
+    // The report counts them, says what they cost, and draws them apart.
+    project.hpsearch(&["report", "hp_search_0"]).ok();
+    let report = project.search_dir(0).join("report");
+    let html = std::fs::read_to_string(report.join("report.html")).unwrap();
+    assert!(
+        html.contains("2 pruned (stopped early)"),
+        "the report's counts"
+    );
+    assert!(
+        html.contains("the 2 pruned runs used"),
+        "the report's compute line"
+    );
+    for figure in ["history", "best_vs_compute"] {
+        let svg = std::fs::read_to_string(report.join(format!("figures/{figure}.svg"))).unwrap();
+        assert!(
+            svg.contains("pruned (at its last result)"),
+            "{figure} draws the pruned runs"
+        );
+    }
 }
 
 #[test]

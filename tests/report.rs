@@ -223,7 +223,7 @@ fn ended_training_search(project: &Project) {
 
 /// The figures of a 2-hyperparameter search with ≥ 4 successes and some failures, in the
 /// report's order (`Figure::all`).
-const TRAINING_FIGURES: [&str; 9] = [
+const TRAINING_FIGURES: [&str; 10] = [
     "history",
     "param_0_lr",
     "param_1_optimizer",
@@ -233,6 +233,7 @@ const TRAINING_FIGURES: [&str; 9] = [
     "effect_1_optimizer",
     "failures",
     "run_time",
+    "best_vs_compute",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -261,7 +262,7 @@ fn report_shows_every_figure_the_units_the_failures_and_links_to_the_logs() {
     );
     assert!(
         run.stdout.contains(&format!(
-            "figures: 18 files (PNG and SVG) in {}",
+            "figures: 20 files (PNG and SVG) in {}",
             report_dir.join("figures").display()
         )),
         "{}",

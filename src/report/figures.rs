@@ -52,6 +52,7 @@ pub enum Figure {
     Effect(usize),
     Failures,
     RunTime,
+    Compute,
 }
 
 impl Figure {
@@ -70,6 +71,7 @@ impl Figure {
             list.push(Figure::Failures);
         }
         list.push(Figure::RunTime);
+        list.push(Figure::Compute);
         list
     }
 
@@ -96,6 +98,7 @@ impl Figure {
             Figure::Effect(i) => format!("effect_{i}_{}", name(*i)),
             Figure::Failures => "failures".into(),
             Figure::RunTime => "run_time".into(),
+            Figure::Compute => "best_vs_compute".into(),
         }
     }
 
@@ -111,6 +114,7 @@ impl Figure {
             ),
             Figure::Failures => "Failures by reason".into(),
             Figure::RunTime => "Run time per run".into(),
+            Figure::Compute => "Best loss against the compute used".into(),
         }
     }
 
@@ -167,6 +171,7 @@ fn draw<DB: DrawingBackend>(figure: &Figure, a: &Analysis, root: &Area<DB>) -> R
         Figure::Effect(i) => effect(a, *i, root, &title),
         Figure::Failures => failures(a, root, &title),
         Figure::RunTime => run_time(a, root, &title),
+        Figure::Compute => best_vs_compute(a, root, &title),
     };
     result.map_err(|e| format!("drawing {title}: {e}"))
 }
@@ -391,6 +396,14 @@ fn history<DB: DrawingBackend>(a: &Analysis, root: &Area<DB>, title: &str) -> Dr
         .map(|r| (r.id as f64, r.loss.unwrap_or(y1 - (y1 - y0) * 0.03)))
         .collect();
     draw_failures(&mut chart, &failed, "failed (at imputed loss, or top)")?;
+    draw_pruned(
+        &mut chart,
+        &finished
+            .iter()
+            .filter(|r| r.state == RunState::Pruned)
+            .filter_map(|r| Some((r.id as f64, r.loss?)))
+            .collect::<Vec<_>>(),
+    )?;
     let mut best = f64::INFINITY;
     let mut steps = Vec::new();
     for (x, y) in &ok {
@@ -950,4 +963,91 @@ fn run_time<DB: DrawingBackend>(a: &Analysis, root: &Area<DB>, title: &str) -> D
             });
     }
     draw_legend(&mut chart, SeriesLabelPosition::UpperRight)
+}
+
+/// Runs stopped early, at the loss of their last reported result: hollow, apart from the runs
+/// that finished.
+fn draw_pruned<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    points: &[(f64, f64)],
+) -> Drawn<DB> {
+    if points.is_empty() {
+        return Ok(());
+    }
+    chart
+        .draw_series(
+            points
+                .iter()
+                .map(|p| Circle::new(*p, 4, OTHER.stroke_width(2))),
+        )?
+        .label("pruned (at its last result)")
+        .legend(|(x, y)| Circle::new((x, y), 4, OTHER.stroke_width(2)));
+    Ok(())
+}
+
+/// The best loss so far against the hours the runs had used (GPU-hours for GPU jobs), runs in
+/// the order they ended: what each hour of compute bought, pruned runs included in the hours.
+fn best_vs_compute<DB: DrawingBackend>(a: &Analysis, root: &Area<DB>, title: &str) -> Drawn<DB> {
+    let mut ended: Vec<&Run> = a
+        .runs
+        .iter()
+        .filter(|r| r.state.is_final() && r.minutes.is_some())
+        .collect();
+    if !ended
+        .iter()
+        .any(|r| r.state == RunState::Succeeded && r.loss.is_some())
+    {
+        return no_data(root, title, "no run has succeeded yet");
+    }
+    ended.sort_by(|x, y| {
+        x.finished_at
+            .unwrap_or(f64::INFINITY)
+            .total_cmp(&y.finished_at.unwrap_or(f64::INFINITY))
+            .then(x.id.cmp(&y.id))
+    });
+    // GPU jobs count GPU-hours: the same GPUs per run throughout a search.
+    let gpus_per_run = if a.compute.run_hours > 0.0 {
+        a.compute.gpu_hours / a.compute.run_hours
+    } else {
+        0.0
+    };
+    let (unit, scale) = if gpus_per_run > 0.0 {
+        ("GPU-hours", gpus_per_run)
+    } else {
+        ("run-hours", 1.0)
+    };
+    let mut used = 0.0;
+    let mut best = f64::INFINITY;
+    let mut line = Vec::new();
+    let mut pruned = Vec::new();
+    for r in ended {
+        used += r.minutes.unwrap_or(0.0) / 60.0 * scale;
+        match (r.state, r.loss) {
+            (RunState::Succeeded, Some(loss)) => {
+                if best.is_finite() && loss < best {
+                    line.push((used, best));
+                }
+                best = best.min(loss);
+                line.push((used, best));
+            }
+            (RunState::Pruned, Some(loss)) => pruned.push((used, loss)),
+            _ => {}
+        }
+    }
+    let (y0, y1) = padded(line.iter().chain(&pruned).map(|p| p.1));
+    let mut chart = chart(
+        root,
+        title,
+        &AxisSpec::linear((0.0, used.max(1e-9) * 1.02), unit),
+        &AxisSpec::linear((y0, y1), &a.loss_label),
+        72,
+    )?;
+    draw_pruned(&mut chart, &pruned)?;
+    chart
+        .draw_series(LineSeries::new(line, BEST.stroke_width(2)))?
+        .label("best so far")
+        .legend(|(x, y)| PathElement::new(vec![(x - 8, y), (x + 8, y)], BEST.stroke_width(2)));
+    // The best-so-far line falls from the upper left and pruned runs stand high: the lower left
+    // is where the legend hides nothing.
+    draw_legend(&mut chart, SeriesLabelPosition::LowerLeft)
 }
