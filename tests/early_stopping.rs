@@ -9,19 +9,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use support::*;
 
-/// A training loop in shell: `steps` steps of `pause` seconds, objective q + 1/step, each step
-/// appended to progress.jsonl; output.json (the final objective) only at the end. Each start
-/// appends the run's q to PROJECT/starts.log.
-fn shell_trainer(project: &Project, steps: u32, pause: &str, ignore_term: bool) {
-    let trap = if ignore_term { "trap '' TERM\n" } else { "" };
-    project.script(
-        "train.sh",
-        &format!(
-            "#!/bin/sh\n{trap}q=$(sed -n 's/.*\"q\": *\\([0-9.]*\\).*/\\1/p' \"$1\")\necho \"$q\" >> ../../starts.log\ni=1\nwhile [ $i -le {steps} ]; do\n  sleep {pause}\n  printf '{{\"step\": %d, \"objective\": %s, \"lr\": 0.1}}\\n' $i $(awk \"BEGIN {{print $q + 1/$i}}\") >> progress.jsonl\n  i=$((i + 1))\ndone\nawk \"BEGIN {{print $q + 1/{steps}}}\" > output.json\n"
-        ),
-    );
-}
-
 fn rows_by_q(project: &Project) -> BTreeMap<String, BTreeMap<String, String>> {
     project
         .data_rows(0)
@@ -167,12 +154,11 @@ fn asha_reads_progress_printed_by_a_python_script_through_progress_pattern() {
         json!({"search_type": "grid", "max_active_points": 1, "y_transformation": "none",
                "early_stopping": {"rule": "asha", "min_step": 1, "max_step": 9, "reduction_factor": 3}}),
     );
-    let mut job: Value = serde_json::from_str(
-        &std::fs::read_to_string(project.path.join("job_config.json")).unwrap(),
-    )
-    .unwrap();
-    job["progress_pattern"] = json!(r"epoch (?P<step>\d+) .*val_loss=(?P<objective>\S+)");
-    project.write_json("job_config.json", &job);
+    set_job(
+        &project,
+        "progress_pattern",
+        json!(r"epoch (?P<step>\d+) .*val_loss=(?P<objective>\S+)"),
+    );
     project.hpsearch(&["run", "."]).ok();
 
     let rows: BTreeMap<String, BTreeMap<String, String>> = project
@@ -226,12 +212,7 @@ fn a_stop_decided_before_a_coordinator_crash_holds_after_resume() {
         json!({"search_type": "grid", "max_active_points": 1, "y_transformation": "none",
                "early_stopping": {"rule": "median", "startup_runs": 1}}),
     );
-    let mut job: Value = serde_json::from_str(
-        &std::fs::read_to_string(project.path.join("job_config.json")).unwrap(),
-    )
-    .unwrap();
-    job["kill_grace_seconds"] = json!(4);
-    project.write_json("job_config.json", &job);
+    set_job(&project, "kill_grace_seconds", json!(4));
     // q = 0 runs to its end (8 s); q = 5 is condemned at its first step.
     project.hpsearch(&["launch", "."]).ok();
     let log_path = project.search_dir(0).join("log.txt");
@@ -241,21 +222,7 @@ fn a_stop_decided_before_a_coordinator_crash_holds_after_resume() {
             .contains("stopped early at step")
     });
     // The coordinator dies before the grace ends: the run, which ignored SIGTERM, lives on.
-    let lock = std::fs::read_to_string(project.search_dir(0).join("coordinator.lock")).unwrap();
-    let pid = serde_json::from_str::<Value>(&lock).unwrap()["pid"]
-        .as_i64()
-        .unwrap() as i32;
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    wait_until(Duration::from_secs(5), "the coordinator to be gone", || {
-        project
-            .hpsearch(&["status", "hp_search_0"])
-            .stdout
-            .contains("died")
-    });
+    kill_coordinator_and_wait(&project);
     let resume = project.hpsearch(&["resume", "hp_search_0"]).ok();
     assert!(resume.stdout.contains("1 pruned"), "{}", resume.stdout);
     let rows = rows_by_q(&project);

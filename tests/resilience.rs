@@ -2,7 +2,7 @@
 //! searches launched at once in one project.
 
 mod support;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use support::*;
@@ -22,28 +22,6 @@ fn starts(project: &Project) -> BTreeMap<String, usize> {
         *counts.entry(line.to_string()).or_insert(0) += 1;
     }
     counts
-}
-
-fn coordinator_pid(project: &Project, id: u64) -> i32 {
-    let text = std::fs::read_to_string(project.search_dir(id).join("coordinator.lock")).unwrap();
-    let holder: Value = serde_json::from_str(&text).unwrap();
-    holder["pid"].as_i64().unwrap() as i32
-}
-
-/// SIGKILL to search 0's coordinator, then waits until `status` calls it dead.
-fn kill_coordinator(project: &Project) {
-    let pid = coordinator_pid(project, 0);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    wait_until(Duration::from_secs(5), "the coordinator to be gone", || {
-        project
-            .hpsearch(&["status", "hp_search_0"])
-            .stdout
-            .contains("died")
-    });
 }
 
 fn finished_count(project: &Project) -> usize {
@@ -80,7 +58,7 @@ fn a_coordinator_killed_with_sigkill_is_resumed_without_losing_or_repeating_a_ru
         let s = starts(&project).len();
         s > finished_count(&project)
     });
-    kill_coordinator(&project);
+    kill_coordinator_and_wait(&project);
 
     let resume = project.hpsearch(&["resume", "hp_search_0"]).ok();
     assert!(
@@ -337,7 +315,7 @@ fn a_coordinator_killed_in_the_replicate_phase_resumes_it_without_repeating_a_ru
             .keys()
             .any(|id| id.parse::<u64>().is_ok_and(|i| i >= 4))
     });
-    kill_coordinator(&project);
+    kill_coordinator_and_wait(&project);
     project.hpsearch(&["resume", "hp_search_0"]).ok();
     let rows = project.data_rows(0);
     assert_eq!(

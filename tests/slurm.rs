@@ -707,15 +707,16 @@ fn a_job_waiting_in_the_queue_is_shown_queued_and_its_wait_is_not_run_time() {
 #[ignore = "needs a running Slurm: bash scripts/slurm/start-local-slurm.sh"]
 fn early_stopping_on_slurm_reads_progress_over_the_shared_folder_and_scancels() {
     require_slurm();
-    // Objective q + 1/step for 10 steps of 0.3 s, each step a line of progress.jsonl.
-    let trainer = "#!/bin/sh\nq=$(sed -n 's/.*\"q\": *\\([0-9.]*\\).*/\\1/p' \"$1\")\necho \"$q\" >> ../../starts.log\ni=1\nwhile [ $i -le 10 ]; do\n  sleep 0.3\n  printf '{\"step\": %d, \"objective\": %s}\\n' $i $(awk \"BEGIN {print $q + 1/$i}\") >> progress.jsonl\n  i=$((i + 1))\ndone\nawk \"BEGIN {print $q + 0.1}\" > output.json\n";
     let project = slurm_project(
-        trainer,
+        "",
         json!({"q": {"type": "discrete", "domain": [0, 1, 2, 3]}}),
         json!({"search_type": "grid", "num_grid_points_per_hyperparameter": 4,
                "max_active_points": 1, "y_transformation": "none",
                "early_stopping": {"rule": "median", "startup_runs": 2, "warmup_steps": 2}}),
     );
+    // Objective q + 1/step for 10 steps of 0.3 s, each step a line of progress.jsonl.
+    shell_trainer(&project, 10, "0.3", false);
+    set_job(&project, "script_path", json!("train.sh"));
     let run = project.hpsearch(&["run", "."]).ok();
     assert!(run.stdout.contains("2 pruned"), "{}", run.stdout);
     for row in project.data_rows(0) {

@@ -157,11 +157,7 @@ pub(super) fn report_end(paths: &SearchPaths, end: &SearchEnd) {
                 s.succeeded,
                 s.failed,
                 s.cancelled,
-                if s.pruned > 0 {
-                    format!(", {} pruned (stopped early)", s.pruned)
-                } else {
-                    String::new()
-                },
+                s.pruned_note(),
                 s.created
             );
             if s.created > 0 && s.succeeded == 0 {

@@ -75,6 +75,18 @@ pub struct Summary {
     pub elapsed_seconds: f64,
 }
 
+impl Summary {
+    /// `, N pruned (stopped early)` when early stopping stopped any run, else nothing: the
+    /// counts of searches without it read as before.
+    pub fn pruned_note(&self) -> String {
+        if self.pruned > 0 {
+            format!(", {} pruned (stopped early)", self.pruned)
+        } else {
+            String::new()
+        }
+    }
+}
+
 pub trait Observer {
     fn event(&mut self, event: &Event, summary: &Summary);
 }

@@ -120,11 +120,7 @@ pub fn body(a: &Analysis, links: &Links) -> String {
         s.queued,
         s.running,
         s.cancelled,
-        if s.pruned > 0 {
-            format!(", {} pruned (stopped early)", s.pruned)
-        } else {
-            String::new()
-        },
+        s.pruned_note(),
         s.elapsed_seconds / 60.0,
         escape(&a.loss_label)
     );

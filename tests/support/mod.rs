@@ -139,6 +139,50 @@ impl Run {
     }
 }
 
+/// Sets one field of the project's job_config.json.
+pub fn set_job(project: &Project, field: &str, value: Value) {
+    let path = project.path.join("job_config.json");
+    let mut job: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    job[field] = value;
+    project.write_json("job_config.json", &job);
+}
+
+/// The pid of search `id`'s coordinator, from its lock file.
+pub fn coordinator_pid(project: &Project, id: u64) -> i32 {
+    let text = std::fs::read_to_string(project.search_dir(id).join("coordinator.lock")).unwrap();
+    let holder: Value = serde_json::from_str(&text).unwrap();
+    holder["pid"].as_i64().unwrap() as i32
+}
+
+/// SIGKILL to search 0's coordinator, then waits until `status` calls it dead.
+pub fn kill_coordinator_and_wait(project: &Project) {
+    let pid = coordinator_pid(project, 0);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_until(Duration::from_secs(5), "the coordinator to be gone", || {
+        project
+            .hpsearch(&["status", "hp_search_0"])
+            .stdout
+            .contains("died")
+    });
+}
+
+/// A training loop in shell, for the early-stopping tests: `steps` steps of `pause` seconds, objective q + 1/step, each step
+/// appended to progress.jsonl; output.json (the final objective) only at the end. Each start
+/// appends the run's q to PROJECT/starts.log.
+pub fn shell_trainer(project: &Project, steps: u32, pause: &str, ignore_term: bool) {
+    let trap = if ignore_term { "trap '' TERM\n" } else { "" };
+    project.script(
+        "train.sh",
+        &format!(
+            "#!/bin/sh\n{trap}q=$(sed -n 's/.*\"q\": *\\([0-9.]*\\).*/\\1/p' \"$1\")\necho \"$q\" >> ../../starts.log\ni=1\nwhile [ $i -le {steps} ]; do\n  sleep {pause}\n  printf '{{\"step\": %d, \"objective\": %s, \"lr\": 0.1}}\\n' $i $(awk \"BEGIN {{print $q + 1/$i}}\") >> progress.jsonl\n  i=$((i + 1))\ndone\nawk \"BEGIN {{print $q + 1/{steps}}}\" > output.json\n"
+        ),
+    );
+}
+
 /// Polls `condition` until it holds (or panics after `limit`): tests wait for events, not for time.
 pub fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
     let start = Instant::now();

@@ -30,12 +30,7 @@ pub fn slurm_project(script: &str, model: Value, search: Value) -> Project {
     project
 }
 
-pub fn set_job(project: &Project, field: &str, value: Value) {
-    let path = project.path.join("job_config.json");
-    let mut job: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    job[field] = value;
-    project.write_json("job_config.json", &job);
-}
+pub use super::set_job;
 
 pub fn one_param() -> Value {
     json!({"x": {"type": "continuous", "domain": [0, 1]}})
