@@ -157,7 +157,16 @@ impl Coordinator {
             self.load_curves(&mut watcher)?;
         }
         let sign = direction(self.definition.search.y_transformation);
-        watcher.readers.remove(&id);
+        // What it reported between the decision and its end counts: the step it reached.
+        if let Some(mut reader) = watcher.readers.remove(&id) {
+            let folder = self.paths.combination_dir(id);
+            let pattern = self.definition.job.progress_pattern.as_ref().map(|p| &p.0);
+            for point in reader.read(&folder, pattern).0 {
+                watcher
+                    .pruner
+                    .add(id, point.step, sign * point.objective, false);
+            }
+        }
         watcher.pruner.ended(id, false);
         let last = watcher.pruner.last(id);
         let reason = watcher.reasons.remove(&id).unwrap_or_else(|| {
