@@ -8,14 +8,17 @@
 //! every run's progress file; what a run passed before is not judged again.
 
 use super::curves::ProgressReader;
+use super::definition::Definition;
 use super::events::Event;
-use super::pruning::Pruner;
+use super::pruning::{Pruner, Stop};
 use super::search::{Coordinator, CoordinatorError};
 use crate::config::search::YTransformation;
 use crate::executor::Ended;
 use crate::store::{Finish, RunState};
+use regex::Regex;
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::Path;
 
 /// The early-stopping state of a session.
 #[derive(Debug)]
@@ -27,16 +30,54 @@ pub(super) struct Watcher {
     /// only its step in the store).
     reasons: BTreeMap<u64, String>,
     loaded: bool,
+    /// The rules compare losses in the search's direction: the objective times this.
+    sign: f64,
+    /// `progress_pattern`: read log.txt through it instead of progress.jsonl.
+    pattern: Option<Regex>,
 }
 
 impl Watcher {
-    pub(super) fn new(rule: crate::config::early_stopping::EarlyStopping) -> Option<Watcher> {
+    /// The search's watcher, when its `early_stopping` rule is on.
+    pub(super) fn new(definition: &Definition) -> Option<Watcher> {
+        let rule = definition.search.early_stopping;
         rule.is_on().then(|| Watcher {
             pruner: Pruner::new(rule),
             readers: BTreeMap::new(),
             reasons: BTreeMap::new(),
             loaded: false,
+            sign: direction(definition.search.y_transformation),
+            pattern: definition
+                .job
+                .progress_pattern
+                .as_ref()
+                .map(|p| p.0.clone()),
         })
+    }
+
+    /// Takes in what the run reported since the last read (from the start for a run not read
+    /// yet): every new point joins its curve, judged by the rule when `judge`, and the first
+    /// decision to stop it is returned. Returns also the notes of malformed lines.
+    fn take_in(&mut self, id: u64, folder: &Path, judge: bool) -> (Option<Stop>, Vec<String>) {
+        let reader = self.readers.entry(id).or_default();
+        let (points, notes) = reader.read(folder, self.pattern.as_ref());
+        let mut stop = None;
+        for point in points {
+            let judged = self.pruner.add(
+                id,
+                point.step,
+                self.sign * point.objective,
+                judge && stop.is_none(),
+            );
+            stop = stop.or(judged);
+        }
+        (stop, notes)
+    }
+
+    /// The run's last reported step and objective (as the script wrote it).
+    fn last(&self, id: u64) -> Option<(u64, f64)> {
+        self.pruner
+            .last(id)
+            .map(|(step, loss)| (step, self.sign * loss))
     }
 }
 
@@ -64,8 +105,6 @@ impl Coordinator {
         if !watcher.loaded {
             self.load_curves(watcher)?;
         }
-        let sign = direction(self.definition.search.y_transformation);
-        let pattern = self.definition.job.progress_pattern.clone();
         let ids: Vec<u64> = watcher.readers.keys().copied().collect();
         for id in ids {
             let Some(c) = self.combination(id) else {
@@ -75,29 +114,21 @@ impl Coordinator {
                 continue;
             }
             let folder = self.paths.combination_dir(id);
-            let Some(reader) = watcher.readers.get_mut(&id) else {
+            let (stop, notes) = watcher.take_in(id, &folder, true);
+            note_in_log(&folder, &notes);
+            let Some(stop) = stop else {
                 continue;
             };
-            let (points, notes) = reader.read(&folder, pattern.as_ref().map(|p| &p.0));
-            note_in_log(&folder, &notes);
-            for point in points {
-                let Some(stop) = watcher
-                    .pruner
-                    .add(id, point.step, sign * point.objective, true)
-                else {
-                    continue;
-                };
-                self.store.set_stop_step(id, stop.step)?;
-                self.store.set_steps(id, Some(point.step))?;
-                self.refresh(&[id])?;
-                self.emit(Event::Note(format!(
-                    "run {id} stopped early at step {} (objective {}): {}",
-                    stop.step, point.objective, stop.reason
-                )));
-                watcher.reasons.insert(id, stop.reason);
-                self.executor.cancel(id);
-                break;
-            }
+            let (step, objective) = watcher.last(id).unwrap_or((stop.step, f64::NAN));
+            self.store.set_stop_step(id, stop.step)?;
+            self.store.set_steps(id, Some(step))?;
+            self.refresh(&[id])?;
+            self.emit(Event::Note(format!(
+                "run {id} stopped early at step {}: {} (last objective {objective})",
+                stop.step, stop.reason
+            )));
+            watcher.reasons.insert(id, stop.reason);
+            self.executor.cancel(id);
         }
         Ok(())
     }
@@ -107,8 +138,6 @@ impl Coordinator {
     /// stopped that still lives is signalled again.
     fn load_curves(&mut self, watcher: &mut Watcher) -> Result<(), CoordinatorError> {
         watcher.loaded = true;
-        let sign = direction(self.definition.search.y_transformation);
-        let pattern = self.definition.job.progress_pattern.clone();
         let rows: Vec<(u64, RunState, Option<u64>)> = self
             .combinations
             .iter()
@@ -116,21 +145,13 @@ impl Coordinator {
             .map(|c| (c.id, c.state, c.stop_step))
             .collect();
         for (id, state, stop_step) in rows {
-            let folder = self.paths.combination_dir(id);
-            let mut reader = ProgressReader::default();
-            let (points, _) = reader.read(&folder, pattern.as_ref().map(|p| &p.0));
-            for point in points {
-                watcher
-                    .pruner
-                    .add(id, point.step, sign * point.objective, false);
-            }
+            // Malformed lines were noted in the run's log when they were first read.
+            let _ = watcher.take_in(id, &self.paths.combination_dir(id), false);
             if state.is_final() {
+                watcher.readers.remove(&id);
                 watcher.pruner.ended(id, state == RunState::Succeeded);
-            } else {
-                watcher.readers.insert(id, reader);
-                if stop_step.is_some() {
-                    self.executor.cancel(id);
-                }
+            } else if stop_step.is_some() {
+                self.executor.cancel(id);
             }
         }
         Ok(())
@@ -156,24 +177,18 @@ impl Coordinator {
         if !watcher.loaded {
             self.load_curves(&mut watcher)?;
         }
-        let sign = direction(self.definition.search.y_transformation);
         // What it reported between the decision and its end counts: the step it reached.
-        if let Some(mut reader) = watcher.readers.remove(&id) {
-            let folder = self.paths.combination_dir(id);
-            let pattern = self.definition.job.progress_pattern.as_ref().map(|p| &p.0);
-            for point in reader.read(&folder, pattern).0 {
-                watcher
-                    .pruner
-                    .add(id, point.step, sign * point.objective, false);
-            }
-        }
+        let folder = self.paths.combination_dir(id);
+        let (_, notes) = watcher.take_in(id, &folder, false);
+        note_in_log(&folder, &notes);
+        watcher.readers.remove(&id);
         watcher.pruner.ended(id, false);
-        let last = watcher.pruner.last(id);
+        let last = watcher.last(id);
         let reason = watcher.reasons.remove(&id).unwrap_or_else(|| {
             format!("stopped early at step {stop_step} by the early_stopping rule")
         });
         self.watcher = Some(watcher);
-        let objective = last.map(|(_, loss)| sign * loss);
+        let objective = last.map(|(_, objective)| objective);
         let loss = objective.and_then(|o| {
             super::outcome::transform(o, self.definition.search.y_transformation).ok()
         });
@@ -214,20 +229,14 @@ impl Coordinator {
         let Some(watcher) = self.watcher.as_mut() else {
             return Ok(());
         };
-        let sign = direction(self.definition.search.y_transformation);
-        if let Some(mut reader) = watcher.readers.remove(&id) {
+        if watcher.readers.contains_key(&id) {
             let folder = self.paths.combination_dir(id);
-            let pattern = self.definition.job.progress_pattern.as_ref().map(|p| &p.0);
-            let (points, notes) = reader.read(&folder, pattern);
+            let (_, notes) = watcher.take_in(id, &folder, false);
             note_in_log(&folder, &notes);
-            for point in points {
-                watcher
-                    .pruner
-                    .add(id, point.step, sign * point.objective, false);
-            }
+            watcher.readers.remove(&id);
         }
         watcher.pruner.ended(id, succeeded);
-        if let Some((step, _)) = watcher.pruner.last(id) {
+        if let Some((step, _)) = watcher.last(id) {
             self.store.set_steps(id, Some(step))?;
         }
         Ok(())

@@ -116,26 +116,21 @@ impl Pruner {
         if !judge {
             return None;
         }
-        let others: Vec<f64> = self
+        let finished: Vec<&Curve> = self
             .curves
             .iter()
             .filter(|(other, c)| **other != id && c.succeeded)
-            .filter_map(|(_, c)| c.at(step))
+            .map(|(_, c)| c)
             .collect();
-        let finished = self
-            .curves
-            .iter()
-            .filter(|(other, c)| **other != id && c.succeeded)
-            .count() as u64;
-        if finished < startup_runs.max(1) || others.is_empty() {
+        let others: Vec<f64> = finished.iter().filter_map(|c| c.at(step)).collect();
+        if (finished.len() as u64) < startup_runs.max(1) || others.is_empty() {
             return None;
         }
-        let median = median(others.clone());
-        (best > median).then(|| Stop {
+        let compared = others.len();
+        (best > median(others)).then(|| Stop {
             step,
             reason: format!(
-                "its best result by step {step} is worse than the median of {} finished runs at that step",
-                others.len()
+                "its best result by step {step} is worse than the median of {compared} finished runs at that step"
             ),
         })
     }

@@ -185,7 +185,7 @@ impl Coordinator {
         executor.set_interrupt(Arc::clone(&interrupt));
         executor.set_max_running(definition.search.max_active_points as usize);
         let log = LogObserver::open(&paths.log());
-        let watcher = super::early_stop::Watcher::new(definition.search.early_stopping);
+        let watcher = super::early_stop::Watcher::new(&definition);
         let mut coordinator = Coordinator {
             paths,
             store,
