@@ -55,6 +55,14 @@ impl EarlyStopping {
         !matches!(self, EarlyStopping::None)
     }
 
+    /// The step at which a run is complete, when the rule knows it (asha and hyperband).
+    pub fn max_step(&self) -> Option<u64> {
+        match self {
+            EarlyStopping::Asha(rungs) | EarlyStopping::Hyperband(rungs) => Some(rungs.max_step),
+            EarlyStopping::None | EarlyStopping::Median { .. } => None,
+        }
+    }
+
     /// Reads the `early_stopping` field's value (absent: `None`).
     pub fn parse(file: &Path, value: Option<&Value>) -> Result<Self, ConfigError> {
         let map = match value {

@@ -9,7 +9,6 @@
 //! search, a stop) is written at once.
 
 use super::search::{Coordinator, CoordinatorError};
-use crate::config::early_stopping::EarlyStopping;
 use crate::export::data_file;
 use crate::export::snapshot::{ConfigCopy, Snapshot};
 use crate::project::lock;
@@ -51,10 +50,7 @@ impl Coordinator {
             crate::config::job::ProcessorType::Gpu => job.gpus,
             crate::config::job::ProcessorType::Cpu => 0,
         };
-        let max_step = match self.definition.search.early_stopping {
-            EarlyStopping::Asha(rungs) | EarlyStopping::Hyperband(rungs) => Some(rungs.max_step),
-            EarlyStopping::None | EarlyStopping::Median { .. } => None,
-        };
+        let max_step = self.definition.search.early_stopping.max_step();
         crate::export::compute::Compute::of(&self.combinations, gpus, max_step, now)
     }
 

@@ -6,7 +6,6 @@ use super::events::{Event, LogObserver, Observer, Summary};
 use super::imputation::imputed_loss;
 use super::outcome::{judge, Outcome};
 use super::tally::{tally, Observations};
-use crate::config::early_stopping::EarlyStopping;
 use crate::config::model::SAVE_FOLDER;
 use crate::config::search::FailureValue;
 use crate::executor::{Adoption, Ended, Executor, ExecutorError, ExecutorEvent, Known, RunSpec};
@@ -832,12 +831,10 @@ impl Coordinator {
         );
         // The step at which a run is complete under asha and hyperband, so that a script can
         // size its schedule (a learning-rate decay) to it; a variable of the user's own name wins.
-        if let EarlyStopping::Asha(rungs) | EarlyStopping::Hyperband(rungs) =
-            self.definition.search.early_stopping
-        {
+        if let Some(max_step) = self.definition.search.early_stopping.max_step() {
             input
                 .entry(MAX_STEP.to_string())
-                .or_insert(Value::from(rungs.max_step));
+                .or_insert(Value::from(max_step));
         }
         let text = serde_json::to_string_pretty(&Value::Object(input)).unwrap_or_default();
         let path = folder.join("input.json");

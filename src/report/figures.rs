@@ -404,24 +404,7 @@ fn history<DB: DrawingBackend>(a: &Analysis, root: &Area<DB>, title: &str) -> Dr
             .filter_map(|r| Some((r.id as f64, r.loss?)))
             .collect::<Vec<_>>(),
     )?;
-    let mut best = f64::INFINITY;
-    let mut steps = Vec::new();
-    for (x, y) in &ok {
-        if *y < best {
-            if best.is_finite() {
-                steps.push((*x, best));
-            }
-            best = *y;
-        }
-        steps.push((*x, best));
-    }
-    if let Some(last) = steps.last().copied() {
-        steps.push((x1, last.1));
-    }
-    chart
-        .draw_series(LineSeries::new(steps, BEST.stroke_width(2)))?
-        .label("best so far")
-        .legend(|(x, y)| PathElement::new(vec![(x - 8, y), (x + 8, y)], BEST.stroke_width(2)));
+    draw_best_so_far(&mut chart, &ok, x1)?;
     draw_legend(&mut chart, SeriesLabelPosition::UpperRight)
 }
 
@@ -1017,24 +1000,19 @@ fn best_vs_compute<DB: DrawingBackend>(a: &Analysis, root: &Area<DB>, title: &st
         ("run-hours", 1.0)
     };
     let mut used = 0.0;
-    let mut best = f64::INFINITY;
-    let mut line = Vec::new();
+    let mut succeeded = Vec::new();
     let mut pruned = Vec::new();
     for r in ended {
         used += r.minutes.unwrap_or(0.0) / 60.0 * scale;
         match (r.state, r.loss) {
-            (RunState::Succeeded, Some(loss)) => {
-                if best.is_finite() && loss < best {
-                    line.push((used, best));
-                }
-                best = best.min(loss);
-                line.push((used, best));
-            }
+            (RunState::Succeeded, Some(loss)) => succeeded.push((used, loss)),
             (RunState::Pruned, Some(loss)) => pruned.push((used, loss)),
             _ => {}
         }
     }
-    let (y0, y1) = padded(line.iter().chain(&pruned).map(|p| p.1));
+    let best = succeeded.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    let first = succeeded.first().map_or(best, |p| p.1);
+    let (y0, y1) = padded([best, first].into_iter().chain(pruned.iter().map(|p| p.1)));
     let mut chart = chart(
         root,
         title,
@@ -1043,11 +1021,35 @@ fn best_vs_compute<DB: DrawingBackend>(a: &Analysis, root: &Area<DB>, title: &st
         72,
     )?;
     draw_pruned(&mut chart, &pruned)?;
-    chart
-        .draw_series(LineSeries::new(line, BEST.stroke_width(2)))?
-        .label("best so far")
-        .legend(|(x, y)| PathElement::new(vec![(x - 8, y), (x + 8, y)], BEST.stroke_width(2)));
+    draw_best_so_far(&mut chart, &succeeded, used)?;
     // The best-so-far line falls from the upper left and pruned runs stand high: the lower left
     // is where the legend hides nothing.
     draw_legend(&mut chart, SeriesLabelPosition::LowerLeft)
+}
+
+/// The best loss so far as a staircase over `points` (x increasing), carried on to `x_end`.
+fn draw_best_so_far<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    points: &[(f64, f64)],
+    x_end: f64,
+) -> Drawn<DB> {
+    let mut best = f64::INFINITY;
+    let mut steps = Vec::new();
+    for (x, y) in points {
+        if *y < best {
+            if best.is_finite() {
+                steps.push((*x, best));
+            }
+            best = *y;
+        }
+        steps.push((*x, best));
+    }
+    if let Some(last) = steps.last().copied() {
+        steps.push((x_end, last.1));
+    }
+    chart
+        .draw_series(LineSeries::new(steps, BEST.stroke_width(2)))?
+        .label("best so far")
+        .legend(|(x, y)| PathElement::new(vec![(x - 8, y), (x + 8, y)], BEST.stroke_width(2)));
+    Ok(())
 }
