@@ -44,9 +44,14 @@ fn a_script_that_fails_every_run_stops_the_search_early_with_its_error() {
     search(&project, json!({}));
     let run = project.hpsearch(&["run", "."]);
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    // The rule counts 5 (`stop_after_failures`' default), but with 2 runs in flight a second
+    // run may end in the same poll as the fifth: both are recorded, and the note counts them.
     assert!(
         run.stdout
-            .contains("stopped early: the first 5 runs all failed (non_zero_exit"),
+            .contains("stopped early: the first 5 runs all failed (non_zero_exit")
+            || run
+                .stdout
+                .contains("stopped early: the first 6 runs all failed (non_zero_exit"),
         "{}",
         run.stdout
     );
@@ -56,11 +61,8 @@ fn a_script_that_fails_every_run_stops_the_search_early_with_its_error() {
         run.stdout
     );
     let states = states(&project);
-    assert_eq!(
-        states.iter().filter(|s| *s == "failed").count(),
-        5,
-        "{states:?}"
-    );
+    let failed = states.iter().filter(|s| *s == "failed").count();
+    assert!((5..=6).contains(&failed), "{states:?}");
     assert!(states.len() < 12, "the budget was not spent: {states:?}");
     let log = std::fs::read_to_string(project.search_dir(0).join("log.txt")).unwrap();
     assert!(log.contains("stopped early"), "{log}");
