@@ -30,11 +30,17 @@
 //! `log`: a told value is an objective, as in output.json; `max_suggestions` 200); the fields
 //! about running scripts (`search_time`, `max_active_points`, `replicates`,
 //! `stop_after_failures`, ...) are checked and unused.
+//!
+//! Early stopping works as in a search: `report` gives a trial's intermediate result (as a
+//! progress.jsonl line), and the search's `early_stopping` rule, judging it against every other
+//! trial's, says whether to stop it; a trial stopped is told `Told::Pruned` and the strategy
+//! sees it as a search's pruned run (`PrunedRuns`).
 
 use crate::config::fields::{parse_object, read_object};
 use crate::config::{ConfigError, ModelConfig, SearchConfig};
 use crate::coordinator::imputation::imputed_loss;
 use crate::coordinator::outcome::transform;
+use crate::coordinator::pruning::{direction, Pruner, Stop};
 use crate::space::Space;
 use crate::store::FailureKind;
 use crate::strategy::{Observation, Strategy, SuggestContext};
@@ -101,16 +107,26 @@ pub enum TrialState {
     },
     /// Stopped before it gave a result: finished, without a loss (as a search's cancelled run).
     Cancelled,
+    /// Stopped early after `report`s: where it stood when stopped.
+    Pruned {
+        /// Its last reported step and objective.
+        step: u64,
+        objective: f64,
+        /// That objective through `y_transformation` (`None` when it cannot take it).
+        loss: Option<f64>,
+        reason: String,
+    },
 }
 
 impl TrialState {
-    /// `pending`, `succeeded`, `failed` or `cancelled`.
+    /// `pending`, `succeeded`, `failed`, `cancelled` or `pruned`.
     pub fn name(&self) -> &'static str {
         match self {
             TrialState::Pending => "pending",
             TrialState::Succeeded { .. } => "succeeded",
             TrialState::Failed { .. } => "failed",
             TrialState::Cancelled => "cancelled",
+            TrialState::Pruned { .. } => "pruned",
         }
     }
 }
@@ -128,6 +144,9 @@ pub struct Trial {
     pub label: String,
     /// How the suggestion was made (a search writes these to its log).
     pub notes: Vec<String>,
+    /// The step at which the trial is complete, when the early-stopping rule sets one (asha,
+    /// hyperband: a search puts it in input.json as `max_step`).
+    pub max_step: Option<u64>,
     pub state: TrialState,
 }
 
@@ -139,22 +158,51 @@ pub enum Told {
     /// A failure of one of the kinds a search records (`FailureKind::name`).
     Failed(FailureKind),
     Cancelled,
+    /// Stopped early, where its last `report` left it.
+    Pruned,
 }
 
 impl Told {
     /// A failure named as a search records it (`timed_out`, `out_of_memory`, ...), or
     /// `cancelled`.
     pub fn failure(name: &str) -> Result<Told, OptimizerError> {
-        if name == "cancelled" {
-            return Ok(Told::Cancelled);
+        match name {
+            "cancelled" => return Ok(Told::Cancelled),
+            "pruned" => return Ok(Told::Pruned),
+            _ => {}
         }
         FailureKind::parse(name).map(Told::Failed).ok_or_else(|| {
             let kinds: Vec<&str> = FailureKind::ALL.iter().map(|k| k.name()).collect();
             OptimizerError::Usage(format!(
-                "unknown failure kind {name:?}; allowed: {}, or \"cancelled\"",
+                "unknown failure kind {name:?}; allowed: {}, \"cancelled\", or \"pruned\"",
                 kinds.join(", ")
             ))
         })
+    }
+}
+
+/// What the strategy sees of a pruned trial. A search uses `LastValue`; the others are kept to
+/// measure the choice (bench/learning_curves.py).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PrunedRuns {
+    /// The loss of its last report: the model learns that the region is poor there (as
+    /// Optuna's samplers treat pruned trials).
+    #[default]
+    LastValue,
+    /// Not an observation (as a cancelled trial).
+    LeftOut,
+    /// Imputed as a failure under `max`: worse than every success so far.
+    Worst,
+}
+
+impl PrunedRuns {
+    pub fn parse(name: &str) -> Option<PrunedRuns> {
+        match name {
+            "last_value" => Some(PrunedRuns::LastValue),
+            "left_out" => Some(PrunedRuns::LeftOut),
+            "worst" => Some(PrunedRuns::Worst),
+            _ => None,
+        }
     }
 }
 
@@ -164,6 +212,11 @@ pub struct Optimizer {
     strategy: Box<dyn Strategy>,
     seed: u64,
     trials: Vec<Trial>,
+    /// Every trial's reports, judged by the `early_stopping` rule.
+    pruner: Pruner,
+    /// The rule's decision for each trial it stopped, for the reason its pruned state gives.
+    stops: std::collections::BTreeMap<u64, Stop>,
+    pruned_runs: PrunedRuns,
 }
 
 impl Optimizer {
@@ -201,11 +254,20 @@ impl Optimizer {
             .unwrap_or_else(|| u64::from(rand::random::<u32>()));
         Ok(Optimizer {
             strategy: crate::strategy::build(&config),
+            pruner: Pruner::new(config.early_stopping),
+            stops: Default::default(),
+            pruned_runs: PrunedRuns::default(),
             model,
             config,
             seed,
             trials: Vec::new(),
         })
+    }
+
+    /// Sets what the strategy sees of pruned trials (to measure the choice; a search uses the
+    /// default).
+    pub fn set_pruned_runs(&mut self, pruned_runs: PrunedRuns) {
+        self.pruned_runs = pruned_runs;
     }
 
     pub fn space(&self) -> &Space {
@@ -274,6 +336,11 @@ impl Optimizer {
             TrialState::Failed { kind, .. } => {
                 imputed_loss(self.config.y_failure_value.rule_for(kind.name()), losses)
             }
+            TrialState::Pruned { loss, .. } => match self.pruned_runs {
+                PrunedRuns::LastValue => *loss,
+                PrunedRuns::LeftOut => None,
+                PrunedRuns::Worst => imputed_loss(crate::config::search::FailureValue::Max, losses),
+            },
             TrialState::Pending | TrialState::Cancelled => None,
         }
     }
@@ -318,6 +385,7 @@ impl Optimizer {
             point: as_stored(suggestion.point),
             label: suggestion.label,
             notes: suggestion.notes,
+            max_step: self.config.early_stopping.max_step(),
             state: TrialState::Pending,
         });
         Ok(self.trials.last())
@@ -340,18 +408,30 @@ impl Optimizer {
     /// ≤ 0), makes a failed trial with the search's reason.
     pub fn tell(&mut self, id: u64, told: Told) -> Result<&Trial, OptimizerError> {
         let y = self.config.y_transformation;
-        let asked = self.trials.len();
-        let trial = self.trials.get_mut(id as usize).ok_or_else(|| {
-            OptimizerError::Usage(format!(
-                "no trial {id}: {asked} trial(s) were asked, with ids from 0"
-            ))
-        })?;
-        if trial.state != TrialState::Pending {
-            return Err(OptimizerError::Usage(format!(
-                "trial {id} was already told ({})",
-                trial.state.name()
-            )));
-        }
+        self.pending(id)?;
+        let last = self.pruner.last(id);
+        let sign = direction(y);
+        let pruned = match (&told, last) {
+            (Told::Pruned, None) => {
+                return Err(OptimizerError::Usage(format!(
+                    "trial {id} reported no intermediate result to be pruned at; tell it \"cancelled\" or a failure"
+                )))
+            }
+            (Told::Pruned, Some((step, loss))) => {
+                let objective = sign * loss;
+                Some(TrialState::Pruned {
+                    step,
+                    objective,
+                    loss: transform(objective, y).ok(),
+                    reason: self.stops.get(&id).map_or_else(
+                        || format!("stopped early at step {step}"),
+                        |stop| format!("stopped at step {}: {}", stop.step, stop.reason),
+                    ),
+                })
+            }
+            _ => None,
+        };
+        let trial = &mut self.trials[id as usize];
         trial.state = match told {
             Told::Objective(objective) if !objective.is_finite() => TrialState::Failed {
                 kind: FailureKind::NonFiniteObjective,
@@ -372,10 +452,71 @@ impl Optimizer {
                 objective: None,
             },
             Told::Cancelled => TrialState::Cancelled,
+            Told::Pruned => pruned.unwrap_or(TrialState::Cancelled),
         };
+        let succeeded = matches!(trial.state, TrialState::Succeeded { .. });
+        // A trial that reported and succeeded is a finished curve the median rule compares
+        // against; its last report stands for its result.
+        self.pruner.ended(id, succeeded);
+        Ok(&self.trials[id as usize])
+    }
+
+    /// A pending trial's intermediate result at `step` (steps increase from 1, as in
+    /// progress.jsonl; the objective in output.json's units). Returns the early-stopping rule's
+    /// decision to stop the trial there (with `early_stopping` off: never); a trial stopped is
+    /// then told `Told::Pruned`. A decision stands: a later report of a condemned trial is
+    /// judged no more.
+    pub fn report(
+        &mut self,
+        id: u64,
+        step: u64,
+        objective: f64,
+    ) -> Result<Option<Stop>, OptimizerError> {
+        self.pending(id)?;
+        if step == 0 {
+            return Err(OptimizerError::Usage(format!(
+                "trial {id}: step 0; steps are whole numbers from 1"
+            )));
+        }
+        if !objective.is_finite() {
+            return Err(OptimizerError::Usage(format!(
+                "trial {id}: the objective at step {step} is {objective}, not a finite number"
+            )));
+        }
+        if let Some((last, _)) = self.pruner.last(id) {
+            if step <= last {
+                return Err(OptimizerError::Usage(format!(
+                    "trial {id}: step {step} after step {last}; steps must increase"
+                )));
+            }
+        }
+        let loss = direction(self.config.y_transformation) * objective;
+        let judge = !self.stops.contains_key(&id);
+        let stop = self.pruner.add(id, step, loss, judge);
+        if let Some(stop) = &stop {
+            self.stops.insert(id, stop.clone());
+        }
+        Ok(stop)
+    }
+
+    /// The trial, when it is asked and not yet told.
+    fn pending(&self, id: u64) -> Result<&Trial, OptimizerError> {
+        let asked = self.trials.len();
+        let trial = self.trials.get(id as usize).ok_or_else(|| {
+            OptimizerError::Usage(format!(
+                "no trial {id}: {asked} trial(s) were asked, with ids from 0"
+            ))
+        })?;
+        if trial.state != TrialState::Pending {
+            return Err(OptimizerError::Usage(format!(
+                "trial {id} was already told ({})",
+                trial.state.name()
+            )));
+        }
         Ok(trial)
     }
 }
+
 
 /// A value as the store gives it back: through the JSON text it is kept in (which the
 /// coordinator's next suggestion, and the script's input.json, see).
@@ -521,5 +662,61 @@ mod tests {
         assert_eq!(o.ask_many(5).unwrap().len(), 2);
         let mut o = optimizer(r#"{"search_type": "random"}"#, Some(0));
         assert_eq!(o.ask_many(250).unwrap().len(), 200, "the default, 200");
+    }
+
+    #[test]
+    fn reports_are_judged_by_the_early_stopping_rule_and_a_pruned_trial_keeps_its_last_value() {
+        let config = r#"{"search_type": "random", "y_transformation": "log",
+            "early_stopping": {"rule": "asha", "min_step": 1, "max_step": 9, "reduction_factor": 3}}"#;
+        let mut o = optimizer(config, Some(5));
+        let ids: Vec<u64> = o.ask_many(3).unwrap().iter().map(|t| t.id).collect();
+        assert!(o.trials().iter().all(|t| t.max_step == Some(9)));
+        // The first trial at rung 1 goes on, and finishes.
+        assert!(o.report(ids[0], 1, 10.0).unwrap().is_none());
+        assert!(o.report(ids[0], 9, 1.0).unwrap().is_none());
+        o.tell(ids[0], Told::Objective(1.0)).unwrap();
+        // A worse second trial is stopped at rung 1; its later reports are not judged again.
+        let stop = o.report(ids[1], 1, 100.0).unwrap().expect("worse at rung 1");
+        assert!(stop.reason.contains("rung of step 1"), "{}", stop.reason);
+        assert!(o.report(ids[1], 2, 1000.0).unwrap().is_none());
+        let state = o.tell(ids[1], Told::Pruned).unwrap().state.clone();
+        match &state {
+            TrialState::Pruned {
+                step,
+                objective,
+                loss,
+                reason,
+            } => {
+                assert_eq!((*step, *objective, *loss), (2, 1000.0, Some(3.0)));
+                assert!(reason.starts_with("stopped at step 1: at the rung"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(o.model_loss(ids[1]), Some(3.0), "a search's choice: its last value");
+        o.set_pruned_runs(PrunedRuns::LeftOut);
+        assert_eq!(o.model_loss(ids[1]), None);
+        o.set_pruned_runs(PrunedRuns::Worst);
+        assert!(o.model_loss(ids[1]).unwrap() > 0.0, "worse than the success's 0");
+        // A trial without a report cannot be pruned; its state stays pending.
+        let message = o.tell(ids[2], Told::Pruned).unwrap_err().to_string();
+        assert!(message.contains("reported no intermediate result"), "{message}");
+        assert_eq!(o.trials()[2].state, TrialState::Pending);
+    }
+
+    #[test]
+    fn bad_reports_are_refused_with_what_to_do() {
+        let mut o = optimizer(r#"{"search_type": "random"}"#, Some(1));
+        let id = o.ask().unwrap().unwrap().id;
+        let error = |o: &mut Optimizer, id, step, value| {
+            o.report(id, step, value).unwrap_err().to_string()
+        };
+        assert!(error(&mut o, id, 0, 1.0).contains("steps are whole numbers from 1"));
+        assert!(error(&mut o, id, 1, f64::NAN).contains("not a finite number"));
+        assert!(o.report(id, 3, 1.0).unwrap().is_none(), "the rule is off");
+        assert!(error(&mut o, id, 3, 1.0).contains("step 3 after step 3"));
+        assert!(error(&mut o, 7, 1, 1.0).starts_with("no trial 7"));
+        o.tell(id, Told::Objective(1.0)).unwrap();
+        assert!(error(&mut o, id, 4, 1.0).contains("already told (succeeded)"));
+        assert_eq!(o.trials()[0].max_step, None);
     }
 }

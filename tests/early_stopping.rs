@@ -64,6 +64,11 @@ fn median_rule_stops_runs_worse_than_the_finished_ones_and_records_them_pruned()
             "{objective} vs {expected}: {row:?}"
         );
         assert_eq!(row["loss"], row["objective"], "y_transformation none");
+        assert_eq!(
+            row.get("metric_lr").map(String::as_str),
+            Some("0.1"),
+            "the other keys of its last progress line are its metrics: {row:?}"
+        );
         assert!(
             row["failure_reason"].contains("median of 2 finished runs"),
             "{row:?}"

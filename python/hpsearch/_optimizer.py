@@ -16,11 +16,13 @@ class Trial:
     """One suggestion: its id (0, 1, 2, ... in the order asked) and its hyperparameter values;
     once told, what became of it. ``trial["lr"]`` is ``trial.params["lr"]``.
 
-    ``state`` is ``pending``, ``succeeded``, ``failed`` or ``cancelled``; ``value`` the objective
-    told; ``loss`` what the optimiser minimises (the value through ``y_transformation``, or the
+    ``state`` is ``pending``, ``succeeded``, ``failed``, ``cancelled`` or ``pruned``; ``value``
+    the objective told (a pruned trial's: its last reported one, at ``step``); ``loss`` what the optimiser minimises (the value through ``y_transformation``, or the
     loss imputed to a failure per ``y_failure_value``; None when the failure is left out);
     ``failure`` the failure kind and ``reason`` why; ``label`` how it was suggested (the
-    ``search_type`` column of a search's data file)."""
+    ``search_type`` column of a search's data file); ``max_step`` the step at which the trial is
+    complete when the ``early_stopping`` rule sets one (asha, hyperband), as a search's
+    input.json holds it."""
 
     id: int
     params: Dict[str, Any]
@@ -30,6 +32,8 @@ class Trial:
     loss: Optional[float] = None
     failure: Optional[str] = None
     reason: Optional[str] = field(default=None, repr=False)
+    step: Optional[int] = None
+    max_step: Optional[int] = None
 
     def __getitem__(self, name: str) -> Any:
         return self.params[name]
@@ -99,7 +103,8 @@ class Optimizer:
              failure: Optional[str] = None) -> Trial:
         """Tells what became of a trial (or trial id): its objective ``value``, or a failure
         kind as a search records it (``non_zero_exit``, ``timed_out``, ``out_of_memory``, ...,
-        or ``cancelled``), as ``failure=`` or in place of the value. A value that is not finite,
+        ``cancelled``, or ``pruned`` for a trial stopped after ``report``: it stands at its last
+        reported value), as ``failure=`` or in place of the value. A value that is not finite,
         or that ``y_transformation`` cannot take, makes a failed trial, as in a search."""
         if isinstance(value, str) and failure is None:
             value, failure = None, value
@@ -108,6 +113,14 @@ class Optimizer:
         if told.failure == "transformation_failed":
             warnings.warn(f"trial {told.id}: {told.reason}", stacklevel=2)
         return told
+
+    def report(self, trial: Union[Trial, int], step: int, value: float) -> bool:
+        """A pending trial's intermediate result: its objective ``value`` after ``step`` (steps
+        increase from 1; the objective in the units ``tell`` takes), as a search's progress.jsonl
+        line. Returns True when the search config's ``early_stopping`` rule stops the trial
+        there: stop its work and ``tell(trial, "pruned")``. With the rule off it never does."""
+        trial_id = trial.id if isinstance(trial, Trial) else trial
+        return self._native.report(trial_id, step, value) is not None
 
     @property
     def trials(self) -> List[Trial]:

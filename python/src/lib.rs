@@ -4,7 +4,7 @@
 //! as dicts; every rule (configs, suggestions, judging a told value, imputing failures) is the
 //! crate's. The Python package (`python/hpsearch`) wraps this in `hpsearch.Optimizer`.
 
-use hpsearch::optimizer::{self, OptimizerError, Source, Told, Trial, TrialState};
+use hpsearch::optimizer::{self, OptimizerError, PrunedRuns, Source, Told, Trial, TrialState};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyList, PyString};
@@ -55,23 +55,33 @@ fn to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
     })
 }
 
-/// A trial as a dict: id, params, label, state, value (the objective told), loss (what the
-/// strategy sees: a failure's imputed loss included), failure (its kind), reason.
+/// A trial as a dict: id, params, label, state, value (the objective told; a pruned trial's
+/// last reported one), loss (what the strategy sees: a failure's imputed loss included),
+/// failure (its kind), reason, step (a pruned trial's last reported step), max_step (the step
+/// at which it is complete, when the early-stopping rule sets one).
 fn trial_dict<'py>(py: Python<'py>, (trial, loss): &Shown) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
     dict.set_item("id", trial.id)?;
     dict.set_item("params", to_py(py, &Value::Object(trial.params.clone()))?)?;
     dict.set_item("label", &trial.label)?;
     dict.set_item("state", trial.state.name())?;
-    let (value, failure, reason) = match &trial.state {
-        TrialState::Succeeded { objective, .. } => (Some(*objective), None, None),
+    let (value, failure, reason, step) = match &trial.state {
+        TrialState::Succeeded { objective, .. } => (Some(*objective), None, None, None),
         TrialState::Failed {
             kind,
             reason,
             objective,
-        } => (*objective, Some(kind.name()), Some(reason.as_str())),
-        TrialState::Pending | TrialState::Cancelled => (None, None, None),
+        } => (*objective, Some(kind.name()), Some(reason.as_str()), None),
+        TrialState::Pruned {
+            step,
+            objective,
+            reason,
+            ..
+        } => (Some(*objective), None, Some(reason.as_str()), Some(*step)),
+        TrialState::Pending | TrialState::Cancelled => (None, None, None, None),
     };
+    dict.set_item("step", step)?;
+    dict.set_item("max_step", trial.max_step)?;
     dict.set_item("value", value)?;
     dict.set_item("loss", *loss)?;
     dict.set_item("failure", failure)?;
@@ -184,6 +194,25 @@ impl PyOptimizer {
             shown(&inner, &inner.trials()[id as usize])
         };
         trial_dict(py, &told)
+    }
+
+    /// A pending trial's intermediate result; returns why the early-stopping rule stops it
+    /// there, or None.
+    fn report(&self, id: u64, step: u64, value: f64) -> PyResult<Option<String>> {
+        let stop = self.lock().report(id, step, value).map_err(py_error)?;
+        Ok(stop.map(|s| s.reason))
+    }
+
+    /// What the strategy sees of pruned trials: `last_value` (a search's), `left_out`, `worst`;
+    /// to measure the choice.
+    fn set_pruned_runs(&self, name: &str) -> PyResult<()> {
+        let pruned_runs = PrunedRuns::parse(name).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "pruned runs {name:?}: allowed: last_value, left_out, worst"
+            ))
+        })?;
+        self.lock().set_pruned_runs(pruned_runs);
+        Ok(())
     }
 
     /// Every trial, in the order asked.

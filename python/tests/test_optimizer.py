@@ -197,3 +197,54 @@ def test_defaults_seed_and_warnings():
     assert again.ask().params == optimizer.ask().params
     with pytest.warns(UserWarning, match="two values"):
         hpsearch.Optimizer({"n": {"type": "discrete", "domain": [1, 8]}})
+
+
+def test_reports_are_judged_by_the_early_stopping_rule_and_pruned_trials_told():
+    config = {"search_type": "random", "y_transformation": "none",
+              "early_stopping": {"rule": "asha", "min_step": 1, "max_step": 9,
+                                 "reduction_factor": 3}}
+    optimizer = hpsearch.Optimizer({"x": {"type": "continuous", "domain": [0, 1]}}, config,
+                                   seed=4)
+    stopped = []
+    for _ in range(12):
+        trial = optimizer.ask()
+        assert trial.max_step == 9, "asha hands each trial its budget, as input.json does"
+        for step in range(1, 10):
+            # Curves that keep their order: a trial worse at rung 1 stays worse.
+            value = trial["x"] + 1.0 / step
+            if optimizer.report(trial, step, value):
+                told = optimizer.tell(trial, "pruned")
+                assert (told.state, told.step, told.value) == ("pruned", step, value)
+                assert told.reason.startswith(f"stopped at step {step}: at the rung")
+                stopped.append(trial.id)
+                break
+        else:
+            optimizer.tell(trial, value)
+    assert 4 <= len(stopped) <= 11, stopped
+    finished = [t for t in optimizer.trials if t.state == "succeeded"]
+    # Every trial that ran to the end was the best at each rung it reached.
+    assert optimizer.best.params["x"] == min(t["x"] for t in finished)
+    assert all(t.loss == t.value for t in optimizer.observations), "pruned: its last value"
+
+    trial = optimizer.ask()
+    with pytest.raises(ValueError, match="steps are whole numbers from 1"):
+        optimizer.report(trial, 0, 1.0)
+    optimizer.report(trial, 2, 1.0)
+    with pytest.raises(ValueError, match="step 2 after step 2; steps must increase"):
+        optimizer.report(trial, 2, 1.0)
+    with pytest.raises(ValueError, match="not a finite number"):
+        optimizer.report(trial, 3, float("nan"))
+    fresh = optimizer.ask()
+    with pytest.raises(ValueError, match="reported no intermediate result"):
+        optimizer.tell(fresh, "pruned")
+
+
+def test_without_a_rule_reports_never_stop_a_trial():
+    optimizer = hpsearch.Optimizer({"x": {"type": "continuous", "domain": [0, 1]}},
+                                   {"search_type": "random", "y_transformation": "none"}, seed=1)
+    for _ in range(6):
+        trial = optimizer.ask()
+        assert trial.max_step is None
+        assert not any(optimizer.report(trial, step, 10.0 * trial["x"] + step)
+                       for step in range(1, 6))
+        optimizer.tell(trial, 10.0 * trial["x"])

@@ -4,7 +4,7 @@
 //! last one, and a line still being written (no newline yet) waits for the next read.
 
 use regex::Regex;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
@@ -19,10 +19,12 @@ const MAX_READ: u64 = 4 << 20;
 const MAX_LINE: usize = 64 << 10;
 
 /// One intermediate result.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Point {
     pub step: u64,
     pub objective: f64,
+    /// The line's other numeric keys (progress.jsonl only): kept as a pruned run's metrics.
+    pub metrics: Map<String, Value>,
 }
 
 /// Where the reading of one run's progress has got to.
@@ -160,7 +162,17 @@ fn from_json(text: &str) -> Result<Point, String> {
             .filter(|x| x.is_finite())
             .ok_or_else(|| format!("\"objective\" is {value}, not a finite number"))?,
     };
-    Ok(Point { step, objective })
+    let metrics = map
+        .into_iter()
+        .filter(|(key, value)| {
+            key != "step" && key != "objective" && value.as_f64().is_some_and(f64::is_finite)
+        })
+        .collect();
+    Ok(Point {
+        step,
+        objective,
+        metrics,
+    })
 }
 
 fn from_groups(step: Option<&str>, objective: Option<&str>) -> Result<Point, String> {
@@ -180,13 +192,25 @@ fn from_groups(step: Option<&str>, objective: Option<&str>) -> Result<Point, Str
         .ok_or_else(|| {
             format!("progress_pattern matched, but its `objective` group is \"{objective_text}\", not a finite number")
         })?;
-    Ok(Point { step, objective })
+    Ok(Point {
+        step,
+        objective,
+        metrics: Map::new(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Write;
+
+    fn point(step: u64, objective: f64) -> Point {
+        Point {
+            step,
+            objective,
+            metrics: Map::new(),
+        }
+    }
 
     fn append(folder: &Path, name: &str, text: &str) {
         let mut file = std::fs::OpenOptions::new()
@@ -208,22 +232,15 @@ mod tests {
             "{\"step\": 1, \"objective\": 0.5, \"acc\": 0.7}\n{\"step\": 2, ",
         );
         let (points, notes) = reader.read(dir.path(), None);
-        assert_eq!(
-            points,
-            vec![Point {
-                step: 1,
-                objective: 0.5
-            }]
-        );
+        let mut first = point(1, 0.5);
+        first.metrics.insert("acc".into(), serde_json::json!(0.7));
+        assert_eq!(points, vec![first], "its other numeric keys are metrics");
         assert!(notes.is_empty());
         append(dir.path(), PROGRESS_FILE, "\"objective\": 0.25}\n");
         let (points, _) = reader.read(dir.path(), None);
         assert_eq!(
             points,
-            vec![Point {
-                step: 2,
-                objective: 0.25
-            }]
+            vec![point(2, 0.25)]
         );
     }
 
@@ -239,10 +256,7 @@ mod tests {
         let (points, notes) = reader.read(dir.path(), None);
         assert_eq!(
             points,
-            vec![Point {
-                step: 4,
-                objective: 0.1
-            }]
+            vec![point(4, 0.1)]
         );
         assert_eq!(notes.len(), 6, "{notes:?}");
         assert!(
@@ -279,14 +293,8 @@ mod tests {
         assert_eq!(
             points,
             vec![
-                Point {
-                    step: 1,
-                    objective: 0.9
-                },
-                Point {
-                    step: 3,
-                    objective: 0.4
-                }
+                point(1, 0.9),
+                point(3, 0.4)
             ]
         );
         assert_eq!(notes.len(), 1);
@@ -314,10 +322,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             reader.read(dir.path(), None).0,
-            vec![Point {
-                step: 1,
-                objective: 3.0
-            }]
+            vec![point(1, 3.0)]
         );
     }
 }

@@ -10,9 +10,8 @@
 use super::curves::ProgressReader;
 use super::definition::Definition;
 use super::events::Event;
-use super::pruning::{Pruner, Stop};
+use super::pruning::{direction, Pruner, Stop};
 use super::search::{Coordinator, CoordinatorError};
-use crate::config::search::YTransformation;
 use crate::executor::Ended;
 use crate::store::{Finish, RunState};
 use regex::Regex;
@@ -29,6 +28,8 @@ pub(super) struct Watcher {
     /// Why each run was stopped, for its end's record (a decision of an earlier session has
     /// only its step in the store).
     reasons: BTreeMap<u64, String>,
+    /// The other numeric keys of each watched run's last progress line: a pruned run's metrics.
+    metrics: BTreeMap<u64, serde_json::Map<String, serde_json::Value>>,
     loaded: bool,
     /// The rules compare losses in the search's direction: the objective times this.
     sign: f64,
@@ -44,6 +45,7 @@ impl Watcher {
             pruner: Pruner::new(rule),
             readers: BTreeMap::new(),
             reasons: BTreeMap::new(),
+            metrics: BTreeMap::new(),
             loaded: false,
             sign: direction(definition.search.y_transformation),
             pattern: definition
@@ -61,6 +63,9 @@ impl Watcher {
         let reader = self.readers.entry(id).or_default();
         let (points, notes) = reader.read(folder, self.pattern.as_ref());
         let mut stop = None;
+        if let Some(last) = points.last() {
+            self.metrics.insert(id, last.metrics.clone());
+        }
         for point in points {
             let judged = self.pruner.add(
                 id,
@@ -81,13 +86,6 @@ impl Watcher {
     }
 }
 
-/// The rules compare losses in the search's direction: lower is better.
-fn direction(y: YTransformation) -> f64 {
-    match y {
-        YTransformation::Neg | YTransformation::NegLog => -1.0,
-        YTransformation::None | YTransformation::Log => 1.0,
-    }
-}
 
 impl Coordinator {
     /// One loop step of early stopping: reads the progress of every run in flight and stops
@@ -149,6 +147,7 @@ impl Coordinator {
             let _ = watcher.take_in(id, &self.paths.combination_dir(id), false);
             if state.is_final() {
                 watcher.readers.remove(&id);
+                watcher.metrics.remove(&id);
                 watcher.pruner.ended(id, state == RunState::Succeeded);
             } else if stop_step.is_some() {
                 self.executor.cancel(id);
@@ -187,12 +186,12 @@ impl Coordinator {
         let reason = watcher.reasons.remove(&id).unwrap_or_else(|| {
             format!("stopped early at step {stop_step} by the early_stopping rule")
         });
+        let metrics = watcher.metrics.remove(&id).unwrap_or_default();
         self.watcher = Some(watcher);
         let objective = last.map(|(_, objective)| objective);
         let loss = objective.and_then(|o| {
             super::outcome::transform(o, self.definition.search.y_transformation).ok()
         });
-        let empty = serde_json::Map::new();
         let finish = Finish {
             state: RunState::Pruned,
             finished_at: ended.finished_at,
@@ -200,7 +199,7 @@ impl Coordinator {
             loss,
             kind: None,
             reason: Some(&reason),
-            metrics: &empty,
+            metrics: &metrics,
         };
         let step = last.map_or(stop_step, |(step, _)| step);
         self.account(ended)?;
@@ -235,6 +234,7 @@ impl Coordinator {
             note_in_log(&folder, &notes);
             watcher.readers.remove(&id);
         }
+        watcher.metrics.remove(&id);
         watcher.pruner.ended(id, succeeded);
         if let Some((step, _)) = watcher.last(id) {
             self.store.set_steps(id, Some(step))?;

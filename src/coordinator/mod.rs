@@ -10,7 +10,7 @@ mod fail_fast;
 pub mod imputation;
 pub mod outcome;
 mod preflight;
-mod pruning;
+pub(crate) mod pruning;
 mod publish;
 mod search;
 mod tally;

@@ -7,6 +7,7 @@
 //! when other runs catch up.
 
 use crate::config::early_stopping::{EarlyStopping, Rungs};
+use crate::config::search::YTransformation;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Default)]
@@ -177,6 +178,15 @@ impl Pruner {
             }
         }
         None
+    }
+}
+
+/// The rules compare losses in the search's direction (lower is better): the objective times
+/// this.
+pub(crate) fn direction(y: YTransformation) -> f64 {
+    match y {
+        YTransformation::Neg | YTransformation::NegLog => -1.0,
+        YTransformation::None | YTransformation::Log => 1.0,
     }
 }
 
