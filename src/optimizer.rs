@@ -517,7 +517,6 @@ impl Optimizer {
     }
 }
 
-
 /// A value as the store gives it back: through the JSON text it is kept in (which the
 /// coordinator's next suggestion, and the script's input.json, see).
 fn as_stored<T: serde::Serialize + serde::de::DeserializeOwned>(value: T) -> T {
@@ -676,7 +675,10 @@ mod tests {
         assert!(o.report(ids[0], 9, 1.0).unwrap().is_none());
         o.tell(ids[0], Told::Objective(1.0)).unwrap();
         // A worse second trial is stopped at rung 1; its later reports are not judged again.
-        let stop = o.report(ids[1], 1, 100.0).unwrap().expect("worse at rung 1");
+        let stop = o
+            .report(ids[1], 1, 100.0)
+            .unwrap()
+            .expect("worse at rung 1");
         assert!(stop.reason.contains("rung of step 1"), "{}", stop.reason);
         assert!(o.report(ids[1], 2, 1000.0).unwrap().is_none());
         let state = o.tell(ids[1], Told::Pruned).unwrap().state.clone();
@@ -688,18 +690,31 @@ mod tests {
                 reason,
             } => {
                 assert_eq!((*step, *objective, *loss), (2, 1000.0, Some(3.0)));
-                assert!(reason.starts_with("stopped at step 1: at the rung"), "{reason}");
+                assert!(
+                    reason.starts_with("stopped at step 1: at the rung"),
+                    "{reason}"
+                );
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(o.model_loss(ids[1]), Some(3.0), "a search's choice: its last value");
+        assert_eq!(
+            o.model_loss(ids[1]),
+            Some(3.0),
+            "a search's choice: its last value"
+        );
         o.set_pruned_runs(PrunedRuns::LeftOut);
         assert_eq!(o.model_loss(ids[1]), None);
         o.set_pruned_runs(PrunedRuns::Worst);
-        assert!(o.model_loss(ids[1]).unwrap() > 0.0, "worse than the success's 0");
+        assert!(
+            o.model_loss(ids[1]).unwrap() > 0.0,
+            "worse than the success's 0"
+        );
         // A trial without a report cannot be pruned; its state stays pending.
         let message = o.tell(ids[2], Told::Pruned).unwrap_err().to_string();
-        assert!(message.contains("reported no intermediate result"), "{message}");
+        assert!(
+            message.contains("reported no intermediate result"),
+            "{message}"
+        );
         assert_eq!(o.trials()[2].state, TrialState::Pending);
     }
 
@@ -707,9 +722,8 @@ mod tests {
     fn bad_reports_are_refused_with_what_to_do() {
         let mut o = optimizer(r#"{"search_type": "random"}"#, Some(1));
         let id = o.ask().unwrap().unwrap().id;
-        let error = |o: &mut Optimizer, id, step, value| {
-            o.report(id, step, value).unwrap_err().to_string()
-        };
+        let error =
+            |o: &mut Optimizer, id, step, value| o.report(id, step, value).unwrap_err().to_string();
         assert!(error(&mut o, id, 0, 1.0).contains("steps are whole numbers from 1"));
         assert!(error(&mut o, id, 1, f64::NAN).contains("not a finite number"));
         assert!(o.report(id, 3, 1.0).unwrap().is_none(), "the rule is off");

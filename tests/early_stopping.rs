@@ -142,6 +142,15 @@ fn median_rule_stops_runs_worse_than_the_finished_ones_and_records_them_pruned()
             "{figure} draws the pruned runs"
         );
     }
+    // The learning curves: every run's progress, the pruned ones apart with a mark where each
+    // stopped, the best run (q = 0, the first of the grid) on top.
+    let svg = std::fs::read_to_string(report.join("figures/learning_curves.svg")).unwrap();
+    assert!(svg.contains("Learning curves") && svg.contains("step"));
+    assert!(svg.contains("pruned (○: where it stopped)"), "{svg}");
+    assert!(svg.contains("best run (0)") && svg.contains("finished"));
+    assert_eq!(svg.matches("<circle").count(), 2, "one mark per pruned run");
+    assert!(report.join("figures/learning_curves.png").exists());
+    assert!(html.contains("learning_curves"), "the page shows it");
 }
 
 #[test]

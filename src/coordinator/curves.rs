@@ -238,10 +238,7 @@ mod tests {
         assert!(notes.is_empty());
         append(dir.path(), PROGRESS_FILE, "\"objective\": 0.25}\n");
         let (points, _) = reader.read(dir.path(), None);
-        assert_eq!(
-            points,
-            vec![point(2, 0.25)]
-        );
+        assert_eq!(points, vec![point(2, 0.25)]);
     }
 
     #[test]
@@ -254,10 +251,7 @@ mod tests {
             "epoch 1 done\n{\"step\": 0, \"objective\": 1}\n{\"step\": 2}\n{\"step\": 3, \"objective\": \"nan\"}\n{\"step\": 4, \"objective\": 0.1}\n{\"step\": 4, \"objective\": 0.05}\n{\"step\": 5.5, \"objective\": 0.1}\n",
         );
         let (points, notes) = reader.read(dir.path(), None);
-        assert_eq!(
-            points,
-            vec![point(4, 0.1)]
-        );
+        assert_eq!(points, vec![point(4, 0.1)]);
         assert_eq!(notes.len(), 6, "{notes:?}");
         assert!(
             notes[0].starts_with("progress.jsonl line 1: not a JSON object"),
@@ -290,13 +284,7 @@ mod tests {
         );
         let mut reader = ProgressReader::default();
         let (points, notes) = reader.read(dir.path(), Some(&pattern));
-        assert_eq!(
-            points,
-            vec![
-                point(1, 0.9),
-                point(3, 0.4)
-            ]
-        );
+        assert_eq!(points, vec![point(1, 0.9), point(3, 0.4)]);
         assert_eq!(notes.len(), 1);
         assert!(
             notes[0].contains("log.txt line 3") && notes[0].contains("\"oops\""),
@@ -320,9 +308,6 @@ mod tests {
             "{\"step\": 1, \"objective\": 3}\n",
         )
         .unwrap();
-        assert_eq!(
-            reader.read(dir.path(), None).0,
-            vec![point(1, 3.0)]
-        );
+        assert_eq!(reader.read(dir.path(), None).0, vec![point(1, 3.0)]);
     }
 }

@@ -86,7 +86,6 @@ impl Watcher {
     }
 }
 
-
 impl Coordinator {
     /// One loop step of early stopping: reads the progress of every run in flight and stops
     /// those the rule condemns.

@@ -1,7 +1,7 @@
 //! The coordinator and what it needs: the search definition, run outcomes, failure imputation,
 //! events for observers, and the test phase.
 
-mod curves;
+pub(crate) mod curves;
 pub mod definition;
 mod early_stop;
 mod elapsed;

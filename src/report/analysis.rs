@@ -62,6 +62,9 @@ pub struct Analysis {
     /// Run, CPU and GPU hours, and what early stopping saved.
     pub compute: crate::export::compute::Compute,
     pub runs: Vec<Run>,
+    /// The intermediate results of the runs that reported them (the latest
+    /// `curves::MAX_CURVES`).
+    pub curves: Vec<super::curves::LearningCurve>,
     pub importance: Option<Importance>,
     pub failures: Vec<FailureCount>,
     pub replicates: ReplicateAnalysis,
@@ -234,6 +237,11 @@ pub fn analyse(snapshot: &Snapshot, alpha: f64) -> Result<Analysis, crate::confi
         search.random_seed.unwrap_or(0),
     );
     let failures = failure_counts(&snapshot.combinations);
+    let curves = super::curves::learning_curves(
+        &snapshot.combinations,
+        std::path::Path::new(&snapshot.search_folder),
+        search.y_transformation,
+    );
     let replicates = replicate_analysis(&runs, &hyperparameters, alpha);
     let (recommendation, no_recommendation) = match recommend(&replicates, &hyperparameters, &model)
     {
@@ -251,6 +259,7 @@ pub fn analyse(snapshot: &Snapshot, alpha: f64) -> Result<Analysis, crate::confi
         summary: snapshot.summary.clone(),
         compute: snapshot.compute.clone(),
         runs,
+        curves,
         importance,
         failures,
         replicates,
