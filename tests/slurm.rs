@@ -242,6 +242,22 @@ fn a_gpu_run_gets_the_gpus_it_asks_for() {
     let rows = project.data_rows(0);
     assert_eq!(rows[0]["status"], "succeeded", "{rows:?}");
     assert_eq!(rows[0]["metric_gpus"], "2", "the job saw two GPUs");
+    // Slurm's accounting says what it allocated, and the GPU-hours follow from it.
+    let results = project
+        .hpsearch(&["results", "hp_search_0", "--format", "json"])
+        .ok();
+    let results: Value = serde_json::from_str(&results.stdout).expect("json");
+    assert_eq!(results[0]["gpus"], 2, "sacct's AllocTRES: {results}");
+    let snapshot: Value = serde_json::from_str(
+        &std::fs::read_to_string(project.search_dir(0).join("hp_search_state.json")).unwrap(),
+    )
+    .unwrap();
+    let compute = &snapshot["compute"];
+    let (gpu, run) = (compute["gpu_hours"].as_f64(), compute["run_hours"].as_f64());
+    assert!(
+        gpu.zip(run).is_some_and(|(g, r)| r > 0.0 && (g - 2.0 * r).abs() < 1e-9),
+        "{compute}"
+    );
 }
 
 #[test]

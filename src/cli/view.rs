@@ -230,6 +230,7 @@ pub fn results(search: &Path, top: Option<usize>, format: Format) -> Result<i32,
             "elapsed_seconds",
             "peak_memory_mb",
             "cpu_seconds",
+            "gpus",
             "steps",
             "folder",
         ]
@@ -293,6 +294,7 @@ pub fn results(search: &Path, top: Option<usize>, format: Format) -> Result<i32,
                     c.cpu_seconds
                         .map(|s| Value::from((s * 1000.0).round() / 1000.0)),
                 ),
+                optional(c.gpus.map(Value::from)),
                 optional(c.steps.map(Value::from)),
                 Value::from(paths.combination_dir(c.id).display().to_string()),
             ]);

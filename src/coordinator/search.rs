@@ -1107,6 +1107,7 @@ impl Coordinator {
             elapsed_seconds: ended.scheduler.elapsed_seconds,
             peak_memory_mb: status.as_ref().and_then(|s| s.peak_memory_mb),
             cpu_seconds: status.as_ref().and_then(|s| s.cpu_seconds),
+            gpus: ended.scheduler.gpus,
         };
         self.store.set_accounting(id, &accounting)?;
         Ok(())

@@ -90,6 +90,8 @@ pub struct Ended {
 pub struct SchedulerRecord {
     pub state: Option<String>,
     pub elapsed_seconds: Option<f64>,
+    /// The GPUs the scheduler allocated the job (Slurm: `gres/gpu` of sacct's AllocTRES).
+    pub gpus: Option<u64>,
 }
 
 /// A run known to the store from an earlier coordinator.

@@ -12,7 +12,8 @@ pub struct Compute {
     /// CPU time the runs' supervisors measured (wait4: user and system, children included);
     /// runs without a measure (in flight, lost) add nothing.
     pub cpu_hours: f64,
-    /// GPUs per run × run hours, for GPU jobs (`processor_type` GPU).
+    /// GPUs × run hours of GPU jobs (`processor_type` GPU): the GPUs Slurm's accounting says it
+    /// allocated each run, or those the job config asks for where it does not say.
     pub gpu_hours: f64,
     pub pruned_runs: u64,
     pub pruned_run_hours: f64,
@@ -49,7 +50,7 @@ impl Compute {
                 .filter(|s| s.is_finite() && *s >= 0.0)
                 .unwrap_or(0.0)
                 / 3600.0;
-            let gpu = gpus_per_run as f64 * run;
+            let gpu = c.gpus.unwrap_or(gpus_per_run) as f64 * run;
             total.run_hours += run;
             total.cpu_hours += cpu;
             total.gpu_hours += gpu;
@@ -201,6 +202,12 @@ mod tests {
             "{c:?}"
         );
         assert!(c.describe().unwrap().contains("GPU-hours"));
+
+        // What the scheduler allocated counts over what the config asked: run 0 got 4 GPUs.
+        let mut runs = runs;
+        runs[0].gpus = Some(4);
+        let c = Compute::of(&runs, 2, Some(20), 0.0);
+        assert!((c.gpu_hours - 7.4).abs() < 1e-9, "{c:?}");
     }
 
     #[test]

@@ -1148,6 +1148,7 @@ mod tests {
             steps: None,
             stop_step: None,
             cpu_seconds: None,
+            gpus: None,
         }
     }
 

@@ -183,6 +183,9 @@ pub struct Combination {
     /// CPU seconds the run used (user and system, its processes together), when measured.
     #[serde(default)]
     pub cpu_seconds: Option<f64>,
+    /// GPUs the scheduler allocated the run (Slurm's accounting), when it says.
+    #[serde(default)]
+    pub gpus: Option<u64>,
 }
 
 /// One run of the test phase: a chosen setting run once with `"phase": "test"` in input.json.

@@ -83,7 +83,7 @@ CREATE TABLE IF NOT EXISTS test_runs (
 
 /// Columns added after the first release, with their types: `open_writer` adds the ones an
 /// older database lacks, so searches started by an older hpsearch still resume.
-const ADDED_COLUMNS: [(&str, &str); 8] = [
+const ADDED_COLUMNS: [(&str, &str); 9] = [
     ("interruptions", "INTEGER NOT NULL DEFAULT 0"),
     ("replicate_of", "INTEGER"),
     ("scheduler_state", "TEXT"),
@@ -92,6 +92,7 @@ const ADDED_COLUMNS: [(&str, &str); 8] = [
     ("steps", "INTEGER"),
     ("stop_step", "INTEGER"),
     ("cpu_seconds", "REAL"),
+    ("gpus", "INTEGER"),
 ];
 
 /// A new combination, before the store gives it an id.
@@ -113,6 +114,8 @@ pub struct Accounting {
     pub peak_memory_mb: Option<f64>,
     /// CPU seconds of the run (its supervisor's wait4), when measured.
     pub cpu_seconds: Option<f64>,
+    /// GPUs the scheduler allocated the run.
+    pub gpus: Option<u64>,
 }
 
 /// How a run ended, as the coordinator records it.
@@ -380,13 +383,14 @@ impl Store {
 
     pub fn set_accounting(&self, id: u64, accounting: &Accounting) -> Result<(), StoreError> {
         self.write(
-                "UPDATE combinations SET scheduler_state = ?2, elapsed_seconds = ?3, peak_memory_mb = ?4, cpu_seconds = ?5 WHERE id = ?1",
+                "UPDATE combinations SET scheduler_state = ?2, elapsed_seconds = ?3, peak_memory_mb = ?4, cpu_seconds = ?5, gpus = ?6 WHERE id = ?1",
                 params![
                     id,
                     accounting.scheduler_state,
                     accounting.elapsed_seconds,
                     accounting.peak_memory_mb,
-                    accounting.cpu_seconds
+                    accounting.cpu_seconds,
+                    accounting.gpus
                 ],
             )
             .map_err(|e| self.err(e))?;
@@ -562,7 +566,7 @@ impl Store {
             .prepare_cached(&format!(
                 "SELECT id, state, search_type, point, params, previous_results_count, is_queued, job_id, pid, pid_start,
                  created_at, started_at, finished_at, attempts, objective, loss, failure_kind, failure_reason, metrics,
-                 replicate_of, scheduler_state, elapsed_seconds, peak_memory_mb, steps, stop_step, cpu_seconds
+                 replicate_of, scheduler_state, elapsed_seconds, peak_memory_mb, steps, stop_step, cpu_seconds, gpus
                  FROM combinations {tail}"
             ))
             .map_err(|e| self.err(e))?;
@@ -722,6 +726,7 @@ fn read_row(r: &Row) -> rusqlite::Result<(Combination, Vec<RowWarning>)> {
         steps: r.get(23)?,
         stop_step: r.get(24)?,
         cpu_seconds: r.get(25)?,
+        gpus: r.get(26)?,
     };
     Ok((combination, warnings))
 }

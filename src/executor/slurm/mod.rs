@@ -7,6 +7,7 @@
 //! PREEMPTED). Preempted and node-failed runs are submitted again, up to the profile's
 //! `max_resubmits`. `client` runs Slurm's commands; `job_script` writes what they submit.
 
+mod accounting;
 mod client;
 mod job_script;
 mod waves;
@@ -87,6 +88,8 @@ pub struct SlurmExecutor {
     last_poll: Option<Instant>,
     /// Run time of jobs as squeue or sacct last reported it, by job id.
     elapsed: BTreeMap<String, f64>,
+    /// GPUs Slurm allocated jobs that ended, as sacct reported them, by job id.
+    allocated_gpus: BTreeMap<String, u64>,
     pub calls: CallCounts,
     /// Set by the coordinator when a stop is asked for: a blocked Slurm command gives up.
     interrupt: Option<Arc<AtomicBool>>,
@@ -127,6 +130,7 @@ impl SlurmExecutor {
             jobs: BTreeMap::new(),
             last_poll: None,
             elapsed: BTreeMap::new(),
+            allocated_gpus: BTreeMap::new(),
             calls: CallCounts::default(),
             interrupt: None,
             down_since: None,
@@ -349,37 +353,6 @@ impl SlurmExecutor {
         )
     }
 
-    /// Slurm's final states of jobs, from accounting (empty when accounting is off).
-    fn accounting_states(&mut self, ids: &[String]) -> BTreeMap<String, (String, String)> {
-        if ids.is_empty() {
-            return BTreeMap::new();
-        }
-        self.calls.sacct += 1;
-        let Ok(out) = self.call(
-            Command::new("sacct").args([
-                "--noheader",
-                "--parsable2",
-                "--allocations",
-                "--format=JobID,State,ExitCode,Elapsed",
-                &format!("--jobs={}", ids.join(",")),
-            ]),
-            COMMAND_LIMIT,
-        ) else {
-            return BTreeMap::new();
-        };
-        out.lines()
-            .filter_map(|l| {
-                let mut parts = l.split('|');
-                let id = parts.next()?.to_string();
-                let state = parts.next()?.split_whitespace().next()?.to_string();
-                let exit = parts.next().unwrap_or("").to_string();
-                if let Some(seconds) = parts.next().and_then(parse_slurm_duration) {
-                    self.elapsed.insert(id.clone(), seconds);
-                }
-                Some((id, (state, exit)))
-            })
-            .collect()
-    }
 
     /// Why no node of the run's partition can ever take its request (memory, CPUs, GPUs), by
     /// `sinfo`, before the first sbatch; `None` when some node can, or sinfo does not answer
@@ -582,6 +555,12 @@ impl SlurmExecutor {
             .map(|j| j.job_id.clone())
             .collect();
         let accounting = self.accounting_states(&unknown);
+        let ended_ids: Vec<String> = gone
+            .iter()
+            .filter_map(|id| self.jobs.get(id))
+            .map(|j| j.job_id.clone())
+            .collect();
+        self.ask_gpu_allocations(&ended_ids);
         let mut ended = Vec::new();
         for id in gone {
             let Some(mut job) = self.jobs.remove(&id) else {
@@ -614,6 +593,7 @@ impl SlurmExecutor {
                     finished_at: crate::clock::now(),
                     scheduler: SchedulerRecord {
                         elapsed_seconds: self.elapsed.remove(&job.job_id),
+                        gpus: self.allocated_gpus.remove(&job.job_id),
                         state,
                     },
                 }),
@@ -641,6 +621,7 @@ impl SlurmExecutor {
                         scheduler: SchedulerRecord {
                             state: Some(why),
                             elapsed_seconds: self.elapsed.remove(&job.job_id),
+                            gpus: self.allocated_gpus.remove(&job.job_id),
                         },
                     }),
                 },
@@ -822,6 +803,10 @@ impl Executor for SlurmExecutor {
                         scheduler: SchedulerRecord {
                             state,
                             elapsed_seconds: self.elapsed.remove(&job_id),
+                            gpus: {
+                                self.ask_gpu_allocations(std::slice::from_ref(&job_id));
+                                self.allocated_gpus.remove(&job_id)
+                            },
                         },
                     }),
                     Verdict::Resubmit(_) => Adoption::NeverStarted,
