@@ -232,7 +232,7 @@ fn max_active_points_bounds_the_jobs_queued_or_running() {
 fn a_gpu_run_gets_the_gpus_it_asks_for() {
     require_slurm();
     let project = slurm_project(
-        "#!/bin/sh\nn=$(echo \"${CUDA_VISIBLE_DEVICES:-}\" | tr ',' '\\n' | grep -c .)\necho \"{\\\"objective\\\": 1, \\\"gpus\\\": $n}\" > output.json\n",
+        "#!/bin/sh\nsleep 1.5\nn=$(echo \"${CUDA_VISIBLE_DEVICES:-}\" | tr ',' '\\n' | grep -c .)\necho \"{\\\"objective\\\": 1, \\\"gpus\\\": $n}\" > output.json\n",
         one_param(),
         json!({"search_type": "random", "max_suggestions": 1, "y_transformation": "none"}),
     );
@@ -242,7 +242,8 @@ fn a_gpu_run_gets_the_gpus_it_asks_for() {
     let rows = project.data_rows(0);
     assert_eq!(rows[0]["status"], "succeeded", "{rows:?}");
     assert_eq!(rows[0]["metric_gpus"], "2", "the job saw two GPUs");
-    // Slurm's accounting says what it allocated, and the GPU-hours follow from it.
+    // Slurm's accounting says what it allocated, and the GPU-hours follow from it (the run
+    // sleeps past Slurm's one-second resolution of its run time).
     let results = project
         .hpsearch(&["results", "hp_search_0", "--format", "json"])
         .ok();
@@ -255,7 +256,8 @@ fn a_gpu_run_gets_the_gpus_it_asks_for() {
     let compute = &snapshot["compute"];
     let (gpu, run) = (compute["gpu_hours"].as_f64(), compute["run_hours"].as_f64());
     assert!(
-        gpu.zip(run).is_some_and(|(g, r)| r > 0.0 && (g - 2.0 * r).abs() < 1e-9),
+        gpu.zip(run)
+            .is_some_and(|(g, r)| r > 0.0 && (g - 2.0 * r).abs() < 1e-9),
         "{compute}"
     );
 }

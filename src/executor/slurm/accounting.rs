@@ -8,7 +8,10 @@ use std::process::Command;
 
 impl SlurmExecutor {
     /// Slurm's final states of jobs, from accounting (empty when accounting is off).
-    pub(super) fn accounting_states(&mut self, ids: &[String]) -> BTreeMap<String, (String, String)> {
+    pub(super) fn accounting_states(
+        &mut self,
+        ids: &[String],
+    ) -> BTreeMap<String, (String, String)> {
         if ids.is_empty() {
             return BTreeMap::new();
         }
@@ -98,8 +101,14 @@ mod tests {
 
     #[test]
     fn the_gpus_of_a_tres_list() {
-        assert_eq!(gpus_in_tres("billing=2,cpu=2,gres/gpu=2,mem=1G,node=1"), Some(2));
-        assert_eq!(gpus_in_tres("cpu=4,gres/gpu:a100=1,gres/gpu:v100=2,node=1"), Some(3));
+        assert_eq!(
+            gpus_in_tres("billing=2,cpu=2,gres/gpu=2,mem=1G,node=1"),
+            Some(2)
+        );
+        assert_eq!(
+            gpus_in_tres("cpu=4,gres/gpu:a100=1,gres/gpu:v100=2,node=1"),
+            Some(3)
+        );
         assert_eq!(gpus_in_tres("cpu=4,gres/gpu=3,gres/gpu:a100=3"), Some(3));
         assert_eq!(gpus_in_tres("cpu=1,mem=500M,node=1"), None);
         assert_eq!(gpus_in_tres(""), None);

@@ -353,7 +353,6 @@ impl SlurmExecutor {
         )
     }
 
-
     /// Why no node of the run's partition can ever take its request (memory, CPUs, GPUs), by
     /// `sinfo`, before the first sbatch; `None` when some node can, or sinfo does not answer
     /// (then sbatch itself decides). Checked once per coordinator.
