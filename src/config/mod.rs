@@ -1,6 +1,7 @@
 //! The three config files of a search, validated into checked types before anything runs.
 
 pub mod cluster;
+pub mod conditions;
 pub mod duplicates;
 pub mod early_stopping;
 pub mod error;

@@ -67,7 +67,9 @@ impl ModelConfig {
         Self::from_map(file, map)
     }
 
-    pub fn from_map(file: &Path, variables: Map<String, Value>) -> Result<Self, ConfigError> {
+    pub fn from_map(file: &Path, mut variables: Map<String, Value>) -> Result<Self, ConfigError> {
+        // The forbidden combinations are the search's, not a variable of the script.
+        let forbidden = variables.remove(super::conditions::FORBIDDEN);
         let mut hyperparameters = Vec::new();
         let mut notes = Vec::new();
         let mut warnings = Vec::new();
@@ -114,12 +116,33 @@ impl ModelConfig {
                 "mark at least one variable as a hyperparameter, e.g. \"lr\": {\"type\": \"continuous\", \"domain\": [1e-5, 1e-1], \"transformation\": \"log\"}",
             ));
         }
+        let tree =
+            super::conditions::read_tree(file, &hyperparameters, &variables, forbidden.as_ref())?;
         Ok(ModelConfig {
             variables,
-            space: Space::new(hyperparameters),
+            space: Space::with_tree(hyperparameters, tree),
             notes,
             warnings,
         })
+    }
+}
+
+impl ModelConfig {
+    /// What a run's input.json holds of the model config for a combination's values: every
+    /// fixed variable, and the value of each active hyperparameter (an inactive one is left
+    /// out), in the file's order; `save_folder` is the caller's.
+    pub fn input_values(&self, params: &Map<String, Value>) -> Map<String, Value> {
+        self.variables
+            .iter()
+            .filter(|(name, _)| name.as_str() != SAVE_FOLDER)
+            .filter_map(|(name, value)| {
+                if self.space.names().any(|h| h == name) {
+                    params.get(name).map(|v| (name.clone(), v.clone()))
+                } else {
+                    Some((name.clone(), value.clone()))
+                }
+            })
+            .collect()
     }
 }
 
@@ -154,6 +177,8 @@ fn parse_hyperparameter(
 ) -> Result<(Hyperparameter, HyperparameterNotes), ConfigError> {
     let mut f = Fields::new(file, name, spec);
     let unit = f.string("unit")?.map(str::to_string);
+    // Read with every hyperparameter known (`conditions::read_tree`).
+    let _ = f.get("condition");
     let kind = f.choice("type", &KINDS)?.ok_or_else(|| {
         f.error(
             "type",

@@ -815,16 +815,7 @@ impl Coordinator {
             .combination(id)
             .map(|c| c.params.clone())
             .unwrap_or_default();
-        let mut input = serde_json::Map::new();
-        for (name, value) in &self.definition.model.variables {
-            if name == SAVE_FOLDER {
-                continue;
-            }
-            input.insert(
-                name.clone(),
-                params.get(name).cloned().unwrap_or_else(|| value.clone()),
-            );
-        }
+        let mut input = self.definition.model.input_values(&params);
         input.insert(
             SAVE_FOLDER.to_string(),
             Value::String(folder.display().to_string()),

@@ -49,13 +49,7 @@ impl Coordinator {
         let number = self.store.test_runs()?.len() as u64;
         let folder = self.paths.test_run_dir(number);
         std::fs::create_dir_all(&folder).map_err(|e| CoordinatorError::io(&folder, e))?;
-        let mut input = Map::new();
-        for (name, value) in &self.definition.model.variables {
-            if name != SAVE_FOLDER {
-                let value = combination.params.get(name).unwrap_or(value);
-                input.insert(name.clone(), value.clone());
-            }
-        }
+        let mut input = self.definition.model.input_values(&combination.params);
         input.insert(
             SAVE_FOLDER.into(),
             Value::String(folder.display().to_string()),

@@ -3,6 +3,8 @@
 mod hyperparameter;
 #[allow(clippy::module_inception)]
 mod space;
+mod tree;
 
 pub use hyperparameter::{Domain, Hyperparameter, Transformation};
 pub use space::Space;
+pub use tree::{same_value, Condition, Tree};

@@ -1,16 +1,82 @@
 //! The search space: the hyperparameters in the model config's order, and whole combinations.
+//!
+//! In a conditional space (`Tree`) a combination holds only its active hyperparameters: an
+//! inactive one is left out of the decoded values and sits at `INACTIVE` in the unit cube, so two
+//! points that differ only where it does not matter are one combination, and a model of the
+//! flattened cube sees one value for "not used".
 
 use super::hyperparameter::Hyperparameter;
+use super::tree::{same_value, Tree};
 use serde_json::{Map, Value};
+
+/// Where an inactive hyperparameter sits in the unit cube.
+pub const INACTIVE: f64 = 0.5;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Space {
     hyperparameters: Vec<Hyperparameter>,
+    tree: Tree,
 }
 
 impl Space {
     pub fn new(hyperparameters: Vec<Hyperparameter>) -> Self {
-        Space { hyperparameters }
+        let tree = Tree::flat(hyperparameters.len());
+        Space {
+            hyperparameters,
+            tree,
+        }
+    }
+
+    /// A space with conditions and forbidden combinations (checked by the caller: indices in
+    /// range, `order` a topological order).
+    pub fn with_tree(hyperparameters: Vec<Hyperparameter>, tree: Tree) -> Self {
+        Space {
+            hyperparameters,
+            tree,
+        }
+    }
+
+    pub fn tree(&self) -> &Tree {
+        &self.tree
+    }
+
+    /// Whether some hyperparameter is active only under a condition.
+    pub fn is_conditional(&self) -> bool {
+        self.tree.has_conditions()
+    }
+
+    /// Which hyperparameters of a unit-cube point are active.
+    pub fn active(&self, point: &[f64]) -> Vec<bool> {
+        self.tree
+            .active(|i| self.hyperparameters[i].decode(point.get(i).copied().unwrap_or(INACTIVE)))
+    }
+
+    /// The point with its inactive hyperparameters at `INACTIVE` (the point itself in a space
+    /// without conditions).
+    pub fn deactivate(&self, point: &[f64]) -> Vec<f64> {
+        if !self.is_conditional() {
+            return point.to_vec();
+        }
+        self.active(point)
+            .into_iter()
+            .zip(point)
+            .map(|(on, u)| if on { *u } else { INACTIVE })
+            .collect()
+    }
+
+    /// Whether a point is one of the forbidden combinations.
+    pub fn is_forbidden(&self, point: &[f64]) -> bool {
+        if self.tree.forbidden.is_empty() {
+            return false;
+        }
+        let values = self.decode(point);
+        self.tree.forbidden.iter().any(|clause| {
+            clause.iter().all(|(i, value)| {
+                values
+                    .get(&self.hyperparameters[*i].name)
+                    .is_some_and(|v| same_value(v, value))
+            })
+        })
     }
 
     /// `d` linear continuous hyperparameters `x0`, `x1`, ... on [0, 1]: the space of the
@@ -43,31 +109,48 @@ impl Space {
         self.hyperparameters.iter().map(|h| h.name.as_str())
     }
 
-    /// The hyperparameter values a unit-cube point stands for, by name, in the config's order.
+    /// The values of a unit-cube point's active hyperparameters, by name, in the config's order.
     pub fn decode(&self, point: &[f64]) -> Map<String, Value> {
+        let active = self.active(point);
         self.hyperparameters
             .iter()
             .zip(point)
-            .map(|(h, u)| (h.name.clone(), h.decode(*u)))
+            .zip(active)
+            .filter(|(_, on)| *on)
+            .map(|((h, u), _)| (h.name.clone(), h.decode(*u)))
             .collect()
     }
 
-    /// The unit-cube point of a combination; `None` if a value is missing or outside its domain.
+    /// The unit-cube point of a combination; `None` if a value is outside its domain, or an
+    /// active hyperparameter has none. Values of inactive hyperparameters are ignored.
     pub fn encode(&self, values: &Map<String, Value>) -> Option<Vec<f64>> {
-        self.hyperparameters
+        let point: Vec<f64> = self
+            .hyperparameters
             .iter()
-            .map(|h| values.get(&h.name).and_then(|v| h.encode(v)))
-            .collect()
+            .map(|h| match values.get(&h.name) {
+                Some(v) => h.encode(v),
+                None if self.is_conditional() => Some(f64::NAN),
+                None => None,
+            })
+            .collect::<Option<_>>()?;
+        let active = self.active(&point);
+        if point.iter().zip(&active).any(|(u, on)| *on && u.is_nan()) {
+            return None;
+        }
+        Some(self.deactivate(&point))
     }
 
-    /// The canonical point of a unit-cube point: what it decodes to, encoded again. Two points
-    /// with the same canonical point run the same combination.
+    /// The canonical point of a unit-cube point: what it decodes to, encoded again (inactive
+    /// hyperparameters at `INACTIVE`). Two points with the same canonical point run the same
+    /// combination.
     pub fn canonical(&self, point: &[f64]) -> Vec<f64> {
-        self.hyperparameters
+        let snapped: Vec<f64> = self
+            .hyperparameters
             .iter()
             .zip(point)
             .map(|(h, u)| h.encode(&h.decode(*u)).unwrap_or(*u))
-            .collect()
+            .collect();
+        self.deactivate(&snapped)
     }
 
     /// A key that is equal for two points exactly when they run the same combination.

@@ -901,7 +901,10 @@ impl Strategy for BoptStrategy {
             .into_iter()
             .map(|(s, p)| (s, space.canonical(&p)))
             .find(|(s, p)| {
-                s.is_finite() && !existing.contains(&space.combination_key(p)) && !too_close(p)
+                s.is_finite()
+                    && !existing.contains(&space.combination_key(p))
+                    && !too_close(p)
+                    && !space.is_forbidden(p)
             })
             .map(|(_, p)| p);
         Ok(Some(match chosen {

@@ -80,14 +80,16 @@ pub trait Strategy: Send {
     }
 }
 
-/// The strategy a search config asks for.
+/// The strategy a search config asks for, held to the space's tree (inactive hyperparameters
+/// at one value, no forbidden combination).
 pub fn build(config: &SearchConfig) -> Box<dyn Strategy> {
     let n = config.num_grid_points_per_hyperparameter as usize;
-    match config.search_type {
+    let inner: Box<dyn Strategy> = match config.search_type {
         SearchType::Line => Box::new(super::LineStrategy::new(n)),
         SearchType::Grid => Box::new(super::GridStrategy::new(n)),
         SearchType::Random => Box::new(super::RandomStrategy),
         SearchType::Sobol => Box::new(super::SobolStrategy),
         SearchType::Bopt => Box::new(super::BoptStrategy::new(config)),
-    }
+    };
+    Box::new(super::constrained::Constrained::new(inner))
 }

@@ -14,8 +14,23 @@ impl GridStrategy {
         }
     }
 
-    /// Every grid point, first hyperparameter slowest, as a user reading the table expects.
+    /// Every valid grid combination once, first hyperparameter slowest, as a user reading the
+    /// table expects: in a conditional space the product's points that differ only in inactive
+    /// hyperparameters are one combination (its first), and forbidden ones are left out.
     pub fn points(&self, space: &Space) -> Vec<Vec<f64>> {
+        let product = self.product(space);
+        if !space.is_conditional() && space.tree().forbidden.is_empty() {
+            return product;
+        }
+        let mut seen = std::collections::HashSet::new();
+        product
+            .into_iter()
+            .filter(|p| !space.is_forbidden(p) && seen.insert(space.combination_key(p)))
+            .map(|p| space.deactivate(&p))
+            .collect()
+    }
+
+    fn product(&self, space: &Space) -> Vec<Vec<f64>> {
         let axes: Vec<Vec<f64>> = space
             .hyperparameters()
             .iter()
@@ -57,6 +72,9 @@ impl Strategy for GridStrategy {
     }
 
     fn size(&self, space: &Space) -> Option<u64> {
+        if space.is_conditional() || !space.tree().forbidden.is_empty() {
+            return Some(self.points(space).len() as u64);
+        }
         Some(
             space
                 .hyperparameters()

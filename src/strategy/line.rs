@@ -22,9 +22,11 @@ impl LineStrategy {
         let base: Vec<f64> = space.hyperparameters().iter().map(|h| h.middle()).collect();
         let mut seen = HashSet::new();
         let mut points = Vec::new();
+        // In a conditional space a line of an inactive hyperparameter is the base again (left
+        // out as a duplicate); forbidden combinations are left out.
         let mut push = |p: Vec<f64>| {
-            if seen.insert(space.combination_key(&p)) {
-                points.push(p);
+            if !space.is_forbidden(&p) && seen.insert(space.combination_key(&p)) {
+                points.push(space.deactivate(&p));
             }
         };
         push(base.clone());

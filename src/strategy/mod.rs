@@ -5,6 +5,7 @@
 //! exactly what the old one would have.
 
 pub mod bopt;
+mod constrained;
 mod contract;
 mod grid;
 mod line;
