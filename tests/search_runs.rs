@@ -379,10 +379,16 @@ fn scripts_in_shell_perl_and_python_run_through_the_templates() {
     for (i, (environment, script)) in languages.iter().enumerate() {
         let job = json!({"environment_path": environment, "script_path": script, "time": 0.1});
         std::fs::write(dir.join("job_config.json"), job.to_string()).unwrap();
-        std::fs::write(dir.join("search_config.json"), json!({"search_type": "random", "max_suggestions": 3, "max_active_points": 3, "y_transformation": "none"}).to_string()).unwrap();
+        // Seeded so that both branches of the conditional dropout come up.
+        std::fs::write(dir.join("search_config.json"), json!({"search_type": "random", "max_suggestions": 8, "max_active_points": 4, "y_transformation": "none", "random_seed": 1}).to_string()).unwrap();
         project.hpsearch(&["run", "proj"]).ok();
         let rows = project.data_rows_in("proj", i as u64);
-        assert_eq!(rows.len(), 3, "{script}");
+        assert_eq!(rows.len(), 8, "{script}");
+        assert!(
+            rows.iter().any(|r| r["dropout"].is_empty())
+                && rows.iter().any(|r| !r["dropout"].is_empty()),
+            "{script}: both branches: {rows:?}"
+        );
         for row in rows {
             assert_eq!(
                 row["status"], "succeeded",
@@ -392,8 +398,12 @@ fn scripts_in_shell_perl_and_python_run_through_the_templates() {
             let objective: f64 = row["objective"].parse().unwrap();
             let lr: f64 = row["learning_rate"].parse().unwrap();
             let layers: f64 = row["num_layers"].parse().unwrap();
+            // dropout is conditional: there (and read) with 2 or more layers only.
+            assert_eq!(row["dropout"].is_empty(), layers < 2.0, "{script}: {row:?}");
+            let dropout = row["dropout"].parse::<f64>().map_or(0.0, |d| 0.2 * (d - 0.1).powi(2));
             let expected = (lr.log10() + 3.0).powi(2)
                 + 0.1 * (layers - 3.0).powi(2)
+                + dropout
                 + if row["activation"] == "tanh" {
                     0.05
                 } else {

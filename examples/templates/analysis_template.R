@@ -52,6 +52,9 @@ config <- read_flat_json(args[1])
 learning_rate <- config$learning_rate  # continuous hyperparameter
 num_layers <- config$num_layers        # discrete hyperparameter
 activation <- config$activation        # categorical hyperparameter
+# A conditional hyperparameter ("condition" in model_config.json) is in input.json only when
+# its condition holds: dropout only with 2 or more layers.
+dropout <- config$dropout              # NULL when inactive
 epochs <- config$epochs                # fixed value
 save_folder <- config$save_folder
 
@@ -68,6 +71,7 @@ phase <- if (is.null(config$phase)) "validation" else config$phase
 #    scores are clearly worse than other runs' at the same epoch.
 final <- (log10(learning_rate) + 3)^2 + 0.1 * (num_layers - 3)^2
 if (identical(activation, "tanh")) final <- final + 0.05
+if (!is.null(dropout)) final <- final + 0.2 * (dropout - 0.1)^2
 for (epoch in seq_len(epochs)) {
   objective <- final + (1 / epoch - 1 / epochs)  # the toy improves each epoch
   cat(sprintf('{"step": %d, "objective": %.17g}\n', epoch, objective),

@@ -30,6 +30,9 @@ close($in);
 my $learning_rate = $config->{learning_rate};  # continuous hyperparameter
 my $num_layers    = $config->{num_layers};     # discrete hyperparameter
 my $activation    = $config->{activation};     # categorical hyperparameter
+# A conditional hyperparameter ("condition" in model_config.json) is in input.json only when
+# its condition holds: dropout only with 2 or more layers.
+my $dropout       = $config->{dropout};        # undef when inactive
 my $epochs        = $config->{epochs};         # fixed value
 my $save_folder   = $config->{save_folder};
 
@@ -46,6 +49,7 @@ my $phase = $config->{phase} // 'validation';
 #    scores are clearly worse than other runs' at the same epoch.
 my $final = (log($learning_rate) / log(10) + 3)**2 + 0.1 * ($num_layers - 3)**2;
 $final += 0.05 if $activation eq 'tanh';
+$final += 0.2 * ($dropout - 0.1)**2 if defined $dropout;
 my $objective = $final;
 open(my $progress, '>>', "$save_folder/progress.jsonl") or die "cannot write progress: $!\n";
 $progress->autoflush(1);

@@ -46,6 +46,9 @@ config = read_input()
 learning_rate = float(config["learning_rate"])  # continuous hyperparameter
 num_layers = int(config["num_layers"])          # discrete hyperparameter
 activation = config["activation"]               # categorical hyperparameter
+# A conditional hyperparameter ("condition" in model_config.json) is in input.json only when
+# its condition holds: dropout only with 2 or more layers.
+dropout = config.get("dropout")                 # None when inactive
 epochs = int(config["epochs"])                  # fixed value
 
 # "phase" is absent or "validation" during the search and "test" for the final (run by `hpsearch test SEARCH`)
@@ -61,6 +64,8 @@ phase = config.get("phase", "validation")
 final = (math.log10(learning_rate) + 3) ** 2 + 0.1 * (num_layers - 3) ** 2
 if activation == "tanh":
     final += 0.05
+if dropout is not None:
+    final += 0.2 * (float(dropout) - 0.1) ** 2
 objective = float("nan")
 for epoch in range(1, epochs + 1):
     objective = final + (1.0 / epoch - 1.0 / epochs)  # the toy improves each epoch

@@ -40,6 +40,9 @@ json_string() {
 learning_rate=$(json_number learning_rate)  # continuous hyperparameter
 num_layers=$(json_number num_layers)        # discrete hyperparameter
 activation=$(json_string activation)        # categorical hyperparameter
+# A conditional hyperparameter ("condition" in model_config.json) is in input.json only when
+# its condition holds: dropout only with 2 or more layers.
+dropout=$(json_number dropout)              # empty when inactive
 epochs=$(json_number epochs)                # fixed value
 save_folder=$(json_string save_folder)
 
@@ -65,9 +68,11 @@ fi
 #      printf '{"step": %d, "objective": %s}\n' "$epoch" "$score" >> "$save_folder/progress.jsonl"
 # 3. Write the result. Keep "objective"; add any other numeric keys you like.
 awk -v lr="$learning_rate" -v nl="$num_layers" -v act="$activation" -v epochs="${epochs:-1}" \
+    -v dropout="$dropout" \
     -v progress="$save_folder/progress.jsonl" 'BEGIN {
   final = (log(lr) / log(10) + 3) ^ 2 + 0.1 * (nl - 3) ^ 2
   if (act == "tanh") final += 0.05
+  if (dropout != "") final += 0.2 * (dropout - 0.1) ^ 2
   for (epoch = 1; epoch <= epochs; epoch++) {
     obj = final + (1 / epoch - 1 / epochs)  # the toy improves each epoch
     printf "{\"step\": %d, \"objective\": %.17g}\n", epoch, obj >> progress
