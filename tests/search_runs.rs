@@ -400,7 +400,9 @@ fn scripts_in_shell_perl_and_python_run_through_the_templates() {
             let layers: f64 = row["num_layers"].parse().unwrap();
             // dropout is conditional: there (and read) with 2 or more layers only.
             assert_eq!(row["dropout"].is_empty(), layers < 2.0, "{script}: {row:?}");
-            let dropout = row["dropout"].parse::<f64>().map_or(0.0, |d| 0.2 * (d - 0.1).powi(2));
+            let dropout = row["dropout"]
+                .parse::<f64>()
+                .map_or(0.0, |d| 0.2 * (d - 0.1).powi(2));
             let expected = (lr.log10() + 3.0).powi(2)
                 + 0.1 * (layers - 3.0).powi(2)
                 + dropout

@@ -497,13 +497,23 @@ fn importance(space: &Space, combinations: &[Combination], seed: u64) -> Option<
     if data.len() < 4 {
         return None;
     }
+    // What the results cover of each hyperparameter: the runs where it was active (in a
+    // conditional space an inactive one sits at one value that says nothing of it).
     let coverages: Vec<Coverage> = {
-        let points: Vec<&[f64]> = data.iter().map(|(p, _)| p.as_slice()).collect();
+        let actives: Vec<Vec<bool>> = data.iter().map(|(p, _)| space.active(p)).collect();
         space
             .hyperparameters()
             .iter()
             .enumerate()
-            .map(|(d, h)| coverage(h, &points, d))
+            .map(|(d, h)| {
+                let points: Vec<&[f64]> = data
+                    .iter()
+                    .zip(&actives)
+                    .filter(|(_, on)| on[d])
+                    .map(|((p, _), _)| p.as_slice())
+                    .collect();
+                coverage(h, &points, d)
+            })
             .collect()
     };
     let successful = data.len();
@@ -557,6 +567,10 @@ fn importance(space: &Space, combinations: &[Combination], seed: u64) -> Option<
             for base in &background {
                 let mut p = base.clone();
                 p[d] = *u;
+                // A valid point of a conditional space: a child is set only where it is active,
+                // and a parent's value switches its branch on or off (its effect includes the
+                // branch's).
+                let p = space.deactivate(&p);
                 let (pm, ps) = predict(&p);
                 if cover.estimated.get(j).copied().unwrap_or(false) {
                     every.push(pm);
