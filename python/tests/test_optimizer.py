@@ -248,3 +248,28 @@ def test_without_a_rule_reports_never_stop_a_trial():
         assert not any(optimizer.report(trial, step, 10.0 * trial["x"] + step)
                        for step in range(1, 6))
         optimizer.tell(trial, 10.0 * trial["x"])
+
+
+def test_a_conditional_space_gives_only_the_active_hyperparameters():
+    space = {"optimizer": {"type": "categorical", "domain": ["sgd", "adam"]},
+             "momentum": {"type": "continuous", "domain": [0, 0.99],
+                          "condition": {"optimizer": ["sgd"]}},
+             "beta1": {"type": "continuous", "domain": [0.8, 0.999],
+                       "condition": {"optimizer": ["adam"]}},
+             "layers": {"type": "integer", "domain": [1, 3]},
+             "forbidden": [{"optimizer": "adam", "layers": 1}]}
+    optimizer = hpsearch.Optimizer(space, {"search_type": "random", "y_transformation": "none"},
+                                   seed=3)
+    seen = set()
+    for _ in range(40):
+        trial = optimizer.ask()
+        branch = trial["optimizer"]
+        expected = {"optimizer", "layers", "momentum" if branch == "sgd" else "beta1"}
+        assert set(trial.params) == expected, trial.params
+        assert not (branch == "adam" and trial["layers"] == 1), "forbidden"
+        seen.add(branch)
+        optimizer.tell(trial, trial.params.get("momentum", 0.5))
+    assert seen == {"sgd", "adam"}
+    with pytest.raises(ValueError, match="momentum.condition.optimiser"):
+        hpsearch.Optimizer({**space, "momentum": {**space["momentum"],
+                                                 "condition": {"optimiser": ["sgd"]}}})
