@@ -338,6 +338,8 @@ def run_smac(problem, budget, seed):
 
 METHODS = {
     "hp_tree": lambda p, b, s: run_hpsearch(p, b, s, "bopt", True),
+    # The same call: the records of a build whose GP features mark inactive hyperparameters.
+    "hp_tree_indicators": lambda p, b, s: run_hpsearch(p, b, s, "bopt", True),
     "hp_flat": lambda p, b, s: run_hpsearch(p, b, s, "bopt", False),
     "hp_random": lambda p, b, s: run_hpsearch(p, b, s, "random", True),
     "optuna_tpe": lambda p, b, s: run_optuna(p, b, s, "tpe"),

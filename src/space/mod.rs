@@ -6,5 +6,5 @@ mod space;
 mod tree;
 
 pub use hyperparameter::{Domain, Hyperparameter, Transformation};
-pub use space::Space;
+pub use space::{Space, INACTIVE};
 pub use tree::{same_value, Condition, Tree};
