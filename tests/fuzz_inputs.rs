@@ -353,6 +353,9 @@ fn valid_model() -> Value {
                "unit": "1/s", "simpler": "lower"},
         "n": {"type": "discrete", "domain": [1, 2, 4, 8], "transformation": "linear"},
         "act": {"type": "categorical", "domain": ["relu", "tanh", null], "simpler": "first"},
+        "momentum": {"type": "continuous", "domain": [0, 1], "condition": {"act": ["relu"]}},
+        "k": {"type": "integer", "domain": [1, 4], "condition": {"n": {"min": 2, "max": 8}, "act": ["relu", null]}},
+        "forbidden": [{"act": "tanh", "n": 8}],
         "fixed": "kept",
         "nested": {"a": [1, 2], "b": {"c": true}}
     })
@@ -425,6 +428,7 @@ fn exercise_space(model: &ModelConfig) {
     let space = &model.space;
     for u in [0.0, 1e-12, 0.5, 0.999_999, 1.0, -1.0, 2.0, f64::NAN] {
         let point = vec![u; space.dims()];
+        let _ = (space.active(&point), space.is_forbidden(&point));
         let canonical = space.canonical(&point);
         let values = space.decode(&canonical);
         let _ = space.encode(&values);
