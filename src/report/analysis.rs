@@ -730,7 +730,13 @@ pub fn replicate_analysis(
             ss += sd * sd * (g.n - 1) as f64;
             df += g.n - 1;
         }
-        g.complexity = complexity(point, hyperparameters);
+        // Over the setting's active hyperparameters: an inactive one (absent from its params)
+        // sits at a placeholder that says nothing of the model's complexity.
+        let active: Vec<bool> = hyperparameters
+            .iter()
+            .map(|h| g.params.contains_key(&h.name))
+            .collect();
+        g.complexity = complexity(point, hyperparameters, &active);
     }
     let mut groups: Vec<SettingGroup> = groups.into_iter().map(|(g, _, _)| g).collect();
     groups.sort_by(|a, b| a.mean.total_cmp(&b.mean).then(a.id.cmp(&b.id)));
@@ -857,12 +863,19 @@ fn power_sentence(groups: &[SettingGroup], sigma: f64, factor: f64, alpha: f64) 
     }
 }
 
-/// Mean position towards the complex end over the hyperparameters marked `simpler`: 0 at the
-/// simpler end of the domain (the first listed category), 1 at the other.
-fn complexity(point: &[f64], hyperparameters: &[HyperparameterInfo]) -> Option<f64> {
+/// Mean position towards the complex end over the active hyperparameters marked `simpler`: 0
+/// at the simpler end of the domain (the first listed category), 1 at the other.
+fn complexity(
+    point: &[f64],
+    hyperparameters: &[HyperparameterInfo],
+    active: &[bool],
+) -> Option<f64> {
     let scores: Vec<f64> = hyperparameters
         .iter()
         .zip(point)
+        .zip(active)
+        .filter(|(_, on)| **on)
+        .map(|(pair, _)| pair)
         .filter_map(|(h, u)| {
             let k = h.categories.len();
             let u = if h.kind == "categorical" && k > 1 {
@@ -1099,9 +1112,15 @@ mod tests {
         h.kind = "categorical";
         h.categories = vec!["a".into(), "b".into(), "c".into()];
         let slice_centre = |i: f64| (i + 0.5) / 3.0;
-        assert_eq!(complexity(&[slice_centre(0.0)], &[h.clone()]), Some(0.0));
-        assert_eq!(complexity(&[slice_centre(1.0)], &[h.clone()]), Some(0.5));
-        assert_eq!(complexity(&[slice_centre(2.0)], &[h]), Some(1.0));
+        assert_eq!(
+            complexity(&[slice_centre(0.0)], &[h.clone()], &[true]),
+            Some(0.0)
+        );
+        assert_eq!(
+            complexity(&[slice_centre(1.0)], &[h.clone()], &[true]),
+            Some(0.5)
+        );
+        assert_eq!(complexity(&[slice_centre(2.0)], &[h], &[true]), Some(1.0));
     }
 
     /// An additive function of two inputs, one ten times stronger: its main effects explain
@@ -1286,8 +1305,20 @@ mod tests {
     fn complexity_follows_the_marked_direction() {
         let lower = [info("x", Some(Simpler::Lower))];
         let higher = [info("x", Some(Simpler::Higher))];
-        assert_eq!(complexity(&[0.25], &lower), Some(0.25));
-        assert_eq!(complexity(&[0.25], &higher), Some(0.75));
-        assert_eq!(complexity(&[0.25], &[info("x", None)]), None);
+        assert_eq!(complexity(&[0.25], &lower, &[true]), Some(0.25));
+        assert_eq!(complexity(&[0.25], &higher, &[true]), Some(0.75));
+        assert_eq!(complexity(&[0.25], &[info("x", None)], &[true]), None);
+    }
+
+    #[test]
+    fn complexity_counts_only_the_active_hyperparameters() {
+        let marked = [
+            info("layers", Some(Simpler::Lower)),
+            info("width", Some(Simpler::Lower)),
+        ];
+        // A setting without `width` (inactive) is as complex as its layers say, not pulled to
+        // the middle by the placeholder.
+        assert_eq!(complexity(&[0.0, 0.5], &marked, &[true, false]), Some(0.0));
+        assert_eq!(complexity(&[0.0, 0.5], &marked, &[true, true]), Some(0.25));
     }
 }
