@@ -11,7 +11,8 @@ Problems (each a tree written once, in `TREES`, from which every tool's space is
 
 - `cash_digits`: choose the model and its hyperparameters on scikit-learn's bundled digits
   (3-fold cross-validated error, fixed folds and model seeds): an SVM (C, gamma), a random
-  forest (trees, depth, feature share), k-NN (neighbours, weighting) or logistic regression (C).
+  forest (trees, depth, feature share), k-NN (neighbours, weighting) or logistic regression (C,
+  L1 or L2 penalty).
   Budget 50.
 - `network`: a synthetic network-like objective: `num_layers` 1-4 activates the widths
   `units_1`..`units_4` of the layers it has; a learning rate and a dropout for every depth. Known
@@ -55,6 +56,7 @@ TREES = {
         ("knn_neighbours", "int", (1, 50, True), ("model", ["knn"])),
         ("knn_weights", "cat", ["uniform", "distance"], ("model", ["knn"])),
         ("logistic_C", "float", (1e-4, 1e2, True), ("model", ["logistic"])),
+        ("logistic_penalty", "cat", ["l2", "l1"], ("model", ["logistic"])),
     ],
     "network": [
         ("num_layers", "int", (1, 4, False), None),
@@ -121,7 +123,10 @@ def cash_digits(p):
                                      weights=p["knn_weights"])
     else:
         from sklearn.linear_model import LogisticRegression
-        model = LogisticRegression(C=p["logistic_C"], max_iter=300)
+        from sklearn.multiclass import OneVsRestClassifier
+        model = OneVsRestClassifier(LogisticRegression(C=p["logistic_C"],
+                                                       penalty=p["logistic_penalty"],
+                                                       solver="liblinear", max_iter=300))
     folds = StratifiedKFold(3, shuffle=True, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
