@@ -7,28 +7,34 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 impl SlurmExecutor {
+    /// One `sacct` call for the allocations of `ids` with the given fields: its lines (none
+    /// when accounting is off or does not answer).
+    fn sacct(&mut self, ids: &[String], fields: &str) -> Vec<String> {
+        if ids.is_empty() {
+            return Vec::new();
+        }
+        self.calls.sacct += 1;
+        self.call(
+            Command::new("sacct").args([
+                "--noheader",
+                "--parsable2",
+                "--allocations",
+                &format!("--format={fields}"),
+                &format!("--jobs={}", ids.join(",")),
+            ]),
+            COMMAND_LIMIT,
+        )
+        .map(|out| out.lines().map(str::to_string).collect())
+        .unwrap_or_default()
+    }
+
     /// Slurm's final states of jobs, from accounting (empty when accounting is off).
     pub(super) fn accounting_states(
         &mut self,
         ids: &[String],
     ) -> BTreeMap<String, (String, String)> {
-        if ids.is_empty() {
-            return BTreeMap::new();
-        }
-        self.calls.sacct += 1;
-        let Ok(out) = self.call(
-            Command::new("sacct").args([
-                "--noheader",
-                "--parsable2",
-                "--allocations",
-                "--format=JobID,State,ExitCode,Elapsed",
-                &format!("--jobs={}", ids.join(",")),
-            ]),
-            COMMAND_LIMIT,
-        ) else {
-            return BTreeMap::new();
-        };
-        out.lines()
+        self.sacct(ids, "JobID,State,ExitCode,Elapsed")
+            .iter()
             .filter_map(|l| {
                 let mut parts = l.split('|');
                 let id = parts.next()?.to_string();
@@ -45,23 +51,10 @@ impl SlurmExecutor {
     /// Asks accounting for the GPUs of ended GPU jobs (`AllocTRES`), kept in `allocated_gpus`
     /// for their end's record; nothing for CPU jobs, or when accounting is off.
     pub(super) fn ask_gpu_allocations(&mut self, ids: &[String]) {
-        if self.gpus.is_none() || ids.is_empty() {
+        if self.gpus.is_none() {
             return;
         }
-        self.calls.sacct += 1;
-        let Ok(out) = self.call(
-            Command::new("sacct").args([
-                "--noheader",
-                "--parsable2",
-                "--allocations",
-                "--format=JobID,AllocTRES",
-                &format!("--jobs={}", ids.join(",")),
-            ]),
-            COMMAND_LIMIT,
-        ) else {
-            return;
-        };
-        for line in out.lines() {
+        for line in self.sacct(ids, "JobID,AllocTRES") {
             let mut cells = line.split('|');
             let (Some(id), Some(tres)) = (cells.next(), cells.next()) else {
                 continue;

@@ -795,19 +795,19 @@ impl Executor for SlurmExecutor {
                     }
                 }
                 match self.verdict(&job, state.as_deref(), &exit) {
-                    Verdict::End(end) => Adoption::Ended(Ended {
-                        combination_id: known.spec.combination_id,
-                        end,
-                        finished_at: crate::clock::now(),
-                        scheduler: SchedulerRecord {
-                            state,
-                            elapsed_seconds: self.elapsed.remove(&job_id),
-                            gpus: {
-                                self.ask_gpu_allocations(std::slice::from_ref(&job_id));
-                                self.allocated_gpus.remove(&job_id)
+                    Verdict::End(end) => {
+                        self.ask_gpu_allocations(std::slice::from_ref(&job_id));
+                        Adoption::Ended(Ended {
+                            combination_id: known.spec.combination_id,
+                            end,
+                            finished_at: crate::clock::now(),
+                            scheduler: SchedulerRecord {
+                                state,
+                                elapsed_seconds: self.elapsed.remove(&job_id),
+                                gpus: self.allocated_gpus.remove(&job_id),
                             },
-                        },
-                    }),
+                        })
+                    }
                     Verdict::Resubmit(_) => Adoption::NeverStarted,
                 }
             }
