@@ -31,7 +31,6 @@ RandomSampler). Records go to bench/conditional_results/<method>.jsonl.
 """
 
 import argparse
-import json
 import math
 import os
 import statistics
@@ -39,6 +38,8 @@ import sys
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
+
+import records
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "bench", "conditional_results")
@@ -361,8 +362,7 @@ FORMER = ["hp_tree_middle"]
 
 def one(task):
     problem, method, seed = task
-    for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ.setdefault(key, "1")
+    records.pin_threads()
     started = time.perf_counter()
     try:
         values, solver = METHODS[method](problem, BUDGETS[problem], seed)
@@ -376,28 +376,14 @@ def one(task):
             "wall_seconds": round(time.perf_counter() - started, 3)}
 
 
-def seeds(text):
-    out = []
-    for part in text.split(","):
-        low, _, high = part.partition("-")
-        out.extend(range(int(low), int(high or low) + 1))
-    return out
-
-
 def run(args):
     problems = args.problems.split(",") if args.problems else list(TREES)
     methods = args.methods.split(",") if args.methods else list(METHODS)
     for name in problems + methods:
         if name not in TREES and name not in METHODS:
             sys.exit(f"unknown problem or method {name!r}; known: {', '.join([*TREES, *METHODS])}")
-    os.makedirs(RESULTS, exist_ok=True)
-    done = set()
-    for method in methods:
-        path = os.path.join(RESULTS, f"{method}.jsonl")
-        if os.path.exists(path):
-            with open(path) as f:
-                done.update((r["problem"], r["method"], r["seed"]) for r in map(json.loads, f))
-    tasks = [(p, m, s) for p in problems for m in methods for s in seeds(args.seeds)
+    done = records.kept(RESULTS, methods)
+    tasks = [(p, m, s) for p in problems for m in methods for s in records.seeds(args.seeds)
              if (p, m, s) not in done]
     print(f"{len(tasks)} runs ({len(done)} kept from earlier)", flush=True)
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
@@ -405,24 +391,18 @@ def run(args):
             if record["error"]:
                 print(f"{record['method']}: {record['error']}; skipped", flush=True)
                 continue
-            with open(os.path.join(RESULTS, f"{record['method']}.jsonl"), "a") as f:
-                f.write(json.dumps(record) + "\n")
+            records.append(RESULTS, record)
             print(f"{record['problem']:12} {record['method']:13} seed {record['seed']:2}: "
                   f"best {record['best']:.5g}, solver {record['solver_seconds']} s", flush=True)
     summary()
 
 
 def summary(_args=None):
-    records = []
-    if os.path.isdir(RESULTS):
-        for name in sorted(os.listdir(RESULTS)):
-            if name.endswith(".jsonl"):
-                with open(os.path.join(RESULTS, name)) as f:
-                    records.extend(map(json.loads, f))
-    if not records:
+    kept = records.load(RESULTS)
+    if not kept:
         sys.exit(f"no records in {RESULTS}")
     by = {}
-    for r in records:
+    for r in kept:
         by.setdefault(r["problem"], {}).setdefault(r["method"], {})[r["seed"]] = r
     methods = [m for m in [*METHODS, *FORMER] if any(m in per for per in by.values())]
     overall = {m: [] for m in methods}
@@ -442,19 +422,12 @@ def summary(_args=None):
               f"seeds {common[0]}-{common[-1]} ({len(common)})")
         print("| method | median [IQR] | mean rank | solver s per run |")
         print("|---|---|---|---|")
-        ranks = {m: [] for m in present}
-        for seed in common:
-            scores = sorted(score(per[m][seed]) for m in present)
-            for m in present:
-                v = score(per[m][seed])
-                ranks[m].append(scores.index(v) + 1 + (scores.count(v) - 1) / 2)
+        ranks = records.mean_ranks(per, present, common, score)
         for m in present:
-            values = [score(per[m][s]) for s in common]
-            q = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else [values[0]] * 3
-            overall[m].append(statistics.mean(ranks[m]))
+            low, mid, high = records.quartiles([score(per[m][s]) for s in common])
+            overall[m].append(ranks[m])
             solver = statistics.median(per[m][s]["solver_seconds"] for s in common)
-            print(f"| {m} | {statistics.median(values):.4g} [{q[0]:.4g}, {q[2]:.4g}] | "
-                  f"{statistics.mean(ranks[m]):.2f} | {solver:.2f} |")
+            print(f"| {m} | {mid:.4g} [{low:.4g}, {high:.4g}] | {ranks[m]:.2f} | {solver:.2f} |")
     print("\nmean rank over the problems:")
     for m in sorted(methods, key=lambda m: statistics.mean(overall[m]) if overall[m] else 99):
         if overall[m]:

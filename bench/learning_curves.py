@@ -45,7 +45,6 @@ budget each method needed to reach the final value of `hp_none` on the same seed
 """
 
 import argparse
-import json
 import math
 import os
 import statistics
@@ -53,6 +52,8 @@ import sys
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
+
+import records
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "bench", "learning_curve_results")
@@ -242,21 +243,6 @@ class Budget:
             self.trace.append((self.used, value))
 
 
-def hpsearch_space(space):
-    model = {}
-    for p in space:
-        scale = "log" if p.get("log") else "linear"
-        if p["type"] == "float":
-            model[p["name"]] = {"type": "continuous", "domain": [p["low"], p["high"]],
-                                "transformation": scale}
-        elif p["type"] == "int":
-            model[p["name"]] = {"type": "integer", "domain": [p["low"], p["high"]],
-                                "transformation": scale}
-        else:
-            model[p["name"]] = {"type": "categorical", "domain": p["choices"]}
-    return model
-
-
 def run_hpsearch(problem, budget, seed, search_type, rule, pruned_runs="last_value"):
     import hpsearch
 
@@ -266,7 +252,7 @@ def run_hpsearch(problem, budget, seed, search_type, rule, pruned_runs="last_val
     elif rule in ("asha", "hyperband"):
         config["early_stopping"] = {"rule": rule, "min_step": 1, "max_step": problem.max_step,
                                     "reduction_factor": 3}
-    optimizer = hpsearch.Optimizer(hpsearch_space(problem.space), config, seed=seed)
+    optimizer = hpsearch.Optimizer(records.hpsearch_model(problem.space), config, seed=seed)
     optimizer._native.set_pruned_runs(pruned_runs)
     suggest = 0.0
     while budget.left():
@@ -357,8 +343,7 @@ METHODS = {
 
 def one(task):
     problem_name, method, seed, full_runs = task
-    for key in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ.setdefault(key, "1")
+    records.pin_threads()
     problem = PROBLEMS[problem_name]()
     budget = Budget(full_runs * problem.max_step, problem.max_step)
     started = time.perf_counter()
@@ -371,76 +356,31 @@ def one(task):
             "wall_seconds": round(time.perf_counter() - started, 3)}
 
 
-def seeds(text):
-    out = []
-    for part in text.split(","):
-        low, _, high = part.partition("-")
-        out.extend(range(int(low), int(high or low) + 1))
-    return out
-
-
 def run(args):
     problems = args.problems.split(",") if args.problems else list(PROBLEMS)
     methods = args.methods.split(",") if args.methods else list(METHODS)
     for name in problems + methods:
         if name not in PROBLEMS and name not in METHODS:
             sys.exit(f"unknown problem or method {name!r}; known: {', '.join([*PROBLEMS, *METHODS])}")
-    os.makedirs(RESULTS, exist_ok=True)
-    done = set()
-    for method in methods:
-        path = os.path.join(RESULTS, f"{method}.jsonl")
-        if os.path.exists(path) and not args.again:
-            with open(path) as f:
-                for line in f:
-                    r = json.loads(line)
-                    done.add((r["problem"], r["method"], r["seed"]))
-    tasks = [(p, m, s, args.budget) for p in problems for m in methods for s in seeds(args.seeds)
-             if (p, m, s) not in done]
+    done = set() if args.again else records.kept(RESULTS, methods)
+    tasks = [(p, m, s, args.budget) for p in problems for m in methods
+             for s in records.seeds(args.seeds) if (p, m, s) not in done]
     print(f"{len(tasks)} runs ({len(done)} kept from earlier)", flush=True)
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         for record in pool.map(one, tasks):
-            with open(os.path.join(RESULTS, f"{record['method']}.jsonl"), "a") as f:
-                f.write(json.dumps(record) + "\n")
+            records.append(RESULTS, record)
             print(f"{record['problem']:18} {record['method']:22} seed {record['seed']:2}: "
                   f"best {record['best']}, {record['trials']} runs, {record['pruned']} pruned, "
                   f"{record['wall_seconds']} s", flush=True)
     summary(args)
 
 
-def load():
-    records = []
-    if not os.path.isdir(RESULTS):
-        return records
-    for name in sorted(os.listdir(RESULTS)):
-        if name.endswith(".jsonl"):
-            with open(os.path.join(RESULTS, name)) as f:
-                records.extend(json.loads(line) for line in f)
-    return records
-
-
-def quartiles(values):
-    if len(values) < 2:
-        return values[0], values[0], values[0]
-    q = statistics.quantiles(values, n=4, method="inclusive")
-    return q[0], statistics.median(values), q[2]
-
-
-def best_at(trace, steps):
-    """The best finished objective once `steps` were spent (inf before the first)."""
-    best = math.inf
-    for used, value in trace:
-        if used > steps:
-            break
-        best = value
-    return best
-
-
 def summary(_args=None):
-    records = load()
-    if not records:
+    kept = records.load(RESULTS)
+    if not kept:
         sys.exit(f"no records in {RESULTS}: run `python bench/learning_curves.py run` first")
     by = {}
-    for r in records:
+    for r in kept:
         by.setdefault(r["problem"], {}).setdefault(r["method"], {})[r["seed"]] = r
     methods = [m for m in METHODS if any(m in per for per in by.values())]
     ranks_all = {m: [] for m in methods}
@@ -462,15 +402,10 @@ def summary(_args=None):
                 return r["best"]
             return math.log10(max(r["best"] - f_star, 1e-12))
 
-        ranks = {m: [] for m in methods if m in per}
-        for seed in common:
-            values = sorted(score(per[m][seed]) for m in ranks)
-            for m in ranks:
-                v = score(per[m][seed])
-                ranks[m].append(values.index(v) + 1 + (values.count(v) - 1) / 2)
+        ranks = records.mean_ranks(per, [m for m in methods if m in per], common, score)
         for m in ranks:
             rs = [per[m][s] for s in common]
-            low, mid, high = quartiles([score(r) for r in rs])
+            low, mid, high = records.quartiles([score(r) for r in rs])
             reach = []
             for s in common:
                 target = per["hp_none"][s]["best"] if "hp_none" in per else None
@@ -483,9 +418,9 @@ def summary(_args=None):
             runs = statistics.median(r["trials"] for r in rs)
             pruned = statistics.median(r["pruned"] for r in rs)
             solver = statistics.median(r["suggest_seconds"] for r in rs)
-            ranks_all[m].append(statistics.mean(ranks[m]))
+            ranks_all[m].append(ranks[m])
             reach_text = f"{reach_mid:.2f}" if math.isfinite(reach_mid) else "not reached"
-            print(f"| {m} | {mid:.4g} [{low:.4g}, {high:.4g}] | {statistics.mean(ranks[m]):.2f} "
+            print(f"| {m} | {mid:.4g} [{low:.4g}, {high:.4g}] | {ranks[m]:.2f} "
                   f"| {runs:g} ({pruned:g}) | {reach_text} ({reached}/{len(common)} seeds) "
                   f"| {solver:.2f} |")
     print("\nmean rank over the problems (each problem's mean rank over seeds):")

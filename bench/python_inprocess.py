@@ -42,17 +42,9 @@ def harness():
             super().__init__(space, seed, budget)
             import hpsearch
 
-            model = {}
-            for p in space:
-                log = "log" if p.get("log") else "linear"
-                if p["type"] == "float":
-                    model[p["name"]] = {"type": "continuous", "domain": [p["low"], p["high"]],
-                                        "transformation": log}
-                elif p["type"] == "int":
-                    model[p["name"]] = {"type": "integer", "domain": [p["low"], p["high"]],
-                                        "transformation": log}
-                else:
-                    model[p["name"]] = {"type": "categorical", "domain": p["choices"]}
+            from records import hpsearch_model
+
+            model = hpsearch_model(space)
             config = {"search_type": "bopt", "y_transformation": "none",
                       "max_suggestions": max(budget, 1)}
             config.update(json.loads(os.environ.get("HPSEARCH_SOLVER_CONFIG", "{}")))
