@@ -409,30 +409,7 @@ impl Optimizer {
     pub fn tell(&mut self, id: u64, told: Told) -> Result<&Trial, OptimizerError> {
         let y = self.config.y_transformation;
         self.pending(id)?;
-        let last = self.pruner.last(id);
-        let sign = direction(y);
-        let pruned = match (&told, last) {
-            (Told::Pruned, None) => {
-                return Err(OptimizerError::Usage(format!(
-                    "trial {id} reported no intermediate result to be pruned at; tell it \"cancelled\" or a failure"
-                )))
-            }
-            (Told::Pruned, Some((step, loss))) => {
-                let objective = sign * loss;
-                Some(TrialState::Pruned {
-                    step,
-                    objective,
-                    loss: transform(objective, y).ok(),
-                    reason: self.stops.get(&id).map_or_else(
-                        || format!("stopped early at step {step}"),
-                        |stop| format!("stopped at step {}: {}", stop.step, stop.reason),
-                    ),
-                })
-            }
-            _ => None,
-        };
-        let trial = &mut self.trials[id as usize];
-        trial.state = match told {
+        let state = match told {
             Told::Objective(objective) if !objective.is_finite() => TrialState::Failed {
                 kind: FailureKind::NonFiniteObjective,
                 reason: format!("the objective is {objective}, not a finite number"),
@@ -452,8 +429,10 @@ impl Optimizer {
                 objective: None,
             },
             Told::Cancelled => TrialState::Cancelled,
-            Told::Pruned => pruned.unwrap_or(TrialState::Cancelled),
+            Told::Pruned => self.pruned_state(id)?,
         };
+        let trial = &mut self.trials[id as usize];
+        trial.state = state;
         let succeeded = matches!(trial.state, TrialState::Succeeded { .. });
         // A trial that reported and succeeded is a finished curve the median rule compares
         // against; its last report stands for its result.
@@ -497,6 +476,26 @@ impl Optimizer {
             self.stops.insert(id, stop.clone());
         }
         Ok(stop)
+    }
+
+    /// Where a trial stopped early stands: its last report, and why the rule stopped it.
+    fn pruned_state(&self, id: u64) -> Result<TrialState, OptimizerError> {
+        let y = self.config.y_transformation;
+        let (step, loss) = self.pruner.last(id).ok_or_else(|| {
+            OptimizerError::Usage(format!(
+                "trial {id} reported no intermediate result to be pruned at; tell it \"cancelled\" or a failure"
+            ))
+        })?;
+        let objective = direction(y) * loss;
+        Ok(TrialState::Pruned {
+            step,
+            objective,
+            loss: transform(objective, y).ok(),
+            reason: self.stops.get(&id).map_or_else(
+                || format!("stopped early at step {step}"),
+                |stop| format!("stopped at step {}: {}", stop.step, stop.reason),
+            ),
+        })
     }
 
     /// The trial, when it is asked and not yet told.
