@@ -45,6 +45,12 @@ impl Space {
         self.tree.has_conditions()
     }
 
+    /// Neither conditions nor forbidden combinations: every point of the cube is a valid
+    /// combination of its own.
+    pub fn is_flat(&self) -> bool {
+        !self.is_conditional() && self.tree.forbidden.is_empty()
+    }
+
     /// Which hyperparameters of a unit-cube point are active.
     pub fn active(&self, point: &[f64]) -> Vec<bool> {
         self.tree

@@ -19,14 +19,13 @@ impl GridStrategy {
     /// hyperparameters are one combination (its first), and forbidden ones are left out.
     pub fn points(&self, space: &Space) -> Vec<Vec<f64>> {
         let product = self.product(space);
-        if !space.is_conditional() && space.tree().forbidden.is_empty() {
+        if space.is_flat() {
             return product;
         }
         let mut seen = std::collections::HashSet::new();
         product
             .into_iter()
             .filter(|p| !space.is_forbidden(p) && seen.insert(space.combination_key(p)))
-            .map(|p| space.deactivate(&p))
             .collect()
     }
 
@@ -72,7 +71,7 @@ impl Strategy for GridStrategy {
     }
 
     fn size(&self, space: &Space) -> Option<u64> {
-        if space.is_conditional() || !space.tree().forbidden.is_empty() {
+        if !space.is_flat() {
             return Some(self.points(space).len() as u64);
         }
         Some(

@@ -26,7 +26,7 @@ impl LineStrategy {
         // out as a duplicate); forbidden combinations are left out.
         let mut push = |p: Vec<f64>| {
             if !space.is_forbidden(&p) && seen.insert(space.combination_key(&p)) {
-                points.push(space.deactivate(&p));
+                points.push(p);
             }
         };
         push(base.clone());
