@@ -1210,9 +1210,7 @@ impl Coordinator {
             .filter(|c| c.state.is_active())
             .map(|c| c.id)
             .collect();
-        for id in &active {
-            self.executor.cancel(*id);
-        }
+        self.executor.cancel_all(&active);
         let grace = self.definition.job.kill_grace();
         let deadline = Instant::now() + grace;
         let requests = self.stop_requests;

@@ -166,6 +166,13 @@ pub trait Executor {
     fn poll(&mut self) -> Vec<Ended>;
     /// Stops one run (SIGTERM, then SIGKILL after its grace period); `poll` reports its end.
     fn cancel(&mut self, combination_id: u64);
+    /// Stops several runs at once, as `cancel` does each. An executor that can stop them in one
+    /// request overrides it, so that none of them starts while the others are being stopped.
+    fn cancel_all(&mut self, combination_ids: &[u64]) {
+        for &id in combination_ids {
+            self.cancel(id);
+        }
+    }
     /// Stops every run and waits for them, at most `grace` before killing; returns their ids.
     fn stop_all(&mut self, grace: Duration) -> Vec<u64>;
     fn active(&self) -> usize;

@@ -447,6 +447,18 @@ impl SlurmExecutor {
             .map(|(_, id)| id)
     }
 
+    /// One scancel for these job ids; none while slurmctld does not answer, as each would wait
+    /// out its limit and a stop must take effect within seconds.
+    fn scancel(&mut self, job_ids: &[String]) {
+        if job_ids.is_empty() || self.down_since.is_some() {
+            return;
+        }
+        self.calls.scancel += 1;
+        if let Err(e) = run_bounded(Command::new("scancel").args(job_ids), SCANCEL_LIMIT, None) {
+            self.note_unanswered_scancel(&e);
+        }
+    }
+
     /// A scancel that got no answer: slurmctld is down, so the stop cannot wait for the jobs.
     fn note_unanswered_scancel(&mut self, failure: &Failure) {
         if let Failure::NoAnswer(why) = failure {
@@ -828,26 +840,33 @@ impl Executor for SlurmExecutor {
         };
         job.stopping = true;
         let id = job.job_id.clone();
-        // While slurmctld does not answer, each scancel would wait out its limit: a stop must
-        // not take seconds per job.
-        if self.down_since.is_none() {
-            self.calls.scancel += 1;
-            if let Err(e) = run_bounded(Command::new("scancel").arg(id), SCANCEL_LIMIT, None) {
-                self.note_unanswered_scancel(&e);
+        self.scancel(&[id]);
+    }
+
+    fn cancel_all(&mut self, combination_ids: &[u64]) {
+        let mut stopping = Vec::new();
+        for id in combination_ids {
+            if let Some(job) = self.jobs.get_mut(id) {
+                job.stopping = true;
+                stopping.push(job.job_id.clone());
             }
         }
+        let others = self
+            .jobs
+            .values()
+            .filter(|j| !j.stopping)
+            .map(|j| j.job_id.as_str());
+        let job_ids = whole_arrays(stopping.iter().map(String::as_str), others);
+        self.scancel(&job_ids);
     }
 
     fn stop_all(&mut self, _grace: Duration) -> Vec<u64> {
         let ids: Vec<u64> = self.jobs.keys().copied().collect();
-        let job_ids: Vec<String> = self.jobs.values().map(|j| j.job_id.clone()).collect();
-        if !job_ids.is_empty() && self.down_since.is_none() {
-            self.calls.scancel += 1;
-            if let Err(e) = run_bounded(Command::new("scancel").args(&job_ids), SCANCEL_LIMIT, None)
-            {
-                self.note_unanswered_scancel(&e);
-            }
-        }
+        let job_ids = whole_arrays(
+            self.jobs.values().map(|j| j.job_id.as_str()),
+            std::iter::empty(),
+        );
+        self.scancel(&job_ids);
         self.jobs.clear();
         ids
     }
@@ -911,6 +930,30 @@ impl Executor for SlurmExecutor {
     }
 }
 
+/// The ids to give `scancel` to stop these jobs: the tasks of an array (`{base}_{index}`) are
+/// named by the array's base id, once, when no task of it is to go on (`keep`). Cancelling
+/// tasks one by one lets Slurm start a queued task of the array in the moment a running one
+/// frees its throttle slot; the base id cancels every task in one request.
+fn whole_arrays<'a>(
+    stop: impl Iterator<Item = &'a str>,
+    keep: impl Iterator<Item = &'a str>,
+) -> Vec<String> {
+    let base = |id: &'a str| match id.split_once('_') {
+        Some((base, index)) if index.parse::<u64>().is_ok() => Some(base),
+        _ => None,
+    };
+    let kept: std::collections::BTreeSet<&str> = keep.filter_map(base).collect();
+    let mut ids: Vec<String> = stop
+        .map(|id| match base(id) {
+            Some(base) if !kept.contains(base) => base.to_string(),
+            _ => id.to_string(),
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -924,6 +967,18 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn a_stop_cancels_each_array_by_its_base_id_once() {
+        let ids = whole_arrays(
+            ["41_0", "41_3", "40", "41_1", "42_x"].into_iter(),
+            [].into_iter(),
+        );
+        assert_eq!(ids, ["40", "41", "42_x"]);
+        // A task of 41 goes on: its siblings are cancelled one by one, never the whole array.
+        let ids = whole_arrays(["41_0", "41_3", "43_1"].into_iter(), ["41_2"].into_iter());
+        assert_eq!(ids, ["41_0", "41_3", "43"]);
+    }
 
     #[test]
     fn quoting_survives_spaces_quotes_and_dollars() {
