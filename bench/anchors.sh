@@ -27,13 +27,20 @@
 #                                          # the references; see "The broad benchmark" below.
 #
 # Extra settings for our solver: HPSEARCH_SOLVER_CONFIG='{"bopt_config": {"kernel": "RatQuad"}}'.
+# Another build of it: HPSEARCH_SOLVER=path/to/hpsearch (see bench/broad_compare.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
 anchors_src=${ANCHORS:-../shared/bench/anchors}
 work=${WORK:-target/anchors}
-cargo build --release --locked --bin hpsearch
-solver="$PWD/target/release/hpsearch"
+# HPSEARCH_SOLVER=/path/to/hpsearch runs that build instead (a variant to compare, named in the
+# records by its path: bench/broad_compare.py sets two such runs side by side).
+if [ -n "${HPSEARCH_SOLVER:-}" ]; then
+  solver=$(realpath "$HPSEARCH_SOLVER")
+else
+  cargo build --release --locked --bin hpsearch
+  solver="$PWD/target/release/hpsearch"
+fi
 
 rm -rf "$work"
 mkdir -p "$(dirname "$work")"

@@ -1,0 +1,53 @@
+//! The GP's view of a point: which features a hyperparameter becomes (a numeric one its
+//! unit-cube position, a categorical one a one-hot vector, a conditional one its activity).
+
+use crate::space::{Domain, Space, INACTIVE};
+
+/// The GP's features for a unit-cube point: a numeric hyperparameter's position, a categorical's
+/// one-hot vector. In a conditional space an inactive categorical is all zeros (no category), an
+/// inactive numeric one sits at `INACTIVE`, and each conditional numeric hyperparameter adds an
+/// activity feature (1 active, 0 not) after the others, so that "not used" is never mistaken for
+/// the middle of its range.
+pub fn features(space: &Space, point: &[f64]) -> Vec<f64> {
+    let active = space.is_conditional().then(|| space.active(point));
+    let on = |i: usize| active.as_ref().is_none_or(|a| a[i]);
+    let mut f = Vec::new();
+    for (i, (h, u)) in space.hyperparameters().iter().zip(point).enumerate() {
+        match &h.domain {
+            Domain::Categorical { values } => {
+                let k = values.len();
+                let index = ((u.clamp(0.0, 1.0) * k as f64).floor() as usize).min(k - 1);
+                f.extend((0..k).map(|c| if on(i) && c == index { 1.0 } else { 0.0 }));
+            }
+            _ => f.push(if on(i) { *u } else { INACTIVE }),
+        }
+    }
+    if let Some(active) = &active {
+        for (i, h) in space.hyperparameters().iter().enumerate() {
+            let conditional = !space.tree().conditions[i].is_empty();
+            if conditional && !matches!(h.domain, Domain::Categorical { .. }) {
+                f.push(if active[i] { 1.0 } else { 0.0 });
+            }
+        }
+    }
+    f
+}
+
+/// For each hyperparameter, its feature index when it is numeric.
+pub(super) fn numeric_features(space: &Space) -> Vec<Option<usize>> {
+    let mut next = 0;
+    space
+        .hyperparameters()
+        .iter()
+        .map(|h| match &h.domain {
+            Domain::Categorical { values } => {
+                next += values.len();
+                None
+            }
+            _ => {
+                next += 1;
+                Some(next - 1)
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,449 @@
+//! Bayesian optimisation: the seed's bopt loop around the GP engine.
+//!
+//! Per suggestion: a space-filling (Sobol) point until `min_initial_points` results exist; then,
+//! with probability `grid_suggestion_probability` an unused grid point, else with probability
+//! `random_suggestion_probability` a random point, else a GP suggestion: kernel, acquisition and
+//! estimator drawn from the configured lists, a MAP-fitted GP on the finished runs' losses
+//! (imputed failures included, `nan` ones left out; normalised and, with `warp_Y`, through a
+//! power transform: Box-Cox where the losses span decades, with the noise the fit may assume
+//! bounded there (`BoptStrategy::noise`), else Yeo-Johnson), runs in flight
+//! added as "kriging believer" observations at the GP's own mean (so parallel suggestions spread
+//! out), and the acquisition (improvement measured against the best observed target, or where the
+//! losses span decades against the model's best mean at an observed point:
+//! `improvement_reference`) maximised over candidates (random, perturbed incumbents, a trust
+//! region) whose discrete and categorical values are snapped to their domain before scoring, the
+//! best refined by L-BFGS-B on the continuous dimensions, then every categorical swept exactly.
+//!
+//! The MAP fit is warm-started: a full multi-start fit runs only at anchor sizes of the data
+//! (`anchor_size`) and is remembered; in between one L-BFGS-B run starts from the anchor's
+//! hyperparameters. The anchor depends on the data and the seed only, so the strategy stays pure.
+//!
+//! Features: a numeric hyperparameter is one feature (its unit-cube coordinate); a categorical of
+//! k values is k one-hot features, so the kernel sees categories as unordered.
+//!
+//! Each decision lives in one module: `features` (what the GP sees of a point), `targets` (the
+//! output warps, the decades rule and the noise bound), `subsample` (the caps on what a fit and a
+//! prediction see), `anchors` (warm starts of the MAP fit), `surrogate` (the acquisition, its
+//! gradient and the improvement reference) and `candidates` (where the acquisition is
+//! maximised); this file holds the loop that ties them together.
+
+mod anchors;
+mod candidates;
+mod features;
+mod subsample;
+mod surrogate;
+mod targets;
+
+pub use features::features;
+
+use super::contract::{Strategy, StrategyError, SuggestContext, Suggestion};
+use super::grid::GridStrategy;
+use crate::config::search::{
+    Acquisition, BoptConfig, Estimator, Kernel, SearchConfig, YTransformation,
+};
+use crate::gp::mcmc::{self, McmcSettings};
+use crate::gp::{Gp, Hyper, Noise};
+use anchors::restarts_for;
+use features::numeric_features;
+use rand::RngExt;
+use std::collections::HashSet;
+use subsample::{keep, loss_order, MAX_FIT, MAX_PREDICT};
+use surrogate::{improvement_reference, Surrogate};
+use targets::{DECADES_MAX_NOISE, DECADES_RATIO};
+
+pub struct BoptStrategy {
+    bopt: BoptConfig,
+    min_initial_points: usize,
+    grid_probability: f64,
+    random_probability: f64,
+    grid: GridStrategy,
+    /// Remembered anchor fits: (key of the data they were fitted on, hyperparameters).
+    anchors: Vec<(u64, Hyper)>,
+    /// Whether the search log has been told that the losses span decades (once per start).
+    decades_noted: bool,
+    /// Whether the losses are log10 of the objective (`y_transformation` log or neglog).
+    logged: bool,
+}
+
+/// Most MCMC draws the acquisition is averaged over (evenly thinned).
+const MAX_MCMC_MODELS: usize = 16;
+
+impl BoptStrategy {
+    pub fn new(config: &SearchConfig) -> Self {
+        BoptStrategy {
+            bopt: config.bopt.clone(),
+            min_initial_points: config.min_initial_points as usize,
+            grid_probability: config.grid_suggestion_probability,
+            random_probability: config.random_suggestion_probability,
+            grid: GridStrategy::new(config.num_grid_points_per_hyperparameter.max(1) as usize),
+            anchors: Vec::new(),
+            decades_noted: false,
+            logged: matches!(
+                config.y_transformation,
+                YTransformation::Log | YTransformation::NegLog
+            ),
+        }
+    }
+}
+
+fn choose<T: Copy>(items: &[T], rng: &mut impl rand::Rng) -> T {
+    items[rng.random_range(0..items.len())]
+}
+
+fn random_point(dims: usize, rng: &mut impl rand::Rng) -> Vec<f64> {
+    (0..dims).map(|_| rng.random::<f64>()).collect()
+}
+
+impl BoptStrategy {
+    /// The estimator for this suggestion. With both listed, the seed's rule: MCMC is favoured
+    /// while data are few and MLE later; here P(MCMC) = 1 / (1 + n / 20) for n results.
+    fn pick_estimator(&self, n: usize, rng: &mut impl rand::Rng) -> Estimator {
+        let methods = &self.bopt.model_estimation_method;
+        if methods.len() == 1 {
+            return methods[0];
+        }
+        if rng.random::<f64>() < 1.0 / (1.0 + n as f64 / 20.0) {
+            Estimator::Mcmc
+        } else {
+            Estimator::Mle
+        }
+    }
+}
+
+impl Strategy for BoptStrategy {
+    fn suggest(&mut self, context: &SuggestContext) -> Result<Option<Suggestion>, StrategyError> {
+        let space = context.space;
+        let mut rng = context.rng();
+        // A point of another length (a corrupted store row, read as an empty point with a
+        // warning) says nothing about this space: it is left out, like a failure without a loss.
+        let data: Vec<(&Vec<f64>, f64)> = context
+            .finished
+            .iter()
+            .filter(|o| o.point.len() == space.dims())
+            .filter_map(|o| o.loss.filter(|l| l.is_finite()).map(|l| (&o.point, l)))
+            .collect();
+        if data.len() < self.min_initial_points {
+            return super::SobolStrategy.suggest(context);
+        }
+        if rng.random::<f64>() < self.grid_probability {
+            if let Some(s) = self.grid.suggest(context)? {
+                return Ok(Some(s));
+            }
+        }
+        if rng.random::<f64>() < self.random_probability {
+            return Ok(Some(Suggestion {
+                point: random_point(space.dims(), &mut rng),
+                label: "random".into(),
+                notes: Vec::new(),
+            }));
+        }
+        let losses: Vec<f64> = data.iter().map(|(_, l)| *l).collect();
+        let log_like = self.log_like_warp(&losses);
+        // Drawn even when replaced, so that every later draw is the same either way.
+        let listed: Kernel = choose(&self.bopt.kernel, &mut rng);
+        let kernel = if self.bopt.kernel_is_default && log_like {
+            Kernel::Matern32
+        } else {
+            listed
+        };
+        let acquisition_kind: Acquisition = choose(&self.bopt.acquisition_type, &mut rng);
+        let mut estimator = self.pick_estimator(data.len(), &mut rng);
+        let mut notes = Vec::new();
+        if log_like && !self.decades_noted {
+            self.decades_noted = true;
+            let what = if self.logged {
+                "the objectives (before y_transformation's log10) span decades (the smallest under"
+            } else {
+                "the losses span decades above zero (all positive, the smallest under"
+            };
+            notes.push(format!(
+                "{what} {}% of the largest): the GP models them after a Box-Cox transform{}, with a noise variance of at most {} of theirs, and improvement is measured against the model's best mean rather than the best loss",
+                DECADES_RATIO * 100.0,
+                if self.bopt.kernel_is_default { ", with the Matern32 kernel" } else { "" },
+                DECADES_MAX_NOISE
+            ));
+        }
+
+        // Training data: all of it, or the best and a random rest when there is a lot.
+        let order = loss_order(&data);
+        let fit_rows = keep(&order, MAX_FIT, &mut rng);
+        let predict_rows = keep(&order, MAX_PREDICT, &mut rng);
+        let targets = self.targets(&data);
+        let rows = |ids: &[usize]| -> (Vec<Vec<f64>>, Vec<f64>) {
+            ids.iter()
+                .map(|i| (features(space, data[*i].0), targets[*i]))
+                .unzip()
+        };
+        let (fx, fy) = rows(&fit_rows);
+        let noise = self.noise(log_like);
+        // The MAP fit starts from the hyperparameters of the last anchor fit (a full multi-start
+        // fit on a prefix of the data, see `anchor`): one local L-BFGS-B run instead of five.
+        let fitted = match self.anchor(kernel, space, &data, context.seed) {
+            Some(warm) => Gp::fit_from(kernel, fx.clone(), &fy, noise, &[warm], 60),
+            None => Gp::fit(
+                kernel,
+                fx.clone(),
+                &fy,
+                noise,
+                restarts_for(data.len()),
+                &mut rng,
+            ),
+        };
+        let fitted = match fitted {
+            Ok(gp) => gp,
+            Err(e) => {
+                return Ok(Some(Suggestion {
+                    point: random_point(space.dims(), &mut rng),
+                    label: "random".into(),
+                    notes: vec![format!(
+                        "the GP fit failed ({e}); suggesting a random combination"
+                    )],
+                }));
+            }
+        };
+        let map_lengthscales = fitted.hyper.log_lengthscales.clone();
+        if fitted.jitter > 0.0 {
+            notes.push(format!("the GP needed a diagonal jitter of {:.1e} to factorise (near-duplicate observations?)", fitted.jitter));
+        }
+        let hypers: Vec<Hyper> = match estimator {
+            Estimator::Mle => vec![fitted.hyper.clone()],
+            Estimator::Mcmc => {
+                let settings = McmcSettings {
+                    n_burnin: self.bopt.n_burnin,
+                    n_samples: self.bopt.n_samples,
+                    subsample_interval: self.bopt.subsample_interval,
+                    step_size: self.bopt.step_size,
+                    leapfrog_steps: self.bopt.leapfrog_steps,
+                };
+                match mcmc::sample(
+                    kernel,
+                    &fx,
+                    &fy,
+                    noise == Noise::Exact,
+                    &fitted.hyper,
+                    &settings,
+                    rng.random(),
+                ) {
+                    Ok(outcome) => {
+                        notes.push(outcome.summary().0);
+                        // The acquisition averages over an evenly thinned subset of the draws.
+                        let step = outcome.samples.len().div_ceil(MAX_MCMC_MODELS).max(1);
+                        outcome.samples.into_iter().step_by(step).collect()
+                    }
+                    Err(e) => {
+                        notes.push(format!(
+                            "MCMC failed ({e}); this suggestion uses the MAP fit"
+                        ));
+                        estimator = Estimator::Mle;
+                        vec![fitted.hyper.clone()]
+                    }
+                }
+            }
+        };
+        let label = format!(
+            "{}_{}_{}",
+            Kernel::NAMES[kernel as usize],
+            Acquisition::NAMES[acquisition_kind as usize],
+            Estimator::NAMES[estimator as usize]
+        );
+        let (px, py) = rows(&predict_rows);
+        let observed_best = py.iter().copied().fold(f64::INFINITY, f64::min);
+        let mut gps = Vec::with_capacity(hypers.len());
+        for hyper in hypers {
+            let Ok(mut gp) = Gp::new(kernel, hyper, px.clone(), &py) else {
+                continue;
+            };
+            // Kriging believer: runs in flight count as observed at the model's mean.
+            if !context.pending.is_empty() {
+                let (mut bx, mut by) = (px.clone(), py.clone());
+                for p in context.pending.iter().filter(|p| p.len() == space.dims()) {
+                    let f = features(space, p);
+                    by.push(gp.predict(&f, false).mean);
+                    bx.push(f);
+                }
+                if let Ok(with_pending) = Gp::new(kernel, gp.hyper.clone(), bx, &by) {
+                    gp = with_pending;
+                }
+            }
+            gps.push(gp);
+        }
+        if gps.is_empty() {
+            gps.push(fitted);
+        }
+        let best = improvement_reference(&gps, &px, observed_best, log_like);
+        let surrogate = Surrogate {
+            gps,
+            space,
+            acquisition: acquisition_kind,
+            best,
+        };
+        let numeric = numeric_features(space);
+        let (candidates, continuous) =
+            candidates::draw(space, &data, &order, &numeric, &map_lengthscales, &mut rng);
+        let existing: HashSet<String> = if self.bopt.de_duplication {
+            context.existing_keys()
+        } else {
+            HashSet::new()
+        };
+        let chosen = candidates::pick(
+            &surrogate,
+            space,
+            &data,
+            candidates,
+            &continuous,
+            &existing,
+            self.bopt.eps,
+        );
+        Ok(Some(match chosen {
+            Some(point) => Suggestion {
+                point,
+                label,
+                notes,
+            },
+            None => {
+                notes.push("every candidate was a duplicate or too close to a finished run; suggesting a random combination".into());
+                Suggestion {
+                    point: random_point(space.dims(), &mut rng),
+                    label: "random".into(),
+                    notes,
+                }
+            }
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::space::Space;
+    use targets::spans_decades;
+
+    #[test]
+    fn points_of_another_length_are_left_out_not_a_panic() {
+        // A corrupted store row reads as an empty point (with a warning); before, such a point
+        // reached the GP's features and panicked on a slice index.
+        use crate::strategy::Observation;
+        let space = Space::unit_cube(2);
+        let config = SearchConfig::from_map(
+            std::path::Path::new("test"),
+            &serde_json::from_str(
+                r#"{"search_type": "bopt", "min_initial_points": 2, "random_suggestion_probability": 0}"#,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let observation = |point: Vec<f64>, loss: f64| Observation {
+            point,
+            loss: Some(loss),
+        };
+        let finished = vec![
+            observation(vec![0.1, 0.2], 1.0),
+            observation(vec![0.3, 0.9], 2.0),
+            observation(vec![0.6, 0.4], 0.5),
+            observation(vec![], 0.7),
+            observation(vec![0.5], 0.7),
+            observation(vec![0.5, 0.5, 0.5], 0.7),
+        ];
+        let context = SuggestContext {
+            space: &space,
+            finished: &finished,
+            pending: &[vec![], vec![0.2], vec![0.9, 0.9]],
+            sequence: 6,
+            seed: 1,
+        };
+        let suggestion = BoptStrategy::new(&config)
+            .suggest(&context)
+            .unwrap()
+            .unwrap();
+        assert_eq!(suggestion.point.len(), 2);
+    }
+
+    #[test]
+    fn a_fresh_strategy_suggests_what_one_with_remembered_anchors_does() {
+        use crate::strategy::Observation;
+        let space = Space::unit_cube(3);
+        let config = SearchConfig::from_map(
+            std::path::Path::new("test"),
+            &serde_json::from_str(r#"{"search_type": "bopt", "random_suggestion_probability": 0}"#)
+                .unwrap(),
+        )
+        .unwrap();
+        let mut running = BoptStrategy::new(&config);
+        let mut finished: Vec<Observation> = Vec::new();
+        for sequence in 0..16u64 {
+            let context = SuggestContext {
+                space: &space,
+                finished: &finished,
+                pending: &[],
+                sequence,
+                seed: 7,
+            };
+            let point = running.suggest(&context).unwrap().unwrap().point;
+            // A resumed search: a new strategy, no remembered anchors.
+            let fresh = BoptStrategy::new(&config)
+                .suggest(&context)
+                .unwrap()
+                .unwrap()
+                .point;
+            assert_eq!(point, fresh, "suggestion {sequence}");
+            let loss = point.iter().map(|u| (u - 0.3).powi(2)).sum::<f64>();
+            finished.push(Observation {
+                point,
+                loss: Some(loss),
+            });
+        }
+    }
+
+    #[test]
+    fn losses_spanning_decades_switch_the_default_kernel_to_matern32_only() {
+        use crate::strategy::Observation;
+        let space = Space::unit_cube(2);
+        let label_after = |config: &str, loss: &dyn Fn(&[f64]) -> f64| -> String {
+            let config = SearchConfig::from_map(
+                std::path::Path::new("test"),
+                &serde_json::from_str(config).unwrap(),
+            )
+            .unwrap();
+            let mut strategy = BoptStrategy::new(&config);
+            let finished: Vec<Observation> = (0..8)
+                .map(|i| {
+                    let point = vec![(i as f64 + 0.5) / 8.0, ((i * 3 % 8) as f64 + 0.5) / 8.0];
+                    let loss = Some(loss(&point));
+                    Observation { point, loss }
+                })
+                .collect();
+            let context = SuggestContext {
+                space: &space,
+                finished: &finished,
+                pending: &[],
+                sequence: 8,
+                seed: 3,
+            };
+            let first = strategy.suggest(&context).unwrap().unwrap();
+            let said = |notes: &[String]| notes.iter().any(|n| n.contains("span decades"));
+            // The search log hears it once, when the rule first applies.
+            let losses: Vec<f64> = finished.iter().filter_map(|o| o.loss).collect();
+            let expected = config.bopt.warp_y && spans_decades(&strategy.decades_scale(&losses));
+            assert_eq!(said(&first.notes), expected, "{:?}", first.notes);
+            let again = strategy.suggest(&context).unwrap().unwrap();
+            assert!(!said(&again.notes), "{:?}", again.notes);
+            first.label
+        };
+        let bopt = r#"{"search_type": "bopt", "random_suggestion_probability": 0,
+                       "y_transformation": "none"}"#;
+        let wide = |p: &[f64]| 10f64.powf(4.0 * p[0] + p[1]) * 1e-3;
+        let narrow = |p: &[f64]| 1.0 + p[0] + p[1];
+        let shifted = |p: &[f64]| 10f64.powf(4.0 * p[0]) - 5.0;
+        assert_eq!(label_after(bopt, &wide), "Matern32_EI_MLE");
+        assert_eq!(label_after(bopt, &narrow), "Matern52_EI_MLE");
+        // Negative losses have no natural zero: Yeo-Johnson and the default Matern52.
+        assert_eq!(label_after(bopt, &shifted), "Matern52_EI_MLE");
+        // A kernel the user names is kept, and without warp_Y nothing switches.
+        let named = r#"{"search_type": "bopt", "random_suggestion_probability": 0,
+                        "y_transformation": "none", "bopt_config": {"kernel": "Matern52"}}"#;
+        assert_eq!(label_after(named, &wide), "Matern52_EI_MLE");
+        let unwarped = r#"{"search_type": "bopt", "random_suggestion_probability": 0,
+                           "y_transformation": "none", "bopt_config": {"warp_Y": false}}"#;
+        assert_eq!(label_after(unwarped, &wide), "Matern52_EI_MLE");
+    }
+}
