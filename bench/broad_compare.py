@@ -8,7 +8,8 @@ copied to two paths (`HPSEARCH_SOLVER=path bash bench/anchors.sh --broad` runs a
 the harness folder (summarize.py must be importable). Each problem counts on the seeds that every
 solver ran on it, so a variant screened on a few seeds is compared on those.
 
-Printed, over all problems and per family (bench/broad_problems.py's families): the number of
+Printed, over all problems, per family (bench/broad_problems.py's families) and per dimension of
+the BBOB problems: the number of
 problems where the variant's median final log10 regret is lower / higher than the base's by more
 than --margin decades (default 0.1), the median and interquartile range of the per-problem
 difference of medians (negative: the variant is better), and a paired sign test over the
@@ -78,6 +79,10 @@ def main():
     for p in both:
         groups["all"].append(p)
         groups[broad_problems.family(p)].append(p)
+        dim = next((part[1:] for part in p.split("_") if part[:1] == "d" and part[1:].isdigit()),
+                   None)
+        if dim:
+            groups[f"BBOB, {int(dim):2d} dimensions"].append(p)
     print(f"{args.variant} against {args.base}: {len(both)} problems, margin {args.margin} decades")
     print()
     print("| problems | n | variant better | variant worse | median diff [Q1, Q3] | seed pairs won |")
