@@ -24,8 +24,12 @@ fn main() {
         .collect();
     let config = SearchConfig::from_map(
         std::path::Path::new("bench"),
-        &serde_json::from_str(r#"{"search_type": "bopt", "random_suggestion_probability": 0}"#)
-            .unwrap(),
+        // The losses are handed over as they are: without `y_transformation: none` the seed's
+        // default `log` would make the strategy read them as log10 values.
+        &serde_json::from_str(
+            r#"{"search_type": "bopt", "random_suggestion_probability": 0, "y_transformation": "none"}"#,
+        )
+        .unwrap(),
     )
     .unwrap();
     let decades = std::env::var_os("HPSEARCH_SCALE_DECADES").is_some();

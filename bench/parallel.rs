@@ -164,8 +164,9 @@ fn main() {
         let space = Space::unit_cube(d);
         let targets: Vec<f64> = (0..seeds)
             .map(|seed| {
-                search(&config, &space, f, 1, seed, |b| b.len() >= SEQUENTIAL_RESULTS)
-                    [SEQUENTIAL_RESULTS - 1]
+                search(&config, &space, f, 1, seed, |b| {
+                    b.len() >= SEQUENTIAL_RESULTS
+                })[SEQUENTIAL_RESULTS - 1]
             })
             .collect();
         for q in [4usize, 16] {
