@@ -42,6 +42,7 @@ const SCRIPT: &str = "echo '{\"objective\": 1}' > output.json\n";
 
 fn fail(message: String) -> ! {
     eprintln!("error: {message}");
+    remove_scratch();
     exit(1)
 }
 
@@ -101,6 +102,32 @@ fn options() -> Options {
         fail("--runs and --window must be at least 2, --repeat at least 1".into());
     }
     options
+}
+
+/// Every folder the benchmark writes lives under one temporary folder, removed only when the
+/// benchmark ends. Deleting a try's folders before the next try would slow that try: on ext4
+/// without a journal (as on our test machines), a new inode skips every inode freed in the last
+/// seconds, one look each, so thousands of files just deleted made file creation 2-5 times
+/// slower for a while, for whichever of hpsearch or the bare loop came next.
+static SCRATCH: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+
+/// A new empty folder under the benchmark's scratch folder.
+fn scratch() -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let root = SCRATCH
+        .get_or_init(|| tempfile::tempdir().unwrap_or_else(|e| fail(format!("temp dir: {e}"))));
+    let dir = root
+        .path()
+        .join(format!("try_{}", NEXT.fetch_add(1, Ordering::Relaxed)));
+    std::fs::create_dir(&dir).unwrap_or_else(|e| fail(format!("{}: {e}", dir.display())));
+    dir
+}
+
+/// Removes the scratch folder (a static is never dropped).
+fn remove_scratch() {
+    if let Some(root) = SCRATCH.get() {
+        let _ = std::fs::remove_dir_all(root.path());
+    }
 }
 
 /// $HPSEARCH_BIN, or the hpsearch binary cargo built with this benchmark.
@@ -256,8 +283,8 @@ fn timed_search(bin: &Path, dir: &Path, runs: usize, slots: usize) -> (Duration,
 /// `runs` runs of the bare loop, `slots` at a time: wall time, and the CPU seconds of the loop
 /// and its scripts.
 fn timed_bare(runs: usize, slots: usize) -> (Duration, f64) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let script = dir.path().join("trivial.sh");
+    let dir = scratch();
+    let script = dir.as_path().join("trivial.sh");
     write(&script, SCRIPT);
     let next = AtomicUsize::new(0);
     let cpu = children_cpu() + own_cpu();
@@ -269,7 +296,7 @@ fn timed_bare(runs: usize, slots: usize) -> (Duration, f64) {
                 if id >= runs {
                     break;
                 }
-                bare_run(dir.path(), &script, id);
+                bare_run(dir.as_path(), &script, id);
             });
         }
     });
@@ -390,8 +417,8 @@ fn main() {
             let (mut searched, mut bare) = (f64::INFINITY, f64::INFINITY);
             let (mut searched_cpu, mut bare_cpu) = (f64::INFINITY, f64::INFINITY);
             for _ in 0..options.repeat {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let (time, cpu) = timed_search(&bin, dir.path(), options.runs, slots);
+                let dir = scratch();
+                let (time, cpu) = timed_search(&bin, dir.as_path(), options.runs, slots);
                 searched = searched.min(time.as_secs_f64());
                 searched_cpu = searched_cpu.min(cpu);
                 let (time, cpu) = timed_bare(options.runs, slots);
@@ -427,9 +454,11 @@ fn main() {
             "status s"
         );
         for &runs in &options.sizes {
-            let dir = tempfile::tempdir().expect("temp dir");
-            let seconds = timed_search(&bin, dir.path(), runs, slots).0.as_secs_f64();
-            let times = end_times(&dir.path().join("hp_search_0"), 0..runs);
+            let dir = scratch();
+            let seconds = timed_search(&bin, dir.as_path(), runs, slots)
+                .0
+                .as_secs_f64();
+            let times = end_times(&dir.as_path().join("hp_search_0"), 0..runs);
             let tenth = (runs / 10).max(2);
             let first = rate_between(&times[..tenth.min(times.len())]);
             let last = rate_between(&times[times.len().saturating_sub(tenth)..]);
@@ -444,7 +473,7 @@ fn main() {
                 last,
                 bare,
                 last.min(rate) / bare,
-                status_seconds(&bin, dir.path())
+                status_seconds(&bin, dir.as_path())
             );
         }
     }
@@ -460,10 +489,10 @@ fn main() {
         );
         let bare = bare_rate(window.max(500), slots, options.repeat);
         for &n in &options.at {
-            let dir = tempfile::tempdir().expect("temp dir");
-            let search = preload(dir.path(), n, window, slots);
+            let dir = scratch();
+            let search = preload(dir.as_path(), n, window, slots);
             let start = Instant::now();
-            hpsearch(&bin, dir.path(), &["resume", "hp_search_0"]);
+            hpsearch(&bin, dir.as_path(), &["resume", "hp_search_0"]);
             let seconds = start.elapsed().as_secs_f64();
             check_data(&search, n + window, n);
             let rate = rate_between(&end_times(&search, n..n + window));
@@ -476,9 +505,10 @@ fn main() {
                 rate,
                 bare,
                 rate / bare,
-                status_seconds(&bin, dir.path()),
+                status_seconds(&bin, dir.as_path()),
                 megabytes
             );
         }
     }
+    remove_scratch();
 }

@@ -711,3 +711,64 @@ fn an_objective_keeps_every_digit_the_script_wrote() {
         "the data file holds the objectives as written: {objectives:?}"
     );
 }
+
+/// The data file and snapshot published while a search runs, not only at its end, follow every
+/// change of a row that already ended: here a failure's imputed loss after a later success.
+#[test]
+fn what_is_published_mid_search_follows_each_imputed_loss() {
+    let project = Project::new();
+    project.script(
+        "run.sh",
+        r#"mode=$(grep -o '"mode": "[a-z0-9]*"' input.json | cut -d'"' -f4)
+# Each run outlasts the half second between routine publishes, so the failure is published
+# (with no loss yet) before the success that gives it one.
+case "$mode" in
+  exit1) sleep 0.8; exit 1 ;;
+  ok) sleep 0.8; echo 10 > output.json ;;
+  late)
+    sleep 1.5
+    cp ../hp_search_data_full.txt seen_data.txt
+    cp ../hp_search_state.json seen_state.json
+    echo -30 > output.json ;;
+esac
+"#,
+    );
+    project.configs(
+        "/bin/sh",
+        "run.sh",
+        json!({"mode": {"type": "categorical", "domain": ["exit1", "ok", "late"]}}),
+        json!({"search_type": "grid", "max_active_points": 1, "y_transformation": "none", "y_failure_value": "max"}),
+    );
+    project.hpsearch(&["run", "."]).ok();
+    let search = project.path.join("hp_search_0");
+    let late = project
+        .data_rows(0)
+        .into_iter()
+        .find(|r| r["mode"] == "late")
+        .expect("the late run");
+    let folder = search.join(format!("hp_combination_{}", late["combination_id"]));
+
+    // Mid-search: the failure's loss is max's after the one success (10 + 0.05 × 10).
+    let seen = std::fs::read_to_string(folder.join("seen_data.txt")).expect("the copied data file");
+    let mut lines = seen.lines().map(|l| l.split('\t').collect::<Vec<_>>());
+    let header = lines.next().expect("a header");
+    let column = |name: &str| header.iter().position(|h| *h == name).expect(name);
+    let failed: Vec<Vec<&str>> = lines.filter(|r| r[column("mode")] == "exit1").collect();
+    assert_eq!(failed.len(), 1, "{seen}");
+    assert_eq!(failed[0][column("loss")], "10.5", "{seen}");
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(folder.join("seen_state.json")).expect("the copied snapshot"),
+    )
+    .expect("a whole snapshot");
+    let rows = state["combinations"].as_array().expect("combinations");
+    let exit1 = rows
+        .iter()
+        .find(|c| c["params"]["mode"] == "exit1")
+        .expect("the failed row");
+    assert_eq!(exit1["loss"], json!(10.5));
+
+    // At the end: 10 + 0.05 × (10 − (−30)) = 12.
+    let rows = project.data_rows(0);
+    let exit1 = rows.iter().find(|r| r["mode"] == "exit1").expect("exit1");
+    assert_eq!(exit1["loss"], "12");
+}

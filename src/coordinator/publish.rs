@@ -66,7 +66,10 @@ impl Coordinator {
             .names()
             .map(String::from)
             .collect();
-        let tables = data_file::render_both(&self.paths, &names, &self.combinations, now);
+        let rendered = self
+            .published
+            .render(&self.paths, &names, &self.combinations, now);
+        let tables = rendered.tables;
         // The full file first: a reader that sees the new seed file finds the full one as new.
         for (path, text) in [
             (data_file::full_path(&self.paths), tables.full),
@@ -97,8 +100,8 @@ impl Coordinator {
             updated_at: now,
             hyperparameters: names,
             summary: self.summary.clone(),
-            // Lent to the snapshot for the write and taken back: no copy of every row.
-            combinations: std::mem::take(&mut self.combinations),
+            // Rendered above, most of them kept from earlier publishes.
+            combinations: Vec::new(),
             search_config: ConfigCopy::of(&self.definition.files[0]),
             model_config: ConfigCopy::of(&self.definition.files[2]),
             test_runs: Vec::new(),
@@ -108,9 +111,10 @@ impl Coordinator {
         let test_runs = self.store.test_runs();
         let text = test_runs.map(|runs| {
             snapshot.test_runs = runs;
-            serde_json::to_string(&snapshot).unwrap_or_default()
+            snapshot
+                .to_json_with_rows(&rendered.rows_json)
+                .unwrap_or_default()
         });
-        self.combinations = std::mem::take(&mut snapshot.combinations);
         let path = self.paths.snapshot();
         write_atomically(&path, text?.as_bytes()).map_err(|e| CoordinatorError::io(&path, e))
     }

@@ -115,6 +115,8 @@ pub struct Coordinator {
     signals: Receiver<i32>,
     pub(super) stop_requests: u32,
     pub(super) last_publish: Option<Instant>,
+    /// Each settled row's published text, kept between publishes (told of every row change).
+    pub(super) published: crate::export::published::RowCache,
     pub(super) summary: Summary,
     /// While the executor refuses runs (a scheduler down), submissions wait until then.
     paused_until: Option<Instant>,
@@ -205,6 +207,7 @@ impl Coordinator {
             signals,
             stop_requests: 0,
             last_publish: None,
+            published: Default::default(),
             summary: Summary::default(),
             paused_until: None,
             backoff: Duration::ZERO,
@@ -227,6 +230,7 @@ impl Coordinator {
     /// Reads every combination from the store again.
     fn reload(&mut self) -> Result<(), StoreError> {
         self.combinations = self.store.combinations()?;
+        self.published.clear();
         self.observations = Observations::of(&self.combinations);
         self.summarize();
         for warning in self.store.take_warnings() {
@@ -246,6 +250,7 @@ impl Coordinator {
                 continue;
             };
             let i = *id as usize;
+            self.published.forget(i);
             // The summary follows each row's change (see `tally`), or one full pass at the end.
             if self.combinations.get(i).is_some_and(|old| old.id == *id) {
                 let old = std::mem::replace(&mut self.combinations[i], c);

@@ -90,25 +90,66 @@ pub fn render_both(
     now: f64,
 ) -> Tables {
     let metrics = metric_names(combinations);
-    let mut seed = String::with_capacity(64 + combinations.len() * 128);
-    let mut full = String::with_capacity(64 + combinations.len() * 160);
-    push_row(
-        &mut seed,
-        SEED_COLUMNS.iter().copied().chain(names(hyperparameters)),
-    );
-    full.push_str(seed.trim_end_matches('\n'));
-    for extra in EXTRA_COLUMNS {
-        full.push('\t');
-        full.push_str(extra);
-    }
-    for m in &metrics {
-        full.push_str("\tmetric_");
-        full.push_str(m);
-    }
-    full.push('\n');
-    let mut row = String::new();
+    let mut tables = Tables::headers(hyperparameters, &metrics, combinations.len());
+    let mut row = RowText::default();
     for c in combinations {
-        row.clear();
+        row.render(paths, hyperparameters, &metrics, c, now);
+        tables.push(&row);
+    }
+    tables
+}
+
+impl Tables {
+    /// The two header lines, with room for `rows` rows.
+    pub(crate) fn headers(hyperparameters: &[String], metrics: &[String], rows: usize) -> Tables {
+        let mut seed = String::with_capacity(64 + rows * 128);
+        let mut full = String::with_capacity(64 + rows * 160);
+        push_row(
+            &mut seed,
+            SEED_COLUMNS.iter().copied().chain(names(hyperparameters)),
+        );
+        full.push_str(seed.trim_end_matches('\n'));
+        for extra in EXTRA_COLUMNS {
+            full.push('\t');
+            full.push_str(extra);
+        }
+        for m in metrics {
+            full.push_str("\tmetric_");
+            full.push_str(m);
+        }
+        full.push('\n');
+        Tables { seed, full }
+    }
+
+    /// Appends one combination's rows.
+    pub(crate) fn push(&mut self, row: &RowText) {
+        self.seed.push_str(&row.seed);
+        self.full.push_str(row.seed.trim_end_matches('\n'));
+        self.full.push_str(&row.extras);
+    }
+}
+
+/// One combination's lines of the two tables: its seed row, and what the full row adds to it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct RowText {
+    /// The seed file's row, with its line break.
+    pub seed: String,
+    /// The full file's cells after the seed's (each after a tab), with the line break.
+    pub extras: String,
+}
+
+impl RowText {
+    /// Renders `c` with the metric columns `metrics`, in place (the buffers are reused).
+    pub(crate) fn render(
+        &mut self,
+        paths: &SearchPaths,
+        hyperparameters: &[String],
+        metrics: &[String],
+        c: &Combination,
+        now: f64,
+    ) {
+        self.seed.clear();
+        self.extras.clear();
         let input = paths.combination_dir(c.id).join("input.json");
         let cells = [
             c.id.to_string(),
@@ -125,9 +166,7 @@ pub fn render_both(
         let values = hyperparameters
             .iter()
             .map(|h| c.params.get(h).map(cell).unwrap_or_default());
-        push_row(&mut row, cells.into_iter().chain(values));
-        seed.push_str(&row);
-        full.push_str(row.trim_end_matches('\n'));
+        push_row(&mut self.seed, cells.into_iter().chain(values));
         let extras = [
             c.state.name().to_string(),
             tsv_cell(c.failure_reason.as_deref().unwrap_or("")),
@@ -138,12 +177,11 @@ pub fn render_both(
             .iter()
             .map(|m| c.metrics.get(m).map(cell).unwrap_or_default());
         for value in extras.into_iter().chain(metric_cells) {
-            full.push('\t');
-            full.push_str(&value);
+            self.extras.push('\t');
+            self.extras.push_str(&value);
         }
-        full.push('\n');
+        self.extras.push('\n');
     }
-    Tables { seed, full }
 }
 
 fn names(list: &[String]) -> impl Iterator<Item = &str> {

@@ -3,6 +3,7 @@
 
 pub mod compute;
 pub mod data_file;
+pub mod published;
 pub mod snapshot;
 
 pub use snapshot::Snapshot;

@@ -28,6 +28,9 @@ pub struct Snapshot {
     pub updated_at: f64,
     pub hyperparameters: Vec<String>,
     pub summary: Summary,
+    /// Left out of serde's output when empty, so that `to_json_with_rows` can add rows rendered
+    /// apart; the coordinator's snapshot file always has it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub combinations: Vec<Combination>,
     /// The configs the search runs with, for readers that need its space (the report).
     #[serde(default)]
@@ -62,6 +65,25 @@ impl ConfigCopy {
 }
 
 impl Snapshot {
+    /// The snapshot's JSON with `rows_json` (a JSON array, rendered apart: see
+    /// `export::published`) as its `combinations`, which must be empty here. The rows go last:
+    /// readers find fields by name.
+    pub fn to_json_with_rows(&self, rows_json: &str) -> serde_json::Result<String> {
+        debug_assert!(self.combinations.is_empty());
+        let mut text = serde_json::to_string(self)?;
+        // A struct serializes as one object: its text ends with the closing brace.
+        if text.ends_with('}') {
+            text.pop();
+            if !text.ends_with('{') {
+                text.push(',');
+            }
+            text.push_str("\"combinations\":");
+            text.push_str(rows_json);
+            text.push('}');
+        }
+        Ok(text)
+    }
+
     pub fn search_config(&self) -> Result<SearchConfig, ConfigError> {
         let (path, text) = self.config_text(&self.search_config, "search_config.json")?;
         let map = crate::config::fields::parse_object(&path, &text)?;
@@ -89,5 +111,51 @@ impl Snapshot {
             source,
         })?;
         Ok((file, text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rows_rendered_apart_read_back_as_the_snapshot_s_combinations() {
+        let row = json!({
+            "id": 0, "state": "succeeded", "search_type": "random", "point": [0.5],
+            "params": {"x": 1}, "previous_results_count": 0, "is_queued": false,
+            "job_id": "local:1", "pid": null, "pid_start": null, "created_at": 0.0,
+            "started_at": 0.0, "finished_at": 1.0, "attempts": 1, "objective": 2.0,
+            "loss": 2.0, "failure_kind": null, "failure_reason": null, "metrics": {}
+        });
+        let snapshot: Snapshot = serde_json::from_value(json!({
+            "search_id": 3, "project": "/p", "search_folder": "/p/hp_search_3",
+            "state": "running", "end_reason": null, "search_type": "random",
+            "y_transformation": "none", "max_suggestions": 10, "max_active_points": 2,
+            "search_time_hours": 1.0, "random_seed": 7, "coordinator_pid": 1,
+            "coordinator_host": "h", "updated_at": 5.0, "hyperparameters": ["x"],
+            "summary": Summary::default(),
+        }))
+        .expect("a snapshot");
+        let rows: Vec<Combination> =
+            serde_json::from_value(json!([row.clone(), row])).expect("rows");
+
+        let text = snapshot
+            .to_json_with_rows(&serde_json::to_string(&rows).expect("rows serialize"))
+            .expect("serializes");
+        let back: Snapshot = serde_json::from_str(&text).expect("reads back");
+        assert_eq!(back.combinations, rows);
+        assert_eq!(
+            Snapshot {
+                combinations: Vec::new(),
+                ..back
+            },
+            snapshot
+        );
+
+        // No rows yet: the file still has the key, as readers of the file expect.
+        let empty = snapshot.to_json_with_rows("[]").expect("serializes");
+        let value: serde_json::Value = serde_json::from_str(&empty).expect("valid JSON");
+        assert_eq!(value["combinations"], json!([]));
     }
 }
