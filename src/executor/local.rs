@@ -74,6 +74,9 @@ impl LocalRun {
 /// The coordinator's end of its runner.
 struct Runner {
     process: Child,
+    /// The runner as a process, told apart from a later one with its pid (the supervisor of
+    /// every run it starts).
+    identity: ProcessIdentity,
     requests: ChildStdin,
     replies: BufReader<ChildStdout>,
 }
@@ -91,6 +94,7 @@ impl Runner {
         let requests = process.stdin.take().ok_or_else(missing)?;
         let replies = BufReader::new(process.stdout.take().ok_or_else(missing)?);
         Ok(Runner {
+            identity: ProcessIdentity::of(process.id() as i32),
             process,
             requests,
             replies,
@@ -100,9 +104,12 @@ impl Runner {
     /// Sends a request and reads the reply. `Err(Unsent)`: the request never reached the
     /// runner; `Err(Unanswered)`: it may have, and the run may have started.
     fn ask(&mut self, request: &StartRequest) -> Result<StartReply, AskFailure> {
-        let text = serde_json::to_string(request).map_err(|e| AskFailure::Unsent(e.to_string()))?;
+        let mut text =
+            serde_json::to_string(request).map_err(|e| AskFailure::Unsent(e.to_string()))?;
+        // One write: the pipe is not buffered.
+        text.push('\n');
         without_sigpipe(|| {
-            writeln!(self.requests, "{text}")?;
+            self.requests.write_all(text.as_bytes())?;
             self.requests.flush()
         })
         .map_err(|e| AskFailure::Unsent(e.to_string()))?;
@@ -287,10 +294,7 @@ impl Executor for LocalExecutor {
                 });
             }
         };
-        let supervisor = self
-            .runner
-            .as_ref()
-            .map(|r| ProcessIdentity::of(r.process.id() as i32));
+        let supervisor = self.runner.as_ref().map(|r| r.identity);
         let known_pid = (pid > 0).then_some(pid);
         self.runs.insert(
             spec.combination_id,

@@ -5,9 +5,11 @@
 //! costs a second process start per run, which was most of the coordinator's overhead on short
 //! runs. The runner is a child of the coordinator in its own process group (a terminal's Ctrl-C
 //! reaches the coordinator, which stops the runs itself). For each request it starts the script in
-//! a new process group of its own, writes `.hpsearch_started.json` (the script's pid, and the
-//! runner's as its supervisor), answers, and watches the run from a thread (`supervise`), which
-//! writes `.hpsearch_status.json` and then wakes the coordinator (SIGCHLD).
+//! a new process group of its own and answers with its pid; then a thread of the run writes
+//! `.hpsearch_started.json` (the script's pid, and the runner's as its supervisor), watches the
+//! run (`supervise`), writes `.hpsearch_status.json` and wakes the coordinator (SIGCHLD). The
+//! start record comes after the answer, so that the coordinator prepares its next run meanwhile;
+//! it has the pid from the answer.
 //!
 //! When the coordinator goes away (its end of the pipe closes, a crash included), the runner
 //! starts nothing more, watches the runs in flight to their end, writes their records, and exits:
@@ -69,21 +71,30 @@ pub fn serve() -> i32 {
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
         watchers.retain(|w| !w.is_finished());
-        let reply = match serde_json::from_str::<StartRequest>(&line) {
-            Ok(request) => start(request, me, coordinator, &mut watchers),
-            Err(e) => StartReply {
-                pid: None,
-                pid_start: None,
-                started_at: crate::clock::now(),
-                error: Some(format!("the runner got a request it cannot read: {e}")),
-                common: true,
-            },
+        let (reply, launched) = match serde_json::from_str::<StartRequest>(&line) {
+            Ok(request) => start(request),
+            Err(e) => (
+                StartReply {
+                    pid: None,
+                    pid_start: None,
+                    started_at: crate::clock::now(),
+                    error: Some(format!("the runner got a request it cannot read: {e}")),
+                    common: true,
+                },
+                None,
+            ),
         };
-        let text = serde_json::to_string(&reply).unwrap_or_default();
-        if writeln!(output, "{text}")
-            .and_then(|()| output.flush())
-            .is_err()
-        {
+        let mut text = serde_json::to_string(&reply).unwrap_or_default();
+        text.push('\n');
+        let answered = output
+            .write_all(text.as_bytes())
+            .and_then(|()| output.flush());
+        // The run's watch begins after the answer, so that the coordinator goes on with its
+        // next run while this process writes the start record and starts the watching thread.
+        if let Some(launched) = launched {
+            watchers.push(launched.watch(me, coordinator));
+        }
+        if answered.is_err() {
             break;
         }
     }
@@ -94,19 +105,62 @@ pub fn serve() -> i32 {
     0
 }
 
-fn start(
-    request: StartRequest,
-    me: ProcessIdentity,
-    coordinator: i32,
-    watchers: &mut Vec<std::thread::JoinHandle<()>>,
-) -> StartReply {
+/// A script just started, to be watched.
+struct Launched {
+    child: std::process::Child,
+    pid: i32,
+    pid_start: Option<u64>,
+    started_at: f64,
+    watch: Watch,
+}
+
+impl Launched {
+    /// Writes the run's start record and watches the run to its end from a thread of its own.
+    fn watch(self, me: ProcessIdentity, coordinator: i32) -> std::thread::JoinHandle<()> {
+        std::thread::spawn(move || {
+            let Launched {
+                child,
+                pid,
+                pid_start,
+                started_at,
+                watch,
+            } = self;
+            write_record(
+                &watch.folder.join(STARTED_FILE),
+                &RunStarted {
+                    pid,
+                    pid_start,
+                    started_at,
+                    supervisor: Some(me),
+                },
+            );
+            // `supervise` waits for the pid itself (wait4, for the run's own resource use); the
+            // handle is not needed, and dropping it neither waits nor kills.
+            drop(child);
+            supervise(pid, watch, started_at);
+            // Wake the coordinator's loop, if it is still the one that asked.
+            if std::os::unix::process::parent_id() as i32 == coordinator {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(coordinator),
+                    nix::sys::signal::Signal::SIGCHLD,
+                );
+            }
+        })
+    }
+}
+
+/// Starts the script of a request: the reply, and the run to watch when it started.
+fn start(request: StartRequest) -> (StartReply, Option<Launched>) {
     let started_at = crate::clock::now();
-    let failed = |message: String, common: bool| StartReply {
-        pid: None,
-        pid_start: None,
-        started_at,
-        error: Some(message),
-        common,
+    let failed = |message: String, common: bool| {
+        let reply = StartReply {
+            pid: None,
+            pid_start: None,
+            started_at,
+            error: Some(message),
+            common,
+        };
+        (reply, None)
     };
     // One open file for the script's stdout, its stderr and the runner's notes.
     let log_path = request.folder.join("log.txt");
@@ -142,15 +196,6 @@ fn start(
     };
     let pid = child.id() as i32;
     let pid_start = start_ticks(pid);
-    write_record(
-        &request.folder.join(STARTED_FILE),
-        &RunStarted {
-            pid,
-            pid_start,
-            started_at,
-            supervisor: Some(me),
-        },
-    );
     let seconds = crate::clock::duration_from_secs;
     let watch = Watch {
         folder: request.folder,
@@ -161,24 +206,19 @@ fn start(
         not_counted: None,
         notes: Some(notes),
     };
-    watchers.push(std::thread::spawn(move || {
-        // `supervise` waits for the pid itself (wait4, for the run's own resource use); the
-        // handle is not needed, and dropping it neither waits nor kills.
-        drop(child);
-        supervise(pid, watch, started_at);
-        // Wake the coordinator's loop, if it is still the one that asked.
-        if std::os::unix::process::parent_id() as i32 == coordinator {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(coordinator),
-                nix::sys::signal::Signal::SIGCHLD,
-            );
-        }
-    }));
-    StartReply {
+    let reply = StartReply {
         pid: Some(pid),
         pid_start,
         started_at,
         error: None,
         common: false,
-    }
+    };
+    let launched = Launched {
+        child,
+        pid,
+        pid_start,
+        started_at,
+        watch,
+    };
+    (reply, Some(launched))
 }
