@@ -61,8 +61,8 @@ impl RowCache {
             self.rows.clear();
             self.metrics = metrics;
         }
+        // Grows or shrinks to one place per row.
         self.rows.resize_with(combinations.len(), || None);
-        self.rows.truncate(combinations.len());
         let mut tables = Tables::headers(hyperparameters, &self.metrics, combinations.len());
         let mut rows_json = String::with_capacity(2 + combinations.len() * 560);
         rows_json.push('[');
