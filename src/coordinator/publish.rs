@@ -25,14 +25,16 @@ const COST_FACTOR: u32 = 12;
 impl Coordinator {
     /// Writes the data files and the snapshot for readers: at once when `force`, else when
     /// the last publish is old enough (see the module's doc).
-    pub(super) fn publish(&mut self, force: bool) -> Result<(), CoordinatorError> {
+    /// Whether `publish(false)` would write the exports now.
+    pub(super) fn publish_due(&self) -> bool {
         // `last_publish` is when the last publish ended, pushed later by COST_FACTOR times its
         // cost; `elapsed` of an instant still to come is zero.
-        if !force
-            && self
-                .last_publish
-                .is_some_and(|t| t.elapsed() < PUBLISH_INTERVAL)
-        {
+        self.last_publish
+            .is_none_or(|t| t.elapsed() >= PUBLISH_INTERVAL)
+    }
+
+    pub(super) fn publish(&mut self, force: bool) -> Result<(), CoordinatorError> {
+        if !force && !self.publish_due() {
             return Ok(());
         }
         let began = Instant::now();

@@ -150,6 +150,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 const IDLE_WAIT: Duration = Duration::from_millis(250);
 
+/// How long a step's writes may wait for the next step's commit (see `run_loop`).
+const COMMIT_DELAY: Duration = Duration::from_millis(10);
+
 impl Coordinator {
     /// Takes over a search folder: the lock, the store, the definition recorded in it.
     /// `wrapper` is the hpsearch binary whose `_wrap` command runs each script.
@@ -442,9 +445,10 @@ impl Coordinator {
             if self.stop_requests > 0 {
                 break self.stop_everything()?;
             }
-            // One commit for the step's writes (see Store::begin_batch); `start` flushes
-            // before each new run's folder exists.
+            // One commit for the step's writes (see Store::begin_batch), at the step's end or
+            // with the next step's (below); `start` flushes before each new run's folder exists.
             self.store.begin_batch()?;
+            self.record_answers()?;
             for ended in self.executor.poll() {
                 self.record_end(ended)?;
             }
@@ -457,7 +461,6 @@ impl Coordinator {
                 break self.stop_for_time()?;
             }
             self.fill()?;
-            self.store.commit_batch()?;
             self.executor_events()?;
             if let Some(why) = self.refused.take() {
                 break self.stop_early(why)?;
@@ -498,14 +501,25 @@ impl Coordinator {
                 };
                 break SearchEnd::Finished(reason);
             }
+            // Group commit: when another run ends within COMMIT_DELAY, the next step's first
+            // start commits this step's writes with its own (one fsync a run instead of two).
+            // Every write the delay holds back is also in a run's record file, which a resume
+            // reads; and nothing is published before it is committed.
+            let woken = self.drain_signals(COMMIT_DELAY);
+            if !woken || self.publish_due() {
+                self.store.commit_batch()?;
+            }
             self.publish(false)?;
-            self.drain_signals(IDLE_WAIT);
+            if !woken {
+                self.drain_signals(IDLE_WAIT.saturating_sub(COMMIT_DELAY));
+            }
         };
         let (state, reason) = match &end {
             SearchEnd::Finished(r) => ("finished", r.clone()),
             SearchEnd::Stopped(r) | SearchEnd::Failed(r) => ("stopped", r.clone()),
         };
         // A step that ended the loop early (a stop, search_time) has its batch still open.
+        self.record_answers()?;
         self.store.commit_batch()?;
         self.store.set_meta("state", state)?;
         self.store.set_meta("end_reason", &reason)?;
@@ -547,13 +561,14 @@ impl Coordinator {
         Ok(running)
     }
 
-    /// Waits up to `wait` for a signal (a child ended, or a stop was asked for).
-    pub(super) fn drain_signals(&mut self, wait: Duration) {
+    /// Waits up to `wait` for a signal (a child ended, or a stop was asked for); whether one came.
+    pub(super) fn drain_signals(&mut self, wait: Duration) -> bool {
         let first = if wait.is_zero() {
             self.signals.try_recv().ok()
         } else {
             self.signals.recv_timeout(wait).ok()
         };
+        let woken = first.is_some();
         for signal in first
             .into_iter()
             .chain(std::iter::from_fn(|| self.signals.try_recv().ok()))
@@ -562,6 +577,7 @@ impl Coordinator {
                 self.stop_requests += 1;
             }
         }
+        woken
     }
 
     fn can_suggest(&self) -> bool {
@@ -851,12 +867,31 @@ impl Coordinator {
                 return Ok(false);
             }
         };
-        match self.executor.submit(&spec) {
-            Ok(submitted) => self.record_submission(id, submitted)?,
+        match self.executor.send(&spec) {
+            Ok(Some(submitted)) => self.record_submission(id, submitted)?,
+            // Recorded when the executor answers (`record_answers`), at the next step.
+            Ok(None) => {}
             Err(error) => return self.submission_failed(id, error),
         }
         self.submissions_resumed();
         Ok(true)
+    }
+
+    /// Records the executor's answers to the runs sent without waiting (`Executor::send`):
+    /// before anything else of a step, so that a run is known started before its end.
+    pub(super) fn record_answers(&mut self) -> Result<(), CoordinatorError> {
+        for (id, answer) in self.executor.answers() {
+            match answer {
+                Ok(submitted) => {
+                    self.record_submission(id, submitted)?;
+                    self.submissions_resumed();
+                }
+                Err(error) => {
+                    self.submission_failed(id, error)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Records a run the executor took: its job id, and queued or running.
@@ -1212,6 +1247,7 @@ impl Coordinator {
     /// the stop was under way) is recorded as the success it is; the rest are returned, for the
     /// caller to mark.
     fn stop_runs(&mut self) -> Result<Vec<u64>, CoordinatorError> {
+        self.record_answers()?;
         let active: Vec<u64> = self
             .combinations
             .iter()

@@ -160,6 +160,18 @@ pub fn is_common_io_problem(error: &std::io::Error) -> bool {
 
 pub trait Executor {
     fn submit(&mut self, spec: &RunSpec) -> Result<Submitted, ExecutorError>;
+    /// Submits a run without waiting for the answer where the executor can, so that the
+    /// coordinator prepares its next run while this one starts: `Ok(None)`, and the answer
+    /// comes from `answers`. The run counts in `active` from now on.
+    fn send(&mut self, spec: &RunSpec) -> Result<Option<Submitted>, ExecutorError> {
+        self.submit(spec).map(Some)
+    }
+    /// The answers that have come to the runs `send` left unanswered, in the order sent; a run
+    /// not answered yet has not ended. `poll` reports a run's end only after its answer was
+    /// taken here.
+    fn answers(&mut self) -> Vec<(u64, Result<Submitted, ExecutorError>)> {
+        Vec::new()
+    }
     /// Finds a run started by an earlier coordinator and takes it over.
     fn adopt(&mut self, known: &Known) -> Adoption;
     /// The runs that ended since the last poll.

@@ -12,7 +12,7 @@ use super::process::{is_alive, signal_group};
 use super::runner::{StartReply, StartRequest};
 use super::supervise::{read_started, read_status, ProcessIdentity, RunStatus};
 use nix::sys::signal::Signal;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -101,30 +101,43 @@ impl Runner {
         })
     }
 
-    /// Sends a request and reads the reply. `Err(Unsent)`: the request never reached the
-    /// runner; `Err(Unanswered)`: it may have, and the run may have started.
-    fn ask(&mut self, request: &StartRequest) -> Result<StartReply, AskFailure> {
-        let mut text =
-            serde_json::to_string(request).map_err(|e| AskFailure::Unsent(e.to_string()))?;
+    /// Sends a request; an error means it never reached the runner.
+    fn send(&mut self, request: &StartRequest) -> Result<(), String> {
+        let mut text = serde_json::to_string(request).map_err(|e| e.to_string())?;
         // One write: the pipe is not buffered.
         text.push('\n');
         without_sigpipe(|| {
             self.requests.write_all(text.as_bytes())?;
             self.requests.flush()
         })
-        .map_err(|e| AskFailure::Unsent(e.to_string()))?;
+        .map_err(|e| e.to_string())
+    }
+
+    /// Whether a reply can be read without waiting. A reply is one write of one line, shorter
+    /// than the pipe's atomic size, so a readable pipe holds a whole one.
+    fn has_reply(&self) -> bool {
+        use std::os::fd::AsFd;
+        if !self.replies.buffer().is_empty() {
+            return true;
+        }
+        let mut fds = [nix::poll::PollFd::new(
+            self.replies.get_ref().as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        // Readable, or closed (the runner died): either way a read does not wait.
+        nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO).is_ok_and(|n| n > 0)
+    }
+
+    /// Reads the reply to the oldest request not yet answered; an error means the runner is
+    /// gone, and the run asked for may have started.
+    fn receive(&mut self) -> Result<StartReply, String> {
         let mut line = String::new();
         match self.replies.read_line(&mut line) {
-            Ok(0) => Err(AskFailure::Unanswered("the runner ended".into())),
-            Ok(_) => serde_json::from_str(&line).map_err(|e| AskFailure::Unanswered(e.to_string())),
-            Err(e) => Err(AskFailure::Unanswered(e.to_string())),
+            Ok(0) => Err("the runner ended".into()),
+            Ok(_) => serde_json::from_str(&line).map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
         }
     }
-}
-
-enum AskFailure {
-    Unsent(String),
-    Unanswered(String),
 }
 
 /// Runs `write` with SIGPIPE blocked in this thread, and takes back the SIGPIPE a write to a
@@ -160,6 +173,11 @@ pub struct LocalExecutor {
     binary: PathBuf,
     runner: Option<Runner>,
     runs: BTreeMap<u64, LocalRun>,
+    /// Runs sent to the runner whose reply has not been read, oldest first (the runner answers
+    /// in order).
+    unanswered: VecDeque<RunSpec>,
+    /// Replies read but not yet taken by `answers`, in the order sent.
+    answered: Vec<(u64, Result<Submitted, ExecutorError>)>,
 }
 
 impl LocalExecutor {
@@ -169,11 +187,14 @@ impl LocalExecutor {
             binary,
             runner: None,
             runs: BTreeMap::new(),
+            unanswered: VecDeque::new(),
+            answered: Vec::new(),
         }
     }
 
-    /// Asks the runner to start a run; a runner that died is started again once.
-    fn ask_runner(&mut self, request: &StartRequest) -> Result<StartReply, String> {
+    /// Sends a start request to the runner; a runner that died is started again once (what it
+    /// was asked before and did not answer is settled first, see `settle`).
+    fn send_request(&mut self, request: &StartRequest) -> Result<(), String> {
         let mut last = String::new();
         for _ in 0..2 {
             if self.runner.is_none() {
@@ -190,94 +211,57 @@ impl LocalExecutor {
             let Some(runner) = self.runner.as_mut() else {
                 continue;
             };
-            let failure = match runner.ask(request) {
-                Ok(reply) => return Ok(reply),
-                Err(failure) => failure,
-            };
-            if let Some(mut dead) = self.runner.take() {
-                let _ = dead.process.kill();
-                let _ = dead.process.wait();
+            match runner.send(request) {
+                Ok(()) => return Ok(()),
+                Err(e) => last = e,
             }
-            match failure {
-                AskFailure::Unsent(e) => last = e,
-                AskFailure::Unanswered(e) => {
-                    // The runner died after starting the run (the run may have killed it):
-                    // the run is under way, unsupervised, and must not start twice.
-                    // Without its start record, its process is unknown: it counts as a run
-                    // interrupted at once (started again, up to the restart limit), never as a
-                    // request to send again, which would run it twice.
-                    let started = read_started(&request.folder);
-                    eprintln!("hpsearch: the runner ended while starting a run ({e})");
-                    return Ok(StartReply {
-                        pid: started.as_ref().map(|s| s.pid),
-                        pid_start: started.as_ref().and_then(|s| s.pid_start),
-                        started_at: started
-                            .as_ref()
-                            .map_or_else(crate::clock::now, |s| s.started_at),
-                        error: None,
-                        common: false,
-                    });
-                }
-            }
+            self.settle(true);
+            self.drop_runner();
         }
         Err(format!("the runner does not answer: {last}"))
     }
-}
 
-impl Drop for LocalExecutor {
-    fn drop(&mut self) {
-        // Closing its input tells the runner to finish; it exits once its runs have ended.
-        if let Some(mut runner) = self.runner.take() {
-            drop(runner.requests);
-            // With no run left it ends at once; with runs in flight (an error ended the
-            // coordinator) it goes on watching them, and is not waited for.
-            let deadline = Instant::now() + Duration::from_secs(1);
-            while matches!(runner.process.try_wait(), Ok(None)) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(5));
+    /// Reads the replies to the requests sent and not yet answered: every one, waiting for
+    /// them, or (`wait` false) those already there. Each run that started is watched from now
+    /// on, and every answer waits in `answered`.
+    fn settle(&mut self, wait: bool) {
+        while !self.unanswered.is_empty() {
+            if !wait && self.runner.as_ref().is_some_and(|r| !r.has_reply()) {
+                break;
             }
+            let Some(spec) = self.unanswered.pop_front() else {
+                break;
+            };
+            let received = match self.runner.as_mut() {
+                Some(runner) => runner.receive(),
+                None => Err("the runner is gone".into()),
+            };
+            let reply = received.unwrap_or_else(|e| {
+                // The runner died after it was asked (the run may have killed it): the run may
+                // be under way, unsupervised, and must not start twice. Without its start
+                // record, its process is unknown: it counts as a run interrupted at once
+                // (started again, up to the restart limit), never as a request to send again,
+                // which would run it twice.
+                self.drop_runner();
+                eprintln!("hpsearch: the runner ended while starting a run ({e})");
+                let started = read_started(&spec.folder);
+                StartReply {
+                    pid: started.as_ref().map(|s| s.pid),
+                    pid_start: started.as_ref().and_then(|s| s.pid_start),
+                    started_at: started
+                        .as_ref()
+                        .map_or_else(crate::clock::now, |s| s.started_at),
+                    error: None,
+                    common: false,
+                }
+            });
+            let answer = self.accept(&spec, reply);
+            self.answered.push((spec.combination_id, answer));
         }
     }
-}
 
-pub fn end_from_status(status: &RunStatus) -> RunEnd {
-    if let Some(message) = &status.start_error {
-        return RunEnd::StartFailed(message.clone());
-    }
-    if status.timed_out {
-        return RunEnd::TimedOut;
-    }
-    match (status.exit_code, status.signal) {
-        (Some(code), _) => RunEnd::Exited(code),
-        (None, Some(signal)) => RunEnd::Signaled(signal),
-        (None, None) => RunEnd::Lost("the run ended without an exit code or signal".into()),
-    }
-}
-
-impl Executor for LocalExecutor {
-    fn submit(&mut self, spec: &RunSpec) -> Result<Submitted, ExecutorError> {
-        for stale in [
-            super::supervise::STATUS_FILE,
-            super::supervise::STARTED_FILE,
-        ] {
-            let _ = std::fs::remove_file(spec.folder.join(stale));
-        }
-        let signal_after = (!spec.checkpoint_signal.is_zero()
-            && spec.checkpoint_signal < spec.time_limit)
-            .then(|| (spec.time_limit - spec.checkpoint_signal).as_secs_f64());
-        let request = StartRequest {
-            folder: spec.folder.clone(),
-            program: spec.program.clone(),
-            arguments: vec![
-                spec.script.display().to_string(),
-                spec.input.display().to_string(),
-            ],
-            time_limit_seconds: spec.time_limit.as_secs_f64(),
-            grace_seconds: spec.kill_grace.as_secs_f64(),
-            signal_after_seconds: signal_after,
-        };
-        let reply = self
-            .ask_runner(&request)
-            .map_err(|message| ExecutorError::Unavailable { message })?;
+    /// What the runner's reply says of a run: started (and watched from now on), or why not.
+    fn accept(&mut self, spec: &RunSpec, reply: StartReply) -> Result<Submitted, ExecutorError> {
         let pid = match (reply.pid, reply.error) {
             (Some(pid), None) => pid,
             // The runner died while starting it: no process to watch, the run is interrupted.
@@ -315,6 +299,95 @@ impl Executor for LocalExecutor {
             pid_start: reply.pid_start,
             started_at: reply.started_at,
         })
+    }
+
+    /// Ends a runner that stopped answering.
+    fn drop_runner(&mut self) {
+        if let Some(mut dead) = self.runner.take() {
+            let _ = dead.process.kill();
+            let _ = dead.process.wait();
+        }
+    }
+}
+
+impl Drop for LocalExecutor {
+    fn drop(&mut self) {
+        // Closing its input tells the runner to finish; it exits once its runs have ended.
+        if let Some(mut runner) = self.runner.take() {
+            drop(runner.requests);
+            // With no run left it ends at once; with runs in flight (an error ended the
+            // coordinator) it goes on watching them, and is not waited for.
+            let deadline = Instant::now() + Duration::from_secs(1);
+            while matches!(runner.process.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+}
+
+pub fn end_from_status(status: &RunStatus) -> RunEnd {
+    if let Some(message) = &status.start_error {
+        return RunEnd::StartFailed(message.clone());
+    }
+    if status.timed_out {
+        return RunEnd::TimedOut;
+    }
+    match (status.exit_code, status.signal) {
+        (Some(code), _) => RunEnd::Exited(code),
+        (None, Some(signal)) => RunEnd::Signaled(signal),
+        (None, None) => RunEnd::Lost("the run ended without an exit code or signal".into()),
+    }
+}
+
+impl Executor for LocalExecutor {
+    fn submit(&mut self, spec: &RunSpec) -> Result<Submitted, ExecutorError> {
+        self.send(spec)?;
+        self.settle(true);
+        // Its answer is the last; the answers to earlier sends wait for `answers`.
+        match self.answered.pop() {
+            Some((id, answer)) if id == spec.combination_id => answer,
+            other => {
+                self.answered.extend(other);
+                Err(ExecutorError::Unavailable {
+                    message: "the runner did not answer".into(),
+                })
+            }
+        }
+    }
+
+    fn send(&mut self, spec: &RunSpec) -> Result<Option<Submitted>, ExecutorError> {
+        // Records of an earlier start of this combination (a restart) would read as this one's.
+        for stale in [
+            super::supervise::STATUS_FILE,
+            super::supervise::STARTED_FILE,
+        ] {
+            let _ = std::fs::remove_file(spec.folder.join(stale));
+        }
+        let signal_after = (!spec.checkpoint_signal.is_zero()
+            && spec.checkpoint_signal < spec.time_limit)
+            .then(|| (spec.time_limit - spec.checkpoint_signal).as_secs_f64());
+        let request = StartRequest {
+            folder: spec.folder.clone(),
+            program: spec.program.clone(),
+            arguments: vec![
+                spec.script.display().to_string(),
+                spec.input.display().to_string(),
+            ],
+            time_limit_seconds: spec.time_limit.as_secs_f64(),
+            grace_seconds: spec.kill_grace.as_secs_f64(),
+            signal_after_seconds: signal_after,
+        };
+        self.send_request(&request)
+            .map_err(|message| ExecutorError::Unavailable { message })?;
+        self.unanswered.push_back(spec.clone());
+        Ok(None)
+    }
+
+    fn answers(&mut self) -> Vec<(u64, Result<Submitted, ExecutorError>)> {
+        // Without waiting: a run's reply comes before its end, so a run whose reply is not
+        // there yet has not ended, and the coordinator goes on while the runner starts it.
+        self.settle(false);
+        std::mem::take(&mut self.answered)
     }
 
     fn adopt(&mut self, known: &Known) -> Adoption {
@@ -371,8 +444,15 @@ impl Executor for LocalExecutor {
     }
 
     fn poll(&mut self) -> Vec<Ended> {
+        self.settle(false);
         let mut ended = Vec::new();
-        let ids: Vec<u64> = self.runs.keys().copied().collect();
+        // A run whose start the coordinator has not yet taken (`answers`) ends after it.
+        let ids: Vec<u64> = self
+            .runs
+            .keys()
+            .copied()
+            .filter(|id| !self.answered.iter().any(|(other, _)| other == id))
+            .collect();
         for id in ids {
             let Some(run) = self.runs.get_mut(&id) else {
                 continue;
@@ -419,6 +499,7 @@ impl Executor for LocalExecutor {
     }
 
     fn cancel(&mut self, combination_id: u64) {
+        self.settle(true);
         if let Some(run) = self.runs.get_mut(&combination_id) {
             signal_group(run.pid, Signal::SIGTERM);
             run.stopping_since.get_or_insert_with(Instant::now);
@@ -426,6 +507,7 @@ impl Executor for LocalExecutor {
     }
 
     fn stop_all(&mut self, grace: Duration) -> Vec<u64> {
+        self.settle(true);
         let ids: Vec<u64> = self.runs.keys().copied().collect();
         for run in self.runs.values() {
             signal_group(run.pid, Signal::SIGTERM);
@@ -445,6 +527,6 @@ impl Executor for LocalExecutor {
     }
 
     fn active(&self) -> usize {
-        self.runs.len()
+        self.runs.len() + self.unanswered.len()
     }
 }

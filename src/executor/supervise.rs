@@ -151,21 +151,34 @@ pub fn supervise(pid: i32, watch: Watch, started_at: f64) -> RunStatus {
         }
     };
     let timed_out = Arc::new(AtomicBool::new(false));
-    let (finished_tx, finished_rx) = mpsc::channel::<()>();
-    // One thread keeps every clock of the run: memory samples, the checkpoint signal, the time
-    // limit and the grace after it; it returns the group's peak memory (kB).
-    let watcher = {
-        let timed_out = Arc::clone(&timed_out);
-        let record = record.clone();
-        let watch = Arc::clone(&watch);
-        std::thread::spawn(move || {
-            watch_clocks(pid, &watch, &finished_rx, &timed_out, &record, started_at)
-        })
+    let (ended, group_peak_kb) = match ProcessFd::open(pid) {
+        // This thread keeps the run's clocks between looks at the process's descriptor, which
+        // becomes readable when the process ends; then it reaps the process.
+        Some(process) => {
+            let ended_within = |wait: Duration| process.ended_within(wait);
+            let peak = watch_clocks(pid, &watch, &ended_within, &timed_out, &record, started_at);
+            (wait_for(pid), peak)
+        }
+        // A kernel without pidfd_open (before Linux 5.3): this thread waits for the process,
+        // and a second one keeps the clocks until told that it ended.
+        None => {
+            let (finished_tx, finished_rx) = mpsc::channel::<()>();
+            let watcher = {
+                let timed_out = Arc::clone(&timed_out);
+                let record = record.clone();
+                let watch = Arc::clone(&watch);
+                std::thread::spawn(move || {
+                    let ended_within = |wait: Duration| {
+                        finished_rx.recv_timeout(wait) != Err(mpsc::RecvTimeoutError::Timeout)
+                    };
+                    watch_clocks(pid, &watch, &ended_within, &timed_out, &record, started_at)
+                })
+            };
+            let ended = wait_for(pid);
+            let _ = finished_tx.send(());
+            (ended, watcher.join().unwrap_or(0))
+        }
     };
-
-    let ended = wait_for(pid);
-    let _ = finished_tx.send(());
-    let group_peak_kb = watcher.join().unwrap_or(0);
     let status = match ended {
         Ok(end) => RunStatus {
             exit_code: end.exit_code,
@@ -192,13 +205,65 @@ pub fn supervise(pid: i32, watch: Watch, started_at: f64) -> RunStatus {
     status
 }
 
-/// The clocks of a run until `finished` says it ended: samples the group's memory (every
+/// A descriptor of a process (Linux's pidfd) that becomes readable when the process ends: one
+/// thread then both waits for a run and keeps its clocks, where it took two.
+struct ProcessFd(std::os::fd::OwnedFd, i32);
+
+impl ProcessFd {
+    fn open(pid: i32) -> Option<ProcessFd> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        let fd = i32::try_from(fd).ok().filter(|fd| *fd >= 0)?;
+        // SAFETY: the descriptor was just opened and is owned by nothing else.
+        Some(ProcessFd(
+            unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) },
+            pid,
+        ))
+    }
+
+    /// Whether the process ends within `wait` (at once when it already has).
+    fn ended_within(&self, wait: Duration) -> bool {
+        use std::os::fd::AsFd;
+        // Rounded up to the millisecond, so that a wait of less than one does not spin.
+        let millis = wait.as_micros().div_ceil(1000);
+        let timeout =
+            nix::poll::PollTimeout::try_from(millis).unwrap_or(nix::poll::PollTimeout::MAX);
+        let mut fds = [nix::poll::PollFd::new(
+            self.0.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        match nix::poll::poll(&mut fds, timeout) {
+            Ok(ready) => ready > 0,
+            // Interrupted: the caller looks again.
+            Err(nix::errno::Errno::EINTR) => false,
+            // Not expected; the clocks go on, and the process is asked directly.
+            Err(_) => {
+                std::thread::sleep(wait.min(Duration::from_millis(50)));
+                has_ended(self.1)
+            }
+        }
+    }
+}
+
+/// Whether the child `pid` has ended (and waits to be reaped), without reaping it.
+fn has_ended(pid: i32) -> bool {
+    // SAFETY: an all-zero siginfo_t is a valid value of the plain C struct.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+    // SAFETY: `info` is a live local of the right type; the pid is id_t (unsigned) by type only.
+    let answer = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) };
+    // SAFETY: waitid filled `info` (or left it zeroed, which reads as pid 0).
+    answer != 0 || unsafe { info.si_pid() } != 0
+}
+
+/// The clocks of a run until `ended_within` says it ended: samples the group's memory (every
 /// `SAMPLE_INTERVAL` at first, then less often), sends SIGUSR1 at the checkpoint time, SIGTERM to
 /// the group at the time limit and SIGKILL after the grace. Returns the peak memory seen, in kB.
 fn watch_clocks(
     pid: i32,
     watch: &Watch,
-    finished: &mpsc::Receiver<()>,
+    ended_within: &dyn Fn(Duration) -> bool,
     timed_out: &AtomicBool,
     record: &dyn Fn(&RunStatus),
     started_at: f64,
@@ -225,7 +290,7 @@ fn watch_clocks(
             .min()
             .unwrap_or(next_sample);
         let wait = next.saturating_duration_since(Instant::now());
-        if finished.recv_timeout(wait) != Err(mpsc::RecvTimeoutError::Timeout) {
+        if ended_within(wait) {
             return peak;
         }
         let now = Instant::now();
