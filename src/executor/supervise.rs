@@ -137,6 +137,16 @@ pub fn record_start_error(folder: &Path, message: &str, started_at: f64) {
 /// Waits for the script `pid` (a child of this process) to end, enforcing the watch's limits,
 /// and writes the record of its end; returns it.
 pub fn supervise(pid: i32, watch: Watch, started_at: f64) -> RunStatus {
+    supervise_with(pid, watch, started_at, ProcessFd::open(pid))
+}
+
+/// `supervise`, with the process's descriptor when there is one (else two threads).
+fn supervise_with(
+    pid: i32,
+    watch: Watch,
+    started_at: f64,
+    process: Option<ProcessFd>,
+) -> RunStatus {
     let watch = Arc::new(watch);
     let written = Arc::new(Mutex::new(false));
     let record = {
@@ -151,7 +161,7 @@ pub fn supervise(pid: i32, watch: Watch, started_at: f64) -> RunStatus {
         }
     };
     let timed_out = Arc::new(AtomicBool::new(false));
-    let (ended, group_peak_kb) = match ProcessFd::open(pid) {
+    let (ended, group_peak_kb) = match process {
         // This thread keeps the run's clocks between looks at the process's descriptor, which
         // becomes readable when the process ends; then it reaps the process.
         Some(process) => {
@@ -442,6 +452,71 @@ mod tests {
         assert_eq!(group_and_rss(stat), Some((4200, 2560)));
         assert_eq!(group_and_rss("garbage"), None);
         assert_eq!(group_and_rss("1 (x) S 1"), None);
+    }
+
+    /// A script that ignores SIGTERM, past a time limit of 0.3 s with a grace of 0.3 s.
+    fn supervise_a_stubborn_script(with_process_fd: bool) -> (RunStatus, Duration) {
+        use std::os::unix::process::CommandExt;
+        let folder = tempfile::tempdir().expect("a temporary folder");
+        let child = std::process::Command::new("sh")
+            .args(["-c", "trap '' TERM; sleep 30"])
+            .process_group(0)
+            .spawn()
+            .expect("sh starts");
+        let pid = child.id() as i32;
+        let watch = Watch {
+            folder: folder.path().to_path_buf(),
+            time_limit: Duration::from_millis(300),
+            grace: Duration::from_millis(300),
+            signal_after: None,
+            group: pid,
+            not_counted: None,
+            notes: None,
+        };
+        let process = if with_process_fd {
+            Some(ProcessFd::open(pid).expect("this kernel has pidfd_open (Linux 5.3 or later)"))
+        } else {
+            None
+        };
+        let began = Instant::now();
+        let status = supervise_with(pid, watch, crate::clock::now(), process);
+        let took = began.elapsed();
+        // The record on file is the one written just before the SIGKILL (a wrapper that leads
+        // the group dies with it), without the resource use that only the reaping tells.
+        let record = read_status(folder.path()).expect("the run's record");
+        assert!(record.timed_out && record.signal == Some(9), "{record:?}");
+        (status, took)
+    }
+
+    #[test]
+    fn a_run_past_its_limit_is_stopped_and_recorded_with_either_way_of_waiting() {
+        for with_process_fd in [true, false] {
+            let (status, took) = supervise_a_stubborn_script(with_process_fd);
+            assert!(status.timed_out, "{with_process_fd}: {status:?}");
+            assert_eq!(
+                status.signal,
+                Some(9),
+                "{with_process_fd}: SIGTERM is ignored"
+            );
+            assert!(
+                took >= Duration::from_millis(600) && took < Duration::from_secs(10),
+                "{with_process_fd}: stopped after {took:?}, not at the limit and its grace"
+            );
+        }
+    }
+
+    #[test]
+    fn the_process_descriptor_tells_a_running_process_from_an_ended_one() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("0.3")
+            .spawn()
+            .expect("sleep starts");
+        let process = ProcessFd::open(child.id() as i32).expect("pidfd_open");
+        assert!(!process.ended_within(Duration::from_millis(50)));
+        assert!(!has_ended(child.id() as i32));
+        assert!(process.ended_within(Duration::from_secs(10)));
+        assert!(has_ended(child.id() as i32), "ended, not yet reaped");
+        assert!(child.wait().expect("reaped").success());
     }
 
     #[test]
