@@ -455,6 +455,8 @@ mod tests {
     }
 
     /// A script that ignores SIGTERM, past a time limit of 0.3 s with a grace of 0.3 s.
+    // `supervise` reaps the child (wait4), as it does every run's.
+    #[allow(clippy::zombie_processes)]
     fn supervise_a_stubborn_script(with_process_fd: bool) -> (RunStatus, Duration) {
         use std::os::unix::process::CommandExt;
         let folder = tempfile::tempdir().expect("a temporary folder");
