@@ -39,7 +39,15 @@ struct LocalRun {
     stopping_since: Option<Instant>,
     /// Since when the run's process has been seen gone without a record.
     gone_since: Option<Instant>,
+    /// When the run's process was last seen alive (see `ALIVE_CHECK_INTERVAL`).
+    seen_alive: Option<Instant>,
 }
+
+/// How long a run seen alive goes without another look at its process. Its supervisor's record
+/// tells its end at once; the process is looked at only to notice a run that ended with its
+/// supervisor (a reboot, a kill of the runner), which waits RECORD_WAIT anyway. Looking at
+/// every poll cost each of eight runs in flight a read of /proc at every run's end.
+const ALIVE_CHECK_INTERVAL: Duration = Duration::from_millis(500);
 
 impl LocalRun {
     /// The record of the run's end, or the verdict that none will come; `None` while it runs.
@@ -47,7 +55,14 @@ impl LocalRun {
         if let Some(status) = read_status(&self.spec.folder) {
             return Some(end_from_status(&status));
         }
+        if self
+            .seen_alive
+            .is_some_and(|t| t.elapsed() < ALIVE_CHECK_INTERVAL)
+        {
+            return None;
+        }
         if is_alive(self.pid, self.pid_start) {
+            self.seen_alive = Some(Instant::now());
             return None;
         }
         let supervised = self.supervisor.is_some_and(|s| s.is_alive());
@@ -290,6 +305,7 @@ impl LocalExecutor {
                 started: Instant::now(),
                 stopping_since: None,
                 gone_since: None,
+                seen_alive: None,
             },
         );
         Ok(Submitted {
@@ -417,6 +433,7 @@ impl Executor for LocalExecutor {
                 .unwrap_or_else(Instant::now),
             stopping_since: None,
             gone_since: None,
+            seen_alive: None,
         };
         match run.end() {
             // Still running, or gone a moment ago with its supervisor about to record the end.
