@@ -125,6 +125,9 @@ impl Coordinator {
                 stop.step, stop.reason
             )));
             watcher.reasons.insert(id, stop.reason);
+            // The decision is durable before the run hears of it: a coordinator that dies
+            // after the signal finds the run stopped early on resume, not failed.
+            self.store.commit_and_continue()?;
             self.executor.cancel(id);
         }
         Ok(())

@@ -538,6 +538,19 @@ impl Store {
         Ok(())
     }
 
+    /// Makes the batch's writes so far durable and goes on batching: for a decision that must
+    /// survive a crash before it acts (a run stopped early is signalled after its stop step is
+    /// committed).
+    pub fn commit_and_continue(&self) -> Result<(), StoreError> {
+        if !self.conn.is_autocommit() {
+            self.conn
+                .execute_batch("COMMIT; BEGIN IMMEDIATE")
+                .map_err(|e| self.err(e))?;
+            self.unflushed_insert.set(false);
+        }
+        Ok(())
+    }
+
     /// Commits the batch's writes and stops batching.
     pub fn commit_batch(&self) -> Result<(), StoreError> {
         if !self.conn.is_autocommit() {
