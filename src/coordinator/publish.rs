@@ -23,8 +23,6 @@ pub(super) const PUBLISH_INTERVAL: Duration = Duration::from_millis(500);
 const COST_FACTOR: u32 = 12;
 
 impl Coordinator {
-    /// Writes the data files and the snapshot for readers: at once when `force`, else when
-    /// the last publish is old enough (see the module's doc).
     /// Whether `publish(false)` would write the exports now.
     pub(super) fn publish_due(&self) -> bool {
         // `last_publish` is when the last publish ended, pushed later by COST_FACTOR times its
@@ -33,6 +31,8 @@ impl Coordinator {
             .is_none_or(|t| t.elapsed() >= PUBLISH_INTERVAL)
     }
 
+    /// Writes the data files and the snapshot for readers: at once when `force`, else when
+    /// the last publish is old enough (see the module's doc).
     pub(super) fn publish(&mut self, force: bool) -> Result<(), CoordinatorError> {
         if !force && !self.publish_due() {
             return Ok(());

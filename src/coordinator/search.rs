@@ -868,12 +868,14 @@ impl Coordinator {
             }
         };
         match self.executor.send(&spec) {
-            Ok(Some(submitted)) => self.record_submission(id, submitted)?,
-            // Recorded when the executor answers (`record_answers`), at the next step.
+            Ok(Some(submitted)) => {
+                self.record_submission(id, submitted)?;
+                self.submissions_resumed();
+            }
+            // Recorded, and a pause ended, when the executor answers (`record_answers`).
             Ok(None) => {}
             Err(error) => return self.submission_failed(id, error),
         }
-        self.submissions_resumed();
         Ok(true)
     }
 

@@ -529,11 +529,8 @@ impl Store {
     /// row. Without a new row since the last commit it does nothing, so that the starts of
     /// several rows inserted together cost one commit. Not for use inside `transaction`.
     pub fn flush(&self) -> Result<(), StoreError> {
-        if !self.conn.is_autocommit() && self.unflushed_insert.get() {
-            self.conn
-                .execute_batch("COMMIT; BEGIN IMMEDIATE")
-                .map_err(|e| self.err(e))?;
-            self.unflushed_insert.set(false);
+        if self.unflushed_insert.get() {
+            self.commit_and_continue()?;
         }
         Ok(())
     }
