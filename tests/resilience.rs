@@ -129,7 +129,7 @@ fn sigint_stops_the_runs_and_resume_finishes_the_search() {
         "/bin/sh",
         "count.sh",
         json!({"x": {"type": "continuous", "domain": [0, 1]}}),
-        json!({"search_type": "random", "max_suggestions": 2, "max_active_points": 2, "y_transformation": "none"}),
+        json!({"search_type": "random", "max_suggestions": 6, "max_active_points": 2, "y_transformation": "none"}),
     );
     let child = std::process::Command::new(hpsearch_bin())
         .args(["run", "."])
@@ -155,7 +155,10 @@ fn sigint_stops_the_runs_and_resume_finishes_the_search() {
     );
     let status = project.hpsearch(&["status", "hp_search_0"]).ok().stdout;
     assert!(status.contains("stopped"), "{status}");
+    // Only the two runs that started are rows: the rows a random search creates ahead of
+    // their start are gone with the stop.
     let rows = project.data_rows(0);
+    assert_eq!(rows.len(), 2, "{rows:?}");
     assert!(
         rows.iter().all(|r| r["status"] == "interrupted"),
         "{rows:?}"
@@ -177,8 +180,16 @@ fn sigint_stops_the_runs_and_resume_finishes_the_search() {
     let resume = project.hpsearch(&["resume", "hp_search_0"]).ok();
     assert!(resume.stdout.contains("done"), "{}", resume.stdout);
     let rows = project.data_rows(0);
-    assert_eq!(rows.len(), 2);
+    assert_eq!(rows.len(), 6);
     assert!(rows.iter().all(|r| r["status"] == "succeeded"), "{rows:?}");
+    let expected: BTreeMap<String, usize> = (0..6)
+        .map(|id| (id.to_string(), if id < 2 { 2 } else { 1 }))
+        .collect();
+    assert_eq!(
+        starts(&project),
+        expected,
+        "each run started once per start"
+    );
 }
 
 #[test]

@@ -164,3 +164,38 @@ fn a_runs_peak_memory_counts_its_processes_running_at_once() {
         "peak {peak} MB: the two workers together hold 120 MB"
     );
 }
+
+#[test]
+fn only_the_newest_rows_that_never_started_can_be_deleted() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open_writer(&dir.path().join("search.db")).expect("store");
+    let params: Map<String, Value> = [("x".to_string(), json!(0.5))].into_iter().collect();
+    for _ in 0..4 {
+        store
+            .insert(&NewCombination {
+                search_type: "random",
+                point: &[0.5],
+                params: &params,
+                previous_results_count: 0,
+                created_at: 1.0,
+                replicate_of: None,
+            })
+            .expect("insert");
+    }
+    store
+        .mark_running(2, "local:1", Some(1), None, 2.0, false)
+        .expect("mark running");
+    let refused = store
+        .delete_unstarted_from(1)
+        .expect_err("combination 2 started: rows 1-3 must stay");
+    assert!(refused.to_string().contains("have started"), "{refused}");
+    assert_eq!(store.combinations().expect("rows").len(), 4);
+    store.delete_unstarted_from(3).expect("row 3 never started");
+    let ids: Vec<u64> = store
+        .combinations()
+        .expect("rows")
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(ids, [0, 1, 2], "ids stay without a gap");
+}

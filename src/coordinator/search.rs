@@ -107,6 +107,9 @@ pub struct Coordinator {
     /// What the strategy is given of `combinations`, kept by `reload` and `refresh`.
     observations: Observations,
     restart: VecDeque<u64>,
+    /// Rows created ahead of their start, for strategies whose suggestions do not depend on
+    /// results (see `create_ahead`): always the newest rows, none of them prepared yet.
+    ahead: VecDeque<u64>,
     exhausted: bool,
     elapsed_before: f64,
     session: Instant,
@@ -203,6 +206,7 @@ impl Coordinator {
             replicate_rows: 0,
             observations: Observations::default(),
             restart: VecDeque::new(),
+            ahead: VecDeque::new(),
             exhausted: false,
             elapsed_before,
             session: Instant::now(),
@@ -468,7 +472,11 @@ impl Coordinator {
             if let Some(why) = self.failing_fast() {
                 break self.stop_early(why)?;
             }
-            if self.executor.active() == 0 && self.restart.is_empty() && !self.can_suggest() {
+            if self.executor.active() == 0
+                && self.restart.is_empty()
+                && self.ahead.is_empty()
+                && !self.can_suggest()
+            {
                 let search = &self.definition.search;
                 let (top_k, runs) = (search.replicate_top_k, search.replicates);
                 if !self.replicates_only
@@ -520,6 +528,7 @@ impl Coordinator {
         };
         // A step that ended the loop early (a stop, search_time) has its batch still open.
         self.record_answers()?;
+        self.drop_ahead()?;
         self.store.commit_batch()?;
         self.store.set_meta("state", state)?;
         self.store.set_meta("end_reason", &reason)?;
@@ -663,6 +672,9 @@ impl Coordinator {
         {
             return self.fill_wave(slots);
         }
+        if !self.strategy.adapts_to_results() {
+            return self.fill_from_ahead(slots);
+        }
         // The step's new rows first, queued like restarts: the first start's flush then makes
         // them all durable in one commit before any of their folders exists (Store::flush),
         // not one commit per run. The strategy sees the same pending points either way.
@@ -694,8 +706,55 @@ impl Coordinator {
         Ok(())
     }
 
+    /// For a strategy whose suggestions do not depend on results: starts runs from the rows
+    /// created ahead, then creates the next rows and commits them, after the starts went out.
+    ///
+    /// A row must be durable before its folder exists (`prepare`), and that commit's fsync
+    /// was the longest wait between one run's end and the next run's start. Rows created a
+    /// step ahead are already durable when a slot frees, and their commit overlaps the runs
+    /// just started; refilled when fewer than `slots` are left, up to twice that, it is one
+    /// commit per `slots` runs. Rows still ahead when the search ends are deleted (never
+    /// started, no folder); after a crash, a resume starts them like any row never started.
+    fn fill_from_ahead(&mut self, slots: usize) -> Result<(), CoordinatorError> {
+        while self.executor.active() < slots {
+            if self.interrupt.load(Ordering::Relaxed) || self.refused.is_some() {
+                return Ok(());
+            }
+            let Some(id) = self.next_to_start()? else {
+                break;
+            };
+            if !self.start(id)? {
+                return Ok(());
+            }
+        }
+        if self.ahead.len() < slots && self.can_suggest() && !self.exhausted {
+            while self.ahead.len() < 2 * slots && self.can_suggest() {
+                let Some(id) = self.create_next()? else {
+                    self.exhausted = true;
+                    break;
+                };
+                self.ahead.push_back(id);
+            }
+            self.store.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the rows created ahead that never started (the search ends): they were never
+    /// suggested to a run, and a finished search shows no row that never ran.
+    fn drop_ahead(&mut self) -> Result<(), CoordinatorError> {
+        let Some(&first) = self.ahead.front() else {
+            return Ok(());
+        };
+        self.ahead.clear();
+        self.store.delete_unstarted_from(first)?;
+        self.reload()?;
+        Ok(())
+    }
+
     /// The next run to start: the first waiting in line (a restart, a replicate, a row of
-    /// this step), else a new combination from the strategy; `None` when there is none.
+    /// this step, a row created ahead), else a new combination from the strategy; `None` when
+    /// there is none.
     fn next_to_start(&mut self) -> Result<Option<u64>, CoordinatorError> {
         if let Some(id) = self.restart.pop_front() {
             if self
@@ -704,6 +763,9 @@ impl Coordinator {
             {
                 self.emit(Event::RunRestarted { id });
             }
+            return Ok(Some(id));
+        }
+        if let Some(id) = self.ahead.pop_front() {
             return Ok(Some(id));
         }
         if !self.can_suggest() {

@@ -144,7 +144,7 @@ impl Store {
         )
         .map_err(wrap)?;
         conn.execute_batch(SCHEMA).map_err(wrap)?;
-        conn.set_prepared_statement_cache_capacity(32);
+        conn.set_prepared_statement_cache_capacity(48);
         let store = Store {
             conn,
             path: name,
@@ -207,6 +207,16 @@ impl Store {
         self.conn.prepare_cached(sql)?.execute(params)
     }
 
+    /// A statement without parameters that the coordinator runs at every step (a commit): kept
+    /// prepared, as parsing it again each time cost more than running it.
+    fn execute_cached(&self, sql: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut statement| statement.execute([]))
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
     fn err(&self, source: rusqlite::Error) -> StoreError {
         StoreError::Sqlite {
             path: self.path.clone(),
@@ -242,11 +252,8 @@ impl Store {
     pub fn insert(&self, new: &NewCombination) -> Result<u64, StoreError> {
         let id: u64 = self
             .conn
-            .query_row(
-                "SELECT COALESCE(MAX(id) + 1, 0) FROM combinations",
-                [],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT COALESCE(MAX(id) + 1, 0) FROM combinations")
+            .and_then(|mut statement| statement.query_row([], |r| r.get(0)))
             .map_err(|e| self.err(e))?;
         self.write(
                 "INSERT INTO combinations(id, state, search_type, point, params, previous_results_count, created_at, replicate_of)
@@ -267,6 +274,32 @@ impl Store {
             self.unflushed_insert.set(true);
         }
         Ok(id)
+    }
+
+    /// Deletes the combinations from `first` on that never left `created` (rows created ahead
+    /// of their start, when the search ends first). Only the newest rows may go: ids stay
+    /// 0, 1, 2, ... without a gap.
+    pub fn delete_unstarted_from(&self, first: u64) -> Result<(), StoreError> {
+        let later_started: bool = self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM combinations WHERE id >= ?1 AND state != ?2)",
+            )
+            .and_then(|mut statement| {
+                statement.query_row(params![first, RunState::Created.name()], |r| r.get(0))
+            })
+            .map_err(|e| self.err(e))?;
+        if later_started {
+            return Err(StoreError::Corrupt {
+                path: self.path.clone(),
+                message: format!(
+                    "rows after combination {first} have started; only the newest unstarted rows can be deleted"
+                ),
+            });
+        }
+        self.write("DELETE FROM combinations WHERE id >= ?1", params![first])
+            .map_err(|e| self.err(e))?;
+        Ok(())
     }
 
     /// A run handed to its executor: `queued` when it waits in a scheduler's queue (then its
@@ -517,9 +550,7 @@ impl Store {
     /// A crash before the commit loses the batch's writes as if it had come before them.
     pub fn begin_batch(&self) -> Result<(), StoreError> {
         if self.conn.is_autocommit() {
-            self.conn
-                .execute_batch("BEGIN IMMEDIATE")
-                .map_err(|e| self.err(e))?;
+            self.execute_cached("BEGIN IMMEDIATE")?;
         }
         Ok(())
     }
@@ -540,9 +571,8 @@ impl Store {
     /// committed).
     pub fn commit_and_continue(&self) -> Result<(), StoreError> {
         if !self.conn.is_autocommit() {
-            self.conn
-                .execute_batch("COMMIT; BEGIN IMMEDIATE")
-                .map_err(|e| self.err(e))?;
+            self.execute_cached("COMMIT")?;
+            self.execute_cached("BEGIN IMMEDIATE")?;
             self.unflushed_insert.set(false);
         }
         Ok(())
@@ -551,7 +581,7 @@ impl Store {
     /// Commits the batch's writes and stops batching.
     pub fn commit_batch(&self) -> Result<(), StoreError> {
         if !self.conn.is_autocommit() {
-            self.conn.execute_batch("COMMIT").map_err(|e| self.err(e))?;
+            self.execute_cached("COMMIT")?;
         }
         self.unflushed_insert.set(false);
         Ok(())
