@@ -15,6 +15,7 @@ mod publish;
 mod search;
 mod tally;
 mod test_phase;
+mod wakeups;
 
 pub use definition::Definition;
 pub use search::{create, Coordinator, CoordinatorError, SearchEnd};

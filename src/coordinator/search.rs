@@ -16,7 +16,6 @@ use crate::strategy::{Strategy, StrategyError, SuggestContext};
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -115,7 +114,7 @@ pub struct Coordinator {
     session: Instant,
     /// The heartbeat that lets the next session count this one's time after a crash.
     _session_clock: super::elapsed::SessionClock,
-    signals: Receiver<i32>,
+    wakeups: super::wakeups::Wakeups,
     pub(super) stop_requests: u32,
     pub(super) last_publish: Option<Instant>,
     /// Each settled row's published text, kept between publishes (told of every row change).
@@ -171,23 +170,10 @@ impl Coordinator {
         let executor = crate::executor::build(&definition.job, wrapper, &paths);
         let seed = store.require_meta("random_seed")?.parse().unwrap_or(0);
         let (elapsed_before, session_clock) = super::elapsed::start_session(&store, &paths.dir)?;
-        let (tx, signals) = mpsc::channel();
-        use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
-        let mut hooks = signal_hook::iterator::Signals::new([SIGCHLD, SIGINT, SIGTERM, SIGHUP])
-            .map_err(|e| CoordinatorError::io(&paths.dir, e))?;
         // A stop also sets this flag, which an executor blocked on its scheduler watches.
         let interrupt = Arc::new(AtomicBool::new(false));
-        let interrupt_flag = Arc::clone(&interrupt);
-        std::thread::spawn(move || {
-            for signal in hooks.forever() {
-                if signal != SIGCHLD {
-                    interrupt_flag.store(true, Ordering::Relaxed);
-                }
-                if tx.send(signal).is_err() {
-                    break;
-                }
-            }
-        });
+        let wakeups = super::wakeups::Wakeups::install(&interrupt)
+            .map_err(|e| CoordinatorError::io(&paths.dir, e))?;
         let mut executor = executor;
         executor.set_interrupt(Arc::clone(&interrupt));
         executor.set_max_running(definition.search.max_active_points as usize);
@@ -211,7 +197,7 @@ impl Coordinator {
             elapsed_before,
             session: Instant::now(),
             _session_clock: session_clock,
-            signals,
+            wakeups,
             stop_requests: 0,
             last_publish: None,
             published: Default::default(),
@@ -572,21 +558,9 @@ impl Coordinator {
 
     /// Waits up to `wait` for a signal (a child ended, or a stop was asked for); whether one came.
     pub(super) fn drain_signals(&mut self, wait: Duration) -> bool {
-        let first = if wait.is_zero() {
-            self.signals.try_recv().ok()
-        } else {
-            self.signals.recv_timeout(wait).ok()
-        };
-        let woken = first.is_some();
-        for signal in first
-            .into_iter()
-            .chain(std::iter::from_fn(|| self.signals.try_recv().ok()))
-        {
-            if signal != signal_hook::consts::SIGCHLD {
-                self.stop_requests += 1;
-            }
-        }
-        woken
+        let woken = self.wakeups.wait(wait);
+        self.stop_requests = self.stop_requests.saturating_add(woken.stops);
+        woken.any
     }
 
     fn can_suggest(&self) -> bool {
