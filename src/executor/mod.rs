@@ -8,6 +8,7 @@ pub mod process;
 pub mod runner;
 pub mod slurm;
 pub mod supervise;
+mod watchers;
 pub mod wrapper;
 pub use log_tail::{last_lines, log_tail};
 

@@ -5,7 +5,8 @@
 //! costs a second process start per run, which was most of the coordinator's overhead on short
 //! runs. The runner is a child of the coordinator in its own process group (a terminal's Ctrl-C
 //! reaches the coordinator, which stops the runs itself). For each request it starts the script in
-//! a new process group of its own and answers with its pid; then a thread of the run writes
+//! a new process group of its own and answers with its pid; then a thread of the run (one kept
+//! from an earlier run when one is idle, `watchers`) writes
 //! `.hpsearch_started.json` (the script's pid, and the runner's as its supervisor), watches the
 //! run (`supervise`), writes `.hpsearch_status.json` and wakes the coordinator (SIGCHLD). The
 //! start record comes after the answer, so that the coordinator prepares its next run meanwhile;
@@ -21,6 +22,7 @@ use super::process::start_ticks;
 use super::supervise::{
     record_start_error, supervise, write_record, ProcessIdentity, RunStarted, Watch, STARTED_FILE,
 };
+use super::watchers::Watchers;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
 use std::os::unix::process::CommandExt;
@@ -66,11 +68,10 @@ pub fn serve() -> i32 {
     }
     let coordinator = std::os::unix::process::parent_id() as i32;
     let me = ProcessIdentity::of(std::process::id() as i32);
-    let mut watchers: Vec<std::thread::JoinHandle<()>> = Vec::new();
+    let mut watchers = Watchers::default();
     let mut output = std::io::stdout().lock();
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
-        watchers.retain(|w| !w.is_finished());
         let (reply, launched) = match serde_json::from_str::<StartRequest>(&line) {
             Ok(request) => start(request),
             Err(e) => (
@@ -92,16 +93,14 @@ pub fn serve() -> i32 {
         // The run's watch begins after the answer, so that the coordinator goes on with its
         // next run while this process writes the start record and starts the watching thread.
         if let Some(launched) = launched {
-            watchers.push(launched.watch(me, coordinator));
+            watchers.run(move || launched.watch(me, coordinator));
         }
         if answered.is_err() {
             break;
         }
     }
     // The coordinator is done or gone: the runs in flight still get their records.
-    for watcher in watchers {
-        let _ = watcher.join();
-    }
+    watchers.wait_all();
     0
 }
 
@@ -115,37 +114,36 @@ struct Launched {
 }
 
 impl Launched {
-    /// Writes the run's start record and watches the run to its end from a thread of its own.
-    fn watch(self, me: ProcessIdentity, coordinator: i32) -> std::thread::JoinHandle<()> {
-        std::thread::spawn(move || {
-            let Launched {
-                child,
+    /// Writes the run's start record and watches the run to its end (on a thread of its own,
+    /// see `Watchers`).
+    fn watch(self, me: ProcessIdentity, coordinator: i32) {
+        let Launched {
+            child,
+            pid,
+            pid_start,
+            started_at,
+            watch,
+        } = self;
+        write_record(
+            &watch.folder.join(STARTED_FILE),
+            &RunStarted {
                 pid,
                 pid_start,
                 started_at,
-                watch,
-            } = self;
-            write_record(
-                &watch.folder.join(STARTED_FILE),
-                &RunStarted {
-                    pid,
-                    pid_start,
-                    started_at,
-                    supervisor: Some(me),
-                },
+                supervisor: Some(me),
+            },
+        );
+        // `supervise` waits for the pid itself (wait4, for the run's own resource use); the
+        // handle is not needed, and dropping it neither waits nor kills.
+        drop(child);
+        supervise(pid, watch, started_at);
+        // Wake the coordinator's loop, if it is still the one that asked.
+        if std::os::unix::process::parent_id() as i32 == coordinator {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(coordinator),
+                nix::sys::signal::Signal::SIGCHLD,
             );
-            // `supervise` waits for the pid itself (wait4, for the run's own resource use); the
-            // handle is not needed, and dropping it neither waits nor kills.
-            drop(child);
-            supervise(pid, watch, started_at);
-            // Wake the coordinator's loop, if it is still the one that asked.
-            if std::os::unix::process::parent_id() as i32 == coordinator {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(coordinator),
-                    nix::sys::signal::Signal::SIGCHLD,
-                );
-            }
-        })
+        }
     }
 }
 
