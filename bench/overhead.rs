@@ -7,9 +7,10 @@
 //! and read output.json, from `slots` threads at once.
 //!
 //! 1. Slots: N runs (default 200) through hpsearch and through the bare loop at 1, 2 and 8 runs
-//!    at a time: runs per second both ways, hpsearch's rate as a share of the bare loop's, the
-//!    overhead per run, and the CPU time per run of all processes (which the machine's other
-//!    load changes less than the rates).
+//!    at a time, in `--pairs` (default 10) pairs of tries back to back: runs per second both
+//!    ways, hpsearch's rate as a share of the bare loop's (the median over the pairs and its
+//!    interquartile range), the overhead per run, and the CPU time per run of all processes
+//!    (which the machine's other load changes less than the rates).
 //! 2. Size: whole searches of each size in `--sizes` (default 1000) at `--sweep-slots` (default
 //!    4): the rate over the whole search and over its first and last tenth (from the runs'
 //!    output.json times), against the bare loop, and how long `hpsearch status` takes at the end.
@@ -25,8 +26,9 @@
 //!
 //! Each option may also be given as an environment variable: HPSEARCH_BENCH_RUNS,
 //! HPSEARCH_BENCH_SLOTS, HPSEARCH_BENCH_SIZES, HPSEARCH_BENCH_SWEEP_SLOTS, HPSEARCH_BENCH_AT,
-//! HPSEARCH_BENCH_WINDOW, HPSEARCH_BENCH_REPEAT (default 3: part 1 and every bare rate are the
-//! best of that many tries, as other load on the machine only slows a try); an empty list skips
+//! HPSEARCH_BENCH_WINDOW, HPSEARCH_BENCH_PAIRS, HPSEARCH_BENCH_REPEAT (default 3: the bare rate
+//! of parts 2 and 3 is the best of that many tries, as other load on the machine only slows a
+//! try); an empty list skips
 //! its part. The binary is $HPSEARCH_BIN if set (an older build, to compare), else the one cargo
 //! built with this benchmark. Every search's full data file is checked (every run `succeeded`),
 //! so the benchmark cannot silently time failures.
@@ -54,6 +56,7 @@ struct Options {
     at: Vec<usize>,
     window: usize,
     repeat: usize,
+    pairs: usize,
 }
 
 /// `--name value` from the command line, else $HPSEARCH_BENCH_NAME, else `default`.
@@ -97,9 +100,10 @@ fn options() -> Options {
         at: list(&option(&args, "at", "10000,100000"), "--at"),
         window: one("window", "300"),
         repeat: one("repeat", "3"),
+        pairs: one("pairs", "10"),
     };
-    if options.runs < 2 || options.window < 2 || options.repeat < 1 {
-        fail("--runs and --window must be at least 2, --repeat at least 1".into());
+    if options.runs < 2 || options.window < 2 || options.repeat < 1 || options.pairs < 1 {
+        fail("--runs and --window must be at least 2, --repeat and --pairs at least 1".into());
     }
     options
 }
@@ -332,6 +336,28 @@ fn bare_run(dir: &Path, script: &Path, id: usize) {
     }
 }
 
+/// One try each way, back to back: wall seconds and CPU seconds.
+struct Pair {
+    searched: f64,
+    bare: f64,
+    searched_cpu: f64,
+    bare_cpu: f64,
+}
+
+/// The first quartile, the median and the third quartile (linear between ranks).
+fn quartiles(mut values: Vec<f64>) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        if values.is_empty() {
+            return f64::NAN;
+        }
+        let rank = q * (values.len() - 1) as f64;
+        let (low, high) = (rank.floor() as usize, rank.ceil() as usize);
+        values[low] + (values[high] - values[low]) * (rank - low as f64)
+    };
+    (at(0.25), at(0.5), at(0.75))
+}
+
 /// The best rate of `repeat` runs of the bare loop: the machine's other load only slows it.
 fn bare_rate(runs: usize, slots: usize, repeat: usize) -> f64 {
     (0..repeat)
@@ -398,43 +424,51 @@ fn main() {
 
     if !options.slots.is_empty() {
         println!(
-            "\n1. slots: {} runs each, the best of {} tries each way",
-            options.runs, options.repeat
+            "\n1. slots: {} runs each; {} pairs of tries (hpsearch, then the bare loop); medians, \
+             and the ratio's interquartile range over the pairs",
+            options.runs, options.pairs
         );
         println!(
-            "{:>6} {:>12} {:>12} {:>14} {:>12} {:>14} {:>14}",
+            "{:>6} {:>12} {:>12} {:>24} {:>12} {:>14} {:>14}",
             "slots",
             "hpsearch r/s",
             "bare r/s",
-            "hpsearch/bare",
+            "hpsearch/bare [Q1, Q3]",
             "overhead ms",
             "hps cpu ms/run",
             "bare cpu ms/run"
         );
         for &slots in &options.slots {
-            // The best of `repeat` tries each way, taken in turns: the machine's other load only
-            // ever slows a try down.
-            let (mut searched, mut bare) = (f64::INFINITY, f64::INFINITY);
-            let (mut searched_cpu, mut bare_cpu) = (f64::INFINITY, f64::INFINITY);
-            for _ in 0..options.repeat {
+            // Pairs taken back to back: the machine's load (other guests' CPU steal, on a VM)
+            // changes over minutes, so a pair's two tries meet much the same machine, and the
+            // ratio within pairs is steadier than the ratio of two separate bests.
+            let mut pairs: Vec<Pair> = Vec::with_capacity(options.pairs);
+            for _ in 0..options.pairs {
                 let dir = scratch();
-                let (time, cpu) = timed_search(&bin, dir.as_path(), options.runs, slots);
-                searched = searched.min(time.as_secs_f64());
-                searched_cpu = searched_cpu.min(cpu);
-                let (time, cpu) = timed_bare(options.runs, slots);
-                bare = bare.min(time.as_secs_f64());
-                bare_cpu = bare_cpu.min(cpu);
+                let (searched, searched_cpu) =
+                    timed_search(&bin, dir.as_path(), options.runs, slots);
+                let (bare, bare_cpu) = timed_bare(options.runs, slots);
+                pairs.push(Pair {
+                    searched: searched.as_secs_f64(),
+                    bare: bare.as_secs_f64(),
+                    searched_cpu,
+                    bare_cpu,
+                });
             }
             let runs = options.runs as f64;
+            let median_of =
+                |value: fn(&Pair) -> f64| quartiles(pairs.iter().map(value).collect()).1;
+            let (searched, bare) = (median_of(|p| p.searched), median_of(|p| p.bare));
+            let (q1, ratio, q3) = quartiles(pairs.iter().map(|p| p.bare / p.searched).collect());
             println!(
-                "{:>6} {:>12.1} {:>12.1} {:>14.2} {:>12.2} {:>14.2} {:>14.2}",
+                "{:>6} {:>12.1} {:>12.1} {:>24} {:>12.2} {:>14.2} {:>14.2}",
                 slots,
                 runs / searched,
                 runs / bare,
-                bare / searched,
-                (searched - bare) * 1000.0 / runs,
-                searched_cpu * 1000.0 / runs,
-                bare_cpu * 1000.0 / runs
+                format!("{ratio:.2} [{q1:.2}, {q3:.2}]"),
+                median_of(|p| (p.searched - p.bare) * 1000.0) / runs,
+                median_of(|p| p.searched_cpu) * 1000.0 / runs,
+                median_of(|p| p.bare_cpu) * 1000.0 / runs
             );
         }
     }

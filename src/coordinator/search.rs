@@ -1117,13 +1117,17 @@ impl Coordinator {
                     reason: None,
                     metrics,
                 };
-                self.store.transaction(|store| {
-                    store.finish(id, &finish)?;
-                    for other in &stale {
-                        store.set_loss(*other, imputed)?;
-                    }
-                    Ok(())
-                })?;
+                if stale.is_empty() {
+                    self.store.finish(id, &finish)?;
+                } else {
+                    self.store.transaction(|store| {
+                        store.finish(id, &finish)?;
+                        for other in &stale {
+                            store.set_loss(*other, imputed)?;
+                        }
+                        Ok(())
+                    })?;
+                }
                 changed.extend(stale);
                 self.fail_fast.record_success();
                 Event::RunSucceeded {

@@ -532,10 +532,10 @@ impl Store {
                 "ROLLBACK TO work; RELEASE work",
             )
         };
-        self.conn.execute_batch(begin).map_err(|e| self.err(e))?;
+        self.execute_cached(begin)?;
         match work(self) {
             Ok(value) => {
-                self.conn.execute_batch(commit).map_err(|e| self.err(e))?;
+                self.execute_cached(commit)?;
                 Ok(value)
             }
             Err(error) => {
