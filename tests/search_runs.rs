@@ -2,6 +2,7 @@
 
 mod support;
 use serde_json::{json, Value};
+use std::time::Duration;
 use support::*;
 
 #[test]
@@ -771,4 +772,48 @@ esac
     let rows = project.data_rows(0);
     let exit1 = rows.iter().find(|r| r["mode"] == "exit1").expect("exit1");
     assert_eq!(exit1["loss"], "12");
+}
+
+#[test]
+fn readers_never_see_the_rows_a_random_search_creates_ahead_of_their_start() {
+    let project = Project::new();
+    project.script("slow.sh", "#!/bin/sh\nsleep 0.3\necho 1 > output.json\n");
+    project.configs(
+        "/bin/sh",
+        "slow.sh",
+        json!({"x": {"type": "continuous", "domain": [0, 1]}}),
+        json!({"search_type": "random", "max_suggestions": 8, "max_active_points": 2, "y_transformation": "none"}),
+    );
+    project.hpsearch(&["launch", "--local"]).ok();
+    let snapshot = project.search_dir(0).join("hp_search_state.json");
+    let mut looks = 0;
+    wait_until(Duration::from_secs(60), "the search to end", || {
+        let Some(state) = std::fs::read_to_string(&snapshot)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        else {
+            return false;
+        };
+        let rows = state["combinations"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let summary = &state["summary"];
+        let states: Vec<&str> = rows.iter().filter_map(|r| r["state"].as_str()).collect();
+        assert!(
+            !states.contains(&"created"),
+            "a row that has not started is published: {states:?}"
+        );
+        assert_eq!(
+            summary["created"].as_u64(),
+            Some(rows.len() as u64),
+            "the count of combinations is the rows shown: {summary}"
+        );
+        looks += 1;
+        state["state"] != "running"
+    });
+    assert!(looks > 2, "the search was looked at while it ran");
+    let rows = project.data_rows(0);
+    assert_eq!(rows.len(), 8);
+    assert!(rows.iter().all(|r| r["status"] == "succeeded"), "{rows:?}");
 }

@@ -11,25 +11,30 @@ fn corrupt(database: &std::path::Path, statements: &str) {
     conn.execute_batch(statements).expect("corrupt the rows");
 }
 
+/// Inserts `n` combinations of `x = 0.5`, state `created`.
+fn insert_rows(store: &Store, n: usize) {
+    let params: Map<String, Value> = [("x".to_string(), json!(0.5))].into_iter().collect();
+    for _ in 0..n {
+        store
+            .insert(&NewCombination {
+                search_type: "random",
+                point: &[0.5],
+                params: &params,
+                previous_results_count: 0,
+                created_at: 1.0,
+                replicate_of: None,
+            })
+            .expect("insert");
+    }
+}
+
 #[test]
 fn the_store_reads_bad_rows_as_defaults_and_says_so_once_per_row_and_column() {
     let dir = tempfile::tempdir().expect("temp dir");
     let database = dir.path().join("search.db");
     {
         let store = Store::open_writer(&database).expect("store");
-        let params: Map<String, Value> = [("x".to_string(), json!(0.5))].into_iter().collect();
-        for _ in 0..3 {
-            store
-                .insert(&NewCombination {
-                    search_type: "grid",
-                    point: &[0.5],
-                    params: &params,
-                    previous_results_count: 0,
-                    created_at: 1.0,
-                    replicate_of: None,
-                })
-                .expect("insert");
-        }
+        insert_rows(&store, 3);
     }
     corrupt(
         &database,
@@ -169,19 +174,7 @@ fn a_runs_peak_memory_counts_its_processes_running_at_once() {
 fn only_the_newest_rows_that_never_started_can_be_deleted() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open_writer(&dir.path().join("search.db")).expect("store");
-    let params: Map<String, Value> = [("x".to_string(), json!(0.5))].into_iter().collect();
-    for _ in 0..4 {
-        store
-            .insert(&NewCombination {
-                search_type: "random",
-                point: &[0.5],
-                params: &params,
-                previous_results_count: 0,
-                created_at: 1.0,
-                replicate_of: None,
-            })
-            .expect("insert");
-    }
+    insert_rows(&store, 4);
     store
         .mark_running(2, "local:1", Some(1), None, 2.0, false)
         .expect("mark running");

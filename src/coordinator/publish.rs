@@ -45,15 +45,24 @@ impl Coordinator {
         Ok(())
     }
 
-    /// What the runs cost so far (a pass over every row, as the rest of a publish is).
-    fn compute(&self, now: f64) -> crate::export::compute::Compute {
+    /// How many rows readers see: every row but those created ahead, which are the newest.
+    fn ahead_starts_at(&self) -> usize {
+        match self.ahead.front() {
+            Some(&first) => self.combinations.partition_point(|c| c.id < first),
+            None => self.combinations.len(),
+        }
+    }
+
+    /// What the first `shown` runs cost so far (a pass over every row, as the rest of a
+    /// publish is).
+    fn compute(&self, now: f64, shown: usize) -> crate::export::compute::Compute {
         let job = &self.definition.job;
         let gpus = match job.processor_type {
             crate::config::job::ProcessorType::Gpu => job.gpus,
             crate::config::job::ProcessorType::Cpu => 0,
         };
         let max_step = self.definition.search.early_stopping.max_step();
-        crate::export::compute::Compute::of(&self.combinations, gpus, max_step, now)
+        crate::export::compute::Compute::of(&self.combinations[..shown], gpus, max_step, now)
     }
 
     fn write_exports(&mut self) -> Result<(), CoordinatorError> {
@@ -68,9 +77,13 @@ impl Coordinator {
             .names()
             .map(String::from)
             .collect();
+        // Rows created ahead of their start (`fill_from_ahead`) are not part of the search yet:
+        // readers see the search without them, as it ends (they are deleted then).
+        let shown = self.ahead_starts_at();
+        let hidden = (self.combinations.len() - shown) as u64;
         let rendered = self
             .published
-            .render(&self.paths, &names, &self.combinations, now);
+            .render(&self.paths, &names, &self.combinations[..shown], now);
         let tables = rendered.tables;
         // The full file first: a reader that sees the new seed file finds the full one as new.
         for (path, text) in [
@@ -80,7 +93,9 @@ impl Coordinator {
             write_atomically(&path, text.as_bytes()).map_err(|e| CoordinatorError::io(&path, e))?;
         }
         // Before the rows are lent to the snapshot below.
-        let compute = self.compute(now);
+        let compute = self.compute(now, shown);
+        let mut summary = self.summary.clone();
+        summary.created = summary.created.saturating_sub(hidden);
         let search = &self.definition.search;
         let mut snapshot = Snapshot {
             search_id: self.paths.search_id,
@@ -101,7 +116,7 @@ impl Coordinator {
             coordinator_host: lock::hostname(),
             updated_at: now,
             hyperparameters: names,
-            summary: self.summary.clone(),
+            summary,
             // Rendered above, most of them kept from earlier publishes.
             combinations: Vec::new(),
             search_config: ConfigCopy::of(&self.definition.files[0]),
