@@ -102,7 +102,7 @@ pub struct Coordinator {
     pub(super) observations: Observations,
     pub(super) restart: VecDeque<u64>,
     /// Rows created ahead of their start, for strategies whose suggestions do not depend on
-    /// results (see `create_ahead`): always the newest rows, none of them prepared yet.
+    /// results (see `fill_from_ahead`): always the newest rows, none of them prepared yet.
     pub(super) ahead: VecDeque<u64>,
     pub(super) exhausted: bool,
     pub(super) elapsed_before: f64,
@@ -124,7 +124,7 @@ pub struct Coordinator {
     pub(super) fail_fast: super::fail_fast::FailFast,
     /// Set when the scheduler refused a run for a reason every run shares: the search stops.
     pub(super) refused: Option<String>,
-    /// Set by the signal thread on a stop request, for the executor and `fill`.
+    /// Set by the stop signals' handler (see `wakeups`), for the executor and `fill`.
     pub(super) interrupt: Arc<AtomicBool>,
     /// Corrupted rows found in the store, published for `status` and `results` to show.
     pub(super) row_warnings: Vec<String>,

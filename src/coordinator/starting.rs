@@ -68,6 +68,12 @@ impl Coordinator {
     /// commit per `slots` runs. Rows still ahead when the search ends are deleted (never
     /// started, no folder); after a crash, a resume starts them like any row never started.
     pub(super) fn fill_from_ahead(&mut self, slots: usize) -> Result<(), CoordinatorError> {
+        // The first step (or a resume with fewer runs owed than slots) creates its rows
+        // together, for one commit before their folders, not one commit per run.
+        let free = slots.saturating_sub(self.executor.active());
+        if self.ahead.len() + self.restart.len() < free {
+            self.create_ahead(slots)?;
+        }
         while self.executor.active() < slots {
             if self.interrupt.load(Ordering::Relaxed) || self.refused.is_some() {
                 return Ok(());
@@ -79,16 +85,26 @@ impl Coordinator {
                 return Ok(());
             }
         }
-        if self.ahead.len() < slots && self.can_suggest() && !self.exhausted {
-            while self.ahead.len() < 2 * slots && self.can_suggest() {
-                let Some(id) = self.create_next()? else {
-                    self.exhausted = true;
-                    break;
-                };
-                self.ahead.push_back(id);
-            }
-            self.store.flush()?;
+        if self.ahead.len() < slots {
+            self.create_ahead(slots)?;
         }
+        Ok(())
+    }
+
+    /// Creates rows ahead up to twice `slots` (fewer when `max_suggestions` or the strategy's
+    /// points run out) and commits them.
+    fn create_ahead(&mut self, slots: usize) -> Result<(), CoordinatorError> {
+        if self.exhausted || !self.can_suggest() {
+            return Ok(());
+        }
+        while self.ahead.len() < 2 * slots && self.can_suggest() {
+            let Some(id) = self.create_next()? else {
+                self.exhausted = true;
+                break;
+            };
+            self.ahead.push_back(id);
+        }
+        self.store.flush()?;
         Ok(())
     }
 

@@ -83,6 +83,15 @@ struct Pool {
 }
 
 impl Pool {
+    /// Counts a job done without listing its thread as idle.
+    fn forget_one(&self) {
+        let (count, finished) = &*self.in_flight;
+        if let Ok(mut count) = count.lock() {
+            *count = count.saturating_sub(1);
+        }
+        finished.notify_all();
+    }
+
     /// Lists the thread as idle, then counts its job done: by the time `wait_all` returns, the
     /// thread can take the next job.
     fn finished(&self, id: u64, jobs: &Sender<Job>) -> bool {
@@ -94,11 +103,7 @@ impl Pool {
             jobs: jobs.clone(),
         });
         drop(list);
-        let (count, finished) = &*self.in_flight;
-        if let Ok(mut count) = count.lock() {
-            *count = count.saturating_sub(1);
-        }
-        finished.notify_all();
+        self.forget_one();
         true
     }
 }
@@ -108,7 +113,13 @@ impl Pool {
 fn worker(id: u64, first: Job, jobs: Sender<Job>, queue: Receiver<Job>, pool: Pool) {
     let mut job = first;
     loop {
-        job();
+        // A job that panics still counts as finished, or the runner would wait for it forever
+        // when its coordinator goes; the thread then ends.
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err();
+        if panicked {
+            pool.forget_one();
+            return;
+        }
         if !pool.finished(id, &jobs) {
             return;
         }
@@ -173,5 +184,16 @@ mod tests {
         }
         watchers.wait_all();
         assert_eq!(at_once.lock().unwrap().len(), 3);
+
+        // A job that panics is counted done: `wait_all` returns, and the next job runs.
+        watchers.run(|| panic!("a watcher's bug"));
+        watchers.wait_all();
+        let after = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::clone(&after);
+        watchers.run(move || {
+            seen.fetch_add(1, Ordering::SeqCst);
+        });
+        watchers.wait_all();
+        assert_eq!(after.load(Ordering::SeqCst), 1);
     }
 }
