@@ -33,8 +33,12 @@
 //! built with this benchmark. Every search's full data file is checked (every run `succeeded`),
 //! so the benchmark cannot silently time failures.
 
+#[path = "stats.rs"]
+mod stats;
+
 use hpsearch::coordinator::Definition;
 use hpsearch::store::{Finish, NewCombination, RunState, Store};
+use stats::quartiles;
 use std::path::{Path, PathBuf};
 use std::process::{exit, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -342,20 +346,6 @@ struct Pair {
     bare: f64,
     searched_cpu: f64,
     bare_cpu: f64,
-}
-
-/// The first quartile, the median and the third quartile (linear between ranks).
-fn quartiles(mut values: Vec<f64>) -> (f64, f64, f64) {
-    values.sort_by(f64::total_cmp);
-    let at = |q: f64| {
-        if values.is_empty() {
-            return f64::NAN;
-        }
-        let rank = q * (values.len() - 1) as f64;
-        let (low, high) = (rank.floor() as usize, rank.ceil() as usize);
-        values[low] + (values[high] - values[low]) * (rank - low as f64)
-    };
-    (at(0.25), at(0.5), at(0.75))
 }
 
 /// The best rate of `repeat` runs of the bare loop: the machine's other load only slows it.

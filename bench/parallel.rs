@@ -7,9 +7,13 @@
 //!
 //!     cargo bench --bench parallel
 
+#[path = "stats.rs"]
+mod stats;
+
 use hpsearch::config::search::SearchConfig;
 use hpsearch::space::Space;
 use hpsearch::strategy::{BoptStrategy, Observation, Strategy, SuggestContext};
+use stats::quartiles;
 use std::collections::VecDeque;
 
 fn branin(x: &[f64]) -> f64 {
@@ -93,12 +97,6 @@ fn search(
         });
     }
     bests
-}
-
-fn quartiles(mut v: Vec<f64>) -> (f64, f64, f64) {
-    v.sort_by(f64::total_cmp);
-    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
-    (at(0.25), at(0.5), at(0.75))
 }
 
 /// Sequential search's budget, and the most results a parallel search gets to match it.

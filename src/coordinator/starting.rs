@@ -44,18 +44,26 @@ impl Coordinator {
             };
             self.restart.push_back(id);
         }
+        self.start_waiting(slots)?;
+        Ok(())
+    }
+
+    /// Starts the runs next in line until every slot is used or nothing is left; `false` when
+    /// it stopped early because nothing may start now (a stop was asked for, the scheduler
+    /// refuses, submissions are paused).
+    fn start_waiting(&mut self, slots: usize) -> Result<bool, CoordinatorError> {
         while self.executor.active() < slots {
             if self.interrupt.load(Ordering::Relaxed) || self.refused.is_some() {
-                break; // a stop was asked for: the loop handles it before starting more
+                return Ok(false); // a stop was asked for: the loop handles it first
             }
             let Some(id) = self.next_to_start()? else {
                 break;
             };
             if !self.start(id)? {
-                break;
+                return Ok(false);
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// For a strategy whose suggestions do not depend on results: starts runs from the rows
@@ -74,16 +82,8 @@ impl Coordinator {
         if self.ahead.len() + self.restart.len() < free {
             self.create_ahead(slots)?;
         }
-        while self.executor.active() < slots {
-            if self.interrupt.load(Ordering::Relaxed) || self.refused.is_some() {
-                return Ok(());
-            }
-            let Some(id) = self.next_to_start()? else {
-                break;
-            };
-            if !self.start(id)? {
-                return Ok(());
-            }
+        if !self.start_waiting(slots)? {
+            return Ok(());
         }
         if self.ahead.len() < slots {
             self.create_ahead(slots)?;
@@ -109,14 +109,14 @@ impl Coordinator {
     }
 
     /// Deletes the rows created ahead that never started (the search ends): they were never
-    /// suggested to a run, and a finished search shows no row that never ran.
+    /// suggested to a run, and a finished search shows no row that never ran. The caller
+    /// reloads the rows from the store before anything reads them (the end of `run_loop`).
     pub(super) fn drop_ahead(&mut self) -> Result<(), CoordinatorError> {
         let Some(&first) = self.ahead.front() else {
             return Ok(());
         };
         self.ahead.clear();
         self.store.delete_unstarted_from(first)?;
-        self.reload()?;
         Ok(())
     }
 

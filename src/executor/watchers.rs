@@ -16,10 +16,7 @@ const IDLE_LIFETIME: Duration = Duration::from_secs(30);
 
 #[derive(Default)]
 pub struct Watchers {
-    /// The idle threads, each by the sender of its own queue.
-    idle: Arc<Mutex<Vec<Idle>>>,
-    /// How many jobs have not finished, and a signal when one does.
-    in_flight: Arc<(Mutex<usize>, Condvar)>,
+    pool: Pool,
     next_id: u64,
 }
 
@@ -31,14 +28,14 @@ struct Idle {
 impl Watchers {
     /// Runs `job` on an idle thread, or on a new one when none is idle.
     pub fn run(&mut self, job: impl FnOnce() + Send + 'static) {
-        if let Ok(mut count) = self.in_flight.0.lock() {
+        if let Ok(mut count) = self.pool.in_flight.0.lock() {
             *count += 1;
         }
         let mut job: Job = Box::new(job);
         // An idle thread taken from the list is waiting for this job, or about to (see
         // `worker`): the send reaches it. It fails only if the thread is gone (a panic).
         loop {
-            let taken = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+            let taken = self.pool.idle.lock().ok().and_then(|mut idle| idle.pop());
             let Some(thread) = taken else { break };
             match thread.jobs.send(job) {
                 Ok(()) => return,
@@ -47,25 +44,20 @@ impl Watchers {
         }
         self.next_id += 1;
         let (jobs, queue) = mpsc::channel();
-        let pool = Pool {
-            idle: Arc::clone(&self.idle),
-            in_flight: Arc::clone(&self.in_flight),
-        };
+        let pool = self.pool.clone();
         let id = self.next_id;
         let spawned = std::thread::Builder::new().spawn(move || worker(id, job, jobs, queue, pool));
         if let Err(error) = spawned {
             // No thread to watch the run: it goes unwatched, and its end is found from /proc
             // by the coordinator as for a runner that died. Nothing waits for the job.
             eprintln!("hpsearch runner: cannot start a thread to watch a run: {error}");
-            if let Ok(mut count) = self.in_flight.0.lock() {
-                *count = count.saturating_sub(1);
-            }
+            self.pool.forget_one();
         }
     }
 
     /// Waits until every job has finished.
     pub fn wait_all(&self) {
-        let (count, finished) = &*self.in_flight;
+        let (count, finished) = &*self.pool.in_flight;
         let Ok(mut count) = count.lock() else { return };
         while *count > 0 {
             match finished.wait(count) {
@@ -76,9 +68,12 @@ impl Watchers {
     }
 }
 
-/// What a watching thread shares with the others.
+/// What the watching threads share.
+#[derive(Default, Clone)]
 struct Pool {
+    /// The idle threads, each by the sender of its own queue.
     idle: Arc<Mutex<Vec<Idle>>>,
+    /// How many jobs have not finished, and a signal when one does.
     in_flight: Arc<(Mutex<usize>, Condvar)>,
 }
 

@@ -210,11 +210,7 @@ impl Store {
     /// A statement without parameters that the coordinator runs at every step (a commit): kept
     /// prepared, as parsing it again each time cost more than running it.
     fn execute_cached(&self, sql: &str) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(sql)
-            .and_then(|mut statement| statement.execute([]))
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+        self.write(sql, []).map(|_| ()).map_err(|e| self.err(e))
     }
 
     fn err(&self, source: rusqlite::Error) -> StoreError {
