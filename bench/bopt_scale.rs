@@ -54,10 +54,7 @@ fn main() {
                 .map(|_| {
                     let point: Vec<f64> = (0..d).map(|_| rng.random::<f64>()).collect();
                     let loss = loss_of(&point);
-                    Observation {
-                        point,
-                        loss: Some(loss),
-                    }
+                    Observation::whole(point, Some(loss))
                 })
                 .collect();
             let mut strategy = BoptStrategy::new(&config);
@@ -77,10 +74,7 @@ fn main() {
                 times.push(start.elapsed().as_secs_f64());
                 assert_eq!(suggestion.point.len(), d);
                 let loss = loss_of(&suggestion.point);
-                finished.push(Observation {
-                    point: suggestion.point,
-                    loss: Some(loss),
-                });
+                finished.push(Observation::whole(suggestion.point, Some(loss)));
             }
             let mut warm = times[1..].to_vec();
             warm.sort_by(f64::total_cmp);

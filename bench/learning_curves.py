@@ -32,6 +32,10 @@ max_step (what a user would deploy), traced against the steps spent. Methods:
 - `hp_asha_left_out`, `hp_asha_worst`: bopt + asha, with pruned runs left out of the model, or
   imputed as worse than every success, instead of at their last value (issue 17's "bopt must
   not be misled by pruned runs").
+- `hp_median_at_step`, `hp_asha_at_step`, `hp_hyperband_at_step`: the same rules, with the
+  model told where on its curve each pruned run's last value was taken (the share of max_step
+  it reached, one more GP feature; candidates scored at a whole run's end): a model of the
+  learning curve, the issue's third treatment.
 - `hp_random_asha`: hpsearch random search with asha.
 - `optuna_tpe_median`, `optuna_tpe_hyperband`: Optuna's TPESampler with MedianPruner /
   HyperbandPruner (min_resource 1, max_resource max_step, reduction_factor 3).
@@ -334,6 +338,11 @@ METHODS = {
     "hp_hyperband": lambda p, b, s: run_hpsearch(p, b, s, "bopt", "hyperband"),
     "hp_asha_left_out": lambda p, b, s: run_hpsearch(p, b, s, "bopt", "asha", "left_out"),
     "hp_asha_worst": lambda p, b, s: run_hpsearch(p, b, s, "bopt", "asha", "worst"),
+    "hp_median_at_step": lambda p, b, s: run_hpsearch(p, b, s, "bopt", "median",
+                                                      "at_their_step"),
+    "hp_asha_at_step": lambda p, b, s: run_hpsearch(p, b, s, "bopt", "asha", "at_their_step"),
+    "hp_hyperband_at_step": lambda p, b, s: run_hpsearch(p, b, s, "bopt", "hyperband",
+                                                         "at_their_step"),
     "hp_random_asha": lambda p, b, s: run_hpsearch(p, b, s, "random", "asha"),
     "optuna_tpe_median": lambda p, b, s: run_optuna(p, b, s, "tpe", "median"),
     "optuna_tpe_hyperband": lambda p, b, s: run_optuna(p, b, s, "tpe", "hyperband"),

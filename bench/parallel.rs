@@ -91,10 +91,7 @@ fn search(
         };
         let y = f(&point);
         bests.push(bests.last().map_or(y, |b: &f64| b.min(y)));
-        finished.push(Observation {
-            point,
-            loss: Some(y),
-        });
+        finished.push(Observation::whole(point, Some(y)));
     }
     bests
 }

@@ -193,6 +193,10 @@ pub enum PrunedRuns {
     LeftOut,
     /// Imputed as a failure under `max`: worse than every success so far.
     Worst,
+    /// The loss of its last report, taken where it was on its learning curve: the strategy is
+    /// told the share of `max_step` (under the median rule: of the longest run) it reached, and
+    /// bopt models the loss over the hyperparameters and that share together.
+    AtTheirStep,
 }
 
 impl PrunedRuns {
@@ -201,6 +205,7 @@ impl PrunedRuns {
             "last_value" => Some(PrunedRuns::LastValue),
             "left_out" => Some(PrunedRuns::LeftOut),
             "worst" => Some(PrunedRuns::Worst),
+            "at_their_step" => Some(PrunedRuns::AtTheirStep),
             _ => None,
         }
     }
@@ -337,12 +342,22 @@ impl Optimizer {
                 imputed_loss(self.config.y_failure_value.rule_for(kind.name()), losses)
             }
             TrialState::Pruned { loss, .. } => match self.pruned_runs {
-                PrunedRuns::LastValue => *loss,
+                PrunedRuns::LastValue | PrunedRuns::AtTheirStep => *loss,
                 PrunedRuns::LeftOut => None,
                 PrunedRuns::Worst => imputed_loss(crate::config::search::FailureValue::Max, losses),
             },
             TrialState::Pending | TrialState::Cancelled => None,
         }
+    }
+
+    /// A whole run's length in steps: the rule's `max_step`, else the most steps any trial
+    /// reported (`None` before any report).
+    fn full_length(&self) -> Option<u64> {
+        self.config.early_stopping.max_step().or_else(|| {
+            (0..self.trials.len() as u64)
+                .filter_map(|id| self.pruner.last(id).map(|(step, _)| step))
+                .max()
+        })
     }
 
     /// The next suggestion, as a new pending trial; `None` when the strategy has nothing left
@@ -352,15 +367,25 @@ impl Optimizer {
             return Ok(None);
         }
         let losses = self.losses();
+        let full_length = self.full_length();
         let mut finished = Vec::new();
         let mut pending = Vec::new();
         for trial in &self.trials {
             if trial.state == TrialState::Pending {
                 pending.push(trial.point.clone());
             } else {
+                let reached = match (&trial.state, full_length) {
+                    (TrialState::Pruned { step, .. }, Some(full))
+                        if self.pruned_runs == PrunedRuns::AtTheirStep =>
+                    {
+                        (*step as f64 / full as f64).clamp(f64::MIN_POSITIVE, 1.0)
+                    }
+                    _ => 1.0,
+                };
                 finished.push(Observation {
                     point: trial.point.clone(),
                     loss: self.loss_seen(trial, &losses),
+                    reached,
                 });
             }
         }

@@ -679,10 +679,7 @@ fn grid_suggest_skips_combinations_already_finished_or_pending() {
         .iter()
         .step_by(2)
         .enumerate()
-        .map(|(i, p)| Observation {
-            point: p.clone(),
-            loss: if i % 3 == 0 { None } else { Some(i as f64) },
-        })
+        .map(|(i, p)| Observation::whole(p.clone(), if i % 3 == 0 { None } else { Some(i as f64) }))
         .collect();
     let pending: Vec<Vec<f64>> = all.iter().skip(1).step_by(4).cloned().collect();
     let mut created: HashSet<String> = decoded_keys(&space, &pending).into_iter().collect();
@@ -981,10 +978,7 @@ fn sobol_same_seed_and_sequence_give_the_same_point_and_different_sequences_diff
 fn random_and_sobol_suggestions_do_not_depend_on_earlier_combinations() {
     // What a point is depends on (seed, sequence) only, not on what finished or is pending.
     let space = unit_space(2);
-    let finished = vec![Observation {
-        point: vec![0.1, 0.2],
-        loss: Some(1.0),
-    }];
+    let finished = vec![Observation::whole(vec![0.1, 0.2], Some(1.0))];
     let pending = vec![vec![0.3, 0.4]];
     for make in [
         (|| Box::new(RandomStrategy) as Box<dyn Strategy>) as fn() -> Box<dyn Strategy>,

@@ -199,7 +199,7 @@ pub fn ask_tell() -> Result<i32, CliError> {
             return Ok(0);
         };
         let loss = parse_reply(&line, config.y_transformation)?;
-        finished.push(Observation { point, loss });
+        finished.push(Observation::whole(point, loss));
     }
 }
 

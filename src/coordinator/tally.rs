@@ -119,14 +119,14 @@ fn is_finished(c: &Combination) -> bool {
 }
 
 fn observation(c: &Combination) -> Observation {
-    Observation {
-        point: c.point.clone(),
-        loss: if c.state == RunState::Cancelled {
+    Observation::whole(
+        c.point.clone(),
+        if c.state == RunState::Cancelled {
             None
         } else {
             c.loss
         },
-    }
+    )
 }
 
 #[cfg(test)]

@@ -13,6 +13,22 @@ use std::collections::HashSet;
 pub struct Observation {
     pub point: Vec<f64>,
     pub loss: Option<f64>,
+    /// The share of its full length the run reached before its loss was taken: 1 for a run that
+    /// ended by itself; `step / max_step` for one stopped early, when the strategy is to model
+    /// where on its learning curve a loss was taken (otherwise a stopped run's last value counts
+    /// as a full one: 1).
+    pub reached: f64,
+}
+
+impl Observation {
+    /// A run that ended by itself (or whose stop the strategy does not tell apart).
+    pub fn whole(point: Vec<f64>, loss: Option<f64>) -> Observation {
+        Observation {
+            point,
+            loss,
+            reached: 1.0,
+        }
+    }
 }
 
 /// What a strategy knows when it is asked for the next combination.

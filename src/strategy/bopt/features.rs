@@ -51,3 +51,34 @@ pub(super) fn numeric_features(space: &Space) -> Vec<Option<usize>> {
         })
         .collect()
 }
+
+/// Where on its learning curve a loss was taken, as one more GP feature, when some runs were
+/// stopped early: the share of the full length a run reached, on a log scale from the shortest
+/// share observed (0) to a whole run (1). Steps are read on a log scale because learning curves
+/// change most early. Candidates are scored at 1: the loss a whole run would end at.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Fidelity {
+    /// ln of the shortest share observed (< 0).
+    log_shortest: f64,
+}
+
+impl Fidelity {
+    /// `None` when every run went the whole way (the GP sees no such feature).
+    pub(super) fn of(reached: &[f64]) -> Option<Fidelity> {
+        let shortest = reached
+            .iter()
+            .copied()
+            .filter(|r| r.is_finite() && *r > 0.0)
+            .fold(1.0, f64::min);
+        (shortest < 1.0).then(|| Fidelity {
+            log_shortest: shortest.ln(),
+        })
+    }
+
+    pub(super) fn feature(&self, reached: f64) -> f64 {
+        if !(reached.is_finite() && reached > 0.0) {
+            return 1.0;
+        }
+        (1.0 - reached.min(1.0).ln() / self.log_shortest).clamp(0.0, 1.0)
+    }
+}

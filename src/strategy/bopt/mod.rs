@@ -44,7 +44,7 @@ use crate::config::search::{
 use crate::gp::mcmc::{self, McmcSettings};
 use crate::gp::{Gp, Hyper, Noise};
 use anchors::restarts_for;
-use features::numeric_features;
+use features::{numeric_features, Fidelity};
 use rand::RngExt;
 use std::collections::HashSet;
 use subsample::{keep, loss_order, MAX_FIT, MAX_PREDICT};
@@ -116,12 +116,18 @@ impl Strategy for BoptStrategy {
         let mut rng = context.rng();
         // A point of another length (a corrupted store row, read as an empty point with a
         // warning) says nothing about this space: it is left out, like a failure without a loss.
-        let data: Vec<(&Vec<f64>, f64)> = context
+        let (data, reached): (Vec<(&Vec<f64>, f64)>, Vec<f64>) = context
             .finished
             .iter()
             .filter(|o| o.point.len() == space.dims())
-            .filter_map(|o| o.loss.filter(|l| l.is_finite()).map(|l| (&o.point, l)))
-            .collect();
+            .filter_map(|o| {
+                o.loss
+                    .filter(|l| l.is_finite())
+                    .map(|l| ((&o.point, l), o.reached))
+            })
+            .unzip();
+        // Runs stopped early, told apart: the GP gets where on its curve each loss was taken.
+        let fidelity = Fidelity::of(&reached);
         if data.len() < self.min_initial_points {
             return super::SobolStrategy.suggest(context);
         }
@@ -171,14 +177,25 @@ impl Strategy for BoptStrategy {
         let targets = self.targets(&data);
         let rows = |ids: &[usize]| -> (Vec<Vec<f64>>, Vec<f64>) {
             ids.iter()
-                .map(|i| (features(space, data[*i].0), targets[*i]))
+                .map(|i| {
+                    let mut f = features(space, data[*i].0);
+                    if let Some(fidelity) = &fidelity {
+                        f.push(fidelity.feature(reached[*i]));
+                    }
+                    (f, targets[*i])
+                })
                 .unzip()
         };
         let (fx, fy) = rows(&fit_rows);
         let noise = self.noise(log_like);
         // The MAP fit starts from the hyperparameters of the last anchor fit (a full multi-start
         // fit on a prefix of the data, see `anchor`): one local L-BFGS-B run instead of five.
-        let fitted = match self.anchor(kernel, space, &data, context.seed) {
+        // (Anchors are fitted without the fidelity feature: with it, a full fit each time.)
+        let warm = match fidelity {
+            None => self.anchor(kernel, space, &data, context.seed),
+            Some(_) => None,
+        };
+        let fitted = match warm {
             Some(warm) => Gp::fit_from(kernel, fx.clone(), &fy, noise, &[warm], 60),
             None => Gp::fit(
                 kernel,
@@ -247,7 +264,26 @@ impl Strategy for BoptStrategy {
             Estimator::NAMES[estimator as usize]
         );
         let (px, py) = rows(&predict_rows);
-        let observed_best = py.iter().copied().fold(f64::INFINITY, f64::min);
+        // Improvement is measured against runs that went the whole way (all, when none has yet).
+        let whole: Vec<usize> = (0..predict_rows.len())
+            .filter(|r| reached[predict_rows[*r]] >= 1.0)
+            .collect();
+        let whole = if whole.is_empty() {
+            (0..predict_rows.len()).collect()
+        } else {
+            whole
+        };
+        let observed_best = whole.iter().map(|r| py[*r]).fold(f64::INFINITY, f64::min);
+        let reference_x: Vec<Vec<f64>> = whole
+            .iter()
+            .map(|r| {
+                let mut x = px[*r].clone();
+                if let (Some(_), Some(last)) = (fidelity, x.last_mut()) {
+                    *last = 1.0;
+                }
+                x
+            })
+            .collect();
         let mut gps = Vec::with_capacity(hypers.len());
         for hyper in hypers {
             let Ok(mut gp) = Gp::new(kernel, hyper, px.clone(), &py) else {
@@ -257,7 +293,10 @@ impl Strategy for BoptStrategy {
             if !context.pending.is_empty() {
                 let (mut bx, mut by) = (px.clone(), py.clone());
                 for p in context.pending.iter().filter(|p| p.len() == space.dims()) {
-                    let f = features(space, p);
+                    let mut f = features(space, p);
+                    if fidelity.is_some() {
+                        f.push(1.0);
+                    }
                     by.push(gp.predict(&f, false).mean);
                     bx.push(f);
                 }
@@ -270,14 +309,19 @@ impl Strategy for BoptStrategy {
         if gps.is_empty() {
             gps.push(fitted);
         }
-        let best = improvement_reference(&gps, &px, observed_best, log_like);
+        let best = improvement_reference(&gps, &reference_x, observed_best, log_like);
         let surrogate = Surrogate {
             gps,
             space,
             acquisition: acquisition_kind,
             best,
+            at_full_length: fidelity.is_some(),
         };
         let numeric = numeric_features(space);
+        // Candidates gather around the best runs that went the whole way.
+        let (whole_first, partial): (Vec<usize>, Vec<usize>) =
+            order.iter().partition(|i| reached[**i] >= 1.0);
+        let order: Vec<usize> = whole_first.into_iter().chain(partial).collect();
         let (candidates, continuous) =
             candidates::draw(space, &data, &order, &numeric, &map_lengthscales, &mut rng);
         let existing: HashSet<String> = if self.bopt.de_duplication {
@@ -332,10 +376,7 @@ mod tests {
             .unwrap(),
         )
         .unwrap();
-        let observation = |point: Vec<f64>, loss: f64| Observation {
-            point,
-            loss: Some(loss),
-        };
+        let observation = |point: Vec<f64>, loss: f64| Observation::whole(point, Some(loss));
         let finished = vec![
             observation(vec![0.1, 0.2], 1.0),
             observation(vec![0.3, 0.9], 2.0),
@@ -356,6 +397,65 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(suggestion.point.len(), 2);
+    }
+
+    #[test]
+    fn runs_stopped_early_are_read_where_on_their_curve_they_stopped() {
+        use crate::strategy::Observation;
+        // Whole runs end at 1 - x; each loses 1 more early on (at a ninth of its length). Two
+        // runs were stopped there at x = 0.7 and 0.85: their last values (1.3, 1.15) are worse
+        // than every whole run's end, yet, read at their step, they are the most promising.
+        let space = Space::unit_cube(1);
+        let config = SearchConfig::from_map(
+            std::path::Path::new("test"),
+            &serde_json::from_str(
+                r#"{"search_type": "bopt", "min_initial_points": 2, "random_suggestion_probability": 0,
+                    "bopt_config": {"model_estimation_method": ["MLE"], "acquisition_type": ["EI"]}}"#,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let suggest_with = |stopped_at: f64, seed: u64| -> f64 {
+            let mut finished = Vec::new();
+            for x in [0.05, 0.2, 0.35, 0.5] {
+                finished.push(Observation::whole(vec![x], Some(1.0 - x)));
+                // The same settings seen early (as a resumed run's first report would be).
+                finished.push(Observation {
+                    point: vec![x + 0.01],
+                    loss: Some(2.0 - x),
+                    reached: 1.0 / 9.0,
+                });
+            }
+            for x in [0.7, 0.85] {
+                finished.push(Observation {
+                    point: vec![x],
+                    loss: Some(2.0 - x),
+                    reached: stopped_at,
+                });
+            }
+            let context = SuggestContext {
+                space: &space,
+                finished: &finished,
+                pending: &[],
+                sequence: 12,
+                seed,
+            };
+            BoptStrategy::new(&config)
+                .suggest(&context)
+                .unwrap()
+                .unwrap()
+                .point[0]
+        };
+        for seed in 0..5 {
+            let read_at_their_step = suggest_with(1.0 / 9.0, seed);
+            assert!(
+                read_at_their_step > 0.75,
+                "seed {seed}: {read_at_their_step}"
+            );
+            // Taken as whole runs (reached 1), the same values make the right end look poor.
+            let taken_as_whole = suggest_with(1.0, seed);
+            assert!(taken_as_whole < 0.7, "seed {seed}: {taken_as_whole}");
+        }
     }
 
     #[test]
@@ -387,10 +487,7 @@ mod tests {
                 .point;
             assert_eq!(point, fresh, "suggestion {sequence}");
             let loss = point.iter().map(|u| (u - 0.3).powi(2)).sum::<f64>();
-            finished.push(Observation {
-                point,
-                loss: Some(loss),
-            });
+            finished.push(Observation::whole(point, Some(loss)));
         }
     }
 
@@ -409,7 +506,7 @@ mod tests {
                 .map(|i| {
                     let point = vec![(i as f64 + 0.5) / 8.0, ((i * 3 % 8) as f64 + 0.5) / 8.0];
                     let loss = Some(loss(&point));
-                    Observation { point, loss }
+                    Observation::whole(point, loss)
                 })
                 .collect();
             let context = SuggestContext {

@@ -14,11 +14,22 @@ pub(super) struct Surrogate<'a> {
     pub space: &'a Space,
     pub acquisition: Acquisition,
     pub best: f64,
+    /// The GPs have a last feature for where on the learning curve a loss was taken
+    /// (`Fidelity`): candidates are scored at a whole run's end.
+    pub at_full_length: bool,
 }
 
 impl Surrogate<'_> {
+    fn features(&self, point: &[f64]) -> Vec<f64> {
+        let mut f = features(self.space, point);
+        if self.at_full_length {
+            f.push(1.0);
+        }
+        f
+    }
+
     pub(super) fn score(&self, point: &[f64]) -> f64 {
-        let f = features(self.space, point);
+        let f = self.features(point);
         let scores: Vec<f64> = self
             .gps
             .iter()
@@ -32,10 +43,7 @@ impl Surrogate<'_> {
 
     /// Scores of many points at once (batched predictions; the same numbers as `score`).
     pub(super) fn score_batch(&self, points: &[Vec<f64>]) -> Vec<f64> {
-        let flat: Vec<f64> = points
-            .iter()
-            .flat_map(|p| features(self.space, p))
-            .collect();
+        let flat: Vec<f64> = points.iter().flat_map(|p| self.features(p)).collect();
         let m = points.len();
         let (mut means, mut variances) = (vec![0.0; m], vec![0.0; m]);
         let mut per_gp: Vec<Vec<f64>> = Vec::with_capacity(self.gps.len());
@@ -76,7 +84,7 @@ impl Surrogate<'_> {
 
     /// Score and its gradient along the numeric dimensions (0 along categoricals).
     fn score_and_gradient(&self, point: &[f64], numeric: &[Option<usize>]) -> (f64, Vec<f64>) {
-        let f = features(self.space, point);
+        let f = self.features(point);
         let mut scores = Vec::with_capacity(self.gps.len());
         let mut grads = Vec::with_capacity(self.gps.len());
         for gp in &self.gps {
