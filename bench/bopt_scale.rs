@@ -68,6 +68,7 @@ fn main() {
                     pending: &[],
                     sequence: (n + step) as u64,
                     seed: 1,
+                    full_length: None,
                 };
                 let start = Instant::now();
                 let suggestion = strategy.suggest(&context).unwrap().unwrap();

@@ -81,6 +81,7 @@ fn search(
                 pending: &pending_points,
                 sequence: created,
                 seed,
+                full_length: None,
             };
             let s = strategy.suggest(&context).unwrap().unwrap();
             pending.push_back(space.canonical(&s.point));

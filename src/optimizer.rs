@@ -350,12 +350,14 @@ impl Optimizer {
         }
     }
 
-    /// A whole run's length in steps: the rule's `max_step`, else the most steps any trial
-    /// reported (`None` before any report).
+    /// A whole run's length in steps: the rule's `max_step`, else the most steps a succeeded
+    /// trial reported (`None` before one did).
     fn full_length(&self) -> Option<u64> {
         self.config.early_stopping.max_step().or_else(|| {
-            (0..self.trials.len() as u64)
-                .filter_map(|id| self.pruner.last(id).map(|(step, _)| step))
+            self.trials
+                .iter()
+                .filter(|t| matches!(t.state, TrialState::Succeeded { .. }))
+                .filter_map(|t| self.pruner.last(t.id).map(|(step, _)| step))
                 .max()
         })
     }
@@ -367,25 +369,24 @@ impl Optimizer {
             return Ok(None);
         }
         let losses = self.losses();
-        let full_length = self.full_length();
         let mut finished = Vec::new();
         let mut pending = Vec::new();
         for trial in &self.trials {
             if trial.state == TrialState::Pending {
                 pending.push(trial.point.clone());
             } else {
-                let reached = match (&trial.state, full_length) {
-                    (TrialState::Pruned { step, .. }, Some(full))
+                let stopped_at = match trial.state {
+                    TrialState::Pruned { step, .. }
                         if self.pruned_runs == PrunedRuns::AtTheirStep =>
                     {
-                        (*step as f64 / full as f64).clamp(f64::MIN_POSITIVE, 1.0)
+                        Some(step)
                     }
-                    _ => 1.0,
+                    _ => None,
                 };
                 finished.push(Observation {
                     point: trial.point.clone(),
                     loss: self.loss_seen(trial, &losses),
-                    reached,
+                    stopped_at,
                 });
             }
         }
@@ -395,6 +396,7 @@ impl Optimizer {
             pending: &pending,
             sequence: self.trials.len() as u64,
             seed: self.seed,
+            full_length: self.full_length(),
         };
         let suggestion = self
             .strategy

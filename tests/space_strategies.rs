@@ -70,6 +70,7 @@ fn context<'a>(
         pending,
         sequence,
         seed,
+        full_length: None,
     }
 }
 

@@ -174,6 +174,7 @@ pub fn ask_tell() -> Result<i32, CliError> {
             pending: &[],
             sequence: finished.len() as u64,
             seed,
+            full_length: None,
         };
         let suggestion = strategy
             .suggest(&context)

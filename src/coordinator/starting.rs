@@ -240,6 +240,7 @@ impl Coordinator {
             pending: &self.observations.pending,
             sequence: self.combinations.len() as u64,
             seed: self.seed,
+            full_length: None,
         };
         let Some(suggestion) = self.strategy.suggest(&context)? else {
             return Ok(None);

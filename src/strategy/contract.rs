@@ -13,11 +13,10 @@ use std::collections::HashSet;
 pub struct Observation {
     pub point: Vec<f64>,
     pub loss: Option<f64>,
-    /// The share of its full length the run reached before its loss was taken: 1 for a run that
-    /// ended by itself; `step / max_step` for one stopped early, when the strategy is to model
-    /// where on its learning curve a loss was taken (otherwise a stopped run's last value counts
-    /// as a full one: 1).
-    pub reached: f64,
+    /// For a run stopped early whose loss is its last reported value: the step it reached
+    /// (with `SuggestContext::full_length`, where on its learning curve the loss was taken).
+    /// `None` for a run that ended by itself, or one whose stop the strategy is not told.
+    pub stopped_at: Option<u64>,
 }
 
 impl Observation {
@@ -26,7 +25,7 @@ impl Observation {
         Observation {
             point,
             loss,
-            reached: 1.0,
+            stopped_at: None,
         }
     }
 }
@@ -42,6 +41,9 @@ pub struct SuggestContext<'a> {
     /// randomness of this suggestion, whatever happened in between (restarts included).
     pub sequence: u64,
     pub seed: u64,
+    /// A whole run's length in steps, where runs report progress: the early-stopping rule's
+    /// `max_step`, else the most steps a run that ended by itself reported.
+    pub full_length: Option<u64>,
 }
 
 impl SuggestContext<'_> {

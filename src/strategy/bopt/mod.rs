@@ -36,7 +36,7 @@ mod targets;
 
 pub use features::features;
 
-use super::contract::{Strategy, StrategyError, SuggestContext, Suggestion};
+use super::contract::{Observation, Strategy, StrategyError, SuggestContext, Suggestion};
 use super::grid::GridStrategy;
 use crate::config::search::{
     Acquisition, BoptConfig, Estimator, Kernel, SearchConfig, YTransformation,
@@ -86,6 +86,15 @@ impl BoptStrategy {
     }
 }
 
+/// The share of a whole run's length at which an observation's loss was taken: 1 for a run that
+/// ended by itself (or when the length is not known).
+fn reached_share(observation: &Observation, full_length: Option<u64>) -> f64 {
+    match (observation.stopped_at, full_length) {
+        (Some(step), Some(full)) if full > 0 => (step as f64 / full as f64).min(1.0),
+        _ => 1.0,
+    }
+}
+
 fn choose<T: Copy>(items: &[T], rng: &mut impl rand::Rng) -> T {
     items[rng.random_range(0..items.len())]
 }
@@ -123,7 +132,7 @@ impl Strategy for BoptStrategy {
             .filter_map(|o| {
                 o.loss
                     .filter(|l| l.is_finite())
-                    .map(|l| ((&o.point, l), o.reached))
+                    .map(|l| ((&o.point, l), reached_share(o, context.full_length)))
             })
             .unzip();
         // Runs stopped early, told apart: the GP gets where on its curve each loss was taken.
@@ -391,6 +400,7 @@ mod tests {
             pending: &[vec![], vec![0.2], vec![0.9, 0.9]],
             sequence: 6,
             seed: 1,
+            full_length: None,
         };
         let suggestion = BoptStrategy::new(&config)
             .suggest(&context)
@@ -402,9 +412,9 @@ mod tests {
     #[test]
     fn runs_stopped_early_are_read_where_on_their_curve_they_stopped() {
         use crate::strategy::Observation;
-        // Whole runs end at 1 - x; each loses 1 more early on (at a ninth of its length). Two
-        // runs were stopped there at x = 0.7 and 0.85: their last values (1.3, 1.15) are worse
-        // than every whole run's end, yet, read at their step, they are the most promising.
+        // Whole runs end at 1 - x; each is 1 worse early on (at step 3 of 27). Two runs were
+        // stopped there at x = 0.7 and 0.85: their last values (1.3, 1.15) are worse than every
+        // whole run's end, yet, read at their step, they are the most promising.
         let space = Space::unit_cube(1);
         let config = SearchConfig::from_map(
             std::path::Path::new("test"),
@@ -415,22 +425,22 @@ mod tests {
             .unwrap(),
         )
         .unwrap();
-        let suggest_with = |stopped_at: f64, seed: u64| -> f64 {
+        let suggest_with = |right_end_stopped_at: Option<u64>, seed: u64| -> f64 {
             let mut finished = Vec::new();
             for x in [0.05, 0.2, 0.35, 0.5] {
                 finished.push(Observation::whole(vec![x], Some(1.0 - x)));
-                // The same settings seen early (as a resumed run's first report would be).
+                // Runs of nearly the same settings stopped at step 3 of 27.
                 finished.push(Observation {
                     point: vec![x + 0.01],
                     loss: Some(2.0 - x),
-                    reached: 1.0 / 9.0,
+                    stopped_at: Some(3),
                 });
             }
             for x in [0.7, 0.85] {
                 finished.push(Observation {
                     point: vec![x],
                     loss: Some(2.0 - x),
-                    reached: stopped_at,
+                    stopped_at: right_end_stopped_at,
                 });
             }
             let context = SuggestContext {
@@ -439,6 +449,7 @@ mod tests {
                 pending: &[],
                 sequence: 12,
                 seed,
+                full_length: Some(27),
             };
             BoptStrategy::new(&config)
                 .suggest(&context)
@@ -447,13 +458,13 @@ mod tests {
                 .point[0]
         };
         for seed in 0..5 {
-            let read_at_their_step = suggest_with(1.0 / 9.0, seed);
+            let read_at_their_step = suggest_with(Some(3), seed);
             assert!(
                 read_at_their_step > 0.75,
                 "seed {seed}: {read_at_their_step}"
             );
-            // Taken as whole runs (reached 1), the same values make the right end look poor.
-            let taken_as_whole = suggest_with(1.0, seed);
+            // Taken as whole runs, the same values make the right end look poor.
+            let taken_as_whole = suggest_with(None, seed);
             assert!(taken_as_whole < 0.7, "seed {seed}: {taken_as_whole}");
         }
     }
@@ -477,6 +488,7 @@ mod tests {
                 pending: &[],
                 sequence,
                 seed: 7,
+                full_length: None,
             };
             let point = running.suggest(&context).unwrap().unwrap().point;
             // A resumed search: a new strategy, no remembered anchors.
@@ -515,6 +527,7 @@ mod tests {
                 pending: &[],
                 sequence: 8,
                 seed: 3,
+                full_length: None,
             };
             let first = strategy.suggest(&context).unwrap().unwrap();
             let said = |notes: &[String]| notes.iter().any(|n| n.contains("span decades"));
