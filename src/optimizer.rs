@@ -181,21 +181,24 @@ impl Told {
     }
 }
 
-/// What the strategy sees of a pruned trial. A search uses `LastValue`; the others are kept to
-/// measure the choice (bench/learning_curves.py).
+/// What the strategy sees of a pruned trial. A search uses `AtTheirStep`; the others are kept
+/// to measure the choice (bench/learning_curves.py, docs/benchmarks.md "Early stopping on
+/// learning curves").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PrunedRuns {
-    /// The loss of its last report: the model learns that the region is poor there (as
-    /// Optuna's samplers treat pruned trials).
-    #[default]
+    /// The loss of its last report, as if it were a whole run's: the model learns that the
+    /// region is poor (as Optuna's samplers treat pruned trials).
     LastValue,
     /// Not an observation (as a cancelled trial).
     LeftOut,
     /// Imputed as a failure under `max`: worse than every success so far.
     Worst,
     /// The loss of its last report, taken where it was on its learning curve: the strategy is
-    /// told the share of `max_step` (under the median rule: of the longest run) it reached, and
-    /// bopt models the loss over the hyperparameters and that share together.
+    /// told the step it reached and a whole run's length (`max_step`; under the median rule the
+    /// longest succeeded run's), and bopt models the loss over the hyperparameters and that
+    /// share together, so that a run stopped early in a region whose curves start slow does not
+    /// rule the region out. As a search does.
+    #[default]
     AtTheirStep,
 }
 
@@ -362,34 +365,39 @@ impl Optimizer {
         })
     }
 
-    /// The next suggestion, as a new pending trial; `None` when the strategy has nothing left
-    /// (a finished grid) or `max_suggestions` trials were asked.
-    pub fn ask(&mut self) -> Result<Option<&Trial>, OptimizerError> {
-        if self.trials.len() as u64 >= self.config.max_suggestions {
-            return Ok(None);
-        }
+    /// What the strategy is given of the trials: the finished ones as observations, in id
+    /// order, and the points of the pending ones.
+    fn strategy_view(&self) -> (Vec<Observation>, Vec<Vec<f64>>) {
         let losses = self.losses();
         let mut finished = Vec::new();
         let mut pending = Vec::new();
         for trial in &self.trials {
             if trial.state == TrialState::Pending {
                 pending.push(trial.point.clone());
-            } else {
-                let stopped_at = match trial.state {
-                    TrialState::Pruned { step, .. }
-                        if self.pruned_runs == PrunedRuns::AtTheirStep =>
-                    {
-                        Some(step)
-                    }
-                    _ => None,
-                };
-                finished.push(Observation {
-                    point: trial.point.clone(),
-                    loss: self.loss_seen(trial, &losses),
-                    stopped_at,
-                });
+                continue;
             }
+            let stopped_at = match trial.state {
+                TrialState::Pruned { step, .. } if self.pruned_runs == PrunedRuns::AtTheirStep => {
+                    Some(step)
+                }
+                _ => None,
+            };
+            finished.push(Observation {
+                point: trial.point.clone(),
+                loss: self.loss_seen(trial, &losses),
+                stopped_at,
+            });
         }
+        (finished, pending)
+    }
+
+    /// The next suggestion, as a new pending trial; `None` when the strategy has nothing left
+    /// (a finished grid) or `max_suggestions` trials were asked.
+    pub fn ask(&mut self) -> Result<Option<&Trial>, OptimizerError> {
+        if self.trials.len() as u64 >= self.config.max_suggestions {
+            return Ok(None);
+        }
+        let (finished, pending) = self.strategy_view();
         let context = SuggestContext {
             space: &self.model.space,
             finished: &finished,
@@ -728,6 +736,11 @@ mod tests {
             Some(3.0),
             "a search's choice: its last value"
         );
+        // ... read at the step it reached, of a whole run's 9.
+        let (finished, _) = o.strategy_view();
+        let stopped: Vec<Option<u64>> = finished.iter().map(|f| f.stopped_at).collect();
+        assert_eq!(stopped, [None, Some(2)]);
+        assert_eq!(o.full_length(), Some(9));
         o.set_pruned_runs(PrunedRuns::LeftOut);
         assert_eq!(o.model_loss(ids[1]), None);
         o.set_pruned_runs(PrunedRuns::Worst);
@@ -735,6 +748,8 @@ mod tests {
             o.model_loss(ids[1]).unwrap() > 0.0,
             "worse than the success's 0"
         );
+        o.set_pruned_runs(PrunedRuns::LastValue);
+        assert_eq!(o.model_loss(ids[1]), Some(3.0));
         // A trial without a report cannot be pruned; its state stays pending.
         let message = o.tell(ids[2], Told::Pruned).unwrap_err().to_string();
         assert!(
@@ -742,6 +757,31 @@ mod tests {
             "{message}"
         );
         assert_eq!(o.trials()[2].state, TrialState::Pending);
+    }
+
+    #[test]
+    fn under_the_median_rule_a_whole_run_is_as_long_as_the_longest_success() {
+        let config = r#"{"search_type": "random",
+            "early_stopping": {"rule": "median", "startup_runs": 1}}"#;
+        let mut o = optimizer(config, Some(2));
+        let ids: Vec<u64> = o.ask_many(3).unwrap().iter().map(|t| t.id).collect();
+        assert_eq!(o.full_length(), None, "no run has finished");
+        for step in 1..=20 {
+            o.report(ids[0], step, 1.0 / step as f64).unwrap();
+        }
+        o.tell(ids[0], Told::Objective(0.05)).unwrap();
+        // The second is worse at step 1, stopped there.
+        assert!(o.report(ids[1], 1, 5.0).unwrap().is_some());
+        o.tell(ids[1], Told::Pruned).unwrap();
+        // A pending trial's reports do not make a whole run longer.
+        for step in 1..=30 {
+            o.report(ids[2], step, 0.01).unwrap();
+        }
+        assert_eq!(o.full_length(), Some(20));
+        let (finished, pending) = o.strategy_view();
+        let stopped: Vec<Option<u64>> = finished.iter().map(|f| f.stopped_at).collect();
+        assert_eq!(stopped, [None, Some(1)]);
+        assert_eq!(pending.len(), 1);
     }
 
     #[test]

@@ -240,7 +240,13 @@ impl Coordinator {
             pending: &self.observations.pending,
             sequence: self.combinations.len() as u64,
             seed: self.seed,
-            full_length: None,
+            // A whole run's length, for reading a pruned run's loss where it stopped.
+            full_length: self
+                .definition
+                .search
+                .early_stopping
+                .max_step()
+                .or_else(|| self.observations.longest_succeeded()),
         };
         let Some(suggestion) = self.strategy.suggest(&context)? else {
             return Ok(None);

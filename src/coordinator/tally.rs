@@ -6,6 +6,7 @@
 use super::events::Summary;
 use crate::store::{Combination, RunState};
 use crate::strategy::Observation;
+use std::collections::BTreeMap;
 
 /// Moves `summary` from `old` (`None`: a new row) to `new`, the same combination as stored now.
 /// Returns `false`, leaving `summary` as it was, when only a pass over every row can tell the
@@ -56,14 +57,17 @@ fn count_of(summary: &mut Summary, state: RunState) -> Option<&mut u64> {
 /// The finished observations and the pending points the strategy is given, each in id order,
 /// as a pass over every row would build them: succeeded, failed (with its imputed loss) and
 /// cancelled (no loss) rows are finished, and pruned ones with the loss of their last reported
-/// result (where they stood when stopped: the model learns that the region is poor, as Optuna's
-/// samplers do with pruned trials); created, running and interrupted rows are pending.
+/// result and the step they reached (where on its learning curve the loss was taken);
+/// created, running and interrupted rows are pending.
 #[derive(Debug, Default, PartialEq)]
 pub(super) struct Observations {
     finished_ids: Vec<u64>,
     pub(super) finished: Vec<Observation>,
     pending_ids: Vec<u64>,
     pub(super) pending: Vec<Vec<f64>>,
+    /// How many succeeded rows reported each last step: the longest is a whole run's length
+    /// when the early-stopping rule has no `max_step`.
+    succeeded_steps: BTreeMap<u64, usize>,
 }
 
 impl Observations {
@@ -75,9 +79,25 @@ impl Observations {
         all
     }
 
+    /// The most steps a succeeded run reported (`None`: none reported any).
+    pub(super) fn longest_succeeded(&self) -> Option<u64> {
+        self.succeeded_steps.keys().next_back().copied()
+    }
+
     /// Follows one row's change: `old` is the row as it was (`None`: a new row).
     pub(super) fn update(&mut self, old: Option<&Combination>, new: &Combination) {
         let id = new.id;
+        if let Some(steps) = old.and_then(succeeded_steps) {
+            if let Some(n) = self.succeeded_steps.get_mut(&steps) {
+                *n -= 1;
+                if *n == 0 {
+                    self.succeeded_steps.remove(&steps);
+                }
+            }
+        }
+        if let Some(steps) = succeeded_steps(new) {
+            *self.succeeded_steps.entry(steps).or_default() += 1;
+        }
         match (old.map(is_finished), is_finished(new)) {
             // The usual change of a finished row (a new imputed loss): in place.
             (Some(true), true) => {
@@ -118,15 +138,22 @@ fn is_finished(c: &Combination) -> bool {
     c.state.is_final()
 }
 
+fn succeeded_steps(c: &Combination) -> Option<u64> {
+    (c.state == RunState::Succeeded)
+        .then_some(c.steps)
+        .flatten()
+}
+
 fn observation(c: &Combination) -> Observation {
-    Observation::whole(
-        c.point.clone(),
-        if c.state == RunState::Cancelled {
+    Observation {
+        point: c.point.clone(),
+        loss: if c.state == RunState::Cancelled {
             None
         } else {
             c.loss
         },
-    )
+        stopped_at: (c.state == RunState::Pruned).then_some(c.steps).flatten(),
+    }
 }
 
 #[cfg(test)]
@@ -187,7 +214,7 @@ mod tests {
     fn observations_follow_rows_as_a_full_pass_would_build_them() {
         let mut rows: Vec<Combination> = (0..6).map(|i| row(i, RunState::Created, None)).collect();
         let mut kept = Observations::of(&rows);
-        let mut change = |rows: &mut Vec<Combination>, new: Combination| {
+        fn change(kept: &mut Observations, rows: &mut Vec<Combination>, new: Combination) {
             let i = new.id as usize;
             if i == rows.len() {
                 kept.update(None, &new);
@@ -196,21 +223,60 @@ mod tests {
                 let old = std::mem::replace(&mut rows[i], new);
                 kept.update(Some(&old), &rows[i]);
             }
-            assert_eq!(kept, Observations::of(rows), "after a change of {i}");
-        };
-        change(&mut rows, row(3, RunState::Running, None));
-        change(&mut rows, row(3, RunState::Succeeded, Some(1.0)));
-        change(&mut rows, row(1, RunState::Running, None));
-        change(&mut rows, row(1, RunState::Failed, Some(5.0)));
-        change(&mut rows, row(1, RunState::Failed, Some(7.0)));
-        change(&mut rows, row(0, RunState::Cancelled, Some(2.0)));
-        change(&mut rows, row(6, RunState::Created, None));
-        change(&mut rows, row(5, RunState::Interrupted, None));
-        change(&mut rows, row(3, RunState::Interrupted, None));
+            assert_eq!(*kept, Observations::of(rows), "after a change of {i}");
+        }
+        change(&mut kept, &mut rows, row(3, RunState::Running, None));
+        change(&mut kept, &mut rows, row(3, RunState::Succeeded, Some(1.0)));
+        change(&mut kept, &mut rows, row(1, RunState::Running, None));
+        change(&mut kept, &mut rows, row(1, RunState::Failed, Some(5.0)));
+        change(&mut kept, &mut rows, row(1, RunState::Failed, Some(7.0)));
+        change(&mut kept, &mut rows, row(0, RunState::Cancelled, Some(2.0)));
+        change(&mut kept, &mut rows, row(6, RunState::Created, None));
+        change(&mut kept, &mut rows, row(5, RunState::Interrupted, None));
+        change(&mut kept, &mut rows, row(3, RunState::Interrupted, None));
         assert_eq!(kept.finished.len(), 2);
         assert_eq!(kept.finished[0].loss, None, "a cancelled run has no loss");
         assert_eq!(kept.finished[1].loss, Some(7.0));
         assert_eq!(kept.pending.len(), 5);
+        // Runs that report progress: a pruned run is seen at the step it reached, and the
+        // longest succeeded run gives a whole run's length.
+        let with_steps = |id, state, loss, steps| Combination {
+            steps: Some(steps),
+            ..row(id, state, loss)
+        };
+        change(
+            &mut kept,
+            &mut rows,
+            with_steps(2, RunState::Succeeded, Some(0.5), 27),
+        );
+        change(
+            &mut kept,
+            &mut rows,
+            with_steps(4, RunState::Succeeded, Some(0.6), 30),
+        );
+        change(
+            &mut kept,
+            &mut rows,
+            with_steps(5, RunState::Pruned, Some(0.9), 3),
+        );
+        assert_eq!(kept.longest_succeeded(), Some(30));
+        let pruned = kept.finished.iter().find(|o| o.loss == Some(0.9)).unwrap();
+        assert_eq!(pruned.stopped_at, Some(3));
+        assert!(kept
+            .finished
+            .iter()
+            .filter(|o| o.loss != Some(0.9))
+            .all(|o| o.stopped_at.is_none()));
+        change(
+            &mut kept,
+            &mut rows,
+            with_steps(4, RunState::Interrupted, None, 30),
+        );
+        assert_eq!(
+            kept.longest_succeeded(),
+            Some(27),
+            "a row that is no longer succeeded"
+        );
     }
 
     #[test]
