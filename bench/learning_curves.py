@@ -28,14 +28,15 @@ max_step (what a user would deploy), traced against the steps spent. Methods:
 - `hp_none`: hpsearch bopt, every run to its end (the reference for "the final regret of no
   stopping").
 - `hp_median`, `hp_asha`, `hp_hyperband`: hpsearch bopt with that `early_stopping` rule (its
-  defaults; asha/hyperband with min_step 1, max_step the problem's, reduction_factor 3).
+  defaults; asha/hyperband with min_step 1, max_step the problem's, reduction_factor 3), pruned
+  runs given to the model at their last value as if whole (a search's choice until 2026-12-03).
 - `hp_asha_left_out`, `hp_asha_worst`: bopt + asha, with pruned runs left out of the model, or
   imputed as worse than every success, instead of at their last value (issue 17's "bopt must
   not be misled by pruned runs").
 - `hp_median_at_step`, `hp_asha_at_step`, `hp_hyperband_at_step`: the same rules, with the
   model told where on its curve each pruned run's last value was taken (the share of max_step
   it reached, one more GP feature; candidates scored at a whole run's end): a model of the
-  learning curve, the issue's third treatment.
+  learning curve, the issue's third treatment; a search's choice since 2026-12-03.
 - `hp_random_asha`: hpsearch random search with asha.
 - `optuna_tpe_median`, `optuna_tpe_hyperband`: Optuna's TPESampler with MedianPruner /
   HyperbandPruner (min_resource 1, max_resource max_step, reduction_factor 3).
