@@ -760,6 +760,43 @@ mod tests {
     }
 
     #[test]
+    fn bopt_reads_a_pruned_trial_at_its_step_and_suggests_otherwise() {
+        // The same objective and rule, two ways of reading pruned trials: the suggestions are
+        // the same until a trial is pruned, and part after it.
+        let config = r#"{"search_type": "bopt", "min_initial_points": 3,
+            "random_suggestion_probability": 0, "y_transformation": "none",
+            "early_stopping": {"rule": "asha", "min_step": 1, "max_step": 9, "reduction_factor": 3}}"#;
+        let search = |pruned_runs: PrunedRuns| -> (Vec<Vec<f64>>, Option<usize>) {
+            let mut o = optimizer(config, Some(4));
+            o.set_pruned_runs(pruned_runs);
+            let mut first_pruned = None;
+            for i in 0..9 {
+                let trial = o.ask().unwrap().unwrap();
+                let (id, x) = (trial.id, trial.point[0]);
+                // Curves cross: a high x learns fast and ends worse.
+                let at = |step: u64| (x - 0.3).powi(2) + (1.0 - x) * 2.0 / step as f64;
+                let mut told = Told::Objective(at(9));
+                for step in 1..=9 {
+                    if o.report(id, step, at(step)).unwrap().is_some() {
+                        told = Told::Pruned;
+                        first_pruned = first_pruned.or(Some(i));
+                        break;
+                    }
+                }
+                o.tell(id, told).unwrap();
+            }
+            let points = o.trials().iter().map(|t| t.point.clone()).collect();
+            (points, first_pruned)
+        };
+        let (at_step, pruned) = search(PrunedRuns::AtTheirStep);
+        let (as_whole, same_pruned) = search(PrunedRuns::LastValue);
+        let first = pruned.expect("asha stops a trial");
+        assert_eq!(Some(first), same_pruned);
+        assert_eq!(at_step[..=first], as_whole[..=first]);
+        assert_ne!(at_step[first + 1..], as_whole[first + 1..]);
+    }
+
+    #[test]
     fn under_the_median_rule_a_whole_run_is_as_long_as_the_longest_success() {
         let config = r#"{"search_type": "random",
             "early_stopping": {"rule": "median", "startup_runs": 1}}"#;

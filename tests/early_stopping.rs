@@ -263,6 +263,40 @@ fn a_stop_decided_before_a_coordinator_crash_holds_after_resume() {
 }
 
 #[test]
+fn a_run_that_ended_while_no_coordinator_watched_keeps_the_steps_it_reported() {
+    // A succeeded run's steps are a whole run's length for the model under `median`: a resumed
+    // search must read them as an uninterrupted one does.
+    let project = Project::new();
+    shell_trainer(&project, 5, "0.3", false);
+    project.configs(
+        "/bin/sh",
+        "train.sh",
+        json!({"q": {"type": "discrete", "domain": [0, 1]}}),
+        json!({"search_type": "grid", "max_active_points": 2, "y_transformation": "none",
+               "early_stopping": {"rule": "median", "startup_runs": 5}}),
+    );
+    project.hpsearch(&["launch", "."]).ok();
+    wait_until(Duration::from_secs(60), "both runs started", || {
+        starts(&project).len() == 2
+    });
+    kill_coordinator_and_wait(&project);
+    let folders: Vec<_> = (0..2)
+        .map(|id| project.search_dir(0).join(format!("hp_combination_{id}")))
+        .collect();
+    wait_until(
+        Duration::from_secs(60),
+        "both runs to end unwatched",
+        || folders.iter().all(|f| f.join("output.json").exists()),
+    );
+    project.hpsearch(&["resume", "hp_search_0"]).ok();
+    let rows = rows_by_q(&project);
+    for q in ["0", "1"] {
+        assert_eq!(rows[q]["status"], "succeeded", "{:?}", rows[q]);
+        assert_eq!(rows[q]["steps"], "5", "{:?}", rows[q]);
+    }
+}
+
+#[test]
 fn a_search_without_early_stopping_runs_every_script_to_its_end() {
     let project = Project::new();
     shell_trainer(&project, 3, "0.05", false);

@@ -230,12 +230,13 @@ impl Coordinator {
         let Some(watcher) = self.watcher.as_mut() else {
             return Ok(());
         };
-        if watcher.readers.contains_key(&id) {
-            let folder = self.paths.combination_dir(id);
-            let (_, notes) = watcher.take_in(id, &folder, false);
-            note_in_log(&folder, &notes);
-            watcher.readers.remove(&id);
-        }
+        // Read to its end even without a reader: a run that ended while no coordinator watched
+        // (collected on resume) has its whole file unread, and the steps it reached are what a
+        // search that never stopped would store.
+        let folder = self.paths.combination_dir(id);
+        let (_, notes) = watcher.take_in(id, &folder, false);
+        note_in_log(&folder, &notes);
+        watcher.readers.remove(&id);
         watcher.metrics.remove(&id);
         watcher.pruner.ended(id, succeeded);
         if let Some((step, _)) = watcher.last(id) {

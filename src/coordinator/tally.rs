@@ -270,12 +270,23 @@ mod tests {
         change(
             &mut kept,
             &mut rows,
+            with_steps(0, RunState::Succeeded, Some(0.7), 30),
+        );
+        change(
+            &mut kept,
+            &mut rows,
             with_steps(4, RunState::Interrupted, None, 30),
+        );
+        assert_eq!(kept.longest_succeeded(), Some(30), "row 0 still reached 30");
+        change(
+            &mut kept,
+            &mut rows,
+            with_steps(0, RunState::Interrupted, None, 30),
         );
         assert_eq!(
             kept.longest_succeeded(),
             Some(27),
-            "a row that is no longer succeeded"
+            "no row that reached 30 is succeeded now"
         );
     }
 

@@ -90,7 +90,8 @@ impl BoptStrategy {
 /// ended by itself (or when the length is not known).
 fn reached_share(observation: &Observation, full_length: Option<u64>) -> f64 {
     match (observation.stopped_at, full_length) {
-        (Some(step), Some(full)) if full > 0 => (step as f64 / full as f64).min(1.0),
+        // (Steps start at 1; a 0 from an old or edited store reads as a whole run.)
+        (Some(step), Some(full)) if full > 0 && step > 0 => (step as f64 / full as f64).min(1.0),
         _ => 1.0,
     }
 }
