@@ -372,20 +372,23 @@ mod tests {
     use crate::space::Space;
     use targets::spans_decades;
 
+    fn search_config(json: &str) -> SearchConfig {
+        SearchConfig::from_map(
+            std::path::Path::new("test"),
+            &serde_json::from_str(json).unwrap(),
+        )
+        .unwrap()
+    }
+
     #[test]
     fn points_of_another_length_are_left_out_not_a_panic() {
         // A corrupted store row reads as an empty point (with a warning); before, such a point
         // reached the GP's features and panicked on a slice index.
         use crate::strategy::Observation;
         let space = Space::unit_cube(2);
-        let config = SearchConfig::from_map(
-            std::path::Path::new("test"),
-            &serde_json::from_str(
-                r#"{"search_type": "bopt", "min_initial_points": 2, "random_suggestion_probability": 0}"#,
-            )
-            .unwrap(),
-        )
-        .unwrap();
+        let config = search_config(
+            r#"{"search_type": "bopt", "min_initial_points": 2, "random_suggestion_probability": 0}"#,
+        );
         let observation = |point: Vec<f64>, loss: f64| Observation::whole(point, Some(loss));
         let finished = vec![
             observation(vec![0.1, 0.2], 1.0),
@@ -417,15 +420,10 @@ mod tests {
         // stopped there at x = 0.7 and 0.85: their last values (1.3, 1.15) are worse than every
         // whole run's end, yet, read at their step, they are the most promising.
         let space = Space::unit_cube(1);
-        let config = SearchConfig::from_map(
-            std::path::Path::new("test"),
-            &serde_json::from_str(
-                r#"{"search_type": "bopt", "min_initial_points": 2, "random_suggestion_probability": 0,
+        let config = search_config(
+            r#"{"search_type": "bopt", "min_initial_points": 2, "random_suggestion_probability": 0,
                     "bopt_config": {"model_estimation_method": ["MLE"], "acquisition_type": ["EI"]}}"#,
-            )
-            .unwrap(),
-        )
-        .unwrap();
+        );
         let suggest_with = |right_end_stopped_at: Option<u64>, seed: u64| -> f64 {
             let mut finished = Vec::new();
             for x in [0.05, 0.2, 0.35, 0.5] {
