@@ -33,6 +33,21 @@ pub fn features(space: &Space, point: &[f64]) -> Vec<f64> {
     f
 }
 
+/// `features`, and with `fidelity` the share of a whole run `reached` as a last feature (1: a
+/// whole run's end, where candidates, runs in flight and improvement are read).
+pub fn features_at(
+    space: &Space,
+    point: &[f64],
+    fidelity: Option<Fidelity>,
+    reached: f64,
+) -> Vec<f64> {
+    let mut f = features(space, point);
+    if let Some(fidelity) = fidelity {
+        f.push(fidelity.feature(reached));
+    }
+    f
+}
+
 /// For each hyperparameter, its feature index when it is numeric.
 pub(super) fn numeric_features(space: &Space) -> Vec<Option<usize>> {
     let mut next = 0;
@@ -57,7 +72,7 @@ pub(super) fn numeric_features(space: &Space) -> Vec<Option<usize>> {
 /// share observed (0) to a whole run (1). Steps are read on a log scale because learning curves
 /// change most early. Candidates are scored at 1: the loss a whole run would end at.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) struct Fidelity {
+pub struct Fidelity {
     /// ln of the shortest share observed (< 0).
     log_shortest: f64,
 }

@@ -44,7 +44,7 @@ use crate::config::search::{
 use crate::gp::mcmc::{self, McmcSettings};
 use crate::gp::{Gp, Hyper, Noise};
 use anchors::restarts_for;
-use features::{numeric_features, Fidelity};
+use features::{features_at, numeric_features, Fidelity};
 use rand::RngExt;
 use std::collections::HashSet;
 use subsample::{keep, loss_order, MAX_FIT, MAX_PREDICT};
@@ -188,11 +188,10 @@ impl Strategy for BoptStrategy {
         let rows = |ids: &[usize]| -> (Vec<Vec<f64>>, Vec<f64>) {
             ids.iter()
                 .map(|i| {
-                    let mut f = features(space, data[*i].0);
-                    if let Some(fidelity) = &fidelity {
-                        f.push(fidelity.feature(reached[*i]));
-                    }
-                    (f, targets[*i])
+                    (
+                        features_at(space, data[*i].0, fidelity, reached[*i]),
+                        targets[*i],
+                    )
                 })
                 .unzip()
         };
@@ -286,13 +285,7 @@ impl Strategy for BoptStrategy {
         let observed_best = whole.iter().map(|r| py[*r]).fold(f64::INFINITY, f64::min);
         let reference_x: Vec<Vec<f64>> = whole
             .iter()
-            .map(|r| {
-                let mut x = px[*r].clone();
-                if let (Some(_), Some(last)) = (fidelity, x.last_mut()) {
-                    *last = 1.0;
-                }
-                x
-            })
+            .map(|r| features_at(space, data[predict_rows[*r]].0, fidelity, 1.0))
             .collect();
         let mut gps = Vec::with_capacity(hypers.len());
         for hyper in hypers {
@@ -303,10 +296,7 @@ impl Strategy for BoptStrategy {
             if !context.pending.is_empty() {
                 let (mut bx, mut by) = (px.clone(), py.clone());
                 for p in context.pending.iter().filter(|p| p.len() == space.dims()) {
-                    let mut f = features(space, p);
-                    if fidelity.is_some() {
-                        f.push(1.0);
-                    }
+                    let f = features_at(space, p, fidelity, 1.0);
                     by.push(gp.predict(&f, false).mean);
                     bx.push(f);
                 }
@@ -325,7 +315,7 @@ impl Strategy for BoptStrategy {
             space,
             acquisition: acquisition_kind,
             best,
-            at_full_length: fidelity.is_some(),
+            fidelity,
         };
         let numeric = numeric_features(space);
         // Candidates gather around the best runs that went the whole way.

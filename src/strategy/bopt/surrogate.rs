@@ -2,7 +2,7 @@
 //! draws), its gradient, the L-BFGS-B refinement of a candidate, and the level improvement is
 //! measured against.
 
-use super::features::features;
+use super::features::{features_at, Fidelity};
 use crate::config::search::Acquisition;
 use crate::gp::{acquisition, Gp};
 use crate::space::Space;
@@ -14,18 +14,14 @@ pub(super) struct Surrogate<'a> {
     pub space: &'a Space,
     pub acquisition: Acquisition,
     pub best: f64,
-    /// The GPs have a last feature for where on the learning curve a loss was taken
-    /// (`Fidelity`): candidates are scored at a whole run's end.
-    pub at_full_length: bool,
+    /// With a feature for where on the learning curve a loss was taken, candidates are scored
+    /// at a whole run's end.
+    pub fidelity: Option<Fidelity>,
 }
 
 impl Surrogate<'_> {
     fn features(&self, point: &[f64]) -> Vec<f64> {
-        let mut f = features(self.space, point);
-        if self.at_full_length {
-            f.push(1.0);
-        }
-        f
+        features_at(self.space, point, self.fidelity, 1.0)
     }
 
     pub(super) fn score(&self, point: &[f64]) -> f64 {
