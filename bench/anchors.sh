@@ -15,6 +15,7 @@
 #                                          # seeds 10-59 in bench/anchor_reruns/more_seeds/; ~2 min)
 #   bash bench/anchors.sh --extra          # instead: the problems of bench/extra_problems.py, ours
 #                                          # beside random, Optuna TPE and GP, skopt (~15 min; venv)
+#   bash bench/anchors.sh --extra8         # the same for its 8-D multimodal set (styblinski8, ...)
 #   bash bench/anchors.sh --noisy          # instead: ours on the noisy copies of
 #                                          # bench/noisy_problems.py, seeds 0-59 (~3 min), scored
 #                                          # by the noiseless loss at the best settings
@@ -67,10 +68,13 @@ case "${1:-}" in
   mkdir -p results.recorded && mv results/*.jsonl results.recorded/ 2>/dev/null || true
   "$python" run.py all --seeds 0-9 --jobs 2 --timeout 1200
   ;;
---extra)
+--extra | --extra8)
   # Problems outside the suite: no recorded anchors, so the cheaper references run here.
   export HPS_EXTRA_PROBLEMS="$root/bench/extra_problems.py"
   extra=styblinski4,hartmann6_shift,goldstein,hpo_ints,hpo_bounds,ackley5_off,levy10_off
+  if [ "$1" = --extra8 ]; then
+    extra=styblinski8,rastrigin8_off,griewank8_off,ackley8_off,levy8_off,schwefel8
+  fi
   ./setup_venv.sh
   python=.venv/bin/python
   mkdir -p results.recorded && mv results/*.jsonl results.recorded/ 2>/dev/null || true
@@ -153,7 +157,7 @@ case "${1:-}" in
   ;;
 "") ;;
 *)
-  echo "bench/anchors.sh: unknown option '$1' (use --rerun-anchors, --extra, --broad, --noisy, --noisy-references or --rosenbrock60)" >&2
+  echo "bench/anchors.sh: unknown option '$1' (use --rerun-anchors, --extra, --extra8, --broad, --noisy, --noisy-references or --rosenbrock60)" >&2
   exit 2
   ;;
 esac
