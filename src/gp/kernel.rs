@@ -1,8 +1,13 @@
-//! Stationary kernel shapes as functions of the squared scaled distance.
+//! The covariance function: stationary kernel shapes as functions of the squared scaled
+//! distance, and the covariance built from them, a product (ARD) kernel or its mixture with a
+//! first-order additive one.
 //!
-//! Notation: for inputs `x, x'` and lengthscales `ℓ`, `s = Σ_j (x_j − x'_j)² / ℓ_j²`; a kernel is
-//! `k(x, x') = σ² · g(s)`. Each shape returns `g`, `dg/ds` and `dg/d log α` (only RatQuad has α).
+//! Notation: for inputs `x, x'` and lengthscales `ℓ`, `s_j = (x_j − x'_j)² / ℓ_j²` and
+//! `s = Σ_j s_j`; the product kernel is `k(x, x') = σ² · g(s)`, the mixture
+//! `σ² [(1 − w) g(s) + w/D Σ_j g(s_j)]` with the additive share `w` in (0, 1). Each shape returns
+//! `g`, `dg/ds` and `dg/d log α` (only RatQuad has α).
 
+use super::model::Hyper;
 use crate::config::search::Kernel;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -80,6 +85,99 @@ pub fn values_in_place(kernel: Kernel, alpha: f64, values: &mut [f64]) {
                 *s = (1.0 + sqrt3 * r) * (-sqrt3 * r).exp();
             })
         }
+    }
+}
+
+pub(super) fn squared_distance(a: &[f64], b: &[f64], inv_ls2: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for ((x, y), w) in a.iter().zip(b).zip(inv_ls2) {
+        s += (x - y) * (x - y) * w;
+    }
+    s
+}
+
+/// The additive share `w` from its logit, the hyperparameter the fit moves.
+pub(super) fn additive_share(logit: f64) -> f64 {
+    1.0 / (1.0 + (-logit).exp())
+}
+
+/// The covariance of a GP with given hyperparameters, ready to evaluate between two points.
+#[derive(Debug, Clone)]
+pub(super) struct Covariance {
+    pub kernel: Kernel,
+    pub inv_ls2: Vec<f64>,
+    pub sf2: f64,
+    pub alpha: f64,
+    /// The additive share, `None` for the product kernel alone.
+    pub additive: Option<f64>,
+}
+
+impl Covariance {
+    pub fn new(kernel: Kernel, hyper: &Hyper) -> Covariance {
+        Covariance {
+            kernel,
+            inv_ls2: hyper
+                .log_lengthscales
+                .iter()
+                .map(|l| (-2.0 * l).exp())
+                .collect(),
+            sf2: hyper.log_signal.exp(),
+            alpha: hyper.log_alpha.exp(),
+            additive: hyper.additive.map(additive_share),
+        }
+    }
+
+    pub fn value(&self, a: &[f64], b: &[f64]) -> f64 {
+        let product = shape(
+            self.kernel,
+            squared_distance(a, b, &self.inv_ls2),
+            self.alpha,
+        )
+        .value;
+        match self.additive {
+            None => self.sf2 * product,
+            Some(w) => {
+                let sum: f64 = a
+                    .iter()
+                    .zip(b)
+                    .zip(&self.inv_ls2)
+                    .map(|((x, y), l)| shape(self.kernel, (x - y) * (x - y) * l, self.alpha).value)
+                    .sum();
+                self.sf2 * ((1.0 - w) * product + w / a.len() as f64 * sum)
+            }
+        }
+    }
+
+    /// The value; `∂k/∂s` of the product part (`∂k/∂a_j` is it times `2 (a_j − b_j) / ℓ_j²`),
+    /// and in `additive_gradient` the additive part's `∂k/∂a_j` (zeros without one), kept apart
+    /// so that the product kernel's gradient is computed exactly as it always was.
+    pub fn value_and_gradient(
+        &self,
+        a: &[f64],
+        b: &[f64],
+        additive_gradient: &mut [f64],
+    ) -> (f64, f64) {
+        let g = shape(
+            self.kernel,
+            squared_distance(a, b, &self.inv_ls2),
+            self.alpha,
+        );
+        let Some(w) = self.additive else {
+            additive_gradient.fill(0.0);
+            return (self.sf2 * g.value, self.sf2 * g.d_s);
+        };
+        let d = a.len() as f64;
+        let mut sum = 0.0;
+        for (j, out) in additive_gradient.iter_mut().enumerate().take(a.len()) {
+            let diff = a[j] - b[j];
+            let one = shape(self.kernel, diff * diff * self.inv_ls2[j], self.alpha);
+            sum += one.value;
+            *out = self.sf2 * w / d * one.d_s * 2.0 * diff * self.inv_ls2[j];
+        }
+        (
+            self.sf2 * ((1.0 - w) * g.value + w / d * sum),
+            self.sf2 * (1.0 - w) * g.d_s,
+        )
     }
 }
 

@@ -299,6 +299,8 @@ pub fn sample(
         start.mean,
         start.log_alpha,
     ]);
+    // An additive part's share is held at the MAP fit's.
+    template.extend(start.additive);
     let mut free: Vec<usize> = (0..d + 1).collect();
     if !exact {
         free.push(d + 1);
@@ -405,7 +407,7 @@ fn sample_free(
             for (i, f) in free.iter().enumerate() {
                 theta[*f] = position[i];
             }
-            Hyper::from_vec(&theta)
+            Hyper::from_vec(&theta, x.first().map_or(0, Vec::len))
         })
         .collect();
     Ok(McmcOutcome {
@@ -483,6 +485,7 @@ mod tests {
             log_noise: -6.0,
             mean: 0.0,
             log_alpha: 0.0,
+            additive: None,
         };
         let settings = McmcSettings {
             n_burnin: 100,
@@ -546,6 +549,7 @@ mod tests {
             log_noise: -6.0,
             mean: 0.0,
             log_alpha: 0.0,
+            additive: None,
         };
         let settings = McmcSettings {
             n_burnin: 200,

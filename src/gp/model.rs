@@ -1,22 +1,20 @@
 //! A Gaussian-process regression model: MAP fit of the kernel hyperparameters, predictions with
-//! gradients.
+//! gradients, and how well it predicts its own data left out one at a time.
 //!
 //! Shapes: `n` observations of `D` features; `x: n × D` (unit-cube features), `y: n` (already
-//! normalised by the caller). Hyperparameters `θ = [log ℓ_1..D, log σ², log σ_n², m, log α]`.
-//! The fit maximises log marginal likelihood + log prior with multi-start L-BFGS-B on analytic
-//! gradients. Priors: `log ℓ ~ N(½ ln D, 3)` (lengthscales that grow with the dimension; the
-//! `√2 +` of Hvarfner et al.'s prior made the model too smooth on the anchor problems),
-//! `log σ² ~ N(0, 1)`, `log σ_n² ~ N(ln 1e-3, 3²)`, `m ~ N(0, 1)`, `log α ~ N(0, 1)`. The noise
-//! variance lies within `MIN_NOISE ..= 1` or a tighter bound the caller sets (`Noise`).
+//! normalised by the caller). The fit maximises the log posterior of the hyperparameters
+//! (`likelihood`) with multi-start L-BFGS-B on analytic gradients. The noise variance lies
+//! within `MIN_NOISE ..= 1` or a tighter bound the caller sets (`Noise`).
 
-use super::kernel::{shape, values_in_place};
+use super::kernel::{squared_distance, values_in_place, Covariance};
+use super::likelihood::{lengthscale_prior_mean, LOG_2PI, NOISE_PRIOR_MEAN};
+pub use super::likelihood::{objective, Hyper, Likelihood, ADDITIVE_PRIOR_MEAN};
 use super::linalg;
 use crate::config::search::Kernel;
 use rand::RngExt;
 use rcompat_lbfgsb::{optim_lbfgsb_with_gradient, Bounds, OptimControl};
 use std::cell::RefCell;
 
-const LOG_2PI: f64 = 1.837_877_066_409_345_5;
 pub const MIN_NOISE: f64 = 1e-6;
 
 /// What a fit may assume about the observation noise, a variance in the units of the
@@ -42,199 +40,6 @@ impl Noise {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Hyper {
-    pub log_lengthscales: Vec<f64>,
-    pub log_signal: f64,
-    pub log_noise: f64,
-    pub mean: f64,
-    pub log_alpha: f64,
-}
-
-impl Hyper {
-    pub fn to_vec(&self) -> Vec<f64> {
-        let mut v = self.log_lengthscales.clone();
-        v.extend([self.log_signal, self.log_noise, self.mean, self.log_alpha]);
-        v
-    }
-
-    pub(crate) fn from_vec(v: &[f64]) -> Hyper {
-        let d = v.len() - 4;
-        Hyper {
-            log_lengthscales: v[..d].to_vec(),
-            log_signal: v[d],
-            log_noise: v[d + 1],
-            mean: v[d + 2],
-            log_alpha: v[d + 3],
-        }
-    }
-}
-
-fn lengthscale_prior_mean(d: usize) -> f64 {
-    0.5 * (d.max(1) as f64).ln()
-}
-
-const LENGTHSCALE_PRIOR_SD: f64 = 1.732_050_807_568_877_2;
-const NOISE_PRIOR_MEAN: f64 = -6.907_755_278_982_137; // ln 1e-3
-const NOISE_PRIOR_SD: f64 = 3.0;
-
-/// Negative log prior and its gradient, added to the negative log likelihood.
-fn neg_log_prior(h: &[f64], grad: &mut [f64]) -> f64 {
-    let d = h.len() - 4;
-    let mut total = 0.0;
-    let mut normal = |i: usize, mu: f64, sd: f64, total: &mut f64| {
-        let z = (h[i] - mu) / sd;
-        *total += 0.5 * z * z;
-        grad[i] += z / sd;
-    };
-    let mu = lengthscale_prior_mean(d);
-    for i in 0..d {
-        normal(i, mu, LENGTHSCALE_PRIOR_SD, &mut total);
-    }
-    normal(d, 0.0, 1.0, &mut total);
-    normal(d + 1, NOISE_PRIOR_MEAN, NOISE_PRIOR_SD, &mut total);
-    normal(d + 2, 0.0, 1.0, &mut total);
-    normal(d + 3, 0.0, 1.0, &mut total);
-    total
-}
-
-fn squared_distance(a: &[f64], b: &[f64], inv_ls2: &[f64]) -> f64 {
-    let mut s = 0.0;
-    for ((x, y), w) in a.iter().zip(b).zip(inv_ls2) {
-        s += (x - y) * (x - y) * w;
-    }
-    s
-}
-
-/// The negative log posterior of the hyperparameters on fixed data, prepared for many
-/// evaluations: the per-dimension squared differences of every pair of observations are computed
-/// once, and the buffers are reused.
-pub struct Likelihood<'a> {
-    kernel: Kernel,
-    n: usize,
-    d: usize,
-    y: &'a [f64],
-    /// For each pair `i > j` (in the order (1,0), (2,0), (2,1), …), `d` squared differences.
-    diff2: Vec<f64>,
-    k0: Vec<f64>,
-    d_s: Vec<f64>,
-    d_alpha: Vec<f64>,
-    chol: Vec<f64>,
-    inverse: Vec<f64>,
-    scratch: Vec<f64>,
-    alpha: Vec<f64>,
-}
-
-impl<'a> Likelihood<'a> {
-    pub fn new(kernel: Kernel, x: &[Vec<f64>], y: &'a [f64]) -> Self {
-        let n = x.len();
-        let d = x.first().map_or(0, Vec::len);
-        let mut diff2 = Vec::with_capacity(n * n.saturating_sub(1) / 2 * d);
-        for i in 1..n {
-            for j in 0..i {
-                diff2.extend(x[i].iter().zip(&x[j]).map(|(a, b)| (a - b) * (a - b)));
-            }
-        }
-        let pairs = n * n.saturating_sub(1) / 2;
-        Likelihood {
-            kernel,
-            n,
-            d,
-            y,
-            diff2,
-            k0: vec![0.0; n * n],
-            d_s: vec![0.0; pairs],
-            d_alpha: vec![0.0; pairs],
-            chol: Vec::with_capacity(n * n),
-            inverse: vec![0.0; n * n],
-            scratch: Vec::with_capacity(n * n),
-            alpha: vec![0.0; n],
-        }
-    }
-
-    /// Negative log posterior at `theta` and its gradient.
-    pub fn evaluate(&mut self, theta: &[f64]) -> (f64, Vec<f64>) {
-        let (n, d) = (self.n, self.d);
-        let h = Hyper::from_vec(theta);
-        let inv_ls2: Vec<f64> = h
-            .log_lengthscales
-            .iter()
-            .map(|l| (-2.0 * l).exp())
-            .collect();
-        let sf2 = h.log_signal.exp();
-        let sn2 = h.log_noise.exp();
-        let alpha_rq = h.log_alpha.exp();
-        let rq = self.kernel == Kernel::RatQuad;
-        let mut p = 0;
-        for i in 0..n {
-            for j in 0..i {
-                let s = linalg::dot(&self.diff2[p * d..(p + 1) * d], &inv_ls2);
-                let g = shape(self.kernel, s, alpha_rq);
-                self.k0[i * n + j] = sf2 * g.value;
-                self.d_s[p] = sf2 * g.d_s;
-                if rq {
-                    self.d_alpha[p] = sf2 * g.d_log_alpha;
-                }
-                p += 1;
-            }
-            self.k0[i * n + i] = sf2 + sn2;
-        }
-        let mut grad = vec![0.0; theta.len()];
-        if linalg::robust_cholesky(&self.k0, n, &mut self.chol).is_none() {
-            return (1e25, grad);
-        }
-        for (a, y) in self.alpha.iter_mut().zip(self.y) {
-            *a = y - h.mean;
-        }
-        // rᵀ K⁻¹ r = |L⁻¹ r|², read off between the two triangular solves.
-        linalg::solve_lower(&self.chol, n, &mut self.alpha);
-        let r_dot_alpha = linalg::dot(&self.alpha, &self.alpha);
-        linalg::solve_lower_transposed(&self.chol, n, &mut self.alpha);
-        let log_det: f64 = 2.0 * (0..n).map(|i| self.chol[i * n + i].ln()).sum::<f64>();
-        let nll = 0.5 * r_dot_alpha + 0.5 * log_det + 0.5 * n as f64 * LOG_2PI;
-        linalg::inverse_from_cholesky(&self.chol, n, &mut self.scratch, &mut self.inverse);
-        // W = K⁻¹ − ααᵀ; dNLL/dθ = ½ tr(W dK/dθ), summed over i > j twice plus the diagonal.
-        let mut acc = vec![0.0; d];
-        let (mut signal, mut alpha_sum) = (0.0, 0.0);
-        let mut p = 0;
-        for i in 0..n {
-            let ai = self.alpha[i];
-            for j in 0..i {
-                let w = self.inverse[i * n + j] - ai * self.alpha[j];
-                let t = w * self.d_s[p];
-                for (a, x) in acc.iter_mut().zip(&self.diff2[p * d..(p + 1) * d]) {
-                    *a += t * x;
-                }
-                signal += w * self.k0[i * n + j];
-                if rq {
-                    alpha_sum += w * self.d_alpha[p];
-                }
-                p += 1;
-            }
-        }
-        let trace_w: f64 = (0..n)
-            .map(|i| self.inverse[i * n + i] - self.alpha[i] * self.alpha[i])
-            .sum();
-        for f in 0..d {
-            grad[f] = -2.0 * inv_ls2[f] * acc[f];
-        }
-        grad[d] = signal + 0.5 * trace_w * sf2;
-        grad[d + 1] = 0.5 * trace_w * sn2;
-        grad[d + 2] = -self.alpha.iter().sum::<f64>();
-        grad[d + 3] = if rq { alpha_sum } else { 0.0 };
-        let prior = neg_log_prior(theta, &mut grad);
-        if !rq {
-            grad[d + 3] = 0.0;
-        }
-        (nll + prior, grad)
-    }
-}
-
-/// Negative log posterior of the hyperparameters and its gradient.
-pub fn objective(kernel: Kernel, x: &[Vec<f64>], y: &[f64], theta: &[f64]) -> (f64, Vec<f64>) {
-    Likelihood::new(kernel, x, y).evaluate(theta)
-}
-
 /// The last objective evaluation: θ, value, gradient (L-BFGS-B asks for value and gradient apart).
 type Evaluated = (Vec<f64>, f64, Vec<f64>);
 
@@ -249,9 +54,7 @@ pub struct Gp {
     /// Cholesky factor of `K + σ_n² I` (+ jitter), lower, row-major `n × n`.
     chol: Vec<f64>,
     alpha: Vec<f64>,
-    inv_ls2: Vec<f64>,
-    sf2: f64,
-    alpha_rq: f64,
+    covariance: Covariance,
     /// Diagonal jitter the factorisation needed beyond the noise (0 for a healthy fit).
     pub jitter: f64,
     /// The negative log posterior of the hyperparameters when the GP came from a fit.
@@ -286,21 +89,14 @@ impl Gp {
             return Err(GpError::NoData);
         }
         let d = x[0].len();
-        let inv_ls2: Vec<f64> = hyper
-            .log_lengthscales
-            .iter()
-            .map(|l| (-2.0 * l).exp())
-            .collect();
-        let sf2 = hyper.log_signal.exp();
+        let covariance = Covariance::new(kernel, &hyper);
         let sn2 = hyper.log_noise.exp();
-        let a = hyper.log_alpha.exp();
         let mut k = vec![0.0; n * n];
         for i in 0..n {
             for j in 0..i {
-                k[i * n + j] =
-                    sf2 * shape(kernel, squared_distance(&x[i], &x[j], &inv_ls2), a).value;
+                k[i * n + j] = covariance.value(&x[i], &x[j]);
             }
-            k[i * n + i] = sf2 + sn2;
+            k[i * n + i] = covariance.sf2 + sn2;
         }
         let mut chol = Vec::with_capacity(n * n);
         let jitter =
@@ -315,9 +111,7 @@ impl Gp {
             d,
             chol,
             alpha,
-            inv_ls2,
-            sf2,
-            alpha_rq: a,
+            covariance,
             jitter,
             neg_log_posterior: None,
         })
@@ -341,6 +135,7 @@ impl Gp {
             },
             mean: 0.0,
             log_alpha: 0.0,
+            additive: None,
         };
         let mut starts = vec![centre];
         for _ in 0..random {
@@ -355,7 +150,7 @@ impl Gp {
                 rng.random_range(-0.5..0.5),
                 0.0,
             ]);
-            starts.push(Hyper::from_vec(&v));
+            starts.push(Hyper::from_vec(&v, d));
         }
         starts
     }
@@ -375,7 +170,8 @@ impl Gp {
     }
 
     /// MAP fit by L-BFGS-B (at most `max_iterations` each) from each of `inits` (clamped into
-    /// the bounds, the noise's included); the best wins.
+    /// the bounds, the noise's included); the best wins. The first init says whether the kernel
+    /// has an additive part (every init is read that way).
     pub fn fit_from(
         kernel: Kernel,
         x: Vec<Vec<f64>>,
@@ -403,6 +199,11 @@ impl Gp {
             4.0,
             if kernel == Kernel::RatQuad { 3.0 } else { 0.0 },
         ]);
+        let additive = inits.first().is_some_and(|h| h.additive.is_some());
+        if additive {
+            lower.push(-6.0);
+            upper.push(6.0);
+        }
         let bounds = Bounds::new(lower.clone(), upper.clone()).map_err(|_| GpError::NoData)?;
         let likelihood = RefCell::new(Likelihood::new(kernel, &x, y));
         let cache: RefCell<Option<Evaluated>> = RefCell::new(None);
@@ -419,6 +220,7 @@ impl Gp {
         let mut best: Option<(f64, Vec<f64>)> = None;
         for init in inits {
             let init: Vec<f64> = init
+                .with_additive(additive.then(|| init.additive.unwrap_or(ADDITIVE_PRIOR_MEAN)))
                 .to_vec()
                 .iter()
                 .zip(&lower)
@@ -447,13 +249,28 @@ impl Gp {
             Some((v, t)) => (Some(v), t),
             None => (None, inits.first().ok_or(GpError::NoData)?.to_vec()),
         };
-        let mut gp = Gp::new(kernel, Hyper::from_vec(&theta), x, y)?;
+        let mut gp = Gp::new(kernel, Hyper::from_vec(&theta, d), x, y)?;
         gp.neg_log_posterior = value;
         Ok(gp)
     }
 
     pub fn len(&self) -> usize {
         self.alpha.len()
+    }
+
+    /// The sum over the training points of the log density the GP gives each one's target when
+    /// fitted to all the others (Rasmussen & Williams §5.4.2: read off K⁻¹, no refit).
+    pub fn leave_one_out_log_density(&self) -> f64 {
+        let n = self.alpha.len();
+        let (mut scratch, mut inverse) = (Vec::new(), vec![0.0; n * n]);
+        linalg::inverse_from_cholesky(&self.chol, n, &mut scratch, &mut inverse);
+        (0..n)
+            .map(|i| {
+                let precision = inverse[i * n + i].max(f64::MIN_POSITIVE);
+                let residual = self.alpha[i] / precision;
+                0.5 * precision.ln() - 0.5 * residual * residual * precision - 0.5 * LOG_2PI
+            })
+            .sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -464,20 +281,28 @@ impl Gp {
     pub fn predict(&self, point: &[f64], gradients: bool) -> Prediction {
         let (n, d) = (self.alpha.len(), self.d);
         let mut k = vec![0.0; n];
+        // The product part's ∂k_i/∂s, and the additive part's ∂k_i/∂point (n × d row-major),
+        // only when asked for.
         let mut dk_ds = vec![0.0; n];
+        let mut dk_additive = vec![0.0; if gradients { n * d } else { 0 }];
         for i in 0..n {
-            let g = shape(
-                self.kernel,
-                squared_distance(point, &self.x[i * d..(i + 1) * d], &self.inv_ls2),
-                self.alpha_rq,
-            );
-            k[i] = self.sf2 * g.value;
-            dk_ds[i] = self.sf2 * g.d_s;
+            let xi = &self.x[i * d..(i + 1) * d];
+            k[i] = if gradients {
+                let (value, d_s) = self.covariance.value_and_gradient(
+                    point,
+                    xi,
+                    &mut dk_additive[i * d..(i + 1) * d],
+                );
+                dk_ds[i] = d_s;
+                value
+            } else {
+                self.covariance.value(point, xi)
+            };
         }
         let mean = self.hyper.mean + linalg::dot(&k, &self.alpha);
         let mut v = k;
         linalg::solve_lower(&self.chol, n, &mut v);
-        let variance = (self.sf2 - linalg::dot(&v, &v)).max(1e-12);
+        let variance = (self.covariance.sf2 - linalg::dot(&v, &v)).max(1e-12);
         if !gradients {
             return Prediction {
                 mean,
@@ -490,13 +315,20 @@ impl Gp {
         linalg::solve_lower_transposed(&self.chol, n, &mut w);
         let mut d_mean = vec![0.0; d];
         let mut d_variance = vec![0.0; d];
+        let inv_ls2 = &self.covariance.inv_ls2;
+        let additive = self.covariance.additive.is_some();
         for i in 0..n {
             let xi = &self.x[i * d..(i + 1) * d];
             let (a, b) = (dk_ds[i] * self.alpha[i], -2.0 * w[i] * dk_ds[i]);
             for j in 0..d {
-                let g = 2.0 * (point[j] - xi[j]) * self.inv_ls2[j];
+                let g = 2.0 * (point[j] - xi[j]) * inv_ls2[j];
                 d_mean[j] += a * g;
                 d_variance[j] += b * g;
+                if additive {
+                    let extra = dk_additive[i * d + j];
+                    d_mean[j] += self.alpha[i] * extra;
+                    d_variance[j] += -2.0 * w[i] * extra;
+                }
             }
         }
         Prediction {
@@ -520,16 +352,23 @@ impl Gp {
         for start in (0..m).step_by(BATCH) {
             let b = BATCH.min(m - start);
             // Row i of the block: k(x_i, candidate) for the block's candidates.
+            let cov = &self.covariance;
             for i in 0..n {
                 let xi = &self.x[i * d..(i + 1) * d];
                 let row = &mut block[i * BATCH..i * BATCH + b];
                 for (c, out) in row.iter_mut().enumerate() {
                     let p = &points[(start + c) * d..(start + c + 1) * d];
-                    *out = squared_distance(p, xi, &self.inv_ls2);
+                    *out = match cov.additive {
+                        // The product kernel's shape is applied to the whole block below.
+                        None => squared_distance(p, xi, &cov.inv_ls2),
+                        Some(_) => cov.value(p, xi),
+                    };
                 }
             }
-            values_in_place(self.kernel, self.alpha_rq, &mut block[..n * BATCH]);
-            block[..n * BATCH].iter_mut().for_each(|v| *v *= self.sf2);
+            if cov.additive.is_none() {
+                values_in_place(self.kernel, cov.alpha, &mut block[..n * BATCH]);
+                block[..n * BATCH].iter_mut().for_each(|v| *v *= cov.sf2);
+            }
             let mean = &mut means[start..start + b];
             let var = &mut variances[start..start + b];
             mean.fill(self.hyper.mean);
@@ -549,7 +388,7 @@ impl Gp {
                 }
             }
             for v in var.iter_mut() {
-                *v = (self.sf2 - *v).max(1e-12);
+                *v = (self.covariance.sf2 - *v).max(1e-12);
             }
         }
     }
@@ -571,11 +410,17 @@ mod tests {
     #[test]
     fn hyperparameter_gradient_matches_finite_differences_for_every_kernel() {
         let (x, y) = data();
-        let theta = vec![-0.7, -0.2, 0.3, -5.0, 0.1, 0.4];
-        for kernel in Kernel::ALL {
+        // The product kernel, then with an additive part (its share's logit last).
+        let product = vec![-0.7, -0.2, 0.3, -5.0, 0.1, 0.4];
+        let mixed = [product.clone(), vec![0.5]].concat();
+        for (kernel, theta) in Kernel::ALL
+            .into_iter()
+            .flat_map(|k| [(k, product.clone()), (k, mixed.clone())])
+        {
             let (_, grad) = objective(kernel, &x, &y, &theta);
             for i in 0..theta.len() {
-                if kernel != Kernel::RatQuad && i == theta.len() - 1 {
+                // log α (index D + 3) moves RatQuad alone.
+                if kernel != Kernel::RatQuad && i == 2 + 3 {
                     continue;
                 }
                 let h = 1e-5;
@@ -598,13 +443,17 @@ mod tests {
     #[test]
     fn prediction_gradients_match_finite_differences() {
         let (x, y) = data();
-        for kernel in Kernel::ALL {
+        for (kernel, additive) in Kernel::ALL
+            .into_iter()
+            .flat_map(|k| [(k, None), (k, Some(0.5))])
+        {
             let hyper = Hyper {
                 log_lengthscales: vec![-1.0, -0.5],
                 log_signal: 0.2,
                 log_noise: -6.0,
                 mean: 0.1,
                 log_alpha: 0.3,
+                additive,
             };
             let gp = Gp::new(kernel, hyper, x.clone(), &y).unwrap();
             let p = [0.33, 0.61];
@@ -641,6 +490,44 @@ mod tests {
     }
 
     #[test]
+    fn the_leave_one_out_density_is_that_of_each_point_predicted_from_the_rest() {
+        let (x, y) = data();
+        for additive in [None, Some(0.3)] {
+            let hyper = Hyper {
+                log_lengthscales: vec![-1.2, -0.4],
+                log_signal: 0.1,
+                log_noise: -4.0,
+                mean: 0.2,
+                log_alpha: 0.0,
+                additive,
+            };
+            let gp = Gp::new(Kernel::Matern52, hyper.clone(), x.clone(), &y).unwrap();
+            let refitted: f64 = (0..x.len())
+                .map(|i| {
+                    let (rest_x, rest_y): (Vec<Vec<f64>>, Vec<f64>) = x
+                        .iter()
+                        .zip(&y)
+                        .enumerate()
+                        .filter(|(j, _)| *j != i)
+                        .map(|(_, (p, v))| (p.clone(), *v))
+                        .unzip();
+                    let rest = Gp::new(Kernel::Matern52, hyper.clone(), rest_x, &rest_y).unwrap();
+                    // The density of y_i under the prediction, the noise included.
+                    let at = rest.predict(&x[i], false);
+                    let variance = at.variance + hyper.log_noise.exp();
+                    -0.5 * (2.0 * std::f64::consts::PI * variance).ln()
+                        - (y[i] - at.mean).powi(2) / (2.0 * variance)
+                })
+                .sum();
+            let read_off = gp.leave_one_out_log_density();
+            assert!(
+                (read_off - refitted).abs() < 1e-6 * refitted.abs().max(1.0),
+                "{additive:?}: {read_off} vs {refitted}"
+            );
+        }
+    }
+
+    #[test]
     fn the_posterior_of_a_three_point_example_matches_the_closed_form() {
         // ExpQuad, ℓ = 0.8, σ² = 2, σ_n² = 0.1, m = 0.3 on x = 0, 0.5, 1.5 with y = 1, −1, 0.5.
         // At x* = 1: μ = m + k*ᵀ (K + σ_n² I)⁻¹ (y − m), σ² − k*ᵀ (K + σ_n² I)⁻¹ k*, with
@@ -651,6 +538,7 @@ mod tests {
             log_noise: 0.1f64.ln(),
             mean: 0.3,
             log_alpha: 0.0,
+            additive: None,
         };
         let x = vec![vec![0.0], vec![0.5], vec![1.5]];
         let gp = Gp::new(Kernel::ExpQuad, hyper, x, &[1.0, -1.0, 0.5]).unwrap();

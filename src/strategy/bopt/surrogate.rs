@@ -217,6 +217,7 @@ mod tests {
             log_noise: 0.5f64.ln(),
             mean: 0.0,
             log_alpha: 0.0,
+            additive: None,
         };
         let gp = Gp::new(Kernel::Matern32, hyper, x.clone(), &y).unwrap();
         let observed_best = -3.0;

@@ -1,0 +1,91 @@
+//! Whether the GP's kernel gets an additive part: where a loss is mostly a sum of effects of one
+//! hyperparameter each (a separable function, many training losses), a product kernel must learn
+//! each effect anew in every region of the space, and a first-order additive part learns it once.
+//! With `bopt_config.additive_kernel`, both models are fitted, and the one that predicts each
+//! finished run better from the others (the leave-one-out log density) is kept: on
+//! Styblinski-Tang the mixture, on functions of interacting coordinates the product kernel
+//! (docs/benchmarks.md, "Additive structure").
+
+use crate::config::search::Kernel;
+use crate::gp::model::ADDITIVE_PRIOR_MEAN;
+use crate::gp::{Gp, Noise};
+
+/// The logits of the additive share the mixture's fit starts from (besides the product fit's
+/// other hyperparameters): the prior's centre, and a mostly additive kernel.
+const STARTS: [f64; 2] = [ADDITIVE_PRIOR_MEAN, 1.0];
+/// L-BFGS-B iterations of each start.
+const ITERATIONS: usize = 60;
+
+/// `product`, or the GP with an additive part fitted to the same data when that predicts the
+/// left-out runs better. One feature has no additive structure to find.
+pub(super) fn choose(kernel: Kernel, x: &[Vec<f64>], y: &[f64], noise: Noise, product: Gp) -> Gp {
+    if x.first().is_none_or(|p| p.len() < 2) {
+        return product;
+    }
+    let starts: Vec<_> = STARTS
+        .iter()
+        .map(|logit| product.hyper.with_additive(Some(*logit)))
+        .collect();
+    match Gp::fit_from(kernel, x.to_vec(), y, noise, &starts, ITERATIONS) {
+        Ok(mixed) if mixed.leave_one_out_log_density() > product.leave_one_out_log_density() => {
+            mixed
+        }
+        _ => product,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{RngExt, SeedableRng};
+    use std::f64::consts::TAU;
+
+    /// `n` points of the unit cube in `d` dimensions and their values under `f`, standardised.
+    fn sample(n: usize, d: usize, f: impl Fn(&[f64]) -> f64) -> (Vec<Vec<f64>>, Vec<f64>) {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let x: Vec<Vec<f64>> = (0..n)
+            .map(|_| (0..d).map(|_| rng.random::<f64>()).collect())
+            .collect();
+        let y: Vec<f64> = x.iter().map(|p| f(p)).collect();
+        let mean = y.iter().sum::<f64>() / n as f64;
+        let sd = (y.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64).sqrt();
+        (x, y.iter().map(|v| (v - mean) / sd).collect())
+    }
+
+    fn chosen(x: &[Vec<f64>], y: &[f64]) -> Gp {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let product = Gp::fit(Kernel::Matern52, x.to_vec(), y, Noise::FITTED, 4, &mut rng).unwrap();
+        assert_eq!(product.hyper.additive, None);
+        choose(Kernel::Matern52, x, y, Noise::FITTED, product)
+    }
+
+    #[test]
+    fn a_sum_of_one_dimensional_wells_gets_an_additive_part_and_pure_interactions_do_not() {
+        // Styblinski-Tang on [-5, 5]^6: a double well in every coordinate, summed.
+        let (x, y) = sample(48, 6, |p| {
+            p.iter()
+                .map(|u| {
+                    let v = 10.0 * u - 5.0;
+                    0.5 * (v.powi(4) - 16.0 * v * v + 5.0 * v)
+                })
+                .sum()
+        });
+        let separable = chosen(&x, &y);
+        assert!(separable.hyper.additive.is_some(), "{:?}", separable.hyper);
+        // Pure interactions: products of neighbouring coordinates' waves, each of mean zero along
+        // its coordinate, so that no coordinate alone has an effect for an additive part to learn.
+        let (x, y) = sample(48, 6, |p| {
+            p.windows(2)
+                .map(|w| (TAU * w[0]).sin() * (TAU * w[1]).sin())
+                .sum()
+        });
+        let interacting = chosen(&x, &y);
+        assert_eq!(interacting.hyper.additive, None, "{:?}", interacting.hyper);
+    }
+
+    #[test]
+    fn one_feature_keeps_the_product_kernel_without_a_second_fit() {
+        let (x, y) = sample(12, 1, |p| (6.0 * p[0]).sin());
+        assert_eq!(chosen(&x, &y).hyper.additive, None);
+    }
+}
