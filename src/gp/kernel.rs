@@ -128,6 +128,7 @@ impl Covariance {
     }
 
     pub fn value(&self, a: &[f64], b: &[f64]) -> f64 {
+        debug_assert_eq!(a.len(), b.len());
         let product = shape(
             self.kernel,
             squared_distance(a, b, &self.inv_ls2),
@@ -157,6 +158,7 @@ impl Covariance {
         b: &[f64],
         additive_gradient: &mut [f64],
     ) -> (f64, f64) {
+        debug_assert_eq!(a.len(), b.len());
         let g = shape(
             self.kernel,
             squared_distance(a, b, &self.inv_ls2),

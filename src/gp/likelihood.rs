@@ -71,7 +71,7 @@ pub(super) const NOISE_PRIOR_MEAN: f64 = -6.907_755_278_982_137; // ln 1e-3
 const NOISE_PRIOR_SD: f64 = 3.0;
 
 /// Negative log prior and its gradient for `d` features, added to the negative log likelihood.
-fn neg_log_prior(h: &[f64], d: usize, grad: &mut [f64]) -> f64 {
+pub(super) fn neg_log_prior(h: &[f64], d: usize, grad: &mut [f64]) -> f64 {
     let mut total = 0.0;
     let mut normal = |i: usize, mu: f64, sd: f64, total: &mut f64| {
         let z = (h[i] - mu) / sd;

@@ -490,6 +490,38 @@ mod tests {
     }
 
     #[test]
+    fn the_fit_and_the_predictions_use_one_and_the_same_covariance() {
+        // The likelihood builds K itself (with its gradient); `Gp::new` builds it through
+        // `Covariance`. The negative log likelihood must be that of the GP `Gp::new` makes.
+        let (x, y) = data();
+        let n = x.len();
+        for kernel in Kernel::ALL {
+            for theta in [
+                vec![-0.7, -0.2, 0.3, -5.0, 0.1, 0.4],
+                vec![-0.7, -0.2, 0.3, -5.0, 0.1, 0.4, 0.5],
+            ] {
+                let mut unused = vec![0.0; theta.len()];
+                let prior = super::super::likelihood::neg_log_prior(&theta, 2, &mut unused);
+                let nll = objective(kernel, &x, &y, &theta).0 - prior;
+                let gp = Gp::new(kernel, Hyper::from_vec(&theta, 2), x.clone(), &y).unwrap();
+                assert_eq!(gp.jitter, 0.0);
+                let fit: f64 = y
+                    .iter()
+                    .zip(&gp.alpha)
+                    .map(|(v, a)| (v - gp.hyper.mean) * a)
+                    .sum::<f64>()
+                    * 0.5
+                    + (0..n).map(|i| gp.chol[i * n + i].ln()).sum::<f64>()
+                    + 0.5 * n as f64 * LOG_2PI;
+                assert!(
+                    (nll - fit).abs() < 1e-8 * fit.abs().max(1.0),
+                    "{kernel:?} {theta:?}: {nll} vs {fit}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn the_leave_one_out_density_is_that_of_each_point_predicted_from_the_rest() {
         let (x, y) = data();
         for additive in [None, Some(0.3)] {

@@ -62,6 +62,8 @@ pub struct BoptStrategy {
     anchors: Vec<(u64, Hyper)>,
     /// Whether the search log has been told that the losses span decades (once per start).
     decades_noted: bool,
+    /// Whether the search log has been told that the kernel got an additive part (once).
+    additive_noted: bool,
     /// Whether the losses are log10 of the objective (`y_transformation` log or neglog).
     logged: bool,
 }
@@ -79,6 +81,7 @@ impl BoptStrategy {
             grid: GridStrategy::new(config.num_grid_points_per_hyperparameter.max(1) as usize),
             anchors: Vec::new(),
             decades_noted: false,
+            additive_noted: false,
             logged: matches!(
                 config.y_transformation,
                 YTransformation::Log | YTransformation::NegLog
@@ -234,6 +237,13 @@ impl Strategy for BoptStrategy {
         } else {
             fitted
         };
+        if let (Some(logit), false) = (fitted.hyper.additive, self.additive_noted) {
+            self.additive_noted = true;
+            notes.push(format!(
+                "additive_kernel: the GP's kernel now has an additive part (share {:.2}): with it the model predicts the finished runs better, each left out in turn",
+                1.0 / (1.0 + (-logit).exp())
+            ));
+        }
         let map_lengthscales = fitted.hyper.log_lengthscales.clone();
         if fitted.jitter > 0.0 {
             notes.push(format!("the GP needed a diagonal jitter of {:.1e} to factorise (near-duplicate observations?)", fitted.jitter));
@@ -415,9 +425,16 @@ mod tests {
                 .suggest(&context)
                 .unwrap()
                 .unwrap()
-                .point
         };
-        assert_ne!(suggest(true), suggest(false));
+        let (with, without) = (suggest(true), suggest(false));
+        assert_ne!(with.point, without.point);
+        // The search log is told, once, that the kernel changed.
+        assert!(
+            with.notes.iter().any(|n| n.contains("an additive part")),
+            "{:?}",
+            with.notes
+        );
+        assert!(!without.notes.iter().any(|n| n.contains("additive")));
     }
 
     #[test]
