@@ -7,7 +7,7 @@
 //! `σ² [(1 − w) g(s) + w/D Σ_j g(s_j)]` with the additive share `w` in (0, 1). Each shape returns
 //! `g`, `dg/ds` and `dg/d log α` (only RatQuad has α).
 
-use super::model::Hyper;
+use super::likelihood::Hyper;
 use crate::config::search::Kernel;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -96,11 +96,6 @@ pub(super) fn squared_distance(a: &[f64], b: &[f64], inv_ls2: &[f64]) -> f64 {
     s
 }
 
-/// The additive share `w` from its logit, the hyperparameter the fit moves.
-pub(super) fn additive_share(logit: f64) -> f64 {
-    1.0 / (1.0 + (-logit).exp())
-}
-
 /// The covariance of a GP with given hyperparameters, ready to evaluate between two points.
 #[derive(Debug, Clone)]
 pub(super) struct Covariance {
@@ -123,7 +118,7 @@ impl Covariance {
                 .collect(),
             sf2: hyper.log_signal.exp(),
             alpha: hyper.log_alpha.exp(),
-            additive: hyper.additive.map(additive_share),
+            additive: hyper.additive_share(),
         }
     }
 

@@ -8,7 +8,7 @@
 //! Hvarfner et al.'s prior made the model too smooth on the anchor problems), `log σ² ~ N(0, 1)`,
 //! `log σ_n² ~ N(ln 1e-3, 3²)`, `m ~ N(0, 1)`, `log α ~ N(0, 1)`, `logit w ~ N(−2, 2²)`.
 
-use super::kernel::{additive_share, shape};
+use super::kernel::shape;
 use super::linalg;
 use crate::config::search::Kernel;
 
@@ -46,6 +46,11 @@ impl Hyper {
             log_alpha: v[d + 3],
             additive: v.get(d + TAIL).copied(),
         }
+    }
+
+    /// The additive part's share `w` of the kernel, from its logit (the value the fit moves).
+    pub fn additive_share(&self) -> Option<f64> {
+        self.additive.map(|logit| 1.0 / (1.0 + (-logit).exp()))
     }
 
     /// The same hyperparameters with an additive part of share logit `logit` (or without one).
@@ -156,7 +161,7 @@ impl<'a> Likelihood<'a> {
         let sn2 = h.log_noise.exp();
         let alpha_rq = h.log_alpha.exp();
         let rq = self.kernel == Kernel::RatQuad;
-        let share = h.additive.map(additive_share);
+        let share = h.additive_share();
         if share.is_some() && self.d_share.is_empty() {
             self.d_s_dims = vec![0.0; self.d_s.len() * d];
             self.d_share = vec![0.0; self.d_s.len()];

@@ -10,7 +10,8 @@
 //! When the user sets `step_size` or `leapfrog_steps`, the sampler is the seed's plain HMC with
 //! those settings (the other one at the seed's default: 0.1, 20) and no tuning.
 
-use super::model::{Hyper, Likelihood, MIN_NOISE};
+use super::likelihood::{Hyper, Likelihood};
+use super::model::MIN_NOISE;
 use crate::config::search::Kernel;
 use nuts_rs::{Chain, CpuLogpFunc, CpuMath, DiagNutsSettings, HasDims, LogpError, Settings};
 use std::collections::HashMap;

@@ -9,4 +9,5 @@ pub mod linalg;
 pub mod mcmc;
 pub mod model;
 
-pub use model::{Gp, GpError, Hyper, Noise, Prediction};
+pub use likelihood::Hyper;
+pub use model::{Gp, GpError, Noise, Prediction};

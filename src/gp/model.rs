@@ -8,7 +8,7 @@
 
 use super::kernel::{squared_distance, values_in_place, Covariance};
 use super::likelihood::{lengthscale_prior_mean, LOG_2PI, NOISE_PRIOR_MEAN};
-pub use super::likelihood::{objective, Hyper, Likelihood, ADDITIVE_PRIOR_MEAN};
+use super::likelihood::{Hyper, Likelihood, ADDITIVE_PRIOR_MEAN};
 use super::linalg;
 use crate::config::search::Kernel;
 use rand::RngExt;
@@ -396,6 +396,7 @@ impl Gp {
 
 #[cfg(test)]
 mod tests {
+    use super::super::likelihood::{neg_log_prior, objective};
     use super::*;
     use rand::SeedableRng;
 
@@ -501,7 +502,7 @@ mod tests {
                 vec![-0.7, -0.2, 0.3, -5.0, 0.1, 0.4, 0.5],
             ] {
                 let mut unused = vec![0.0; theta.len()];
-                let prior = super::super::likelihood::neg_log_prior(&theta, 2, &mut unused);
+                let prior = neg_log_prior(&theta, 2, &mut unused);
                 let nll = objective(kernel, &x, &y, &theta).0 - prior;
                 let gp = Gp::new(kernel, Hyper::from_vec(&theta, 2), x.clone(), &y).unwrap();
                 assert_eq!(gp.jitter, 0.0);

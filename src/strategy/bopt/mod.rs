@@ -237,11 +237,10 @@ impl Strategy for BoptStrategy {
         } else {
             fitted
         };
-        if let (Some(logit), false) = (fitted.hyper.additive, self.additive_noted) {
+        if let (Some(share), false) = (fitted.hyper.additive_share(), self.additive_noted) {
             self.additive_noted = true;
             notes.push(format!(
-                "additive_kernel: the GP's kernel now has an additive part (share {:.2}): with it the model predicts the finished runs better, each left out in turn",
-                1.0 / (1.0 + (-logit).exp())
+                "additive_kernel: the GP's kernel now has an additive part (share {share:.2}): with it the model predicts the finished runs better, each left out in turn"
             ));
         }
         let map_lengthscales = fitted.hyper.log_lengthscales.clone();

@@ -7,7 +7,7 @@
 //! (docs/benchmarks.md, "Additive structure").
 
 use crate::config::search::Kernel;
-use crate::gp::model::ADDITIVE_PRIOR_MEAN;
+use crate::gp::likelihood::ADDITIVE_PRIOR_MEAN;
 use crate::gp::{Gp, Noise};
 
 /// The logits of the additive share the mixture's fit starts from (besides the product fit's
