@@ -102,12 +102,24 @@ const SEQUENTIAL_RESULTS: usize = 48;
 const MOST_RESULTS: usize = 192;
 
 fn main() {
+    // `HPSEARCH_BENCH_BOPT`: a `bopt_config` object to measure instead of the defaults.
+    let bopt_config: serde_json::Value = match std::env::var("HPSEARCH_BENCH_BOPT") {
+        Ok(json) => serde_json::from_str(&json).expect("HPSEARCH_BENCH_BOPT: a JSON object"),
+        Err(_) => serde_json::json!({}),
+    };
+    // `HPSEARCH_BENCH_PART=2`: the speed-up alone.
+    let first_part = std::env::var("HPSEARCH_BENCH_PART").map_or(true, |p| p != "2");
     let config = SearchConfig::from_map(
         std::path::Path::new("bench"),
         // The losses below are the objectives themselves, so no y_transformation: under the
         // seed's default `log` the strategy would read them as log10 values (hartmann6's are
         // negative; the coordinator and `Optimizer` take the log10 before the strategy sees it).
-        &serde_json::from_str(r#"{"search_type": "bopt", "y_transformation": "none"}"#).unwrap(),
+        &serde_json::from_value(serde_json::json!({
+            "search_type": "bopt",
+            "y_transformation": "none",
+            "bopt_config": bopt_config,
+        }))
+        .unwrap(),
     )
     .unwrap();
     let problems: [Problem; 2] = [
@@ -118,29 +130,36 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
+    // `HPSEARCH_BENCH_FIRST_SEED`: seeds from this one on (0 unless set).
+    let first_seed: u64 = std::env::var("HPSEARCH_BENCH_FIRST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let regret = |best: f64, f_star: f64| (best - f_star).max(1e-12).log10();
-    println!("1. median log10 regret after n finished runs ({seeds} seeds)");
-    println!(
-        "{:<10} {:>9} {:>8} {:>8} {:>8}",
-        "problem", "in flight", "n=16", "n=32", "n=48"
-    );
-    for (name, d, f, f_star) in problems {
-        let space = Space::unit_cube(d);
-        for in_flight in [1usize, 4, 16] {
-            let mut at: [Vec<f64>; 3] = [Vec::new(), Vec::new(), Vec::new()];
-            for seed in 0..seeds {
-                let bests = search(&config, &space, f, in_flight, seed, |b| b.len() >= 48);
-                for (slot, n) in [16, 32, 48].iter().enumerate() {
-                    at[slot].push(regret(bests[n - 1], f_star));
+    if first_part {
+        println!("1. median log10 regret after n finished runs ({seeds} seeds)");
+        println!(
+            "{:<10} {:>9} {:>8} {:>8} {:>8}",
+            "problem", "in flight", "n=16", "n=32", "n=48"
+        );
+        for (name, d, f, f_star) in problems {
+            let space = Space::unit_cube(d);
+            for in_flight in [1usize, 4, 16] {
+                let mut at: [Vec<f64>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+                for seed in first_seed..first_seed + seeds {
+                    let bests = search(&config, &space, f, in_flight, seed, |b| b.len() >= 48);
+                    for (slot, n) in [16, 32, 48].iter().enumerate() {
+                        at[slot].push(regret(bests[n - 1], f_star));
+                    }
                 }
+                let [a, b, c] = at;
+                println!(
+                    "{name:<10} {in_flight:>9} {:>8.2} {:>8.2} {:>8.2}",
+                    median(a),
+                    median(b),
+                    median(c)
+                );
             }
-            let [a, b, c] = at;
-            println!(
-                "{name:<10} {in_flight:>9} {:>8.2} {:>8.2} {:>8.2}",
-                median(a),
-                median(b),
-                median(c)
-            );
         }
     }
 
@@ -158,7 +177,7 @@ fn main() {
     );
     for (name, d, f, _) in problems {
         let space = Space::unit_cube(d);
-        let targets: Vec<f64> = (0..seeds)
+        let targets: Vec<f64> = (first_seed..first_seed + seeds)
             .map(|seed| {
                 search(&config, &space, f, 1, seed, |b| {
                     b.len() >= SEQUENTIAL_RESULTS
@@ -167,8 +186,8 @@ fn main() {
             .collect();
         for q in [4usize, 16] {
             let (mut needed, mut speed_ups, mut reached) = (Vec::new(), Vec::new(), 0);
-            for seed in 0..seeds {
-                let target = targets[seed as usize];
+            for seed in first_seed..first_seed + seeds {
+                let target = targets[(seed - first_seed) as usize];
                 let bests = search(&config, &space, f, q, seed, |b| {
                     b.len() >= MOST_RESULTS || b.last().is_some_and(|v| *v <= target)
                 });
@@ -178,6 +197,7 @@ fn main() {
                 let rounds = n.div_ceil(q) as f64;
                 speed_ups.push(SEQUENTIAL_RESULTS as f64 / rounds);
             }
+            println!("{name} q={q} results needed per seed: {needed:?}");
             let (_, n_med, _) = quartiles(needed);
             let (q1, med, q3) = quartiles(speed_ups);
             println!(

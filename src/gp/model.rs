@@ -84,19 +84,73 @@ const BATCH: usize = 64;
 impl Gp {
     /// A GP with given hyperparameters on data `x`, `y`.
     pub fn new(kernel: Kernel, hyper: Hyper, x: Vec<Vec<f64>>, y: &[f64]) -> Result<Gp, GpError> {
+        let noise = hyper.log_noise.exp();
+        Gp::with_noise(kernel, hyper, x, y, |_| noise)
+    }
+
+    /// This GP with runs in flight counted as observed at its own posterior mean, exactly (the
+    /// "kriging believer"), and the values they are believed to have. Exactly, not with the
+    /// fitted noise: a run in flight will tell the latent loss there, and with a noisy belief
+    /// the acquisition stayed high at a believed point, so parallel suggestions piled up on one
+    /// spot (docs/benchmarks.md "Runs in flight").
+    pub fn believing(&self, points: &[Vec<f64>]) -> Result<(Gp, Vec<f64>), GpError> {
+        let believed: Vec<f64> = points.iter().map(|p| self.predict(p, false).mean).collect();
+        let n = self.len();
+        let d = self.d;
+        let mut x: Vec<Vec<f64>> = (0..n)
+            .map(|i| self.x[i * d..(i + 1) * d].to_vec())
+            .collect();
+        x.extend(points.iter().cloned());
+        let mut y: Vec<f64> = self
+            .centred_targets()
+            .iter()
+            .map(|t| t + self.hyper.mean)
+            .collect();
+        y.extend(&believed);
+        let noise = self.hyper.log_noise.exp();
+        let gp = Gp::with_noise(self.kernel, self.hyper.clone(), x, &y, |i| {
+            if i < n {
+                noise
+            } else {
+                MIN_NOISE
+            }
+        })?;
+        Ok((gp, believed))
+    }
+
+    /// `y − m` of the data, recovered from the fit as `(K + σ_n² I) α = L Lᵀ α`.
+    fn centred_targets(&self) -> Vec<f64> {
+        let n = self.len();
+        let mut t = vec![0.0; n];
+        for (i, out) in t.iter_mut().enumerate() {
+            // (Lᵀ α)_i = Σ_{k ≥ i} L_{k i} α_k
+            *out = (i..n).map(|k| self.chol[k * n + i] * self.alpha[k]).sum();
+        }
+        (0..n)
+            .map(|i| (0..=i).map(|k| self.chol[i * n + k] * t[k]).sum())
+            .collect()
+    }
+
+    /// A GP on data `x`, `y` whose `i`-th observation has noise variance `noise(i)`.
+    fn with_noise(
+        kernel: Kernel,
+        hyper: Hyper,
+        x: Vec<Vec<f64>>,
+        y: &[f64],
+        noise: impl Fn(usize) -> f64,
+    ) -> Result<Gp, GpError> {
         let n = x.len();
         if n == 0 {
             return Err(GpError::NoData);
         }
         let d = x[0].len();
         let covariance = Covariance::new(kernel, &hyper);
-        let sn2 = hyper.log_noise.exp();
         let mut k = vec![0.0; n * n];
         for i in 0..n {
             for j in 0..i {
                 k[i * n + j] = covariance.value(&x[i], &x[j]);
             }
-            k[i * n + i] = covariance.sf2 + sn2;
+            k[i * n + i] = covariance.sf2 + noise(i);
         }
         let mut chol = Vec::with_capacity(n * n);
         let jitter =
@@ -406,6 +460,56 @@ mod tests {
             .collect();
         let y = x.iter().map(|p| (6.0 * p[0]).sin() + p[1] * p[1]).collect();
         (x, y)
+    }
+
+    #[test]
+    fn a_believed_run_pins_the_model_where_it_is_in_flight_and_moves_no_mean() {
+        let (x, y) = data();
+        let hyper = Hyper {
+            log_lengthscales: vec![-1.0, -0.5],
+            log_signal: 0.0,
+            // Noisy data: a believed run must still pin the latent loss, not add another
+            // noisy observation.
+            log_noise: 0.1f64.ln(),
+            mean: 0.2,
+            log_alpha: 0.0,
+            additive: None,
+        };
+        let gp = Gp::new(Kernel::Matern52, hyper, x.clone(), &y).unwrap();
+        let in_flight = vec![vec![0.33, 0.61], vec![0.8, 0.1]];
+        let (believing, believed) = gp.believing(&in_flight).unwrap();
+        assert_eq!(believing.len(), x.len() + 2);
+        for (p, value) in in_flight.iter().zip(&believed) {
+            let before = gp.predict(p, false);
+            let after = believing.predict(p, false);
+            assert!((value - before.mean).abs() < 1e-12);
+            assert!(
+                (after.mean - before.mean).abs() < 1e-6,
+                "{} vs {}",
+                after.mean,
+                before.mean
+            );
+            assert!(
+                after.variance < 1e-4 * before.variance,
+                "{} of {}",
+                after.variance,
+                before.variance
+            );
+        }
+        // Believing the model's own mean leaves its mean everywhere as it was, and shrinks its
+        // variance: the observed points are kept with their noise.
+        for p in [vec![0.1, 0.9], vec![0.5, 0.5], x[3].clone()] {
+            let (before, after) = (gp.predict(&p, false), believing.predict(&p, false));
+            assert!((after.mean - before.mean).abs() < 1e-6);
+            assert!(after.variance <= before.variance + 1e-12);
+            if p == x[3] {
+                assert!(
+                    after.variance > 1e-3,
+                    "an observed point keeps its noise: {}",
+                    after.variance
+                );
+            }
+        }
     }
 
     #[test]

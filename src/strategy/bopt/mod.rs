@@ -7,8 +7,8 @@
 //! (imputed failures included, `nan` ones left out; normalised and, with `warp_Y`, through a
 //! power transform: Box-Cox where the losses span decades, with the noise the fit may assume
 //! bounded there (`BoptStrategy::noise`), else Yeo-Johnson), runs in flight
-//! added as "kriging believer" observations at the GP's own mean (so parallel suggestions spread
-//! out), and the acquisition (improvement measured against the best observed target, or where the
+//! added as "kriging believer" observations, exact, at the GP's own mean and counted in the
+//! improvement reference (so parallel suggestions spread out), and the acquisition (improvement measured against the best observed target, or where the
 //! losses span decades against the model's best mean at an observed point:
 //! `improvement_reference`) maximised over candidates (random, perturbed incumbents, a trust
 //! region) whose discrete and categorical values are snapped to their domain before scoring, the
@@ -303,21 +303,26 @@ impl Strategy for BoptStrategy {
             .iter()
             .map(|r| features_at(space, data[predict_rows[*r]].0, fidelity, 1.0))
             .collect();
+        let pending_features: Vec<Vec<f64>> = context
+            .pending
+            .iter()
+            .filter(|p| p.len() == space.dims())
+            .map(|p| features_at(space, p, fidelity, 1.0))
+            .collect();
+        let (mut believed_sums, mut believing_models) = (vec![0.0; pending_features.len()], 0u32);
         let mut gps = Vec::with_capacity(hypers.len());
         for hyper in hypers {
             let Ok(mut gp) = Gp::new(kernel, hyper, px.clone(), &py) else {
                 continue;
             };
-            // Kriging believer: runs in flight count as observed at the model's mean.
-            if !context.pending.is_empty() {
-                let (mut bx, mut by) = (px.clone(), py.clone());
-                for p in context.pending.iter().filter(|p| p.len() == space.dims()) {
-                    let f = features_at(space, p, fidelity, 1.0);
-                    by.push(gp.predict(&f, false).mean);
-                    bx.push(f);
-                }
-                if let Ok(with_pending) = Gp::new(kernel, gp.hyper.clone(), bx, &by) {
+            // Kriging believer: runs in flight count as observed, exactly, at the model's mean.
+            if !pending_features.is_empty() {
+                if let Ok((with_pending, believed)) = gp.believing(&pending_features) {
                     gp = with_pending;
+                    for (sum, value) in believed_sums.iter_mut().zip(&believed) {
+                        *sum += value;
+                    }
+                    believing_models += 1;
                 }
             }
             gps.push(gp);
@@ -325,6 +330,21 @@ impl Strategy for BoptStrategy {
         if gps.is_empty() {
             gps.push(fitted);
         }
+        // The believer's runs in flight count in the level improvement is measured against too:
+        // a run believed better than the best one makes improving on the best alone not enough.
+        // (Without this, EI stayed positive at a believed point that beats the best, and up to
+        // seven of 16 parallel suggestions landed on one spot.)
+        let (observed_best, reference_x) = if believing_models > 0 {
+            let believed_best = believed_sums
+                .iter()
+                .map(|s| s / f64::from(believing_models))
+                .fold(f64::INFINITY, f64::min);
+            let mut with_pending = reference_x;
+            with_pending.extend(pending_features.iter().cloned());
+            (observed_best.min(believed_best), with_pending)
+        } else {
+            (observed_best, reference_x)
+        };
         let best = improvement_reference(&gps, &reference_x, observed_best, log_like);
         let surrogate = Surrogate {
             gps,
@@ -434,6 +454,57 @@ mod tests {
             with.notes
         );
         assert!(!without.notes.iter().any(|n| n.contains("additive")));
+    }
+
+    /// Branin on the unit square: three global minima, losses spanning decades.
+    fn branin(x: &[f64]) -> f64 {
+        let (a, b) = (-5.0 + 15.0 * x[0], 15.0 * x[1]);
+        let pi = std::f64::consts::PI;
+        (b - 5.1 / (4.0 * pi * pi) * a * a + 5.0 / pi * a - 6.0).powi(2)
+            + 10.0 * (1.0 - 1.0 / (8.0 * pi)) * a.cos()
+            + 10.0
+    }
+
+    #[test]
+    fn parallel_suggestions_do_not_pile_up_on_one_spot() {
+        // Eight runs in flight, the oldest finishing first, on Branin. Before, the believer's
+        // runs in flight entered the GP with the fitted noise and did not count in the level
+        // improvement is measured against: EI stayed high at a believed point, and up to seven
+        // of the parallel suggestions landed within 1e-4 of one another.
+        let config = search_config(
+            r#"{"search_type": "bopt", "random_suggestion_probability": 0, "y_transformation": "none"}"#,
+        );
+        let space = Space::unit_cube(2);
+        let mut strategy = BoptStrategy::new(&config);
+        let (mut finished, mut pending, mut made) = (Vec::new(), Vec::new(), Vec::new());
+        while finished.len() < 48 {
+            while pending.len() < 8 {
+                let context = SuggestContext {
+                    space: &space,
+                    finished: &finished,
+                    pending: &pending,
+                    sequence: made.len() as u64,
+                    seed: 0,
+                    full_length: None,
+                };
+                let s = strategy.suggest(&context).unwrap().unwrap();
+                pending.push(s.point.clone());
+                made.push(s.point);
+            }
+            let point = pending.remove(0);
+            let loss = branin(&point);
+            finished.push(Observation::whole(point, Some(loss)));
+        }
+        let crowd = made
+            .iter()
+            .map(|a| {
+                made.iter()
+                    .filter(|b| a.iter().zip(*b).map(|(x, y)| (x - y).powi(2)).sum::<f64>() < 1e-8)
+                    .count()
+            })
+            .max()
+            .unwrap();
+        assert!(crowd <= 2, "{crowd} suggestions within 1e-4 of one another");
     }
 
     #[test]
