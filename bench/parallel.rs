@@ -3,9 +3,15 @@
 //! Problems: Branin (2-D) and Hartmann6; 48 finished runs; median over 5 seeds (or
 //! `HPSEARCH_BENCH_SEEDS`). Then the speed-up in wall time (issue 16): how many rounds of q
 //! results (q = 4, 16 in flight) a search needs to reach the regret that sequential search of
-//! the same seed reaches after 48 results, against sequential search's 48 rounds.
+//! the same seed reaches after 48 results, against sequential search's 48 rounds; the results
+//! each seed needed are printed, so that two builds compare seed by seed.
 //!
 //!     cargo bench --bench parallel
+//!
+//! Settings (environment): `HPSEARCH_BENCH_SEEDS` (5), `HPSEARCH_BENCH_FIRST_SEED` (0),
+//! `HPSEARCH_BENCH_PART=2` (the speed-up alone), `HPSEARCH_BENCH_BOPT` (a `bopt_config` object),
+//! `HPSEARCH_BENCH_PROBLEMS` (of branin, hartmann6, rosenbrock4, ackley5_off, styblinski4;
+//! the first two unless set).
 
 #[path = "stats.rs"]
 mod stats;
@@ -47,6 +53,43 @@ fn hartmann6(x: &[f64]) -> f64 {
                 .exp()
         })
         .sum::<f64>()
+}
+
+/// Rosenbrock on [-5, 10]^4: a curved valley (the anchors' rosenbrock4).
+fn rosenbrock4(x: &[f64]) -> f64 {
+    let v: Vec<f64> = x.iter().map(|u| -5.0 + 15.0 * u).collect();
+    v.windows(2)
+        .map(|w| 100.0 * (w[1] - w[0] * w[0]).powi(2) + (1.0 - w[0]).powi(2))
+        .sum()
+}
+
+/// Ackley on [-32.768, 32.768]^5 with its optimum moved off the centre, to (7.3, -11.2, 4.1,
+/// 19.6, -2.7): many regular local minima.
+fn ackley5_off(x: &[f64]) -> f64 {
+    const OPTIMUM: [f64; 5] = [7.3, -11.2, 4.1, 19.6, -2.7];
+    let v: Vec<f64> = x
+        .iter()
+        .zip(OPTIMUM)
+        .map(|(u, o)| -32.768 + 65.536 * u - o)
+        .collect();
+    let n = v.len() as f64;
+    let squares = v.iter().map(|t| t * t).sum::<f64>() / n;
+    let cosines = v
+        .iter()
+        .map(|t| (std::f64::consts::TAU * t).cos())
+        .sum::<f64>()
+        / n;
+    -20.0 * (-0.2 * squares.sqrt()).exp() - cosines.exp() + 20.0 + std::f64::consts::E
+}
+
+/// Styblinski-Tang on [-5, 5]^4: a double well per coordinate, summed.
+fn styblinski4(x: &[f64]) -> f64 {
+    x.iter()
+        .map(|u| {
+            let v = 10.0 * u - 5.0;
+            0.5 * (v.powi(4) - 16.0 * v * v + 5.0 * v)
+        })
+        .sum()
 }
 
 /// A test problem: name, dimension, objective on the unit cube, known minimum.
@@ -122,10 +165,23 @@ fn main() {
         .unwrap(),
     )
     .unwrap();
-    let problems: [Problem; 2] = [
+    let all: [Problem; 5] = [
         ("branin", 2, branin, 0.397_887_357_729_738_4),
         ("hartmann6", 6, hartmann6, -3.322_368_011_415_514),
+        ("rosenbrock4", 4, rosenbrock4, 0.0),
+        ("ackley5_off", 5, ackley5_off, 0.0),
+        ("styblinski4", 4, styblinski4, -39.166_165_703_771_42 * 4.0),
     ];
+    // `HPSEARCH_BENCH_PROBLEMS`: a comma-separated selection (branin and hartmann6 unless set).
+    let wanted = std::env::var("HPSEARCH_BENCH_PROBLEMS").unwrap_or("branin,hartmann6".into());
+    let problems: Vec<Problem> = wanted
+        .split(',')
+        .map(|name| {
+            *all.iter()
+                .find(|p| p.0 == name.trim())
+                .unwrap_or_else(|| panic!("HPSEARCH_BENCH_PROBLEMS: no problem {name:?}"))
+        })
+        .collect();
     let seeds: u64 = std::env::var("HPSEARCH_BENCH_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -142,7 +198,7 @@ fn main() {
             "{:<10} {:>9} {:>8} {:>8} {:>8}",
             "problem", "in flight", "n=16", "n=32", "n=48"
         );
-        for (name, d, f, f_star) in problems {
+        for &(name, d, f, f_star) in &problems {
             let space = Space::unit_cube(d);
             for in_flight in [1usize, 4, 16] {
                 let mut at: [Vec<f64>; 3] = [Vec::new(), Vec::new(), Vec::new()];
@@ -175,7 +231,7 @@ fn main() {
         "{:<10} {:>3} {:>16} {:>22} {:>8}",
         "problem", "q", "results needed", "speed-up [Q1, Q3]", "reached"
     );
-    for (name, d, f, _) in problems {
+    for &(name, d, f, _) in &problems {
         let space = Space::unit_cube(d);
         let targets: Vec<f64> = (first_seed..first_seed + seeds)
             .map(|seed| {
