@@ -118,7 +118,7 @@ impl Gp {
         Ok((gp, believed))
     }
 
-    /// `y − m` of the data, recovered from the fit as `(K + σ_n² I) α = L Lᵀ α`.
+    /// `y − m` of the data, recovered from the fit as `(K + σ_n² I + jitter I) α = L Lᵀ α`.
     fn centred_targets(&self) -> Vec<f64> {
         let n = self.len();
         let mut t = vec![0.0; n];
