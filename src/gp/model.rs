@@ -54,6 +54,8 @@ pub struct Gp {
     /// Cholesky factor of `K + σ_n² I` (+ jitter), lower, row-major `n × n`.
     chol: Vec<f64>,
     alpha: Vec<f64>,
+    /// The targets `y` it was built on (a believer rebuilds on them).
+    targets: Vec<f64>,
     covariance: Covariance,
     /// Diagonal jitter the factorisation needed beyond the noise (0 for a healthy fit).
     pub jitter: f64,
@@ -101,11 +103,7 @@ impl Gp {
             .map(|i| self.x[i * d..(i + 1) * d].to_vec())
             .collect();
         x.extend(points.iter().cloned());
-        let mut y: Vec<f64> = self
-            .centred_targets()
-            .iter()
-            .map(|t| t + self.hyper.mean)
-            .collect();
+        let mut y = self.targets.clone();
         y.extend(&believed);
         let noise = self.hyper.log_noise.exp();
         let gp = Gp::with_noise(self.kernel, self.hyper.clone(), x, &y, |i| {
@@ -116,19 +114,6 @@ impl Gp {
             }
         })?;
         Ok((gp, believed))
-    }
-
-    /// `y − m` of the data, recovered from the fit as `(K + σ_n² I + jitter I) α = L Lᵀ α`.
-    fn centred_targets(&self) -> Vec<f64> {
-        let n = self.len();
-        let mut t = vec![0.0; n];
-        for (i, out) in t.iter_mut().enumerate() {
-            // (Lᵀ α)_i = Σ_{k ≥ i} L_{k i} α_k
-            *out = (i..n).map(|k| self.chol[k * n + i] * self.alpha[k]).sum();
-        }
-        (0..n)
-            .map(|i| (0..=i).map(|k| self.chol[i * n + k] * t[k]).sum())
-            .collect()
     }
 
     /// A GP on data `x`, `y` whose `i`-th observation has noise variance `noise(i)`.
@@ -165,6 +150,7 @@ impl Gp {
             d,
             chol,
             alpha,
+            targets: y.to_vec(),
             covariance,
             jitter,
             neg_log_posterior: None,

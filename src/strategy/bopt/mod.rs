@@ -318,52 +318,28 @@ impl Strategy for BoptStrategy {
             .filter(|p| p.len() == space.dims())
             .map(|p| features_at(space, p, fidelity, 1.0))
             .collect();
-        let (mut believed_sums, mut believing_models) = (vec![0.0; pending_features.len()], 0u32);
-        let mut gps = Vec::with_capacity(hypers.len());
-        for hyper in hypers {
-            let Ok(mut gp) = Gp::new(kernel, hyper, px.clone(), &py) else {
-                continue;
-            };
-            // Kriging believer: runs in flight count as observed, exactly, at the model's mean.
-            if !pending_features.is_empty() {
-                if let Ok((with_pending, believed)) = gp.believing(&pending_features) {
-                    gp = with_pending;
-                    for (sum, value) in believed_sums.iter_mut().zip(&believed) {
-                        *sum += value;
-                    }
-                    believing_models += 1;
-                }
-            }
-            gps.push(gp);
-        }
+        let mut gps: Vec<Gp> = hypers
+            .into_iter()
+            .filter_map(|hyper| Gp::new(kernel, hyper, px.clone(), &py).ok())
+            .collect();
         if gps.is_empty() {
-            // The MAP fit's own GP, believing the runs in flight as the others would have.
-            let mut gp = fitted;
-            if !pending_features.is_empty() {
-                if let Ok((with_pending, believed)) = gp.believing(&pending_features) {
-                    gp = with_pending;
-                    believed_sums = believed;
-                    believing_models = 1;
+            gps.push(fitted);
+        }
+        // Kriging believer: runs in flight count as observed, exactly, at the model's mean.
+        if !pending_features.is_empty() {
+            for gp in gps.iter_mut() {
+                if let Ok((with_pending, _)) = gp.believing(&pending_features) {
+                    *gp = with_pending;
                 }
             }
-            gps.push(gp);
         }
-        // The believer's runs in flight count in the level improvement is measured against too:
-        // a run believed better than the best one makes improving on the best alone not enough.
-        // (Without this, EI stayed positive at a believed point that beats the best, and up to
-        // seven of 16 parallel suggestions landed on one spot.)
-        let (observed_best, reference_x) = if believing_models > 0 {
-            let believed_best = believed_sums
-                .iter()
-                .map(|s| s / f64::from(believing_models))
-                .fold(f64::INFINITY, f64::min);
-            let mut with_pending = reference_x;
-            with_pending.extend(pending_features.iter().cloned());
-            (observed_best.min(believed_best), with_pending)
-        } else {
-            (observed_best, reference_x)
-        };
-        let best = improvement_reference(&gps, &reference_x, observed_best, log_like);
+        // The runs in flight count in the level improvement is measured against too, at the
+        // value they are believed to have (the models' mean there): with a run believed better
+        // than the best one, improving on the best alone is not enough. (Without this, EI stayed
+        // positive at such a point, and up to seven of 16 parallel suggestions landed on it.)
+        let best = improvement_reference(&gps, &reference_x, observed_best, log_like).min(
+            improvement_reference(&gps, &pending_features, f64::INFINITY, true),
+        );
         let surrogate = Surrogate {
             gps,
             space,
