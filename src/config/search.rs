@@ -150,10 +150,6 @@ pub struct SearchConfig {
     pub y_failure_value: FailureRules,
     pub grid_suggestion_probability: f64,
     pub random_suggestion_probability: f64,
-    /// No `random_suggestion_probability` in the file: then bopt suggests no random point while
-    /// other runs are in flight (the believer spreads those already; docs/benchmarks.md "Runs in
-    /// flight"). A value the user sets holds always.
-    pub random_probability_is_default: bool,
     /// Makes the suggestions reproducible; drawn and recorded in the store when absent.
     pub random_seed: Option<u64>,
     /// Replicate phase after the search: every one of the `replicate_top_k` best settings runs
@@ -330,7 +326,6 @@ impl SearchConfig {
                 "grid_suggestion_probability > 0 needs at least 1 grid point per hyperparameter",
             ));
         }
-        let random_probability_is_default = f.get("random_suggestion_probability").is_none();
         let random_suggestion_probability =
             f.number("random_suggestion_probability", 0.1, PROBABILITY, |p| {
                 (0.0..=1.0).contains(&p)
@@ -389,7 +384,6 @@ impl SearchConfig {
             y_failure_value,
             grid_suggestion_probability,
             random_suggestion_probability,
-            random_probability_is_default,
             random_seed,
             replicates,
             replicate_top_k,
@@ -520,9 +514,6 @@ mod tests {
         assert_eq!(c.y_transformation, YTransformation::Log);
         assert_eq!(c.y_failure_value.default, FailureValue::Max);
         assert_eq!(c.random_suggestion_probability, 0.1);
-        assert!(c.random_probability_is_default);
-        let set = parse(r#"{"random_suggestion_probability": 0.1}"#).unwrap();
-        assert!(!set.random_probability_is_default);
         // bopt's own defaults are the benchmark's winner, not the seed's mixtures.
         assert_eq!(c.bopt.kernel, vec![Kernel::Matern52]);
         assert!(c.bopt.kernel_is_default);

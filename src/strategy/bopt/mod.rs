@@ -2,8 +2,7 @@
 //!
 //! Per suggestion: a space-filling (Sobol) point until `min_initial_points` results exist; then,
 //! with probability `grid_suggestion_probability` an unused grid point, else with probability
-//! `random_suggestion_probability` a random point (by default only when no other run is in
-//! flight), else a GP suggestion: kernel, acquisition and
+//! `random_suggestion_probability` a random point, else a GP suggestion: kernel, acquisition and
 //! estimator drawn from the configured lists, a MAP-fitted GP on the finished runs' losses
 //! (imputed failures included, `nan` ones left out; normalised and, with `warp_Y`, through a
 //! power transform: Box-Cox where the losses span decades, with the noise the fit may assume
@@ -59,8 +58,6 @@ pub struct BoptStrategy {
     min_initial_points: usize,
     grid_probability: f64,
     random_probability: f64,
-    /// The random share is the default one: none while other runs are in flight.
-    random_only_alone: bool,
     grid: GridStrategy,
     /// Remembered anchor fits: (key of the data they were fitted on, hyperparameters).
     anchors: Vec<(u64, Hyper)>,
@@ -82,7 +79,6 @@ impl BoptStrategy {
             min_initial_points: config.min_initial_points as usize,
             grid_probability: config.grid_suggestion_probability,
             random_probability: config.random_suggestion_probability,
-            random_only_alone: config.random_probability_is_default,
             grid: GridStrategy::new(config.num_grid_points_per_hyperparameter.max(1) as usize),
             anchors: Vec::new(),
             decades_noted: false,
@@ -155,11 +151,7 @@ impl Strategy for BoptStrategy {
                 return Ok(Some(s));
             }
         }
-        // With runs in flight the believer spreads the suggestions already, and a random one
-        // costs a slot of the batch: the default share applies to a lone suggestion only
-        // (q = 4 and 16 on five problems, docs/benchmarks.md "Runs in flight").
-        let in_flight = !context.pending.is_empty();
-        if rng.random::<f64>() < self.random_probability && !(in_flight && self.random_only_alone) {
+        if rng.random::<f64>() < self.random_probability {
             return Ok(Some(Suggestion {
                 point: random_point(space.dims(), &mut rng),
                 label: "random".into(),
@@ -499,46 +491,6 @@ mod tests {
             .max()
             .unwrap();
         assert!(crowd <= 2, "{crowd} suggestions within 1e-4 of one another");
-    }
-
-    #[test]
-    fn the_default_random_share_waits_for_a_lone_suggestion_and_a_set_one_always_holds() {
-        let finished = (0..8)
-            .map(|i| {
-                let point = vec![(i as f64 * 0.37) % 1.0, (i as f64 * 0.61) % 1.0];
-                let loss = branin(&point);
-                Observation::whole(point, Some(loss))
-            })
-            .collect::<Vec<_>>();
-        let space = Space::unit_cube(2);
-        let labels = |config: &SearchConfig, pending: &[Vec<f64>]| -> Vec<String> {
-            let mut strategy = BoptStrategy::new(config);
-            (0..40)
-                .map(|sequence| {
-                    let context = SuggestContext {
-                        space: &space,
-                        finished: &finished,
-                        pending,
-                        sequence,
-                        seed: 1,
-                        full_length: None,
-                    };
-                    strategy.suggest(&context).unwrap().unwrap().label
-                })
-                .collect()
-        };
-        let randoms = |labels: &[String]| labels.iter().filter(|l| *l == "random").count();
-        let in_flight = [vec![0.5, 0.5], vec![0.2, 0.8]];
-        let default = search_config(r#"{"search_type": "bopt", "y_transformation": "none"}"#);
-        assert!(randoms(&labels(&default, &[])) > 0);
-        assert_eq!(randoms(&labels(&default, &in_flight)), 0);
-        let set = search_config(
-            r#"{"search_type": "bopt", "y_transformation": "none", "random_suggestion_probability": 0.1}"#,
-        );
-        assert_eq!(
-            randoms(&labels(&set, &in_flight)),
-            randoms(&labels(&default, &[]))
-        );
     }
 
     #[test]
