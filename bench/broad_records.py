@@ -28,6 +28,13 @@ def main():
     # No time stamp in the gzip header: the same records make the same file, so a comparison
     # that ran no new reference leaves the committed records untouched.
     data = ("\n".join(lines) + "\n").encode()
+    # Nor is an unchanged file rewritten: another zlib may compress the same bytes otherwise.
+    try:
+        with gzip.open(destination, "rb") as kept:
+            if kept.read() == data:
+                return
+    except OSError:
+        pass
     with open(destination, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9,
                                                        mtime=0, filename="") as out:
         out.write(data)

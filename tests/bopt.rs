@@ -175,6 +175,85 @@ fn mcmc_estimation_samples_the_gp_and_logs_its_diagnostics() {
     assert!(best_loss(&project) < 0.1);
 }
 
+/// Runs `hpsearch ask-tell` on a 2-D bowl with a budget of 14, answering each suggestion with
+/// the bowl's value (or `override_at`'s value for that suggestion's index), `in_flight` set or
+/// not; checks that it ends by itself once the budget is spent, and returns the suggestions.
+fn ask_tell_session(in_flight: Option<&str>, override_at: Option<(usize, f64)>) -> Vec<Vec<f64>> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::{Command, Stdio};
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hpsearch"));
+    command
+        .arg("ask-tell")
+        .env_remove("HPSEARCH_SOLVER_CONFIG")
+        .env_remove("HPSEARCH_IN_FLIGHT")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(q) = in_flight {
+        command.env("HPSEARCH_IN_FLIGHT", q);
+    }
+    let mut child = command.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let problem = json!({"space": [{"name": "x", "type": "float", "low": -1.0, "high": 1.0},
+                                   {"name": "y", "type": "float", "low": -1.0, "high": 1.0}],
+                         "seed": 5, "budget": 14, "direction": "minimize"});
+    writeln!(stdin, "{problem}").unwrap();
+    let mut points = Vec::new();
+    for i in 0..14 {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let reply: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let (x, y) = (
+            reply["params"]["x"].as_f64().unwrap(),
+            reply["params"]["y"].as_f64().unwrap(),
+        );
+        points.push(vec![x, y]);
+        let value = match override_at {
+            Some((at, value)) if at == i => value,
+            _ => (x - 0.3).powi(2) + (y + 0.2).powi(2),
+        };
+        writeln!(stdin, "{}", json!({ "value": value })).unwrap();
+    }
+    // The budget spent, it ends by itself, with stdin still open and nothing more printed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("ask-tell did not end after its budget of 14 suggestions");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    assert!(status.success(), "{status:?}");
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "", "printed past the budget");
+    drop(stdin);
+    points
+}
+
+/// `HPSEARCH_IN_FLIGHT=4`: each suggestion is made while the three before it have no value yet,
+/// so a value reaches the suggestions from the fourth after it on, and no sooner.
+#[test]
+fn ask_tell_in_flight_suggests_ahead_of_the_values() {
+    let bowl = ask_tell_session(Some("4"), None);
+    // Suggestion 7's value made very different: with four in flight, suggestions 8-10 were made
+    // before it came and are the same; the model sees it from suggestion 11 on.
+    let changed = ask_tell_session(Some("4"), Some((7, 50.0)));
+    assert_eq!(bowl[..11], changed[..11]);
+    assert_ne!(bowl[11..], changed[11..]);
+    // One at a time (unset), suggestion 8 already sees it.
+    let sequential = ask_tell_session(None, None);
+    let sequential_changed = ask_tell_session(None, Some((7, 50.0)));
+    assert_eq!(sequential[..8], sequential_changed[..8]);
+    assert_ne!(sequential[8], sequential_changed[8]);
+    // And suggesting ahead changes the search: past the initial design, other points.
+    assert_ne!(bowl[8..], sequential[8..]);
+}
+
 /// `hpsearch ask-tell` (the benchmark's solver protocol): one suggestion per reply until EOF,
 /// through the config's y_transformation; a value its log10 refuses counts as a failed run and
 /// the optimiser goes on.

@@ -6,6 +6,13 @@
 //! `HPSEARCH_SOLVER_CONFIG` may hold a search_config JSON object (e.g. `{"bopt_config":
 //! {"kernel": "Matern52"}}`) to compare settings; the default is `{"search_type": "bopt"}` with
 //! `"y_transformation": "none"` (the seed's default `log` applies only when the object names it).
+//! Unset or empty, it is that default.
+//!
+//! `HPSEARCH_IN_FLIGHT=q` (default 1) measures searches with q runs in flight through the same
+//! sequential protocol: the solver suggests q ahead, so each suggestion is made while the q − 1
+//! suggested before it have no value yet (as with q workers whose runs take equally long and end
+//! in the order they started), and serves them oldest first. Never more than the problem's
+//! `budget` suggestions are made.
 
 use super::errors::CliError;
 use crate::config::search::{SearchConfig, YTransformation};
@@ -13,6 +20,7 @@ use crate::coordinator::outcome::transform;
 use crate::space::{Domain, Hyperparameter, Space, Transformation};
 use crate::strategy::{Observation, SuggestContext};
 use serde_json::{json, Map, Value};
+use std::collections::VecDeque;
 use std::io::{BufRead, Write};
 use std::path::Path;
 
@@ -120,8 +128,9 @@ fn parse_space(items: &[Value]) -> Result<Space, CliError> {
     Ok(Space::new(hyperparameters))
 }
 
-/// The first line of the protocol: the space and the seed.
-fn parse_problem(line: &str) -> Result<(Space, u64), CliError> {
+/// The first line of the protocol: the space, the seed and the budget (the most suggestions the
+/// harness will ask for; none when it does not say).
+fn parse_problem(line: &str) -> Result<(Space, u64, Option<u64>), CliError> {
     let problem: Value =
         serde_json::from_str(line).map_err(|e| bad(format!("the first line is not JSON: {e}")))?;
     if problem["direction"]
@@ -132,7 +141,32 @@ fn parse_problem(line: &str) -> Result<(Space, u64), CliError> {
     }
     let space = parse_space(problem["space"].as_array().ok_or_else(|| bad("no space"))?)?;
     let seed = problem["seed"].as_u64().unwrap_or(0);
-    Ok((space, seed))
+    Ok((space, seed, problem["budget"].as_u64()))
+}
+
+/// The most runs in flight `HPSEARCH_IN_FLIGHT` may ask for.
+const MAX_IN_FLIGHT: u64 = 1024;
+
+/// `HPSEARCH_IN_FLIGHT`: how many suggestions are made ahead of the values (1 when unset).
+fn in_flight(text: Option<&str>) -> Result<usize, CliError> {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(1);
+    };
+    match text.parse::<u64>() {
+        Ok(q) if (1..=MAX_IN_FLIGHT).contains(&q) => Ok(q as usize),
+        _ => Err(bad(format!(
+            "HPSEARCH_IN_FLIGHT={text:?}: use a whole number of runs in flight from 1 to {MAX_IN_FLIGHT}"
+        ))),
+    }
+}
+
+/// The settings of `HPSEARCH_SOLVER_CONFIG`: a JSON object, or none when unset or blank.
+fn solver_settings(text: Option<&str>) -> Result<Map<String, Value>, CliError> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| bad(format!("HPSEARCH_SOLVER_CONFIG is not a JSON object: {e}"))),
+        None => Ok(Map::new()),
+    }
 }
 
 /// A reply line `{"value": y}`: the loss the strategy sees, as the coordinator makes it, through
@@ -154,46 +188,53 @@ pub fn ask_tell() -> Result<i32, CliError> {
         .next()
         .ok_or_else(|| bad("no problem on stdin"))?
         .map_err(|e| bad(e.to_string()))?;
-    let (space, seed) = parse_problem(&first)?;
-    let mut settings: Map<String, Value> = match std::env::var("HPSEARCH_SOLVER_CONFIG") {
-        Ok(text) => serde_json::from_str(&text)
-            .map_err(|e| bad(format!("HPSEARCH_SOLVER_CONFIG is not a JSON object: {e}")))?,
-        Err(_) => Map::new(),
-    };
+    let (space, seed, budget) = parse_problem(&first)?;
+    let mut settings = solver_settings(std::env::var("HPSEARCH_SOLVER_CONFIG").ok().as_deref())?;
+    let ahead = in_flight(std::env::var("HPSEARCH_IN_FLIGHT").ok().as_deref())?;
     settings.entry("search_type").or_insert(json!("bopt"));
     settings.entry("y_transformation").or_insert(json!("none"));
     settings.insert("random_seed".into(), json!(seed));
     let config = SearchConfig::from_map(Path::new("HPSEARCH_SOLVER_CONFIG"), &settings)?;
     let mut strategy = crate::strategy::build(&config);
     let mut finished: Vec<Observation> = Vec::new();
+    // Suggestions made and not yet answered, oldest first (more than one with HPSEARCH_IN_FLIGHT).
+    let mut ahead_of_values: VecDeque<Vec<f64>> = VecDeque::new();
+    let mut made: u64 = 0;
+    let mut labels: VecDeque<String> = VecDeque::new();
+    let mut exhausted = false;
     let stdout = std::io::stdout();
     loop {
-        let context = SuggestContext {
-            space: &space,
-            finished: &finished,
-            pending: &[],
-            sequence: finished.len() as u64,
-            seed,
-            full_length: None,
-        };
-        let suggestion = strategy
-            .suggest(&context)
-            .map_err(|e| CliError::Runtime(e.to_string()))?;
-        let Some(suggestion) = suggestion else {
+        while !exhausted && ahead_of_values.len() < ahead && budget.is_none_or(|b| made < b) {
+            let pending: Vec<Vec<f64>> = ahead_of_values.iter().cloned().collect();
+            let context = SuggestContext {
+                space: &space,
+                finished: &finished,
+                pending: &pending,
+                sequence: made,
+                seed,
+                full_length: None,
+            };
+            let suggestion = strategy
+                .suggest(&context)
+                .map_err(|e| CliError::Runtime(e.to_string()))?;
+            let Some(suggestion) = suggestion else {
+                exhausted = true;
+                break;
+            };
+            for note in &suggestion.notes {
+                eprintln!("{note}");
+            }
+            ahead_of_values.push_back(space.canonical(&suggestion.point));
+            labels.push_back(suggestion.label);
+            made += 1;
+        }
+        let (Some(point), Some(label)) = (ahead_of_values.pop_front(), labels.pop_front()) else {
             return Ok(0);
         };
-        for note in &suggestion.notes {
-            eprintln!("{note}");
-        }
-        let point = space.canonical(&suggestion.point);
         let params = space.decode(&point);
         {
             let mut out = stdout.lock();
-            let _ = writeln!(
-                out,
-                "{}",
-                json!({"params": params, "label": suggestion.label})
-            );
+            let _ = writeln!(out, "{}", json!({"params": params, "label": label}));
             let _ = out.flush();
         }
         let Some(Ok(line)) = lines.next() else {
@@ -259,7 +300,7 @@ mod tests {
 
     #[test]
     fn a_valid_problem_decodes_every_corner_of_its_space() {
-        let (space, seed) = parse_problem(
+        let (space, seed, _) = parse_problem(
             r#"{"space": [{"name": "x", "type": "float", "low": 1e-300, "high": 1e300, "log": true},
                           {"name": "n", "type": "int", "low": -3, "high": 3},
                           {"name": "c", "type": "categorical", "choices": ["a", null, {}]}],
@@ -286,5 +327,30 @@ mod tests {
             None
         );
         assert!(parse_reply("{", y).is_err());
+    }
+
+    #[test]
+    fn runs_in_flight_and_solver_settings_read_their_variables_or_say_how_to_fix_them() {
+        assert_eq!(in_flight(None).unwrap(), 1);
+        assert_eq!(in_flight(Some("")).unwrap(), 1);
+        assert_eq!(in_flight(Some(" 16 ")).unwrap(), 16);
+        for wrong in ["0", "-2", "4.5", "many", "1025"] {
+            let message = in_flight(Some(wrong)).unwrap_err().to_string();
+            assert!(
+                message.contains("HPSEARCH_IN_FLIGHT") && message.contains("from 1 to 1024"),
+                "{message}"
+            );
+        }
+        // Blank means unset (`HPSEARCH_SOLVER_CONFIG= hpsearch ask-tell`); before, an error.
+        assert!(solver_settings(Some("  ")).unwrap().is_empty());
+        assert!(solver_settings(None).unwrap().is_empty());
+        assert_eq!(
+            solver_settings(Some(r#"{"min_initial_points": 3}"#)).unwrap()["min_initial_points"],
+            3
+        );
+        assert!(solver_settings(Some("[1]"))
+            .unwrap_err()
+            .to_string()
+            .contains("not a JSON object"));
     }
 }
