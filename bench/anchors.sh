@@ -90,6 +90,8 @@ case "${1:-}" in
   # runs (defaults: everything, which takes days on 2 cores):
   #   BROAD_DIMS=2,5,10,20  BROAD_INSTANCES=1,2,3  BROAD_FUNCTIONS=1-24  BROAD_MODELS=1
   #   BROAD_ANCHORS=1  BROAD_SEEDS=0-9  BROAD_REFERENCES=random,optuna_tpe,optuna_gp,skopt_gp,hebo
+  # BROAD_FUNCTIONS= (set, empty) leaves BBOB out; BROAD_MODELS=svm,forest,knn_iris,... runs those
+  # models (or model_dataset pairs) only.
   # The venv (the harness's locked set, torch and HEBO included, plus coco-experiment) is made
   # once in target/anchors-venv and kept.
   venv_dir="$root/target/anchors-venv"
@@ -101,7 +103,7 @@ case "${1:-}" in
   python="$venv_dir/.venv/bin/python"
   export HPS_EXTRA_PROBLEMS="$root/bench/broad_problems.py"
   problems=$(BROAD_DIMS="${BROAD_DIMS:-2,5,10,20}" BROAD_INSTANCES="${BROAD_INSTANCES:-1,2,3}" \
-    BROAD_FUNCTIONS="${BROAD_FUNCTIONS:-1-24}" BROAD_MODELS="${BROAD_MODELS:-1}" \
+    BROAD_FUNCTIONS="${BROAD_FUNCTIONS-1-24}" BROAD_MODELS="${BROAD_MODELS:-1}" \
     BROAD_ANCHORS="${BROAD_ANCHORS:-1}" PYTHONPATH="$root/bench:$PWD" \
     "$python" -c 'import broad_problems as b; print(",".join(b.selected()))')
   references="${BROAD_REFERENCES:-random,optuna_tpe,optuna_gp,skopt_gp,hebo}"

@@ -9,9 +9,10 @@ runs take equally long and end in the order they started). Run from the harness 
 (summarize.py's folder must be importable, as for bench/broad_compare.py).
 
 The speed-up, per problem and seed: the target is the regret sequential search reached after
-half the problem's budget (m = B/2 results, m rounds of one run); the parallel search needs n
-results to reach it, ceil(n / Q) rounds of Q runs; speed-up = m / ceil(n / Q). The issue's
-target, a speed-up of at least Q/2, is thus "Q workers need at most twice the results of one".
+half the problem's budget (m = floor(B/2) results, m rounds of one run); the parallel search
+needs n results to reach it, ceil(n / Q) rounds of Q runs; speed-up = m / ceil(n / Q). The
+issue's target, a speed-up of at least Q/2, is thus about "Q workers need at most twice the
+results of one" (exactly so where Q divides B; a Q above B/2 cannot meet it).
 Where the parallel search does not reach it within its budget, the speed-up is below m /
 ceil(B / Q) (= Q/2 for a budget that Q divides): counted as if it had needed one round more, just
 under that bound, so a seed that missed never counts as meeting the target. Printed per family and over all problems: the median over problems of the
@@ -33,7 +34,8 @@ import broad_problems  # noqa: E402
 
 
 def records(folder, solver):
-    """(problem, seed) -> the record's best-so-far values and f_star, for `solver`'s ok runs."""
+    """(problem, seed) -> the record's best-so-far values and f_star, for `solver`'s ok runs that
+    spent their whole budget (others are left out, with a warning)."""
     out = {}
     for name in os.listdir(folder):
         if not name.endswith(".jsonl"):
@@ -41,21 +43,30 @@ def records(folder, solver):
         with open(os.path.join(folder, name)) as f:
             for line in f:
                 r = json.loads(line)
-                if r.get("solver") == solver and r.get("status") == "ok" and r.get("best"):
-                    out[(r["problem"], r["seed"])] = (r["best"], r["f_star"])
+                if r.get("solver") != solver or r.get("status") != "ok" or not r.get("best"):
+                    continue
+                if len(r["best"]) != r.get("budget"):
+                    print(f"broad_in_flight: {solver} {r['problem']} seed {r['seed']}: "
+                          f"{len(r['best'])} results of a budget of {r.get('budget')}; left out",
+                          file=sys.stderr)
+                    continue
+                out[(r["problem"], r["seed"])] = (r["best"], r["f_star"])
     return out
 
 
 def log_regret(value, f_star):
+    """log10 regret, floored at 1e-12 as the harness's tables are."""
     return math.log10(max(value - f_star, 1e-12))
 
 
-def speed_up(sequential, parallel, q):
-    """The speed-up of one seed (see the module's doc) and whether it reached the target."""
-    budget = min(len(sequential), len(parallel))
+def speed_up(sequential, parallel, f_star, q):
+    """The speed-up of one seed (see the module's doc) and whether it reached the target. Regrets
+    compare floored, so that two searches that both reached the optimum count as level."""
+    budget = len(sequential)
     half = budget // 2
-    target = sequential[half - 1]
-    needed = next((i + 1 for i, v in enumerate(parallel[:budget]) if v <= target), None)
+    target = log_regret(sequential[half - 1], f_star)
+    needed = next((i + 1 for i, v in enumerate(parallel[:budget])
+                   if log_regret(v, f_star) <= target), None)
     if needed is None:
         return half / (math.ceil(budget / q) + 1), False
     return half / math.ceil(needed / q), True
@@ -79,11 +90,10 @@ def main():
         if wanted and problem not in wanted:
             continue
         (s_best, f_star), (p_best, _) = seq[key], par[key]
-        if len(s_best) < 2 or len(p_best) < 2:
+        if len(s_best) < 2 or len(p_best) != len(s_best):
             continue
-        up, reached = speed_up(s_best, p_best, args.q)
-        n = min(len(s_best), len(p_best))
-        diff = log_regret(p_best[n - 1], f_star) - log_regret(s_best[n - 1], f_star)
+        up, reached = speed_up(s_best, p_best, f_star, args.q)
+        diff = log_regret(p_best[-1], f_star) - log_regret(s_best[-1], f_star)
         per_problem[problem].append((up, reached, diff))
     if not per_problem:
         sys.exit(f"broad_in_flight: no problem and seed that both {args.sequential!r} and "

@@ -286,8 +286,9 @@ def _numbers(text, what):
 
 def selected(env=None):
     """The names of the problems a run of the broad benchmark covers, chosen by BROAD_DIMS,
-    BROAD_INSTANCES, BROAD_FUNCTIONS (BBOB function numbers), BROAD_MODELS and BROAD_ANCHORS
-    (1 or 0), every one optional (bench/anchors.sh --broad)."""
+    BROAD_INSTANCES, BROAD_FUNCTIONS (BBOB function numbers), BROAD_MODELS (1, 0 or a list of
+    models and model_dataset pairs) and BROAD_ANCHORS (1 or 0), every one optional
+    (bench/anchors.sh --broad)."""
     import os
     env = os.environ if env is None else env
     dims = _numbers(env.get("BROAD_DIMS", "2,5,10,20"), "BROAD_DIMS")
@@ -298,8 +299,20 @@ def selected(env=None):
     if unknown:
         raise SystemExit(f"broad_problems: no problem {unknown[0]} (dimensions {DIMENSIONS}, "
                          f"instances {INSTANCES}, functions 1-24)")
-    if env.get("BROAD_MODELS", "1") != "0":
+    models = env.get("BROAD_MODELS", "1").strip()
+    if models == "1":
         names += [f"skl_{m}_{data}" for m, data in MODEL_PROBLEMS]
+    elif models != "0":
+        # A list: models (`svm`) or model_dataset pairs (`mlp_wine`); the MLPs and the boosting
+        # take seconds per evaluation, the rest well under one.
+        wanted = {w.strip() for w in models.split(",") if w.strip()}
+        known = {m for m, _ in MODEL_PROBLEMS} | {f"{m}_{d}" for m, d in MODEL_PROBLEMS}
+        if not wanted <= known:
+            raise SystemExit(f"broad_problems: BROAD_MODELS={models!r}: {sorted(wanted - known)[0]} "
+                             f"is none of 0, 1, the models or model_dataset pairs "
+                             f"({', '.join(sorted(known))})")
+        names += [f"skl_{m}_{d}" for m, d in MODEL_PROBLEMS
+                  if m in wanted or f"{m}_{d}" in wanted]
     if env.get("BROAD_ANCHORS", "1") != "0":
         names += list(ANCHORS)
     return names

@@ -8,6 +8,7 @@ which otherwise make up most of the size. Every other field is kept as the harne
 import gzip
 import json
 import sys
+import zlib
 
 TIMINGS = ("ask_s", "tell_s", "solver_s", "solver_cpu_s")
 
@@ -33,7 +34,7 @@ def main():
         with gzip.open(destination, "rb") as kept:
             if kept.read() == data:
                 return
-    except OSError:
+    except (OSError, EOFError, zlib.error):
         pass
     with open(destination, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9,
                                                        mtime=0, filename="") as out:

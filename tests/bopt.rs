@@ -182,13 +182,18 @@ fn ask_tell_session(in_flight: Option<&str>, override_at: Option<(usize, f64)>) 
     use std::io::{BufRead, BufReader, Read, Write};
     use std::process::{Command, Stdio};
     let mut command = Command::new(env!("CARGO_BIN_EXE_hpsearch"));
+    // No random share: every suggestion past the initial design is the model's, so a changed
+    // value shows in the next one the model sees it in.
     command
         .arg("ask-tell")
-        .env_remove("HPSEARCH_SOLVER_CONFIG")
+        .env(
+            "HPSEARCH_SOLVER_CONFIG",
+            r#"{"random_suggestion_probability": 0}"#,
+        )
         .env_remove("HPSEARCH_IN_FLIGHT")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::null());
     if let Some(q) = in_flight {
         command.env("HPSEARCH_IN_FLIGHT", q);
     }
@@ -264,6 +269,7 @@ fn ask_tell_serves_suggestions_through_the_y_transformation_and_survives_a_refus
     let mut child = Command::new(env!("CARGO_BIN_EXE_hpsearch"))
         .arg("ask-tell")
         .env("HPSEARCH_SOLVER_CONFIG", r#"{"y_transformation": "log"}"#)
+        .env_remove("HPSEARCH_IN_FLIGHT")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -615,6 +615,7 @@ fn ask_tell(lines: &[String]) -> Result<(Option<i32>, String), String> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_hpsearch"))
         .arg("ask-tell")
         .env_remove("HPSEARCH_SOLVER_CONFIG")
+        .env_remove("HPSEARCH_IN_FLIGHT")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -141,7 +141,15 @@ fn parse_problem(line: &str) -> Result<(Space, u64, Option<u64>), CliError> {
     }
     let space = parse_space(problem["space"].as_array().ok_or_else(|| bad("no space"))?)?;
     let seed = problem["seed"].as_u64().unwrap_or(0);
-    Ok((space, seed, problem["budget"].as_u64()))
+    let budget = match &problem["budget"] {
+        Value::Null => None,
+        value => Some(value.as_u64().ok_or_else(|| {
+            bad(format!(
+                "budget {value}: use a whole number of suggestions (0 or more), or leave it out"
+            ))
+        })?),
+    };
+    Ok((space, seed, budget))
 }
 
 /// The most runs in flight `HPSEARCH_IN_FLIGHT` may ask for.
@@ -160,11 +168,26 @@ fn in_flight(text: Option<&str>) -> Result<usize, CliError> {
     }
 }
 
+/// An environment variable's text; `None` when unset, an error when it is not UTF-8.
+fn variable(name: &str) -> Result<Option<String>, CliError> {
+    match std::env::var(name) {
+        Ok(text) => Ok(Some(text)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(bad(format!(
+            "{name} is not UTF-8 text: set it in plain text, or unset it"
+        ))),
+    }
+}
+
 /// The settings of `HPSEARCH_SOLVER_CONFIG`: a JSON object, or none when unset or blank.
 fn solver_settings(text: Option<&str>) -> Result<Map<String, Value>, CliError> {
     match text.map(str::trim).filter(|t| !t.is_empty()) {
         Some(text) => serde_json::from_str(text)
-            .map_err(|e| bad(format!("HPSEARCH_SOLVER_CONFIG is not a JSON object: {e}"))),
+            .map_err(|e| {
+                bad(format!(
+                    "HPSEARCH_SOLVER_CONFIG is not a JSON object ({e}): write search_config settings, e.g. '{{\"bopt_config\": {{\"kernel\": \"Matern52\"}}}}', or unset it"
+                ))
+            }),
         None => Ok(Map::new()),
     }
 }
@@ -189,8 +212,8 @@ pub fn ask_tell() -> Result<i32, CliError> {
         .ok_or_else(|| bad("no problem on stdin"))?
         .map_err(|e| bad(e.to_string()))?;
     let (space, seed, budget) = parse_problem(&first)?;
-    let mut settings = solver_settings(std::env::var("HPSEARCH_SOLVER_CONFIG").ok().as_deref())?;
-    let ahead = in_flight(std::env::var("HPSEARCH_IN_FLIGHT").ok().as_deref())?;
+    let mut settings = solver_settings(variable("HPSEARCH_SOLVER_CONFIG")?.as_deref())?;
+    let ahead = in_flight(variable("HPSEARCH_IN_FLIGHT")?.as_deref())?;
     settings.entry("search_type").or_insert(json!("bopt"));
     settings.entry("y_transformation").or_insert(json!("none"));
     settings.insert("random_seed".into(), json!(seed));
@@ -198,14 +221,13 @@ pub fn ask_tell() -> Result<i32, CliError> {
     let mut strategy = crate::strategy::build(&config);
     let mut finished: Vec<Observation> = Vec::new();
     // Suggestions made and not yet answered, oldest first (more than one with HPSEARCH_IN_FLIGHT).
-    let mut ahead_of_values: VecDeque<Vec<f64>> = VecDeque::new();
+    let mut ahead_of_values: VecDeque<(Vec<f64>, String)> = VecDeque::new();
     let mut made: u64 = 0;
-    let mut labels: VecDeque<String> = VecDeque::new();
     let mut exhausted = false;
     let stdout = std::io::stdout();
     loop {
         while !exhausted && ahead_of_values.len() < ahead && budget.is_none_or(|b| made < b) {
-            let pending: Vec<Vec<f64>> = ahead_of_values.iter().cloned().collect();
+            let pending: Vec<Vec<f64>> = ahead_of_values.iter().map(|(p, _)| p.clone()).collect();
             let context = SuggestContext {
                 space: &space,
                 finished: &finished,
@@ -224,11 +246,10 @@ pub fn ask_tell() -> Result<i32, CliError> {
             for note in &suggestion.notes {
                 eprintln!("{note}");
             }
-            ahead_of_values.push_back(space.canonical(&suggestion.point));
-            labels.push_back(suggestion.label);
+            ahead_of_values.push_back((space.canonical(&suggestion.point), suggestion.label));
             made += 1;
         }
-        let (Some(point), Some(label)) = (ahead_of_values.pop_front(), labels.pop_front()) else {
+        let Some((point, label)) = ahead_of_values.pop_front() else {
             return Ok(0);
         };
         let params = space.decode(&point);
@@ -327,6 +348,29 @@ mod tests {
             None
         );
         assert!(parse_reply("{", y).is_err());
+    }
+
+    #[test]
+    fn a_budget_is_a_whole_number_or_absent() {
+        let line = |budget: &str| {
+            format!(
+                r#"{{"space": [{{"name": "x", "type": "float", "low": 0, "high": 1}}]{budget}}}"#
+            )
+        };
+        assert_eq!(parse_problem(&line("")).unwrap().2, None);
+        assert_eq!(parse_problem(&line(r#", "budget": null"#)).unwrap().2, None);
+        assert_eq!(
+            parse_problem(&line(r#", "budget": 50"#)).unwrap().2,
+            Some(50)
+        );
+        for wrong in [
+            r#", "budget": 50.5"#,
+            r#", "budget": "50""#,
+            r#", "budget": -1"#,
+        ] {
+            let message = problem_error(&line(wrong));
+            assert!(message.contains("whole number of suggestions"), "{message}");
+        }
     }
 
     #[test]
