@@ -5,8 +5,8 @@
 SEQUENTIAL and PARALLEL are two runs of our solver in the harness's records (RESULTS_DIR/*.jsonl):
 one made one at a time, one with `HPSEARCH_IN_FLIGHT=Q` (`hpsearch ask-tell` then suggests Q
 ahead: each suggestion is made while the Q - 1 before it have no value, as with Q workers whose
-runs take equally long and end in the order they started). Run from the harness folder
-(summarize.py's folder must be importable, as for bench/broad_compare.py).
+runs take equally long and end in the order they started). Run from the harness folder: the
+records are read, and regrets floored, by its summarize.py (as for bench/broad_compare.py).
 
 The speed-up, per problem and seed: the target is the regret sequential search reached after
 half the problem's budget (m = floor(B/2) results, m rounds of one run); the parallel search
@@ -15,13 +15,12 @@ issue's target, a speed-up of at least Q/2, is thus about "Q workers need at mos
 results of one" (exactly so where Q divides B; a Q above B/2 cannot meet it).
 Where the parallel search does not reach it within its budget, the speed-up is below m /
 ceil(B / Q) (= Q/2 for a budget that Q divides): counted as if it had needed one round more, just
-under that bound, so a seed that missed never counts as meeting the target. Printed per family and over all problems: the median over problems of the
-per-problem median speed-up, the share of problems whose median meets Q/2, and the median
-difference of final log10 regret at the same number of results (the cost per result of
-suggesting without the latest values).
+under that bound, so a seed that missed never counts as meeting the target. Printed per family
+and over all problems: the median over problems of the per-problem median speed-up, the share
+of problems whose median meets Q/2, and the median difference of final log10 regret at the same
+number of results (the cost per result of suggesting without the latest values).
 """
 import argparse
-import json
 import math
 import os
 import sys
@@ -31,32 +30,23 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import broad_problems  # noqa: E402
+from summarize import load, lreg as log_regret  # noqa: E402
 
 
-def records(folder, solver):
+def records(runs, solver):
     """(problem, seed) -> the record's best-so-far values and f_star, for `solver`'s ok runs that
     spent their whole budget (others are left out, with a warning)."""
     out = {}
-    for name in os.listdir(folder):
-        if not name.endswith(".jsonl"):
+    for r in runs:
+        if r["solver"] != solver or not r.get("best"):
             continue
-        with open(os.path.join(folder, name)) as f:
-            for line in f:
-                r = json.loads(line)
-                if r.get("solver") != solver or r.get("status") != "ok" or not r.get("best"):
-                    continue
-                if len(r["best"]) != r.get("budget"):
-                    print(f"broad_in_flight: {solver} {r['problem']} seed {r['seed']}: "
-                          f"{len(r['best'])} results of a budget of {r.get('budget')}; left out",
-                          file=sys.stderr)
-                    continue
-                out[(r["problem"], r["seed"])] = (r["best"], r["f_star"])
+        if len(r["best"]) != r["budget"]:
+            print(f"broad_in_flight: {solver} {r['problem']} seed {r['seed']}: "
+                  f"{len(r['best'])} results of a budget of {r['budget']}; left out",
+                  file=sys.stderr)
+            continue
+        out[(r["problem"], r["seed"])] = (r["best"], r["f_star"])
     return out
-
-
-def log_regret(value, f_star):
-    """log10 regret, floored at 1e-12 as the harness's tables are."""
-    return math.log10(max(value - f_star, 1e-12))
 
 
 def speed_up(sequential, parallel, f_star, q):
@@ -81,8 +71,9 @@ def main():
     ap.add_argument("--q", type=int, required=True, help="runs in flight of the parallel run")
     ap.add_argument("--problems", default="")
     args = ap.parse_args()
-    seq = records(args.results, args.sequential)
-    par = records(args.results, args.parallel)
+    runs, _ = load(args.results)
+    seq = records(runs, args.sequential)
+    par = records(runs, args.parallel)
     wanted = set(filter(None, args.problems.split(",")))
     per_problem = defaultdict(list)           # problem -> [(speed-up, reached, final diff)]
     for key in sorted(set(seq) & set(par)):
