@@ -37,6 +37,8 @@ max_step (what a user would deploy), traced against the steps spent. Methods:
   model told where on its curve each pruned run's last value was taken (the share of max_step
   it reached, one more GP feature; candidates scored at a whole run's end): a model of the
   learning curve, the issue's third treatment; a search's choice since 2026-12-03.
+- `hp_asha_checked`, `hp_hyperband_checked`: the `_at_step` methods with `order_check` (a rung
+  judges only once the runs' order there has held at a later step).
 - `hp_random_asha`: hpsearch random search with asha.
 - `optuna_tpe_median`, `optuna_tpe_hyperband`: Optuna's TPESampler with MedianPruner /
   HyperbandPruner (min_resource 1, max_resource max_step, reduction_factor 3).
@@ -248,7 +250,8 @@ class Budget:
             self.trace.append((self.used, value))
 
 
-def run_hpsearch(problem, budget, seed, search_type, rule, pruned_runs="last_value"):
+def run_hpsearch(problem, budget, seed, search_type, rule, pruned_runs="last_value",
+                 order_check=False):
     import hpsearch
 
     config = {"search_type": search_type, "y_transformation": "none", "max_suggestions": 100000}
@@ -257,6 +260,8 @@ def run_hpsearch(problem, budget, seed, search_type, rule, pruned_runs="last_val
     elif rule in ("asha", "hyperband"):
         config["early_stopping"] = {"rule": rule, "min_step": 1, "max_step": problem.max_step,
                                     "reduction_factor": 3}
+        if order_check:
+            config["early_stopping"]["order_check"] = True
     optimizer = hpsearch.Optimizer(records.hpsearch_model(problem.space), config, seed=seed)
     optimizer._native.set_pruned_runs(pruned_runs)
     suggest = 0.0
@@ -344,6 +349,10 @@ METHODS = {
     "hp_asha_at_step": lambda p, b, s: run_hpsearch(p, b, s, "bopt", "asha", "at_their_step"),
     "hp_hyperband_at_step": lambda p, b, s: run_hpsearch(p, b, s, "bopt", "hyperband",
                                                          "at_their_step"),
+    "hp_asha_checked": lambda p, b, s: run_hpsearch(p, b, s, "bopt", "asha", "at_their_step",
+                                                    order_check=True),
+    "hp_hyperband_checked": lambda p, b, s: run_hpsearch(p, b, s, "bopt", "hyperband",
+                                                         "at_their_step", order_check=True),
     "hp_random_asha": lambda p, b, s: run_hpsearch(p, b, s, "random", "asha"),
     "optuna_tpe_median": lambda p, b, s: run_optuna(p, b, s, "tpe", "median"),
     "optuna_tpe_hyperband": lambda p, b, s: run_optuna(p, b, s, "tpe", "hyperband"),

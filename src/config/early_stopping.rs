@@ -37,6 +37,10 @@ pub struct Rungs {
     pub max_step: u64,
     pub reduction_factor: u64,
     pub min_early_stopping_rate: u64,
+    /// `order_check`: a rung stops runs only once the runs' order there has been seen to hold
+    /// at a later step (where learning curves cross, an early rung would stop the runs that end
+    /// best).
+    pub order_check: bool,
 }
 
 impl EarlyStopping {
@@ -160,11 +164,13 @@ fn rungs(f: &mut Fields, hyperband: bool) -> Result<Rungs, ConfigError> {
         0..=60,
         "allowed: a whole number from 0 to 60 (the first rung is min_step · reduction_factor^this)",
     )?;
+    let order_check = f.boolean("order_check", false)?;
     let rungs = Rungs {
         min_step,
         max_step,
         reduction_factor,
         min_early_stopping_rate,
+        order_check,
     };
     if rungs.rung_steps(min_early_stopping_rate).is_empty() {
         let what = if hyperband { "hyperband" } else { "asha" };
@@ -230,10 +236,18 @@ mod tests {
             max_step: 27,
             reduction_factor: 3,
             min_early_stopping_rate: 0,
+            order_check: false,
         };
         assert_eq!(
             parse(json!({"rule": "ASHA", "max_step": 27})).unwrap(),
             EarlyStopping::Asha(rungs)
+        );
+        assert_eq!(
+            parse(json!({"rule": "hyperband", "max_step": 27, "order_check": true})).unwrap(),
+            EarlyStopping::Hyperband(Rungs {
+                order_check: true,
+                ..rungs
+            })
         );
         assert_eq!(rungs.rung_steps(0), vec![1, 3, 9]);
         assert_eq!(rungs.rung_steps(2), vec![9]);
@@ -279,6 +293,16 @@ mod tests {
                 json!({"rule": "asha", "max_step": 9, "min_early_stopping_rate": 2}),
                 "early_stopping.min_early_stopping_rate",
                 "no run could ever be stopped",
+            ),
+            (
+                json!({"rule": "asha", "max_step": 9, "order_check": "yes"}),
+                "early_stopping.order_check",
+                "true or false",
+            ),
+            (
+                json!({"rule": "median", "order_check": true}),
+                "early_stopping.order_check",
+                "unknown field",
             ),
             (
                 json!({"rule": "median", "warmup_steps": 1e300}),

@@ -5,6 +5,14 @@
 //! when it reaches a new point of judgement (an interval step after the warm-up for `median`, a
 //! rung for `asha` and `hyperband`), never twice at the same one, so a decision does not change
 //! when other runs catch up.
+//!
+//! With `order_check`, asha and hyperband judge at a rung only once the runs' order there has
+//! held at a later step: among the latest runs that reached both, at least
+//! `ORDER_CHECK_CONCORDANCE` of the pairs are in the same order at the rung as at the highest
+//! later rung (or `max_step`) that `ORDER_CHECK_MIN_RUNS` of them reached. Until then runs pass
+//! the rung unjudged. Where learning curves cross (a fast learner looks best early and ends
+//! worse), the early rungs never pass the check and the rule judges late; where the order holds
+//! from the start, it is ASHA after a few runs.
 
 use crate::config::early_stopping::{EarlyStopping, Rungs};
 use crate::config::search::YTransformation;
@@ -31,6 +39,13 @@ impl Curve {
         self.points.iter().map(|(_, v)| *v).reduce(f64::min)
     }
 }
+
+/// Fewest runs whose order at a rung and at a later step the order check compares.
+const ORDER_CHECK_MIN_RUNS: usize = 4;
+/// Share of concordant pairs (ties left out) that lets a rung judge: Kendall's tau of 0.5.
+const ORDER_CHECK_CONCORDANCE: f64 = 0.75;
+/// Most runs the check compares (the latest), so it stays cheap in searches of thousands of runs.
+const ORDER_CHECK_MAX_RUNS: usize = 200;
 
 /// Every run's curve, and the rule that judges them.
 #[derive(Debug)]
@@ -158,11 +173,14 @@ impl Pruner {
             curve.judged = *last;
         }
         for rung in reached {
-            let entries = self.rungs.entry((bracket, rung)).or_default();
-            entries.push((id, loss));
-            if !judge {
+            self.rungs
+                .entry((bracket, rung))
+                .or_default()
+                .push((id, loss));
+            if !judge || (rungs.order_check && !self.order_holds(rung, rungs)) {
                 continue;
             }
+            let entries = &self.rungs[&(bracket, rung)];
             let better = entries.iter().filter(|(_, other)| *other < loss).count();
             let n = entries.len();
             let going_on = (n as u64 / rungs.reduction_factor).max(1) as usize;
@@ -179,6 +197,54 @@ impl Pruner {
         }
         None
     }
+}
+
+impl Pruner {
+    /// Whether the runs' order at `rung` has held at a later step (see the module's doc): the
+    /// highest later rung, or `max_step`, that enough runs reached decides.
+    fn order_holds(&self, rung: u64, rungs: &Rungs) -> bool {
+        let mut later: Vec<u64> = rungs
+            .rung_steps(0)
+            .into_iter()
+            .filter(|s| *s > rung)
+            .collect();
+        later.push(rungs.max_step);
+        for step in later.into_iter().rev() {
+            let pairs: Vec<(f64, f64)> = self
+                .curves
+                .values()
+                .rev()
+                .filter(|c| c.points.last().is_some_and(|(last, _)| *last >= step))
+                .filter_map(|c| Some((c.at(rung)?, c.at(step)?)))
+                .take(ORDER_CHECK_MAX_RUNS)
+                .collect();
+            if pairs.len() >= ORDER_CHECK_MIN_RUNS {
+                return concordance(&pairs).is_some_and(|c| c >= ORDER_CHECK_CONCORDANCE);
+            }
+        }
+        false
+    }
+}
+
+/// The share of pairs ordered alike by both values (pairs tied in either left out); `None`
+/// when every pair ties.
+fn concordance(pairs: &[(f64, f64)]) -> Option<f64> {
+    let (mut same, mut opposite) = (0u64, 0u64);
+    for (i, (a1, b1)) in pairs.iter().enumerate() {
+        for (a2, b2) in &pairs[i + 1..] {
+            let order = (a1 - a2).signum() * (b1 - b2).signum();
+            if a1 == a2 || b1 == b2 {
+                continue;
+            }
+            if order > 0.0 {
+                same += 1;
+            } else {
+                opposite += 1;
+            }
+        }
+    }
+    let total = same + opposite;
+    (total > 0).then(|| same as f64 / total as f64)
 }
 
 /// The rules compare losses in the search's direction (lower is better): the objective times
@@ -282,6 +348,7 @@ mod tests {
             max_step,
             reduction_factor: 3,
             min_early_stopping_rate: 0,
+            order_check: false,
         }
     }
 
@@ -323,6 +390,96 @@ mod tests {
         // It is judged at the next rung (3), where it is the first: it goes on.
         assert_eq!(pruner.add(9, 3, 3.0, true), None);
         assert_eq!(pruner.last(9), Some((3, 3.0)));
+    }
+
+    fn checked(max_step: u64) -> Pruner {
+        Pruner::new(EarlyStopping::Asha(Rungs {
+            order_check: true,
+            ..asha(max_step)
+        }))
+    }
+
+    /// Runs `ids`, each to `max_step` with loss `loss(id, step)`; none may be stopped.
+    fn whole_runs(
+        pruner: &mut Pruner,
+        ids: std::ops::Range<u64>,
+        max_step: u64,
+        loss: fn(u64, u64) -> f64,
+    ) {
+        for id in ids {
+            for step in 1..=max_step {
+                assert_eq!(
+                    pruner.add(id, step, loss(id, step), true),
+                    None,
+                    "run {id} step {step}"
+                );
+            }
+            pruner.ended(id, true);
+        }
+    }
+
+    #[test]
+    fn order_check_judges_only_at_rungs_whose_order_held_later() {
+        // Crossing curves: the runs' order at steps 1-8 is the reverse of their order from
+        // step 9 on (rungs 1, 3, 9 of 27).
+        let crossing = |id: u64, step: u64| {
+            if step < 9 {
+                id as f64
+            } else {
+                10.0 - id as f64
+            }
+        };
+        let mut pruner = checked(27);
+        // Run 1 onwards are worse at rung 1 than run 0, and go on: nothing has been seen to hold.
+        whole_runs(&mut pruner, 0..5, 27, crossing);
+        // The worst run yet at rungs 1 and 3 goes on: there the order was reversed at the end.
+        assert_eq!(pruner.add(10, 1, 100.0, true), None);
+        assert_eq!(pruner.add(10, 3, 100.0, true), None);
+        // At rung 9 the order held to the end: it is judged there, and stopped.
+        let stop = pruner
+            .add(10, 9, 100.0, true)
+            .expect("worst at rung 9, whose order holds");
+        assert!(stop.reason.contains("rung of step 9"), "{}", stop.reason);
+
+        // Without the check, plain ASHA stops it at the first rung.
+        let mut plain = Pruner::new(EarlyStopping::Asha(asha(27)));
+        for step in 1..=27 {
+            plain.add(0, step, crossing(0, step), true);
+        }
+        let stop = plain
+            .add(10, 1, 100.0, true)
+            .expect("worse than run 0 at rung 1");
+        assert!(stop.reason.contains("rung of step 1"), "{}", stop.reason);
+    }
+
+    #[test]
+    fn order_check_waits_for_four_runs_past_the_rung_then_is_asha() {
+        let kept = |id: u64, step: u64| (id + 1) as f64 / step as f64;
+        let mut pruner = checked(27);
+        whole_runs(&mut pruner, 0..3, 27, kept);
+        assert_eq!(
+            pruner.add(10, 1, 50.0, true),
+            None,
+            "3 runs are too few to check"
+        );
+        whole_runs(&mut pruner, 3..4, 27, kept);
+        let stop = pruner
+            .add(11, 1, 50.0, true)
+            .expect("4 runs kept their order");
+        assert!(stop.reason.contains("rung of step 1"), "{}", stop.reason);
+    }
+
+    #[test]
+    fn concordance_leaves_ties_out() {
+        assert_eq!(
+            concordance(&[(1.0, 1.0), (2.0, 2.0), (3.0, 0.0)]),
+            Some(1.0 / 3.0)
+        );
+        assert_eq!(concordance(&[(1.0, 1.0), (1.0, 2.0), (1.0, 3.0)]), None);
+        assert_eq!(
+            concordance(&[(1.0, 5.0), (2.0, 6.0), (2.0, 7.0)]),
+            Some(1.0)
+        );
     }
 
     #[test]
