@@ -39,6 +39,9 @@ max_step (what a user would deploy), traced against the steps spent. Methods:
   learning curve, the issue's third treatment; a search's choice since 2026-12-03.
 - `hp_asha_checked`, `hp_hyperband_checked`: the `_at_step` methods with `order_check` (a rung
   judges only once the runs' order there has held at a later step).
+- `hp_asha_highest_rung`, `hp_hyperband_highest_rung`: bopt fitted as BOHB fits its model, on
+  each run's objective at the highest rung (or max_step) that dims + 1 runs reached, runs stopped
+  below it left out (issue 17's fourth treatment).
 - `hp_random_asha`: hpsearch random search with asha.
 - `optuna_tpe_median`, `optuna_tpe_hyperband`: Optuna's TPESampler with MedianPruner /
   HyperbandPruner (min_resource 1, max_resource max_step, reduction_factor 3).
@@ -353,6 +356,10 @@ METHODS = {
                                                     order_check=True),
     "hp_hyperband_checked": lambda p, b, s: run_hpsearch(p, b, s, "bopt", "hyperband",
                                                          "at_their_step", order_check=True),
+    "hp_asha_highest_rung": lambda p, b, s: run_hpsearch(p, b, s, "bopt", "asha",
+                                                         "highest_rung"),
+    "hp_hyperband_highest_rung": lambda p, b, s: run_hpsearch(p, b, s, "bopt", "hyperband",
+                                                              "highest_rung"),
     "hp_random_asha": lambda p, b, s: run_hpsearch(p, b, s, "random", "asha"),
     "optuna_tpe_median": lambda p, b, s: run_optuna(p, b, s, "tpe", "median"),
     "optuna_tpe_hyperband": lambda p, b, s: run_optuna(p, b, s, "tpe", "hyperband"),

@@ -36,6 +36,7 @@
 //! trial's, says whether to stop it; a trial stopped is told `Told::Pruned` and the strategy
 //! sees it as a search's pruned run (`PrunedRuns`).
 
+use crate::config::early_stopping::EarlyStopping;
 use crate::config::fields::{parse_object, read_object};
 use crate::config::{ConfigError, ModelConfig, SearchConfig};
 use crate::coordinator::imputation::imputed_loss;
@@ -200,6 +201,11 @@ pub enum PrunedRuns {
     /// rule the region out. As a search does.
     #[default]
     AtTheirStep,
+    /// As BOHB fits its model: on every trial's loss at one step, the highest rung (or
+    /// `max_step`) that at least dims + 1 trials reached; trials that stopped below it are left
+    /// out, and a whole run is read at that step, not at its end. Before any rung has enough,
+    /// as `AtTheirStep`. Under asha and hyperband only (the median rule has no rungs).
+    HighestRung,
 }
 
 impl PrunedRuns {
@@ -209,6 +215,7 @@ impl PrunedRuns {
             "left_out" => Some(PrunedRuns::LeftOut),
             "worst" => Some(PrunedRuns::Worst),
             "at_their_step" => Some(PrunedRuns::AtTheirStep),
+            "highest_rung" => Some(PrunedRuns::HighestRung),
             _ => None,
         }
     }
@@ -345,7 +352,7 @@ impl Optimizer {
                 imputed_loss(self.config.y_failure_value.rule_for(kind.name()), losses)
             }
             TrialState::Pruned { loss, .. } => match self.pruned_runs {
-                PrunedRuns::LastValue | PrunedRuns::AtTheirStep => *loss,
+                PrunedRuns::LastValue | PrunedRuns::AtTheirStep | PrunedRuns::HighestRung => *loss,
                 PrunedRuns::LeftOut => None,
                 PrunedRuns::Worst => imputed_loss(crate::config::search::FailureValue::Max, losses),
             },
@@ -365,9 +372,46 @@ impl Optimizer {
         })
     }
 
+    /// For `PrunedRuns::HighestRung`: the highest rung step (or `max_step`) that at least
+    /// dims + 1 finished trials reached, with each such trial's loss there.
+    fn highest_rung(&self) -> Option<(u64, std::collections::BTreeMap<u64, f64>)> {
+        let (EarlyStopping::Asha(rungs) | EarlyStopping::Hyperband(rungs)) =
+            self.config.early_stopping
+        else {
+            return None;
+        };
+        let mut steps = rungs.rung_steps(0);
+        steps.push(rungs.max_step);
+        let y = self.config.y_transformation;
+        let needed = self.model.space.dims() + 1;
+        steps.into_iter().rev().find_map(|step| {
+            let at_step: std::collections::BTreeMap<u64, f64> = self
+                .trials
+                .iter()
+                .filter(|t| {
+                    matches!(
+                        t.state,
+                        TrialState::Succeeded { .. } | TrialState::Pruned { .. }
+                    )
+                })
+                .filter(|t| self.pruner.last(t.id).is_some_and(|(last, _)| last >= step))
+                .filter_map(|t| {
+                    let objective = direction(y) * self.pruner.at(t.id, step)?;
+                    Some((t.id, transform(objective, y).ok()?))
+                })
+                .collect();
+            (at_step.len() >= needed).then_some((step, at_step))
+        })
+    }
+
     /// What the strategy is given of the trials: the finished ones as observations, in id
     /// order, and the points of the pending ones.
     fn strategy_view(&self) -> (Vec<Observation>, Vec<Vec<f64>>) {
+        if self.pruned_runs == PrunedRuns::HighestRung {
+            if let Some((_, at_step)) = self.highest_rung() {
+                return self.view_at_rung(&at_step);
+            }
+        }
         let losses = self.losses();
         let mut finished = Vec::new();
         let mut pending = Vec::new();
@@ -377,7 +421,12 @@ impl Optimizer {
                 continue;
             }
             let stopped_at = match trial.state {
-                TrialState::Pruned { step, .. } if self.pruned_runs == PrunedRuns::AtTheirStep => {
+                TrialState::Pruned { step, .. }
+                    if matches!(
+                        self.pruned_runs,
+                        PrunedRuns::AtTheirStep | PrunedRuns::HighestRung
+                    ) =>
+                {
                     Some(step)
                 }
                 _ => None,
@@ -387,6 +436,32 @@ impl Optimizer {
                 loss: self.loss_seen(trial, &losses),
                 stopped_at,
             });
+        }
+        (finished, pending)
+    }
+
+    /// `strategy_view` under `PrunedRuns::HighestRung` once a rung has enough trials: those
+    /// that reached it at their loss there, those stopped below it without a loss, failures as
+    /// always.
+    fn view_at_rung(
+        &self,
+        at_step: &std::collections::BTreeMap<u64, f64>,
+    ) -> (Vec<Observation>, Vec<Vec<f64>>) {
+        let losses = self.losses();
+        let mut finished = Vec::new();
+        let mut pending = Vec::new();
+        for trial in &self.trials {
+            let loss = match trial.state {
+                TrialState::Pending => {
+                    pending.push(trial.point.clone());
+                    continue;
+                }
+                TrialState::Succeeded { .. } | TrialState::Pruned { .. } => {
+                    at_step.get(&trial.id).copied()
+                }
+                _ => self.loss_seen(trial, &losses),
+            };
+            finished.push(Observation::whole(trial.point.clone(), loss));
         }
         (finished, pending)
     }
@@ -757,6 +832,58 @@ mod tests {
             "{message}"
         );
         assert_eq!(o.trials()[2].state, TrialState::Pending);
+    }
+
+    #[test]
+    fn read_at_the_highest_rung_trials_are_seen_at_their_loss_on_the_rung_enough_reached() {
+        let config = r#"{"search_type": "random", "y_transformation": "none",
+            "early_stopping": {"rule": "asha", "min_step": 1, "max_step": 9, "reduction_factor": 3}}"#;
+        let mut o = optimizer(config, Some(3));
+        o.set_pruned_runs(PrunedRuns::HighestRung);
+        let ids: Vec<u64> = o.ask_many(4).unwrap().iter().map(|t| t.id).collect();
+        let curves: [&[(u64, f64)]; 4] = [
+            &[(1, 5.0), (3, 4.0), (9, 1.0)],
+            &[(1, 4.0), (3, 3.0), (9, 2.0)],
+            &[(1, 6.0)],
+            &[(1, 3.0), (3, 2.5), (9, 0.5)],
+        ];
+        let mut views = Vec::new();
+        for (id, curve) in ids.iter().zip(curves) {
+            let mut stopped = false;
+            for (step, objective) in curve {
+                stopped = o.report(*id, *step, *objective).unwrap().is_some();
+            }
+            let told = if stopped {
+                Told::Pruned
+            } else {
+                Told::Objective(curve.last().unwrap().1)
+            };
+            o.tell(*id, told).unwrap();
+            let (finished, _) = o.strategy_view();
+            views.push(
+                finished
+                    .iter()
+                    .map(|f| (f.loss, f.stopped_at))
+                    .collect::<Vec<_>>(),
+            );
+        }
+        // Two trials are too few (dims + 1 = 3) at any rung: read as AtTheirStep, whole.
+        assert_eq!(views[1], [(Some(1.0), None), (Some(2.0), None)]);
+        // The third, stopped at rung 1, makes three there: everyone is read at step 1.
+        assert_eq!(
+            views[2],
+            [(Some(5.0), None), (Some(4.0), None), (Some(6.0), None)]
+        );
+        // Three reached max_step: read at their ends; the one stopped below is left out.
+        assert_eq!(
+            views[3],
+            [
+                (Some(1.0), None),
+                (Some(2.0), None),
+                (None, None),
+                (Some(0.5), None)
+            ]
+        );
     }
 
     #[test]

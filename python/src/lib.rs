@@ -204,11 +204,11 @@ impl PyOptimizer {
     }
 
     /// What the strategy sees of pruned trials: `at_their_step` (a search's), `last_value`,
-    /// `left_out`, `worst`; to measure the choice.
+    /// `left_out`, `worst`, `highest_rung`; to measure the choice.
     fn set_pruned_runs(&self, name: &str) -> PyResult<()> {
         let pruned_runs = PrunedRuns::parse(name).ok_or_else(|| {
             PyValueError::new_err(format!(
-                "pruned runs {name:?}: allowed: at_their_step, last_value, left_out, worst"
+                "pruned runs {name:?}: allowed: at_their_step, last_value, left_out, worst, highest_rung"
             ))
         })?;
         self.lock().set_pruned_runs(pruned_runs);

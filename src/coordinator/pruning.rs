@@ -77,6 +77,11 @@ impl Pruner {
         self.curves.get(&id).and_then(|c| c.points.last().copied())
     }
 
+    /// The run's loss at `step`: its last report at or before it.
+    pub fn at(&self, id: u64, step: u64) -> Option<f64> {
+        self.curves.get(&id).and_then(|c| c.at(step))
+    }
+
     /// Adds a run's new point and says whether the rule stops it there. With `judge` false the
     /// point only joins the record (a run read again after a restart: what it passed before is
     /// not judged again).
