@@ -202,8 +202,8 @@ pub enum PrunedRuns {
     #[default]
     AtTheirStep,
     /// As BOHB fits its model: on every trial's loss at one step, the highest rung (or
-    /// `max_step`) that at least dims + 1 trials reached; trials that stopped below it are left
-    /// out, and a whole run is read at that step, not at its end. Before any rung has enough,
+    /// `max_step`) that at least dims + 1 trials reached; trials that reported less far (stopped
+    /// below it, or silent) are left out, and a whole run is read at that step, not at its end. Before any rung has enough,
     /// as `AtTheirStep`. Under asha and hyperband only (the median rule has no rungs).
     HighestRung,
 }
@@ -324,7 +324,8 @@ impl Optimizer {
             .map(|(_, t)| t)
     }
 
-    /// The loss the strategy sees for a finished trial: its own, the imputed one of a failure
+    /// The loss the strategy sees for a finished trial (under `PrunedRuns::HighestRung`, what it
+    /// would see before a rung has enough trials): its own, the imputed one of a failure
     /// (`None` for a failure left out, or imputed with `max` before any success), `None` for a
     /// cancelled or pending one.
     pub fn model_loss(&self, id: u64) -> Option<f64> {
@@ -441,13 +442,13 @@ impl Optimizer {
     }
 
     /// `strategy_view` under `PrunedRuns::HighestRung` once a rung has enough trials: those
-    /// that reached it at their loss there, those stopped below it without a loss, failures as
-    /// always.
+    /// that reached it at their loss there, those that reported less far without a loss, and
+    /// failures imputed from the losses at the rung (a `max` failure worse than every one).
     fn view_at_rung(
         &self,
         at_step: &std::collections::BTreeMap<u64, f64>,
     ) -> (Vec<Observation>, Vec<Vec<f64>>) {
-        let losses = self.losses();
+        let losses: Vec<f64> = at_step.values().copied().collect();
         let mut finished = Vec::new();
         let mut pending = Vec::new();
         for trial in &self.trials {

@@ -7,10 +7,13 @@
 //! when other runs catch up.
 //!
 //! With `order_check`, asha and hyperband judge at a rung only once the runs' order there has
-//! held at a later step: among the latest runs that reached both, at least
-//! `ORDER_CHECK_CONCORDANCE` of the pairs are in the same order at the rung as at the highest
-//! later rung (or `max_step`) that `ORDER_CHECK_MIN_RUNS` of them reached. Until then runs pass
-//! the rung unjudged. Where learning curves cross (a fast learner looks best early and ends
+//! held to the end: among the latest runs (`ORDER_CHECK_MIN_RUNS` at least) that reached
+//! `max_step`, at least `ORDER_CHECK_CONCORDANCE` of the pairs are in the same order at the rung
+//! as at their end (pairs tied in either left out; where every pair ties, the rung does not
+//! judge). Until then runs pass the rung unjudged. Only `max_step` decides, never a nearer
+//! step: with runs in flight, neighbouring steps agree even where the curves cross later. Once a
+//! rung judges, only its survivors reach the end, and their narrower spread can turn the check
+//! off again. Where learning curves cross (a fast learner looks best early and ends
 //! worse), the early rungs never pass the check and the rule judges late; where the order holds
 //! from the start, it is ASHA after a few runs.
 
@@ -35,12 +38,18 @@ impl Curve {
         i.checked_sub(1).map(|i| self.points[i].1)
     }
 
+    /// The loss at `step` as a rung reads it: of the first point at or past it.
+    fn from(&self, step: u64) -> Option<f64> {
+        let i = self.points.partition_point(|(s, _)| *s < step);
+        self.points.get(i).map(|(_, v)| *v)
+    }
+
     fn best(&self) -> Option<f64> {
         self.points.iter().map(|(_, v)| *v).reduce(f64::min)
     }
 }
 
-/// Fewest runs whose order at a rung and at a later step the order check compares.
+/// Fewest runs whose order at a rung and at `max_step` the order check compares.
 const ORDER_CHECK_MIN_RUNS: usize = 4;
 /// Share of concordant pairs (ties left out) that lets a rung judge: Kendall's tau of 0.5.
 const ORDER_CHECK_CONCORDANCE: f64 = 0.75;
@@ -182,14 +191,15 @@ impl Pruner {
                 .entry((bracket, rung))
                 .or_default()
                 .push((id, loss));
-            if !judge || (rungs.order_check && !self.order_holds(rung, rungs)) {
+            if !judge {
                 continue;
             }
             let entries = &self.rungs[&(bracket, rung)];
             let better = entries.iter().filter(|(_, other)| *other < loss).count();
             let n = entries.len();
             let going_on = (n as u64 / rungs.reduction_factor).max(1) as usize;
-            if better >= going_on {
+            // The order check only where it matters: a run that would be stopped.
+            if better >= going_on && (!rungs.order_check || self.order_holds(rung, rungs)) {
                 return Some(Stop {
                     step,
                     reason: format!(
@@ -205,29 +215,24 @@ impl Pruner {
 }
 
 impl Pruner {
-    /// Whether the runs' order at `rung` has held at a later step (see the module's doc): the
-    /// highest later rung, or `max_step`, that enough runs reached decides.
+    /// Whether the runs' order at `rung` has held to `max_step` (see the module's doc). Each
+    /// run is read at the rung as the rung read it (its first report at or past the rung step)
+    /// and at its last report at or past `max_step`.
     fn order_holds(&self, rung: u64, rungs: &Rungs) -> bool {
-        let mut later: Vec<u64> = rungs
-            .rung_steps(0)
-            .into_iter()
-            .filter(|s| *s > rung)
+        let pairs: Vec<(f64, f64)> = self
+            .curves
+            .values()
+            .rev()
+            .filter(|c| {
+                c.points
+                    .last()
+                    .is_some_and(|(last, _)| *last >= rungs.max_step)
+            })
+            .filter_map(|c| Some((c.from(rung)?, c.points.last()?.1)))
+            .take(ORDER_CHECK_MAX_RUNS)
             .collect();
-        later.push(rungs.max_step);
-        for step in later.into_iter().rev() {
-            let pairs: Vec<(f64, f64)> = self
-                .curves
-                .values()
-                .rev()
-                .filter(|c| c.points.last().is_some_and(|(last, _)| *last >= step))
-                .filter_map(|c| Some((c.at(rung)?, c.at(step)?)))
-                .take(ORDER_CHECK_MAX_RUNS)
-                .collect();
-            if pairs.len() >= ORDER_CHECK_MIN_RUNS {
-                return concordance(&pairs).is_some_and(|c| c >= ORDER_CHECK_CONCORDANCE);
-            }
-        }
-        false
+        pairs.len() >= ORDER_CHECK_MIN_RUNS
+            && concordance(&pairs).is_some_and(|c| c >= ORDER_CHECK_CONCORDANCE)
     }
 }
 
@@ -471,6 +476,45 @@ mod tests {
         let stop = pruner
             .add(11, 1, 50.0, true)
             .expect("4 runs kept their order");
+        assert!(stop.reason.contains("rung of step 1"), "{}", stop.reason);
+    }
+
+    #[test]
+    fn order_check_is_not_passed_by_runs_in_flight_at_a_nearer_step() {
+        // Four runs in flight at step 3, none at the end yet; their order at steps 1 and 3 is
+        // the same (it reverses only from step 9): rung 1 must not judge on that.
+        let crossing = |id: u64, step: u64| {
+            if step < 9 {
+                id as f64
+            } else {
+                10.0 - id as f64
+            }
+        };
+        let mut pruner = checked(27);
+        for id in 0..4 {
+            for step in 1..=3 {
+                assert_eq!(pruner.add(id, step, crossing(id, step), true), None);
+            }
+        }
+        assert_eq!(pruner.add(10, 1, 100.0, true), None);
+    }
+
+    #[test]
+    fn order_check_reads_runs_that_skip_the_rung_step_where_the_rung_does() {
+        // Reports at even steps only: rung 1 reads each run at step 2.
+        let mut pruner = checked(27);
+        for id in 0..4 {
+            for step in (2..=26).step_by(2).chain([27]) {
+                assert_eq!(
+                    pruner.add(id, step, (id + 1) as f64 / step as f64, true),
+                    None
+                );
+            }
+            pruner.ended(id, true);
+        }
+        let stop = pruner
+            .add(10, 2, 50.0, true)
+            .expect("worst at rung 1, whose order held");
         assert!(stop.reason.contains("rung of step 1"), "{}", stop.reason);
     }
 
