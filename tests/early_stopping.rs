@@ -216,6 +216,46 @@ fn asha_reads_progress_printed_by_a_python_script_through_progress_pattern() {
 }
 
 #[test]
+fn asha_with_order_check_judges_only_at_the_rung_whose_order_held_to_the_end() {
+    let project = Project::new();
+    // Crossing curves: before step 3 a run's loss is x, from step 3 on 10 - x, so the order at
+    // rung 1 is the reverse of the end's and the order at rung 3 is the end's. Plain asha would
+    // stop every run after x = 1 at rung 1, and keep the worst.
+    project.write(
+        "train.py",
+        "import json, sys, time\ncfg = json.load(open(sys.argv[1]))\nx = cfg['x']\nfor step in range(1, cfg['max_step'] + 1):\n    time.sleep(0.2)\n    loss = x if step < 3 else 10 - x\n    with open('progress.jsonl', 'a') as f:\n        f.write(json.dumps({'step': step, 'objective': loss}) + '\\n')\njson.dump({'objective': 10 - x}, open('output.json', 'w'))\n",
+    );
+    project.configs(
+        "python3",
+        "train.py",
+        json!({"x": {"type": "categorical", "domain": [1, 2, 3, 4, 5, 6, 0]}}),
+        json!({"search_type": "grid", "max_active_points": 1, "y_transformation": "none",
+               "early_stopping": {"rule": "asha", "min_step": 1, "max_step": 9,
+                                  "reduction_factor": 3, "order_check": true}}),
+    );
+    project.hpsearch(&["run", "."]).ok();
+
+    let rows: BTreeMap<String, BTreeMap<String, String>> = project
+        .data_rows(0)
+        .into_iter()
+        .map(|row| (row["x"].clone(), row))
+        .collect();
+    // The first four pass every rung unjudged (nothing has reached the end to check against);
+    // then rung 1, whose order reversed, never judges, and 5 and 6 (the best at the end) run.
+    for x in ["1", "2", "3", "4", "5", "6"] {
+        assert_eq!(rows[x]["status"], "succeeded", "{:?}", rows[x]);
+        assert_eq!(rows[x]["steps"], "9", "{:?}", rows[x]);
+    }
+    // x = 0 leads rung 1 and is the worst at rung 3, whose order held: stopped there.
+    let row = &rows["0"];
+    assert_eq!(row["status"], "pruned", "{row:?}");
+    assert!(
+        row["failure_reason"].contains("at the rung of step 3"),
+        "{row:?}"
+    );
+}
+
+#[test]
 fn a_stop_decided_before_a_coordinator_crash_holds_after_resume() {
     let project = Project::new();
     // The scripts ignore SIGTERM, so a stopped run lives on until SIGKILL after the grace.
