@@ -17,7 +17,10 @@ if [ "${1:-}" = "--summary" ]; then
   exec python3 bench/learning_curves.py summary
 fi
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install -q --disable-pip-version-check 'maturin>=1.12.1,<2' numpy scikit-learn optuna
+# Pinned: the MLP's losses change in the last digit with numpy's BLAS, and the searches diverge
+# from there, so records are comparable only within one set of versions.
+"$venv/bin/pip" install -q --disable-pip-version-check 'maturin>=1.12.1,<2' numpy==2.4.6 \
+  scikit-learn==1.9.1 scipy==1.17.1 optuna==5.1.0
 "$venv/bin/maturin" build --release -m python/Cargo.toml --out target/lc-wheels
 "$venv/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps \
   "$(ls -t target/lc-wheels/hpsearch-*.whl | head -n1)"
