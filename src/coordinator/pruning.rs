@@ -428,17 +428,19 @@ mod tests {
         }
     }
 
+    /// Crossing curves: run `id`'s loss is `id` before step 9 and `10 - id` from step 9 on.
+    fn crossing(id: u64, step: u64) -> f64 {
+        if step < 9 {
+            id as f64
+        } else {
+            10.0 - id as f64
+        }
+    }
+
     #[test]
     fn order_check_judges_only_at_rungs_whose_order_held_later() {
         // Crossing curves: the runs' order at steps 1-8 is the reverse of their order from
         // step 9 on (rungs 1, 3, 9 of 27).
-        let crossing = |id: u64, step: u64| {
-            if step < 9 {
-                id as f64
-            } else {
-                10.0 - id as f64
-            }
-        };
         let mut pruner = checked(27);
         // Run 1 onwards are worse at rung 1 than run 0, and go on: nothing has been seen to hold.
         whole_runs(&mut pruner, 0..5, 27, crossing);
@@ -483,13 +485,6 @@ mod tests {
     fn order_check_is_not_passed_by_runs_in_flight_at_a_nearer_step() {
         // Four runs in flight at step 3, none at the end yet; their order at steps 1 and 3 is
         // the same (it reverses only from step 9): rung 1 must not judge on that.
-        let crossing = |id: u64, step: u64| {
-            if step < 9 {
-                id as f64
-            } else {
-                10.0 - id as f64
-            }
-        };
         let mut pruner = checked(27);
         for id in 0..4 {
             for step in 1..=3 {
