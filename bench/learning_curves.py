@@ -19,6 +19,9 @@ better) after every step, up to `max_step`:
 - `crossing_d4`: a synthetic curve with crossings, loss(x, t) = q(x) + exp(-r(x0)·t): a high x0
   learns fast but ends worse (q grows with x0 past 0.25), so the runs that look best early are
   not the ones that end best. Its optimum at max_step (81) is known, so it reports regret.
+- `ordered_d4`: the opposite, loss(x, t) = q(x) + (0.2 + q(x)) exp(-0.05 t): every run learns at
+  the same pace, so the order of the runs is the same at every step (asha's ideal case); known
+  optimum, log10 regret.
 
 A method draws configurations and trains them until the budget of total steps (`--budget` full
 runs' worth, default 15 · max_step) is spent; a run that the budget cuts short counts as
@@ -226,7 +229,27 @@ class Crossing(Problem):
             yield self._at(x[0], rest, t)
 
 
-PROBLEMS = {p.name: p for p in (MlpDigits, SgdDigits, GbmBreastCancer, Crossing)}
+class Ordered(Problem):
+    """loss(x, t) = q(x) + (0.2 + q(x)) exp(-0.05 t), q(x) = sum_i (x_i - c_i)^2: every run learns
+    at the same pace, so the runs' order is the same at every step (asha's ideal, and the cost of
+    `order_check` where no check is needed). Known optimum 0.2 exp(-0.05 · 81) at q = 0."""
+
+    name = "ordered_d4"
+    max_step = 81
+    CENTRE = (0.3, 0.7, 0.2, 0.55)
+
+    def __init__(self):
+        self.space = [{"name": f"x{i}", "type": "float", "low": 0.0, "high": 1.0, "log": False}
+                      for i in range(4)]
+        self.f_star = 0.2 * math.exp(-0.05 * self.max_step)
+
+    def curve(self, params):
+        q = sum((params[f"x{i}"] - c) ** 2 for i, c in enumerate(self.CENTRE))
+        for t in range(1, self.max_step + 1):
+            yield q + (0.2 + q) * math.exp(-0.05 * t)
+
+
+PROBLEMS = {p.name: p for p in (MlpDigits, SgdDigits, GbmBreastCancer, Crossing, Ordered)}
 
 
 # ---------------------------------------------------------------------------------------------
