@@ -239,6 +239,34 @@ def test_reports_are_judged_by_the_early_stopping_rule_and_pruned_trials_told():
         optimizer.tell(fresh, "pruned")
 
 
+def test_order_check_spares_trials_until_the_order_at_a_rung_held_to_the_end():
+    config = {"search_type": "random", "y_transformation": "none",
+              "early_stopping": {"rule": "asha", "min_step": 1, "max_step": 9,
+                                 "reduction_factor": 3, "order_check": True}}
+    optimizer = hpsearch.Optimizer({"x": {"type": "continuous", "domain": [0, 1]}}, config,
+                                   seed=4)
+
+    def run(trial):
+        # Crossing curves: a high x leads before step 3 and ends worst.
+        for step in range(1, 10):
+            value = -trial["x"] if step < 3 else trial["x"]
+            if optimizer.report(trial, step, value):
+                return optimizer.tell(trial, "pruned")
+        return optimizer.tell(trial, value)
+
+    told = [run(optimizer.ask()) for _ in range(10)]
+    # Rung 1, whose order reverses by the end, never judges; rung 3 judges once four trials
+    # have finished (its order holds), and then stops the ones worse there.
+    assert [t.state for t in told[:4]] == ["succeeded"] * 4
+    pruned = [t for t in told if t.state == "pruned"]
+    assert pruned, [t.state for t in told]
+    assert all(t.step == 3 and "rung of step 3" in t.reason for t in pruned), pruned
+    with pytest.raises(ValueError, match="order_check"):
+        hpsearch.Optimizer({"x": {"type": "continuous", "domain": [0, 1]}},
+                           {"early_stopping": {"rule": "asha", "max_step": 9,
+                                               "order_check": 1}})
+
+
 def test_without_a_rule_reports_never_stop_a_trial():
     optimizer = hpsearch.Optimizer({"x": {"type": "continuous", "domain": [0, 1]}},
                                    {"search_type": "random", "y_transformation": "none"}, seed=1)
