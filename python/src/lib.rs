@@ -207,8 +207,10 @@ impl PyOptimizer {
     /// `left_out`, `worst`, `highest_rung`; to measure the choice.
     fn set_pruned_runs(&self, name: &str) -> PyResult<()> {
         let pruned_runs = PrunedRuns::parse(name).ok_or_else(|| {
+            let names: Vec<&str> = PrunedRuns::NAMES.iter().map(|(n, _)| *n).collect();
             PyValueError::new_err(format!(
-                "pruned runs {name:?}: allowed: at_their_step, last_value, left_out, worst, highest_rung"
+                "pruned runs {name:?}: allowed: {}",
+                names.join(", ")
             ))
         })?;
         self.lock().set_pruned_runs(pruned_runs);

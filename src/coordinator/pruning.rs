@@ -212,9 +212,7 @@ impl Pruner {
         }
         None
     }
-}
 
-impl Pruner {
     /// Whether the runs' order at `rung` has held to `max_step` (see the module's doc). Each
     /// run is read at the rung as the rung read it (its first report at or past the rung step)
     /// and at its last report at or past `max_step`.
@@ -242,11 +240,10 @@ fn concordance(pairs: &[(f64, f64)]) -> Option<f64> {
     let (mut same, mut opposite) = (0u64, 0u64);
     for (i, (a1, b1)) in pairs.iter().enumerate() {
         for (a2, b2) in &pairs[i + 1..] {
-            let order = (a1 - a2).signum() * (b1 - b2).signum();
             if a1 == a2 || b1 == b2 {
                 continue;
             }
-            if order > 0.0 {
+            if (a1 < a2) == (b1 < b2) {
                 same += 1;
             } else {
                 opposite += 1;

@@ -203,21 +203,27 @@ pub enum PrunedRuns {
     AtTheirStep,
     /// As BOHB fits its model: on every trial's loss at one step, the highest rung (or
     /// `max_step`) that at least dims + 1 trials reached; trials that reported less far (stopped
-    /// below it, or silent) are left out, and a whole run is read at that step, not at its end. Before any rung has enough,
-    /// as `AtTheirStep`. Under asha and hyperband only (the median rule has no rungs).
+    /// below it, or silent) are left out, and a whole run is read at that step, not at its end.
+    /// Before any rung has enough, as `AtTheirStep`. Under asha and hyperband only (the median
+    /// rule has no rungs).
     HighestRung,
 }
 
 impl PrunedRuns {
+    /// Every choice by its name.
+    pub const NAMES: [(&'static str, PrunedRuns); 5] = [
+        ("at_their_step", PrunedRuns::AtTheirStep),
+        ("last_value", PrunedRuns::LastValue),
+        ("left_out", PrunedRuns::LeftOut),
+        ("worst", PrunedRuns::Worst),
+        ("highest_rung", PrunedRuns::HighestRung),
+    ];
+
     pub fn parse(name: &str) -> Option<PrunedRuns> {
-        match name {
-            "last_value" => Some(PrunedRuns::LastValue),
-            "left_out" => Some(PrunedRuns::LeftOut),
-            "worst" => Some(PrunedRuns::Worst),
-            "at_their_step" => Some(PrunedRuns::AtTheirStep),
-            "highest_rung" => Some(PrunedRuns::HighestRung),
-            _ => None,
-        }
+        Self::NAMES
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|(_, choice)| *choice)
     }
 }
 
@@ -373,9 +379,9 @@ impl Optimizer {
         })
     }
 
-    /// For `PrunedRuns::HighestRung`: the highest rung step (or `max_step`) that at least
-    /// dims + 1 finished trials reached, with each such trial's loss there.
-    fn highest_rung(&self) -> Option<(u64, std::collections::BTreeMap<u64, f64>)> {
+    /// For `PrunedRuns::HighestRung`: each trial's loss at the highest rung step (or `max_step`)
+    /// that at least dims + 1 finished trials reached.
+    fn highest_rung(&self) -> Option<std::collections::BTreeMap<u64, f64>> {
         let (EarlyStopping::Asha(rungs) | EarlyStopping::Hyperband(rungs)) =
             self.config.early_stopping
         else {
@@ -401,68 +407,49 @@ impl Optimizer {
                     Some((t.id, transform(objective, y).ok()?))
                 })
                 .collect();
-            (at_step.len() >= needed).then_some((step, at_step))
+            (at_step.len() >= needed).then_some(at_step)
         })
     }
 
     /// What the strategy is given of the trials: the finished ones as observations, in id
-    /// order, and the points of the pending ones.
+    /// order, and the points of the pending ones. Under `PrunedRuns::HighestRung`, once a rung
+    /// has enough trials, those that reached it are seen at their loss there, those that
+    /// reported less far without a loss, and failures are imputed from the losses at the rung.
     fn strategy_view(&self) -> (Vec<Observation>, Vec<Vec<f64>>) {
-        if self.pruned_runs == PrunedRuns::HighestRung {
-            if let Some((_, at_step)) = self.highest_rung() {
-                return self.view_at_rung(&at_step);
-            }
-        }
-        let losses = self.losses();
+        let at_rung = match self.pruned_runs {
+            PrunedRuns::HighestRung => self.highest_rung(),
+            _ => None,
+        };
+        let losses = match &at_rung {
+            Some(at_rung) => at_rung.values().copied().collect(),
+            None => self.losses(),
+        };
         let mut finished = Vec::new();
         let mut pending = Vec::new();
         for trial in &self.trials {
-            if trial.state == TrialState::Pending {
-                pending.push(trial.point.clone());
-                continue;
-            }
-            let stopped_at = match trial.state {
-                TrialState::Pruned { step, .. }
+            let observation = match (&at_rung, &trial.state) {
+                (_, TrialState::Pending) => {
+                    pending.push(trial.point.clone());
+                    continue;
+                }
+                (Some(at_rung), TrialState::Succeeded { .. } | TrialState::Pruned { .. }) => {
+                    Observation::whole(trial.point.clone(), at_rung.get(&trial.id).copied())
+                }
+                (None, TrialState::Pruned { step, .. })
                     if matches!(
                         self.pruned_runs,
                         PrunedRuns::AtTheirStep | PrunedRuns::HighestRung
                     ) =>
                 {
-                    Some(step)
+                    Observation {
+                        point: trial.point.clone(),
+                        loss: self.loss_seen(trial, &losses),
+                        stopped_at: Some(*step),
+                    }
                 }
-                _ => None,
+                _ => Observation::whole(trial.point.clone(), self.loss_seen(trial, &losses)),
             };
-            finished.push(Observation {
-                point: trial.point.clone(),
-                loss: self.loss_seen(trial, &losses),
-                stopped_at,
-            });
-        }
-        (finished, pending)
-    }
-
-    /// `strategy_view` under `PrunedRuns::HighestRung` once a rung has enough trials: those
-    /// that reached it at their loss there, those that reported less far without a loss, and
-    /// failures imputed from the losses at the rung (a `max` failure worse than every one).
-    fn view_at_rung(
-        &self,
-        at_step: &std::collections::BTreeMap<u64, f64>,
-    ) -> (Vec<Observation>, Vec<Vec<f64>>) {
-        let losses: Vec<f64> = at_step.values().copied().collect();
-        let mut finished = Vec::new();
-        let mut pending = Vec::new();
-        for trial in &self.trials {
-            let loss = match trial.state {
-                TrialState::Pending => {
-                    pending.push(trial.point.clone());
-                    continue;
-                }
-                TrialState::Succeeded { .. } | TrialState::Pruned { .. } => {
-                    at_step.get(&trial.id).copied()
-                }
-                _ => self.loss_seen(trial, &losses),
-            };
-            finished.push(Observation::whole(trial.point.clone(), loss));
+            finished.push(observation);
         }
         (finished, pending)
     }
