@@ -1,7 +1,7 @@
 """The broad benchmark's table: how hpsearch ranks against the reference optimizers over many
 problems, and per family of problems (`bash bench/anchors.sh --broad` prints it).
 
-    python3 bench/broad_summary.py RESULTS_DIR [--problems P,Q] [--ours SOLVER]
+    python3 bench/broad_summary.py RESULTS_DIR [--problems P,Q] [--ours SOLVER] [--per-problem]
 
 Reads the harness's records (RESULTS_DIR/*.jsonl) through its summarize.py (which must be
 importable: run from the harness folder). Only problems that every solver ran, on the same
@@ -10,6 +10,7 @@ best, ties share the mean rank). Printed: each solver's mean rank over all probl
 (bench/broad_problems.py's families; the anchor suite is one), and for ours the share of problems
 where its median is at least as good as the best reference's median (`>= best`), its median
 regret's margin to that best (negative: ours is better), and the median seconds per suggestion.
+With --per-problem, then every problem's median final log10 regret per solver, the best in bold.
 """
 import argparse
 import math
@@ -31,6 +32,8 @@ def main():
                                                    "(default: every problem in the records)")
     ap.add_argument("--ours", default="", help="our solver's name in the records (default: the one "
                                                "whose name starts with ext:)")
+    ap.add_argument("--per-problem", action="store_true",
+                    help="also print each problem's median final log10 regret per solver")
     args = ap.parse_args()
     _, bad, problems, solvers, stats, _, _, _ = summarize(args.results)
     ours = args.ours or next((s for s in solvers if s.startswith("ext:")), "")
@@ -84,6 +87,15 @@ def main():
         worst = sorted(zip(margins, complete), reverse=True)[:8]
         print("largest gaps to the best reference (decades): "
               + ", ".join(f"{p} {m:+.2f}" for m, p in worst if m > 0))
+    if args.per_problem:
+        print()
+        print("| problem | " + " | ".join(name(s) for s in order) + " |")
+        print("|---|" + "---|" * len(order))
+        for p in complete:
+            meds = [stats[(p, s)]["fin_med"] for s in order]
+            best = min(meds)
+            cells = " | ".join(f"**{m:.2f}**" if m == best else f"{m:.2f}" for m in meds)
+            print(f"| {p} | {cells} |")
 
 
 if __name__ == "__main__":
