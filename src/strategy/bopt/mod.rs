@@ -10,8 +10,8 @@
 //! added as "kriging believer" observations, exact, at the GP's own mean and counted in the
 //! improvement reference (so parallel suggestions spread out), and the acquisition
 //! (improvement measured against the best observed target, or where the losses span decades
-//! against the model's best mean at an observed point:
-//! `improvement_reference`) maximised over candidates (random, perturbed incumbents, a trust
+//! against the model's best mean at an observed point: `improvement_reference`; lower by one
+//! observed level where runs tie at the best: `plateau_step`) maximised over candidates (random, perturbed incumbents, a trust
 //! region) whose discrete and categorical values are snapped to their domain before scoring, the
 //! best refined by L-BFGS-B on the continuous dimensions, then every categorical swept exactly.
 //!
@@ -50,7 +50,7 @@ use features::{features_at, numeric_features, Fidelity};
 use rand::RngExt;
 use std::collections::HashSet;
 use subsample::{keep, loss_order, MAX_FIT, MAX_PREDICT};
-use surrogate::{improvement_reference, Surrogate};
+use surrogate::{improvement_reference, plateau_step, Surrogate};
 use targets::{DECADES_MAX_NOISE, DECADES_RATIO};
 
 pub struct BoptStrategy {
@@ -332,6 +332,12 @@ impl Strategy for BoptStrategy {
         let best = improvement_reference(&gps, &reference_x, observed_best, log_like).min(
             improvement_reference(&gps, &pending_features, f64::INFINITY, true),
         );
+        // Runs tied at the best: improvement must reach the next level below them.
+        let whole_targets: Vec<f64> = whole.iter().map(|r| py[*r]).collect();
+        let best = match plateau_step(&whole_targets) {
+            Some(step) => best.min(observed_best - step),
+            None => best,
+        };
         let surrogate = Surrogate {
             gps,
             space,
@@ -440,6 +446,57 @@ mod tests {
             with.notes
         );
         assert!(!without.notes.iter().any(|n| n.contains("additive")));
+    }
+
+    #[test]
+    fn a_plateau_of_ties_at_the_best_is_not_sampled_again() {
+        // A loss counted in whole levels (like an error rate on a validation set): five runs
+        // tie at the best level in a small square, the others are one or more levels worse.
+        // The GP keeps a little variance between the ties; measured against their level, EI
+        // found improvement there and the search kept suggesting the inside of the square.
+        use crate::strategy::Observation;
+        let space = Space::unit_cube(2);
+        let mut finished: Vec<Observation> = [
+            [0.45, 0.45],
+            [0.55, 0.45],
+            [0.45, 0.55],
+            [0.55, 0.55],
+            [0.5, 0.5],
+        ]
+        .iter()
+        .map(|p| Observation::whole(p.to_vec(), Some(1.0)))
+        .collect();
+        for i in 0..8 {
+            let angle = i as f64 * std::f64::consts::PI / 4.0;
+            let point = vec![0.5 + 0.3 * angle.cos(), 0.5 + 0.3 * angle.sin()];
+            finished.push(Observation::whole(point, Some(2.0 + (i % 3) as f64)));
+        }
+        for corner in [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]] {
+            finished.push(Observation::whole(corner.to_vec(), Some(5.0)));
+        }
+        let config = search_config(
+            r#"{"search_type": "bopt", "random_suggestion_probability": 0, "y_transformation": "none"}"#,
+        );
+        for seed in 0..4 {
+            let context = SuggestContext {
+                space: &space,
+                finished: &finished,
+                pending: &[],
+                sequence: finished.len() as u64,
+                seed,
+                full_length: None,
+            };
+            let point = BoptStrategy::new(&config)
+                .suggest(&context)
+                .unwrap()
+                .unwrap()
+                .point;
+            let inside = point.iter().all(|u| (0.44..=0.56).contains(u));
+            assert!(
+                !inside,
+                "seed {seed}: {point:?} lies inside the plateau of ties"
+            );
+        }
     }
 
     /// Branin on the unit square: three global minima, losses spanning decades.
