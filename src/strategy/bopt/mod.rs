@@ -10,10 +10,11 @@
 //! added as "kriging believer" observations, exact, at the GP's own mean and counted in the
 //! improvement reference (so parallel suggestions spread out), and the acquisition
 //! (improvement measured against the best observed target, or where the losses span decades
-//! against the model's best mean at an observed point: `improvement_reference`; lower by one
-//! observed level where runs tie at the best: `plateau_step`) maximised over candidates (random, perturbed incumbents, a trust
-//! region) whose discrete and categorical values are snapped to their domain before scoring, the
-//! best refined by L-BFGS-B on the continuous dimensions, then every categorical swept exactly.
+//! against the model's best mean at an observed point: `improvement_reference`; one observed
+//! level lower where runs tie at the best: `plateau_step`) maximised over candidates (random,
+//! perturbed incumbents, a trust region) whose discrete and categorical values are snapped to
+//! their domain before scoring, the best refined by L-BFGS-B on the continuous dimensions, then
+//! every categorical swept exactly.
 //!
 //! The MAP fit is warm-started: a full multi-start fit runs only at anchor sizes of the data
 //! (`anchor_size`) and is remembered; in between one L-BFGS-B run starts from the anchor's
@@ -299,7 +300,8 @@ impl Strategy for BoptStrategy {
         } else {
             whole
         };
-        let observed_best = whole.iter().map(|r| py[*r]).fold(f64::INFINITY, f64::min);
+        let whole_targets: Vec<f64> = whole.iter().map(|r| py[*r]).collect();
+        let observed_best = whole_targets.iter().copied().fold(f64::INFINITY, f64::min);
         let reference_x: Vec<Vec<f64>> = whole
             .iter()
             .map(|r| features_at(space, data[predict_rows[*r]].0, fidelity, 1.0))
@@ -333,7 +335,6 @@ impl Strategy for BoptStrategy {
             improvement_reference(&gps, &pending_features, f64::INFINITY, true),
         );
         // Runs tied at the best: improvement must reach the next level below them.
-        let whole_targets: Vec<f64> = whole.iter().map(|r| py[*r]).collect();
         let best = match plateau_step(&whole_targets) {
             Some(step) => best.min(observed_best - step),
             None => best,
