@@ -196,7 +196,7 @@ pub(super) fn improvement_reference(
 /// the loss is flat there (a plateau, or a quantised loss such as an error rate counted on a
 /// validation set): no point inside it can improve on its known value, yet a GP that interpolates
 /// the ties keeps a little variance between them, and EI measured against their level found
-/// improvement there. On BBOB's step ellipsoid (f7) in 2 D the search spent 25 of its 35
+/// improvement there. On BBOB's step ellipsoid (f7) in 2 D the search spent 25 of its last 33
 /// suggestions inside the plateau it had found (docs/benchmarks.md, "Ties at the best"). The
 /// reference is then lowered by this step: improvement must be by at least one observed level.
 pub(super) fn plateau_step(targets: &[f64]) -> Option<f64> {
