@@ -81,7 +81,7 @@ impl BoptStrategy {
             kernel,
             x,
             &y,
-            self.noise(self.log_like_warp(&prefix_losses)),
+            self.noise(self.log_like_warp(&prefix_losses, space.dims())),
             restarts_for(m),
             &mut rng,
         )

@@ -52,7 +52,7 @@ use rand::RngExt;
 use std::collections::HashSet;
 use subsample::{keep, loss_order, MAX_FIT, MAX_PREDICT};
 use surrogate::{improvement_reference, plateau_step, Surrogate};
-use targets::{DECADES_MAX_NOISE, DECADES_RATIO};
+use targets::{spans_decades, DECADES_MAX_NOISE, DECADES_RATIO};
 
 pub struct BoptStrategy {
     bopt: BoptConfig,
@@ -160,7 +160,7 @@ impl Strategy for BoptStrategy {
             }));
         }
         let losses: Vec<f64> = data.iter().map(|(_, l)| *l).collect();
-        let log_like = self.log_like_warp(&losses);
+        let log_like = self.log_like_warp(&losses, space.dims());
         // Drawn even when replaced, so that every later draw is the same either way.
         let listed: Kernel = choose(&self.bopt.kernel, &mut rng);
         let kernel = if self.bopt.kernel_is_default && log_like {
@@ -173,7 +173,9 @@ impl Strategy for BoptStrategy {
         let mut notes = Vec::new();
         if log_like && !self.decades_noted {
             self.decades_noted = true;
-            let what = if self.logged {
+            let what = if !spans_decades(&self.objective_scale(&losses)) {
+                "the best losses have closed in on an optimum: measured from a floor below the best (as far below it as the 2·d-th distinct loss above it, for d hyperparameters), they span decades (the smallest under"
+            } else if self.logged {
                 "the objectives (before y_transformation's log10) span decades (the smallest under"
             } else {
                 "the losses span decades above zero (all positive, the smallest under"
@@ -389,7 +391,6 @@ impl Strategy for BoptStrategy {
 mod tests {
     use super::*;
     use crate::space::Space;
-    use targets::spans_decades;
 
     fn search_config(json: &str) -> SearchConfig {
         SearchConfig::from_map(
@@ -703,7 +704,7 @@ mod tests {
             let said = |notes: &[String]| notes.iter().any(|n| n.contains("span decades"));
             // The search log hears it once, when the rule first applies.
             let losses: Vec<f64> = finished.iter().filter_map(|o| o.loss).collect();
-            let expected = config.bopt.warp_y && spans_decades(&strategy.decades_scale(&losses));
+            let expected = config.bopt.warp_y && spans_decades(&strategy.decades_scale(&losses, 2));
             assert_eq!(said(&first.notes), expected, "{:?}", first.notes);
             let again = strategy.suggest(&context).unwrap().unwrap();
             assert!(!said(&again.notes), "{:?}", again.notes);
@@ -716,8 +717,15 @@ mod tests {
         let shifted = |p: &[f64]| 10f64.powf(4.0 * p[0]) - 5.0;
         assert_eq!(label_after(bopt, &wide), "Matern32_EI_MLE");
         assert_eq!(label_after(bopt, &narrow), "Matern52_EI_MLE");
-        // Negative losses have no natural zero: Yeo-Johnson and the default Matern52.
+        // Negative losses have no natural zero, and read from a floor below the best these
+        // (the six best spread over a tenth of the range) have not closed in on an optimum:
+        // Yeo-Johnson and the default Matern52.
         assert_eq!(label_after(bopt, &shifted), "Matern52_EI_MLE");
+        // Once the best ones have, the path is the same wherever the optimum's value lies.
+        let funnel = |p: &[f64]| 1e-3 * 10f64.powf(20.0 * (p[0] - 0.4).hypot(p[1] - 0.55));
+        let below_zero = |p: &[f64]| funnel(p) - 450.0;
+        assert_eq!(label_after(bopt, &funnel), "Matern32_EI_MLE");
+        assert_eq!(label_after(bopt, &below_zero), "Matern32_EI_MLE");
         // A kernel the user names is kept, and without warp_Y nothing switches.
         let named = r#"{"search_type": "bopt", "random_suggestion_probability": 0,
                         "y_transformation": "none", "bopt_config": {"kernel": "Matern52"}}"#;
