@@ -357,6 +357,9 @@ mod tests {
         check(&|x| 0.5 + x, false);
         // Below zero, log10 losses still come from positive objectives: no reason to refuse.
         check(&|x| 1e-6 * 10f64.powf(3.0 * x), true);
+        // An objective whose optimum's value is 40, closed in on: read from the floor below the
+        // best on either scale, with the same targets.
+        check(&|x| 40.0 + 1e-3 * 10f64.powf(5.0 * x), true);
     }
 
     #[test]
