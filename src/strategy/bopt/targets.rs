@@ -250,6 +250,19 @@ mod tests {
     use super::*;
     use crate::config::search::SearchConfig;
 
+    /// A bopt strategy from a search_config JSON text.
+    fn strategy_from(config: &str) -> BoptStrategy {
+        let config = SearchConfig::from_map(
+            std::path::Path::new("test"),
+            &serde_json::from_str(config).unwrap(),
+        )
+        .unwrap();
+        BoptStrategy::new(&config)
+    }
+
+    /// Losses given as they are (`y_transformation: none`).
+    const PLAIN: &str = r#"{"search_type": "bopt", "y_transformation": "none"}"#;
+
     #[test]
     fn the_power_transform_is_monotone_and_standardised() {
         let y: Vec<f64> = [0.1, 0.2, 0.25, 0.3, 0.5, 1.0, 3.0, 12.0, 80.0]
@@ -303,14 +316,7 @@ mod tests {
 
     #[test]
     fn fits_assume_little_noise_where_losses_span_decades_and_none_when_exact() {
-        let strategy = |config: &str| {
-            let config = SearchConfig::from_map(
-                std::path::Path::new("test"),
-                &serde_json::from_str(config).unwrap(),
-            )
-            .unwrap();
-            BoptStrategy::new(&config)
-        };
+        let strategy = strategy_from;
         let default = strategy(r#"{"search_type": "bopt"}"#);
         assert_eq!(default.noise(true), Noise::AtMost(DECADES_MAX_NOISE));
         assert_eq!(default.noise(false), Noise::FITTED);
@@ -325,14 +331,9 @@ mod tests {
         // the decades rule and the Box-Cox warp look through it, so the GP's targets are those a
         // search with "none" gets from the objective itself.
         let strategy = |y_transformation: &str| {
-            let text =
-                format!(r#"{{"search_type": "bopt", "y_transformation": "{y_transformation}"}}"#);
-            let config = SearchConfig::from_map(
-                std::path::Path::new("test"),
-                &serde_json::from_str(&text).unwrap(),
-            )
-            .unwrap();
-            BoptStrategy::new(&config)
+            strategy_from(&format!(
+                r#"{{"search_type": "bopt", "y_transformation": "{y_transformation}"}}"#
+            ))
         };
         let points: Vec<Vec<f64>> = (0..12).map(|i| vec![i as f64 / 11.0]).collect();
         let check = |objective: &dyn Fn(f64) -> f64, decades: bool| {
@@ -364,13 +365,7 @@ mod tests {
 
     #[test]
     fn anchors_are_fitted_on_the_targets_of_the_fits_they_start() {
-        let config = SearchConfig::from_map(
-            std::path::Path::new("test"),
-            &serde_json::from_str(r#"{"search_type": "bopt", "y_transformation": "none"}"#)
-                .unwrap(),
-        )
-        .unwrap();
-        let strategy = BoptStrategy::new(&config);
+        let strategy = strategy_from(PLAIN);
         let points: Vec<Vec<f64>> = (0..6).map(|i| vec![i as f64 / 6.0]).collect();
         let with = |losses: &[f64]| -> Vec<(&Vec<f64>, f64)> {
             points.iter().zip(losses.iter().copied()).collect()
@@ -396,13 +391,7 @@ mod tests {
         // within 0.2 of it, ten far off. Read from zero these losses are negative and never
         // span decades; read from a floor below the best they do, as they would if the
         // optimum's value were 0.
-        let config = SearchConfig::from_map(
-            std::path::Path::new("test"),
-            &serde_json::from_str(r#"{"search_type": "bopt", "y_transformation": "none"}"#)
-                .unwrap(),
-        )
-        .unwrap();
-        let strategy = BoptStrategy::new(&config);
+        let strategy = strategy_from(PLAIN);
         let points: Vec<Vec<f64>> = (0..16).map(|i| vec![i as f64 / 16.0, 0.5]).collect();
         let above_optimum = [
             0.01, 0.02, 0.05, 0.08, 0.12, 0.2, 30.0, 45.0, 52.0, 60.0, 71.0, 80.0, 88.0, 93.0,
