@@ -3,6 +3,7 @@
 //! measured against.
 
 use super::features::{features_at, Fidelity};
+use super::targets::levels;
 use crate::config::search::Acquisition;
 use crate::gp::{acquisition, Gp};
 use crate::space::Space;
@@ -200,24 +201,10 @@ pub(super) fn improvement_reference(
 /// suggestions inside the plateau it had found (docs/benchmarks.md, "Ties at the best"). The
 /// reference is then lowered by this step: improvement must be by at least one observed level.
 pub(super) fn plateau_step(targets: &[f64]) -> Option<f64> {
-    let best = targets.iter().copied().fold(f64::INFINITY, f64::min);
-    if !best.is_finite() {
-        return None;
+    match levels(targets).as_slice() {
+        [best, next, ..] if best.count >= 2 => Some(next.value - best.value),
+        _ => None,
     }
-    let tolerance = 1e-12 * best.abs().max(1.0);
-    let ties = targets
-        .iter()
-        .filter(|t| (**t - best).abs() <= tolerance)
-        .count();
-    if ties < 2 {
-        return None;
-    }
-    let next = targets
-        .iter()
-        .copied()
-        .filter(|t| *t > best + tolerance)
-        .fold(f64::INFINITY, f64::min);
-    next.is_finite().then_some(next - best)
 }
 
 #[cfg(test)]

@@ -124,12 +124,37 @@ pub(super) const FLOOR_RANK_PER_DIMENSION: usize = 2;
 /// 10^-1.84; measured from the floor, 10^-4.90). Read from the floor, such losses span
 /// decades, and the Box-Cox path resolves them.
 fn from_floor(losses: &[f64], rank: usize) -> Option<Vec<f64>> {
-    let mut distinct: Vec<f64> = losses.iter().copied().filter(|l| l.is_finite()).collect();
-    distinct.sort_by(f64::total_cmp);
-    distinct.dedup();
-    let best = *distinct.first()?;
-    let gap = distinct.get(rank)? - best;
+    let levels = levels(losses);
+    let best = levels.first()?.value;
+    let gap = levels.get(rank)?.value - best;
     Some(losses.iter().map(|l| l - best + gap).collect())
+}
+
+/// One distinct value of a set of losses or targets, and how many of them took it.
+pub(super) struct Level {
+    pub value: f64,
+    pub count: usize,
+}
+
+/// The distinct finite values of `values`, lowest first, with their counts. Values within
+/// rounding of a level (1e-12 of the best's magnitude, at least 1e-12) count as that level, so
+/// that a loss computed two ways, or a quantised one, is not taken for two levels a hair apart.
+/// The ties rule (`surrogate::plateau_step`) and the floor (`from_floor`) read the same levels.
+pub(super) fn levels(values: &[f64]) -> Vec<Level> {
+    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    sorted.sort_by(f64::total_cmp);
+    let Some(best) = sorted.first() else {
+        return Vec::new();
+    };
+    let tolerance = 1e-12 * best.abs().max(1.0);
+    let mut levels: Vec<Level> = Vec::new();
+    for v in sorted {
+        match levels.last_mut() {
+            Some(level) if v - level.value <= tolerance => level.count += 1,
+            _ => levels.push(Level { value: v, count: 1 }),
+        }
+    }
+    levels
 }
 
 impl BoptStrategy {
@@ -316,11 +341,11 @@ mod tests {
 
     #[test]
     fn fits_assume_little_noise_where_losses_span_decades_and_none_when_exact() {
-        let strategy = strategy_from;
-        let default = strategy(r#"{"search_type": "bopt"}"#);
+        let default = strategy_from(r#"{"search_type": "bopt"}"#);
         assert_eq!(default.noise(true), Noise::AtMost(DECADES_MAX_NOISE));
         assert_eq!(default.noise(false), Noise::FITTED);
-        let exact = strategy(r#"{"search_type": "bopt", "bopt_config": {"exact_feval": true}}"#);
+        let exact =
+            strategy_from(r#"{"search_type": "bopt", "bopt_config": {"exact_feval": true}}"#);
         assert_eq!(exact.noise(true), Noise::Exact);
         assert_eq!(exact.noise(false), Noise::Exact);
     }
@@ -420,5 +445,10 @@ mod tests {
         assert!(!strategy.log_like_warp(&spread, 2));
         // Fewer distinct losses than the floor needs: read from zero only.
         assert_eq!(from_floor(&[-450.0, -449.9, -449.9, -300.0], 4), None);
+        // A loss that differs from the best only by rounding is the same level, not a floor a
+        // hair below the best.
+        let rounded = [-450.0, -450.0 + 1e-13, -449.0, -440.0, -400.0];
+        let floored = from_floor(&rounded, 1).unwrap();
+        assert!((floored[0] - 1.0).abs() < 1e-9, "{floored:?}");
     }
 }
