@@ -16,6 +16,16 @@ better) after every step, up to `max_step`:
 - `gbm_breast_cancer`: gradient boosting on the bundled breast-cancer data, one boosting round per
   step (81, `warm_start`), validation log-loss; learning rate, depth,
   subsample, leaf size.
+- `sgd_breast_cancer`: logistic regression by SGD on breast cancer, one epoch per step (27),
+  validation log-loss; alpha, eta0, the schedule and the penalty.
+- `sgd_diabetes`: linear regression by SGD on diabetes, one epoch per step (27), validation
+  1 − R²; alpha, eta0, the schedule and the loss.
+- `mlp_breast_cancer`: MLPClassifier on breast cancer, one epoch per step (27), validation
+  log-loss; as `mlp_digits`.
+- `gbm_diabetes`: gradient boosting regression on diabetes, one round per step (81), validation
+  1 − R²; as `gbm_breast_cancer`.
+- `hgb_digits`: histogram gradient boosting on digits, one iteration per step (27), validation
+  log-loss; learning rate, leaves, leaf size, L2.
 - `crossing_d4`: a synthetic curve with crossings, loss(x, t) = q(x) + exp(-r(x0)·t): a high x0
   learns fast but ends worse (q grows with x0 past 0.25), so the runs that look best early are
   not the ones that end best. Its optimum at max_step (81) is known, so it reports regret.
@@ -63,193 +73,13 @@ import os
 import statistics
 import sys
 import time
-import warnings
 from concurrent.futures import ProcessPoolExecutor
 
 import records
+from learning_curve_problems import PROBLEMS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "bench", "learning_curve_results")
-
-
-# ---------------------------------------------------------------------------------------------
-# Problems
-
-
-class Problem:
-    name = ""
-    max_step = 27
-    space = []  # anchor-harness style: name, type float|int|categorical, low, high, log, choices
-    f_star = None  # the known optimum at max_step, when there is one
-
-    def curve(self, params):
-        """Yields the objective after each step 1..max_step."""
-        raise NotImplementedError
-
-
-def _digits():
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import StandardScaler
-
-    X, y = load_digits(return_X_y=True)
-    X_train, X_valid, y_train, y_valid = train_test_split(X, y, test_size=0.3, random_state=0,
-                                                          stratify=y)
-    scaler = StandardScaler().fit(X_train)
-    return scaler.transform(X_train), scaler.transform(X_valid), y_train, y_valid
-
-
-def _finite(value, cap):
-    """A diverged model's loss (nan, inf) reported as the cap, as a script would clip it."""
-    return value if math.isfinite(value) and value < cap else cap
-
-
-class MlpDigits(Problem):
-    name = "mlp_digits"
-    max_step = 27
-    space = [
-        {"name": "learning_rate_init", "type": "float", "low": 1e-4, "high": 0.3, "log": True},
-        {"name": "alpha", "type": "float", "low": 1e-6, "high": 1.0, "log": True},
-        {"name": "hidden", "type": "int", "low": 4, "high": 64, "log": True},
-        {"name": "batch_size", "type": "int", "low": 16, "high": 512, "log": True},
-    ]
-
-    def __init__(self):
-        self.data = _digits()
-
-    def curve(self, params):
-        import numpy as np
-        from sklearn.metrics import log_loss
-        from sklearn.neural_network import MLPClassifier
-
-        X_train, X_valid, y_train, y_valid = self.data
-        classes = np.unique(y_train)
-        model = MLPClassifier(hidden_layer_sizes=(int(params["hidden"]),),
-                              learning_rate_init=params["learning_rate_init"],
-                              alpha=params["alpha"], batch_size=int(params["batch_size"]),
-                              random_state=0)
-        for _ in range(self.max_step):
-            with warnings.catch_warnings(), np.errstate(all="ignore"):
-                warnings.simplefilter("ignore")
-                model.partial_fit(X_train, y_train, classes=classes)
-                try:
-                    value = log_loss(y_valid, model.predict_proba(X_valid), labels=classes)
-                except ValueError:
-                    value = math.inf
-            yield _finite(value, 5.0)
-
-
-class SgdDigits(Problem):
-    name = "sgd_digits"
-    max_step = 27
-    space = [
-        {"name": "alpha", "type": "float", "low": 1e-7, "high": 1e-1, "log": True},
-        {"name": "eta0", "type": "float", "low": 1e-5, "high": 1.0, "log": True},
-        {"name": "schedule", "type": "categorical",
-         "choices": ["constant", "invscaling", "adaptive"]},
-        {"name": "loss", "type": "categorical", "choices": ["hinge", "log_loss", "modified_huber"]},
-    ]
-
-    def __init__(self):
-        self.data = _digits()
-
-    def curve(self, params):
-        import numpy as np
-        from sklearn.linear_model import SGDClassifier
-
-        X_train, X_valid, y_train, y_valid = self.data
-        classes = np.unique(y_train)
-        model = SGDClassifier(alpha=params["alpha"], eta0=params["eta0"],
-                              learning_rate=params["schedule"], loss=params["loss"],
-                              random_state=0)
-        for _ in range(self.max_step):
-            with warnings.catch_warnings(), np.errstate(all="ignore"):
-                warnings.simplefilter("ignore")
-                model.partial_fit(X_train, y_train, classes=classes)
-                value = 1.0 - model.score(X_valid, y_valid)
-            yield _finite(value, 1.0)
-
-
-class GbmBreastCancer(Problem):
-    name = "gbm_breast_cancer"
-    max_step = 81
-    space = [
-        {"name": "learning_rate", "type": "float", "low": 1e-3, "high": 1.0, "log": True},
-        {"name": "max_depth", "type": "int", "low": 1, "high": 6, "log": False},
-        {"name": "subsample", "type": "float", "low": 0.2, "high": 1.0, "log": False},
-        {"name": "min_samples_leaf", "type": "int", "low": 1, "high": 64, "log": True},
-    ]
-
-    def __init__(self):
-        from sklearn.datasets import load_breast_cancer
-        from sklearn.model_selection import train_test_split
-
-        X, y = load_breast_cancer(return_X_y=True)
-        self.data = train_test_split(X, y, test_size=0.4, random_state=0, stratify=y)
-
-    def curve(self, params):
-        from sklearn.ensemble import GradientBoostingClassifier
-        from sklearn.metrics import log_loss
-
-        X_train, X_valid, y_train, y_valid = self.data
-        model = GradientBoostingClassifier(
-            n_estimators=1, learning_rate=params["learning_rate"],
-            max_depth=int(params["max_depth"]), subsample=params["subsample"],
-            min_samples_leaf=int(params["min_samples_leaf"]), random_state=0, warm_start=True)
-        # warm_start adds one round per fit: a pruned run costs only the rounds it took.
-        for rounds in range(1, self.max_step + 1):
-            model.set_params(n_estimators=rounds)
-            model.fit(X_train, y_train)
-            yield _finite(log_loss(y_valid, model.predict_proba(X_valid), labels=[0, 1]), 5.0)
-
-
-class Crossing(Problem):
-    """loss(x, t) = q(x) + exp(-r(x0) t); r(x0) = 0.01 · 100^x0 (x0 = 1 learns 100 times faster
-    than x0 = 0); q(x) = 2 (x0 - 0.25)^2 + sum_i (x_i - c_i)^2. At t = 81 the best x0 trades
-    the slow start against q: about 0.37."""
-
-    name = "crossing_d4"
-    max_step = 81
-    CENTRE = (None, 0.7, 0.2, 0.55)
-
-    def __init__(self):
-        self.space = [{"name": f"x{i}", "type": "float", "low": 0.0, "high": 1.0, "log": False}
-                      for i in range(4)]
-        grid = (i / 200000 for i in range(200001))
-        self.f_star = min(self._at(x0, 0.0, self.max_step) for x0 in grid)
-
-    @staticmethod
-    def _at(x0, rest, t):
-        return 2 * (x0 - 0.25) ** 2 + rest + math.exp(-0.01 * 100 ** x0 * t)
-
-    def curve(self, params):
-        x = [params[f"x{i}"] for i in range(4)]
-        rest = sum((x[i] - c) ** 2 for i, c in enumerate(self.CENTRE) if c is not None)
-        for t in range(1, self.max_step + 1):
-            yield self._at(x[0], rest, t)
-
-
-class Ordered(Problem):
-    """loss(x, t) = q(x) + (0.2 + q(x)) exp(-0.05 t), q(x) = sum_i (x_i - c_i)^2: every run learns
-    at the same pace, so the runs' order is the same at every step (asha's ideal, and the cost of
-    `order_check` where no check is needed). Known optimum 0.2 exp(-0.05 · 81) at q = 0."""
-
-    name = "ordered_d4"
-    max_step = 81
-    CENTRE = (0.3, 0.7, 0.2, 0.55)
-
-    def __init__(self):
-        self.space = [{"name": f"x{i}", "type": "float", "low": 0.0, "high": 1.0, "log": False}
-                      for i in range(4)]
-        self.f_star = 0.2 * math.exp(-0.05 * self.max_step)
-
-    def curve(self, params):
-        q = sum((params[f"x{i}"] - c) ** 2 for i, c in enumerate(self.CENTRE))
-        for t in range(1, self.max_step + 1):
-            yield q + (0.2 + q) * math.exp(-0.05 * t)
-
-
-PROBLEMS = {p.name: p for p in (MlpDigits, SgdDigits, GbmBreastCancer, Crossing, Ordered)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,17 +107,19 @@ class Budget:
 
 
 def run_hpsearch(problem, budget, seed, search_type, rule, pruned_runs="last_value",
-                 order_check=False):
+                 order_check=False, extra=None):
     import hpsearch
 
     config = {"search_type": search_type, "y_transformation": "none", "max_suggestions": 100000}
+    config.update(extra or {})
     if rule == "median":
         config["early_stopping"] = {"rule": "median"}
     elif rule in ("asha", "hyperband"):
         config["early_stopping"] = {"rule": rule, "min_step": 1, "max_step": problem.max_step,
                                     "reduction_factor": 3}
-        if order_check:
-            config["early_stopping"]["order_check"] = True
+        # Said either way: the default changed to true on 2026-12-05, and the methods without
+        # `_checked` in their names are asha and hyperband as published.
+        config["early_stopping"]["order_check"] = order_check
     optimizer = hpsearch.Optimizer(records.hpsearch_model(problem.space), config, seed=seed)
     optimizer._native.set_pruned_runs(pruned_runs)
     suggest = 0.0
@@ -383,6 +215,11 @@ METHODS = {
                                                          "highest_rung"),
     "hp_hyperband_highest_rung": lambda p, b, s: run_hpsearch(p, b, s, "bopt", "hyperband",
                                                               "highest_rung"),
+    "hp_asha_random3": lambda p, b, s: run_hpsearch(p, b, s, "bopt", "asha", "at_their_step",
+                                                    extra={"random_suggestion_probability": 1 / 3}),
+    "hp_hyperband_random3": lambda p, b, s: run_hpsearch(
+        p, b, s, "bopt", "hyperband", "at_their_step",
+        extra={"random_suggestion_probability": 1 / 3}),
     "hp_random_asha": lambda p, b, s: run_hpsearch(p, b, s, "random", "asha"),
     "optuna_tpe_median": lambda p, b, s: run_optuna(p, b, s, "tpe", "median"),
     "optuna_tpe_hyperband": lambda p, b, s: run_optuna(p, b, s, "tpe", "hyperband"),
@@ -472,10 +309,31 @@ def summary(_args=None):
             print(f"| {m} | {mid:.4g} [{low:.4g}, {high:.4g}] | {ranks[m]:.2f} "
                   f"| {runs:g} ({pruned:g}) | {reach_text} ({reached}/{len(common)} seeds) "
                   f"| {solver:.2f} |")
-    print("\nmean rank over the problems (each problem's mean rank over seeds):")
+    print("\nmean rank over the problems each method ran (each problem's mean rank over seeds; "
+          "methods that ran on fewer problems were ranked among fewer rivals):")
     for m in sorted(methods, key=lambda m: statistics.mean(ranks_all[m]) if ranks_all[m] else 99):
         if ranks_all[m]:
-            print(f"  {m:22} {statistics.mean(ranks_all[m]):.2f}")
+            print(f"  {m:26} {statistics.mean(ranks_all[m]):.2f} ({len(ranks_all[m])} problems)")
+    # The fair table: only the methods that ran on every problem, ranked among themselves.
+    everywhere = [m for m in methods if all(m in per for per in by.values())]
+    if len(everywhere) > 1 and len(everywhere) < len(methods):
+        ranked = {m: [] for m in everywhere}
+        for problem, per in by.items():
+            common = sorted(set.intersection(*(set(per[m]) for m in everywhere)))
+            f_star = next(iter(per[everywhere[0]].values()))["f_star"]
+
+            def score(r, f_star=f_star):
+                if r["best"] is None:
+                    return math.inf
+                return r["best"] if f_star is None else math.log10(max(r["best"] - f_star, 1e-12))
+
+            for m, rank in records.mean_ranks(per, everywhere, common, score).items():
+                ranked[m].append(rank)
+        print(f"\nmean rank over all {len(by)} problems, among the {len(everywhere)} methods "
+              "that ran on every one:")
+        print("| method | mean rank |\n|---|---|")
+        for m in sorted(everywhere, key=lambda m: statistics.mean(ranked[m])):
+            print(f"| {m} | {statistics.mean(ranked[m]):.2f} |")
 
 
 def main():

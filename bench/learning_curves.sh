@@ -9,7 +9,7 @@
 #
 # Builds the wheel (maturin, release) into a venv of its own, target/lc-venv, with numpy,
 # scikit-learn and Optuna from PyPI. Records already in bench/learning_curve_results/ are kept
-# (delete a method's file to run it again). About 70 minutes for every problem on 2 cores.
+# (delete a method's file to run it again). About 100 minutes for every problem on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=target/lc-venv
