@@ -167,7 +167,8 @@ fn asha_reads_progress_printed_by_a_python_script_through_progress_pattern() {
         "train.py",
         json!({"model": {"type": "categorical", "domain": ["b", "a", "e", "c", "d"]}}),
         json!({"search_type": "grid", "max_active_points": 1, "y_transformation": "none",
-               "early_stopping": {"rule": "asha", "min_step": 1, "max_step": 9, "reduction_factor": 3}}),
+               "early_stopping": {"rule": "asha", "min_step": 1, "max_step": 9, "reduction_factor": 3,
+                                  "order_check": false}}),
     );
     set_job(
         &project,
@@ -216,11 +217,12 @@ fn asha_reads_progress_printed_by_a_python_script_through_progress_pattern() {
 }
 
 #[test]
-fn asha_with_order_check_judges_only_at_the_rung_whose_order_held_to_the_end() {
+fn asha_judges_by_default_only_at_the_rung_whose_order_held_to_the_end() {
     let project = Project::new();
     // Crossing curves: before step 3 a run's loss is x, from step 3 on 10 - x, so the order at
-    // rung 1 is the reverse of the end's and the order at rung 3 is the end's. Plain asha would
-    // stop every run after x = 1 at rung 1, and keep the worst.
+    // rung 1 is the reverse of the end's and the order at rung 3 is the end's. Plain asha
+    // (`"order_check": false`) would stop every run after x = 1 at rung 1, and keep the worst;
+    // the default checks the order first.
     project.write(
         "train.py",
         "import json, sys, time\ncfg = json.load(open(sys.argv[1]))\nx = cfg['x']\nfor step in range(1, cfg['max_step'] + 1):\n    time.sleep(0.2)\n    loss = x if step < 3 else 10 - x\n    with open('progress.jsonl', 'a') as f:\n        f.write(json.dumps({'step': step, 'objective': loss}) + '\\n')\njson.dump({'objective': 10 - x}, open('output.json', 'w'))\n",
@@ -231,7 +233,7 @@ fn asha_with_order_check_judges_only_at_the_rung_whose_order_held_to_the_end() {
         json!({"x": {"type": "categorical", "domain": [1, 2, 3, 4, 5, 6, 0]}}),
         json!({"search_type": "grid", "max_active_points": 1, "y_transformation": "none",
                "early_stopping": {"rule": "asha", "min_step": 1, "max_step": 9,
-                                  "reduction_factor": 3, "order_check": true}}),
+                                  "reduction_factor": 3}}),
     );
     project.hpsearch(&["run", "."]).ok();
 

@@ -202,7 +202,7 @@ def test_defaults_seed_and_warnings():
 def test_reports_are_judged_by_the_early_stopping_rule_and_pruned_trials_told():
     config = {"search_type": "random", "y_transformation": "none",
               "early_stopping": {"rule": "asha", "min_step": 1, "max_step": 9,
-                                 "reduction_factor": 3}}
+                                 "reduction_factor": 3, "order_check": False}}
     optimizer = hpsearch.Optimizer({"x": {"type": "continuous", "domain": [0, 1]}}, config,
                                    seed=4)
     stopped = []
@@ -239,10 +239,10 @@ def test_reports_are_judged_by_the_early_stopping_rule_and_pruned_trials_told():
         optimizer.tell(fresh, "pruned")
 
 
-def test_order_check_spares_trials_until_the_order_at_a_rung_held_to_the_end():
+def test_asha_spares_trials_by_default_until_the_order_at_a_rung_held_to_the_end():
     config = {"search_type": "random", "y_transformation": "none",
               "early_stopping": {"rule": "asha", "min_step": 1, "max_step": 9,
-                                 "reduction_factor": 3, "order_check": True}}
+                                 "reduction_factor": 3}}
     optimizer = hpsearch.Optimizer({"x": {"type": "continuous", "domain": [0, 1]}}, config,
                                    seed=4)
 

@@ -138,7 +138,8 @@ fn max_suggestions_limits_asks_as_it_limits_a_search() {
 #[test]
 fn reports_are_judged_by_the_early_stopping_rule_and_a_pruned_trial_keeps_its_last_value() {
     let config = r#"{"search_type": "random", "y_transformation": "log",
-        "early_stopping": {"rule": "asha", "min_step": 1, "max_step": 9, "reduction_factor": 3}}"#;
+        "early_stopping": {"rule": "asha", "min_step": 1, "max_step": 9, "reduction_factor": 3,
+            "order_check": false}}"#;
     let mut o = optimizer(config, Some(5));
     let ids: Vec<u64> = o.ask_many(3).unwrap().iter().map(|t| t.id).collect();
     assert!(o.trials().iter().all(|t| t.max_step == Some(9)));
@@ -200,7 +201,8 @@ fn reports_are_judged_by_the_early_stopping_rule_and_a_pruned_trial_keeps_its_la
 #[test]
 fn read_at_the_highest_rung_trials_are_seen_at_their_loss_on_the_rung_enough_reached() {
     let config = r#"{"search_type": "random", "y_transformation": "none",
-        "early_stopping": {"rule": "asha", "min_step": 1, "max_step": 9, "reduction_factor": 3}}"#;
+        "early_stopping": {"rule": "asha", "min_step": 1, "max_step": 9, "reduction_factor": 3,
+            "order_check": false}}"#;
     let mut o = optimizer(config, Some(3));
     o.set_pruned_runs(PrunedRuns::HighestRung);
     let ids: Vec<u64> = o.ask_many(4).unwrap().iter().map(|t| t.id).collect();
@@ -255,7 +257,8 @@ fn bopt_reads_a_pruned_trial_at_its_step_and_suggests_otherwise() {
     // the same until a trial is pruned, and part after it.
     let config = r#"{"search_type": "bopt", "min_initial_points": 3,
         "random_suggestion_probability": 0, "y_transformation": "none",
-        "early_stopping": {"rule": "asha", "min_step": 1, "max_step": 9, "reduction_factor": 3}}"#;
+        "early_stopping": {"rule": "asha", "min_step": 1, "max_step": 9, "reduction_factor": 3,
+            "order_check": false}}"#;
     let search = |pruned_runs: PrunedRuns| -> (Vec<Vec<f64>>, Option<usize>) {
         let mut o = optimizer(config, Some(4));
         o.set_pruned_runs(pruned_runs);
