@@ -353,3 +353,35 @@ fn a_search_without_early_stopping_runs_every_script_to_its_end() {
         assert_eq!(row["status"], "succeeded", "{row:?}");
     }
 }
+
+#[test]
+fn runs_that_end_short_of_max_step_are_never_judged_and_the_search_log_says_why() {
+    let project = Project::new();
+    // The script reports steps 1-3 and ends; the config says a whole run is 9 steps. asha as
+    // published would stop every run after the first at rung 1 (each is worse there); with the
+    // order check (the default) no run ever reaches max_step to check the order against.
+    shell_trainer(&project, 3, "0", false);
+    project.configs(
+        "/bin/sh",
+        "train.sh",
+        json!({"q": {"type": "discrete", "domain": [0, 1, 2, 3, 4, 5]}}),
+        json!({"search_type": "grid", "num_grid_points_per_hyperparameter": 6,
+               "max_active_points": 1, "y_transformation": "none",
+               "early_stopping": {"rule": "asha", "min_step": 1, "max_step": 9}}),
+    );
+    project.hpsearch(&["run", "."]).ok();
+
+    let rows = rows_by_q(&project);
+    assert_eq!(rows.len(), 6);
+    for row in rows.values() {
+        assert_eq!(row["status"], "succeeded", "{row:?}");
+        assert_eq!(row["steps"], "3", "{row:?}");
+    }
+    let log = std::fs::read_to_string(project.search_dir(0).join("log.txt")).unwrap();
+    let said = log.matches("short of max_step (9)").count();
+    assert_eq!(said, 1, "said once:\n{log}");
+    assert!(
+        log.contains("set early_stopping.max_step in search_config.json"),
+        "{log}"
+    );
+}

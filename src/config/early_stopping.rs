@@ -69,6 +69,14 @@ impl EarlyStopping {
         }
     }
 
+    /// The rungs of asha and hyperband.
+    pub fn rungs(&self) -> Option<&Rungs> {
+        match self {
+            EarlyStopping::Asha(rungs) | EarlyStopping::Hyperband(rungs) => Some(rungs),
+            EarlyStopping::None | EarlyStopping::Median { .. } => None,
+        }
+    }
+
     /// Reads the `early_stopping` field's value (absent: `None`).
     pub fn parse(file: &Path, value: Option<&Value>) -> Result<Self, ConfigError> {
         let map = match value {

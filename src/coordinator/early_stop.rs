@@ -10,7 +10,7 @@
 use super::curves::ProgressReader;
 use super::definition::Definition;
 use super::events::Event;
-use super::pruning::{direction, Pruner, Stop};
+use super::pruning::{direction, Pruner, Stop, ORDER_CHECK_MIN_RUNS};
 use super::search::{Coordinator, CoordinatorError};
 use crate::executor::Ended;
 use crate::store::{Finish, RunState};
@@ -35,6 +35,8 @@ pub(super) struct Watcher {
     sign: f64,
     /// `progress_pattern`: read log.txt through it instead of progress.jsonl.
     pattern: Option<Regex>,
+    /// Whether the search log has said that a run succeeded short of `max_step` (once a session).
+    short_run_noted: bool,
 }
 
 impl Watcher {
@@ -53,6 +55,7 @@ impl Watcher {
                 .progress_pattern
                 .as_ref()
                 .map(|p| p.0.clone()),
+            short_run_noted: false,
         })
     }
 
@@ -239,8 +242,22 @@ impl Coordinator {
         watcher.readers.remove(&id);
         watcher.metrics.remove(&id);
         watcher.pruner.ended(id, succeeded);
-        if let Some((step, _)) = watcher.last(id) {
-            self.store.set_steps(id, Some(step))?;
+        let Some((step, _)) = watcher.last(id) else {
+            return Ok(());
+        };
+        self.store.set_steps(id, Some(step))?;
+        // The order check reads only runs that reported at `max_step`: where the script stops
+        // short of it, no rung ever judges, and the search would run every run whole unsaid.
+        let rungs = self.definition.search.early_stopping.rungs().copied();
+        if let Some(rungs) = rungs.filter(|r| succeeded && r.order_check && step < r.max_step) {
+            if !watcher.short_run_noted {
+                watcher.short_run_noted = true;
+                let rule = self.definition.search.early_stopping.name();
+                self.emit(Event::Note(format!(
+                    "early_stopping: combination {id} succeeded at step {step}, short of max_step ({}); {rule}'s order_check judges a rung only once {ORDER_CHECK_MIN_RUNS} runs have reported at max_step, so while runs end short of it none is stopped: set early_stopping.max_step in search_config.json to the step your script ends at (or \"order_check\": false)",
+                    rungs.max_step
+                )));
+            }
         }
         Ok(())
     }

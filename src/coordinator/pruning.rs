@@ -50,7 +50,7 @@ impl Curve {
 }
 
 /// Fewest runs whose order at a rung and at `max_step` the order check compares.
-const ORDER_CHECK_MIN_RUNS: usize = 4;
+pub(super) const ORDER_CHECK_MIN_RUNS: usize = 4;
 /// Share of concordant pairs (ties left out) that lets a rung judge: Kendall's tau of 0.5.
 const ORDER_CHECK_CONCORDANCE: f64 = 0.75;
 /// Most runs the check compares (the latest), so it stays cheap in searches of thousands of runs.
