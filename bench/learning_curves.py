@@ -41,8 +41,9 @@ max_step (what a user would deploy), traced against the steps spent. Methods:
 - `hp_none`: hpsearch bopt, every run to its end (the reference for "the final regret of no
   stopping").
 - `hp_median`, `hp_asha`, `hp_hyperband`: hpsearch bopt with that `early_stopping` rule (its
-  defaults; asha/hyperband with min_step 1, max_step the problem's, reduction_factor 3), pruned
-  runs given to the model at their last value as if whole (a search's choice until 2026-12-03).
+  defaults; asha/hyperband with min_step 1, max_step the problem's, reduction_factor 3, and
+  `order_check` false: the rules as published), pruned runs given to the model at their last
+  value as if whole (a search's choice until 2026-12-03).
 - `hp_asha_left_out`, `hp_asha_worst`: bopt + asha, with pruned runs left out of the model, or
   imputed as worse than every success, instead of at their last value (issue 17's "bopt must
   not be misled by pruned runs").
@@ -51,11 +52,14 @@ max_step (what a user would deploy), traced against the steps spent. Methods:
   it reached, one more GP feature; candidates scored at a whole run's end): a model of the
   learning curve, the issue's third treatment; a search's choice since 2026-12-03.
 - `hp_asha_checked`, `hp_hyperband_checked`: the `_at_step` methods with `order_check` (a rung
-  judges only once the runs' order there has held at a later step).
+  judges only once the runs' order there has held at a later step): hpsearch's defaults since
+  2026-12-05.
+- `hp_asha_random3`, `hp_hyperband_random3`: the `_at_step` methods with a third of bopt's
+  suggestions random (BOHB's share; measured 2026-12-05, dropped).
+- `hp_random_asha`: hpsearch random search with asha as published.
 - `hp_asha_highest_rung`, `hp_hyperband_highest_rung`: bopt fitted as BOHB fits its model, on
   each run's objective at the highest rung (or max_step) that dims + 1 runs reached, runs stopped
   below it left out (issue 17's fourth treatment).
-- `hp_random_asha`: hpsearch random search with asha.
 - `optuna_tpe_median`, `optuna_tpe_hyperband`: Optuna's TPESampler with MedianPruner /
   HyperbandPruner (min_resource 1, max_resource max_step, reduction_factor 3).
 - `optuna_random_sha`: Optuna's RandomSampler with SuccessiveHalvingPruner (ASHA; min_resource
