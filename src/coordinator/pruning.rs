@@ -9,8 +9,8 @@
 //! With `order_check` (the default), asha and hyperband judge at a rung only once the runs'
 //! order there has held to the end: among the latest runs (`ORDER_CHECK_MIN_RUNS` at least) that
 //! reached `max_step`, at least `ORDER_CHECK_CONCORDANCE` of the pairs are in the same order at
-//! the rung as at their end (pairs tied in either left out; where every pair ties, the rung does not
-//! judge). Until then runs pass the rung unjudged. Only `max_step` decides, never a nearer
+//! the rung as at their end (pairs tied in either left out; where every pair ties, the rung does
+//! not judge). Until then runs pass the rung unjudged. Only `max_step` decides, never a nearer
 //! step: with runs in flight, neighbouring steps agree even where the curves cross later. Once a
 //! rung judges, only its survivors reach the end, and their narrower spread can turn the check
 //! off again. Where learning curves cross (a fast learner looks best early and ends
