@@ -112,6 +112,8 @@ class Optimizer:
         told = Trial(**self._native.tell(trial_id, value, failure))
         if told.failure == "transformation_failed":
             warnings.warn(f"trial {told.id}: {told.reason}", stacklevel=2)
+        for note in self._native.take_notes():
+            warnings.warn(note, stacklevel=2)
         return told
 
     def report(self, trial: Union[Trial, int], step: int, value: float) -> bool:

@@ -153,6 +153,11 @@ impl PyOptimizer {
         self.lock().model().warnings.clone()
     }
 
+    /// What the optimizer noted since the last call, as a search writes to its log.
+    fn take_notes(&self) -> Vec<String> {
+        self.lock().take_notes()
+    }
+
     /// Up to `n` new trials, each suggested with the ones before it pending; the strategy runs
     /// without the GIL.
     fn ask<'py>(&self, py: Python<'py>, n: usize) -> PyResult<Vec<Bound<'py, PyDict>>> {

@@ -3,6 +3,7 @@ batches with the earlier trials pending, failures told, config errors as ValueEr
 
 import json
 import math
+import warnings
 
 import pytest
 
@@ -265,6 +266,26 @@ def test_asha_spares_trials_by_default_until_the_order_at_a_rung_held_to_the_end
         hpsearch.Optimizer({"x": {"type": "continuous", "domain": [0, 1]}},
                            {"early_stopping": {"rule": "asha", "max_step": 9,
                                                "order_check": 1}})
+
+
+def test_a_trial_that_ends_short_of_max_step_is_warned_about_once():
+    # The order check (asha's default) reads only trials that reported at max_step: a loop that
+    # ends early leaves every rung unjudged, and the caller is told.
+    optimizer = hpsearch.Optimizer({"x": {"type": "continuous", "domain": [0, 1]}},
+                                   {"search_type": "random", "y_transformation": "none",
+                                    "early_stopping": {"rule": "asha", "max_step": 9}}, seed=3)
+
+    def run():
+        trial = optimizer.ask()
+        for step in range(1, 4):
+            assert not optimizer.report(trial, step, trial["x"] + 1.0 / step)
+        return optimizer.tell(trial, trial["x"] + 1.0 / 3)
+
+    with pytest.warns(UserWarning, match=r"short of early_stopping\.max_step \(9\)"):
+        run()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run()
 
 
 def test_without_a_rule_reports_never_stop_a_trial():

@@ -238,6 +238,10 @@ pub struct Optimizer {
     /// The rule's decision for each trial it stopped, for the reason its pruned state gives.
     stops: std::collections::BTreeMap<u64, Stop>,
     pruned_runs: PrunedRuns,
+    /// What a search would write to its log, for the caller to show (`take_notes`).
+    notes: Vec<String>,
+    /// Whether a trial that succeeded short of `max_step` has been noted (once).
+    short_trial_noted: bool,
 }
 
 impl Optimizer {
@@ -278,6 +282,8 @@ impl Optimizer {
             pruner: Pruner::new(config.early_stopping),
             stops: Default::default(),
             pruned_runs: PrunedRuns::default(),
+            notes: Vec::new(),
+            short_trial_noted: false,
             model,
             config,
             seed,
@@ -535,7 +541,31 @@ impl Optimizer {
         // A trial that reported and succeeded is a finished curve the median rule compares
         // against; its last report stands for its result.
         self.pruner.ended(id, succeeded);
+        // As a search's log says: the order check reads only trials that reported at
+        // `max_step`, so trials that end short of it leave every rung unjudged.
+        let last_step = self.pruner.last(id).map(|(step, _)| step);
+        if let (Some(rungs), Some(step), true, false) = (
+            self.config.early_stopping.rungs(),
+            last_step,
+            succeeded,
+            self.short_trial_noted,
+        ) {
+            if rungs.order_check && step < rungs.max_step {
+                self.short_trial_noted = true;
+                self.notes.push(format!(
+                    "trial {id} succeeded at step {step}, short of early_stopping.max_step ({}): the order check judges a rung only once trials have reported at max_step, so while trials end short of it none is stopped; report up to max_step (trial.max_step), or set max_step to where your trials end, or \"order_check\": false",
+                    rungs.max_step
+                ));
+            }
+        }
         Ok(&self.trials[id as usize])
+    }
+
+    /// What the optimizer has noted since the last call, as a search writes to its log (a
+    /// trial that succeeded short of `max_step` under the order check); the Python package
+    /// shows each as a warning.
+    pub fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
     }
 
     /// A pending trial's intermediate result at `step` (steps increase from 1, as in

@@ -329,3 +329,39 @@ fn bad_reports_are_refused_with_what_to_do() {
     assert!(error(&mut o, id, 4, 1.0).contains("already told (succeeded)"));
     assert_eq!(o.trials()[0].max_step, None);
 }
+
+#[test]
+fn a_trial_that_succeeds_short_of_max_step_under_the_order_check_is_noted_once() {
+    let run = |order_check: bool| -> Vec<Vec<String>> {
+        let config = format!(
+            r#"{{"search_type": "random", "y_transformation": "none",
+            "early_stopping": {{"rule": "asha", "max_step": 9, "order_check": {order_check}}}}}"#
+        );
+        let mut o = optimizer(&config, Some(2));
+        (0..3)
+            .map(|_| {
+                let id = o.ask().unwrap().unwrap().id;
+                for step in 1..=3 {
+                    assert!(o.report(id, step, 1.0 / step as f64).unwrap().is_none());
+                }
+                o.tell(id, Told::Objective(1.0 / 3.0)).unwrap();
+                o.take_notes()
+            })
+            .collect()
+    };
+    let noted = run(true);
+    assert_eq!(noted[0].len(), 1, "{noted:?}");
+    assert!(
+        noted[0][0]
+            .starts_with("trial 0 succeeded at step 3, short of early_stopping.max_step (9)"),
+        "{noted:?}"
+    );
+    assert!(
+        noted[1].is_empty() && noted[2].is_empty(),
+        "once: {noted:?}"
+    );
+    assert!(
+        run(false).iter().all(Vec::is_empty),
+        "without the check the rungs judge anyway"
+    );
+}
