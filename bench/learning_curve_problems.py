@@ -28,6 +28,24 @@ def _finite(value, cap):
     return value if math.isfinite(value) and value < cap else cap
 
 
+def _log_loss_epochs(model, data, classes, steps):
+    """Yields the validation log-loss after each of `steps` epochs of `partial_fit` (a model
+    whose probabilities cannot be read, or diverged, counts as the cap, 5)."""
+    import numpy as np
+    from sklearn.metrics import log_loss
+
+    X_train, X_valid, y_train, y_valid = data
+    for _ in range(steps):
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            model.partial_fit(X_train, y_train, classes=classes)
+            try:
+                value = log_loss(y_valid, model.predict_proba(X_valid), labels=classes)
+            except ValueError:
+                value = math.inf
+        yield _finite(value, 5.0)
+
+
 class MlpDigits(Problem):
     name = "mlp_digits"
     max_step = 27
@@ -43,24 +61,14 @@ class MlpDigits(Problem):
 
     def curve(self, params):
         import numpy as np
-        from sklearn.metrics import log_loss
         from sklearn.neural_network import MLPClassifier
 
-        X_train, X_valid, y_train, y_valid = self.data
-        classes = np.unique(y_train)
+        classes = np.unique(self.data[2])
         model = MLPClassifier(hidden_layer_sizes=(int(params["hidden"]),),
                               learning_rate_init=params["learning_rate_init"],
                               alpha=params["alpha"], batch_size=int(params["batch_size"]),
                               random_state=0)
-        for _ in range(self.max_step):
-            with warnings.catch_warnings(), np.errstate(all="ignore"):
-                warnings.simplefilter("ignore")
-                model.partial_fit(X_train, y_train, classes=classes)
-                try:
-                    value = log_loss(y_valid, model.predict_proba(X_valid), labels=classes)
-                except ValueError:
-                    value = math.inf
-            yield _finite(value, 5.0)
+        yield from _log_loss_epochs(model, self.data, classes, self.max_step)
 
 
 class SgdDigits(Problem):
@@ -160,23 +168,12 @@ class SgdBreastCancer(Problem):
         self.data = _split(*load_breast_cancer(return_X_y=True))
 
     def curve(self, params):
-        import numpy as np
         from sklearn.linear_model import SGDClassifier
-        from sklearn.metrics import log_loss
 
-        X_train, X_valid, y_train, y_valid = self.data
         model = SGDClassifier(loss="log_loss", alpha=params["alpha"], eta0=params["eta0"],
                               learning_rate=params["schedule"], penalty=params["penalty"],
                               random_state=0)
-        for _ in range(self.max_step):
-            with warnings.catch_warnings(), np.errstate(all="ignore"):
-                warnings.simplefilter("ignore")
-                model.partial_fit(X_train, y_train, classes=[0, 1])
-                try:
-                    value = log_loss(y_valid, model.predict_proba(X_valid), labels=[0, 1])
-                except ValueError:
-                    value = math.inf
-            yield _finite(value, 5.0)
+        yield from _log_loss_epochs(model, self.data, [0, 1], self.max_step)
 
 
 class SgdDiabetes(Problem):
@@ -237,24 +234,13 @@ class MlpBreastCancer(Problem):
         self.data = _split(*load_breast_cancer(return_X_y=True))
 
     def curve(self, params):
-        import numpy as np
-        from sklearn.metrics import log_loss
         from sklearn.neural_network import MLPClassifier
 
-        X_train, X_valid, y_train, y_valid = self.data
         model = MLPClassifier(hidden_layer_sizes=(int(params["hidden"]),),
                               learning_rate_init=params["learning_rate_init"],
                               alpha=params["alpha"], batch_size=int(params["batch_size"]),
                               random_state=0)
-        for _ in range(self.max_step):
-            with warnings.catch_warnings(), np.errstate(all="ignore"):
-                warnings.simplefilter("ignore")
-                model.partial_fit(X_train, y_train, classes=[0, 1])
-                try:
-                    value = log_loss(y_valid, model.predict_proba(X_valid), labels=[0, 1])
-                except ValueError:
-                    value = math.inf
-            yield _finite(value, 5.0)
+        yield from _log_loss_epochs(model, self.data, [0, 1], self.max_step)
 
 
 class GbmDiabetes(Problem):
