@@ -46,6 +46,13 @@ def _log_loss_epochs(model, data, classes, steps):
         yield _finite(value, 5.0)
 
 
+# The step size of the SGD problems: its start and its schedule.
+_SGD_STEPS = [
+    {"name": "eta0", "type": "float", "low": 1e-5, "high": 1.0, "log": True},
+    {"name": "schedule", "type": "categorical", "choices": ["constant", "invscaling", "adaptive"]},
+]
+
+
 class MlpDigits(Problem):
     name = "mlp_digits"
     max_step = 27
@@ -76,9 +83,7 @@ class SgdDigits(Problem):
     max_step = 27
     space = [
         {"name": "alpha", "type": "float", "low": 1e-7, "high": 1e-1, "log": True},
-        {"name": "eta0", "type": "float", "low": 1e-5, "high": 1.0, "log": True},
-        {"name": "schedule", "type": "categorical",
-         "choices": ["constant", "invscaling", "adaptive"]},
+        *_SGD_STEPS,
         {"name": "loss", "type": "categorical", "choices": ["hinge", "log_loss", "modified_huber"]},
     ]
 
@@ -156,9 +161,7 @@ class SgdBreastCancer(Problem):
     max_step = 27
     space = [
         {"name": "alpha", "type": "float", "low": 1e-7, "high": 1e-1, "log": True},
-        {"name": "eta0", "type": "float", "low": 1e-5, "high": 1.0, "log": True},
-        {"name": "schedule", "type": "categorical",
-         "choices": ["constant", "invscaling", "adaptive"]},
+        *_SGD_STEPS,
         {"name": "penalty", "type": "categorical", "choices": ["l2", "l1", "elasticnet"]},
     ]
 
@@ -184,9 +187,7 @@ class SgdDiabetes(Problem):
     max_step = 27
     space = [
         {"name": "alpha", "type": "float", "low": 1e-7, "high": 1.0, "log": True},
-        {"name": "eta0", "type": "float", "low": 1e-5, "high": 1.0, "log": True},
-        {"name": "schedule", "type": "categorical",
-         "choices": ["constant", "invscaling", "adaptive"]},
+        *_SGD_STEPS,
         {"name": "loss", "type": "categorical",
          "choices": ["squared_error", "huber", "epsilon_insensitive"]},
     ]
@@ -216,11 +217,10 @@ class SgdDiabetes(Problem):
             yield _finite(value, 10.0)
 
 
-class MlpBreastCancer(Problem):
+class MlpBreastCancer(MlpDigits):
     """MLPClassifier on breast cancer, one epoch of partial_fit per step, validation log-loss."""
 
     name = "mlp_breast_cancer"
-    max_step = 27
     space = [
         {"name": "learning_rate_init", "type": "float", "low": 1e-4, "high": 0.3, "log": True},
         {"name": "alpha", "type": "float", "low": 1e-6, "high": 1.0, "log": True},
@@ -232,15 +232,6 @@ class MlpBreastCancer(Problem):
         from sklearn.datasets import load_breast_cancer
 
         self.data = _split(*load_breast_cancer(return_X_y=True))
-
-    def curve(self, params):
-        from sklearn.neural_network import MLPClassifier
-
-        model = MLPClassifier(hidden_layer_sizes=(int(params["hidden"]),),
-                              learning_rate_init=params["learning_rate_init"],
-                              alpha=params["alpha"], batch_size=int(params["batch_size"]),
-                              random_state=0)
-        yield from _log_loss_epochs(model, self.data, [0, 1], self.max_step)
 
 
 class GbmDiabetes(Problem):
