@@ -53,7 +53,10 @@ pub fn queued_jobs(project: &Project, id: u64) -> Vec<(String, String)> {
         .collect()
 }
 
-pub const COUNTING: &str = "#!/bin/sh\nid=$(basename \"$PWD\" | sed 's/hp_combination_//')\necho \"$id\" >> ../../runs.log\nsleep ${SLEEP:-0}\necho \"$id\" > output.json\n";
+/// Logs its combination's id at its start. The id is read with the shell's own expansion, not a
+/// pipeline: when a node fails as a job starts, Slurm's kill can end a `$(basename | sed)` child
+/// before the shell, which then logged an empty id (CI, 2026-12-05: `["", "0"]`).
+pub const COUNTING: &str = "#!/bin/sh\nid=${PWD##*hp_combination_}\necho \"$id\" >> ../../runs.log\nsleep ${SLEEP:-0}\necho \"$id\" > output.json\n";
 
 pub fn starts(project: &Project) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
