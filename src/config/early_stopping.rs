@@ -45,6 +45,14 @@ pub struct Rungs {
     pub order_check: bool,
 }
 
+impl Rungs {
+    /// Whether a run that succeeded at `step` leaves the order check blind: the check reads
+    /// only runs that reported at `max_step`, so while runs end short of it no rung judges.
+    pub fn ends_unseen_by_order_check(&self, step: u64) -> bool {
+        self.order_check && step < self.max_step
+    }
+}
+
 impl EarlyStopping {
     pub const RULES: [&'static str; 4] = ["none", "median", "asha", "hyperband"];
 

@@ -246,10 +246,9 @@ impl Coordinator {
             return Ok(());
         };
         self.store.set_steps(id, Some(step))?;
-        // The order check reads only runs that reported at `max_step`: where the script stops
-        // short of it, no rung ever judges, and the search would run every run whole unsaid.
+        // Where the script stops short of `max_step`, no rung ever judges: said once.
         let rungs = self.definition.search.early_stopping.rungs().copied();
-        if let Some(rungs) = rungs.filter(|r| succeeded && r.order_check && step < r.max_step) {
+        if let Some(rungs) = rungs.filter(|r| succeeded && r.ends_unseen_by_order_check(step)) {
             if !watcher.short_run_noted {
                 watcher.short_run_noted = true;
                 let rule = self.definition.search.early_stopping.name();

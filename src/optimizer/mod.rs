@@ -541,16 +541,12 @@ impl Optimizer {
         // A trial that reported and succeeded is a finished curve the median rule compares
         // against; its last report stands for its result.
         self.pruner.ended(id, succeeded);
-        // As a search's log says: the order check reads only trials that reported at
-        // `max_step`, so trials that end short of it leave every rung unjudged.
-        let last_step = self.pruner.last(id).map(|(step, _)| step);
-        if let (Some(rungs), Some(step), true, false) = (
-            self.config.early_stopping.rungs(),
-            last_step,
-            succeeded,
-            self.short_trial_noted,
-        ) {
-            if rungs.order_check && step < rungs.max_step {
+        // As a search's log says, once: trials that end short of `max_step` leave the order
+        // check, and so every rung, unjudged.
+        let rungs = self.config.early_stopping.rungs().copied();
+        let step = self.pruner.last(id).map(|(step, _)| step);
+        if let (Some(rungs), Some(step)) = (rungs, step) {
+            if succeeded && !self.short_trial_noted && rungs.ends_unseen_by_order_check(step) {
                 self.short_trial_noted = true;
                 self.notes.push(format!(
                     "trial {id} succeeded at step {step}, short of early_stopping.max_step ({}): the order check judges a rung only once trials have reported at max_step, so while trials end short of it none is stopped; report up to max_step (trial.max_step), or set max_step to where your trials end, or \"order_check\": false",
