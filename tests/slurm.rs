@@ -262,6 +262,124 @@ fn a_gpu_run_gets_the_gpus_it_asks_for() {
     );
 }
 
+/// A GPU project whose `sacct` answers the first `lagging_answers` questions about GPUs
+/// (AllocTRES) as slurmdbd does while it is behind: a record of the job without its TRES;
+/// every other question goes to the real sacct. Returns the project and the PATH to run
+/// hpsearch with.
+fn gpu_project_with_lagging_accounting(lagging_answers: u32, runs: u32) -> (Project, String) {
+    let project = slurm_project(
+        "#!/bin/sh\nsleep 1.5\necho '{\"objective\": 1}' > output.json\n",
+        one_param(),
+        json!({"search_type": "random", "max_suggestions": runs, "max_active_points": runs, "y_transformation": "none"}),
+    );
+    set_job(&project, "processor_type", json!("GPU"));
+    set_job(&project, "gpus", json!(2));
+    let real = Command::new("sh")
+        .args(["-c", "command -v sacct"])
+        .output()
+        .expect("sh");
+    let real = String::from_utf8_lossy(&real.stdout).trim().to_string();
+    assert!(!real.is_empty(), "sacct is on PATH where Slurm runs");
+    let count = project.path.join("tres_questions");
+    project.write(
+        "shim/sacct",
+        &format!(
+            "#!/bin/sh\ncase \"$*\" in *AllocTRES*)\n  n=$(cat '{count}' 2>/dev/null || echo 0); echo $((n + 1)) > '{count}'\n  if [ \"$n\" -lt {lagging_answers} ]; then\n    for a in \"$@\"; do case \"$a\" in --jobs=*) ids=${{a#--jobs=}};; esac; done\n    echo \"$ids\" | tr ',' '\\n' | sed 's/$/|/'\n    exit 0\n  fi;;\nesac\nexec '{real}' \"$@\"\n",
+            count = count.display()
+        ),
+    );
+    let shim = project.path.join("shim");
+    std::fs::set_permissions(
+        shim.join("sacct"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        shim.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (project, path)
+}
+
+#[test]
+#[ignore = "needs a running Slurm: bash scripts/slurm/start-local-slurm.sh"]
+fn a_gpu_run_whose_accounting_lags_behind_the_queue_still_gets_its_gpus() {
+    require_slurm();
+    let (project, path) = gpu_project_with_lagging_accounting(3, 1);
+    project
+        .hpsearch_with_env(&["run", "."], &[("PATH", &path)])
+        .ok();
+    let questions: u32 = std::fs::read_to_string(project.path.join("tres_questions"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        questions > 3,
+        "asked again after the lagging answers: {questions}"
+    );
+    let results = project
+        .hpsearch(&["results", "hp_search_0", "--format", "json"])
+        .ok();
+    let results: Value = serde_json::from_str(&results.stdout).expect("json");
+    assert_eq!(results[0]["status"], "succeeded", "{results}");
+    assert_eq!(
+        results[0]["gpus"], 2,
+        "sacct's AllocTRES, once recorded: {results}"
+    );
+    assert!(
+        !search_log(&project).contains("no record of the GPUs"),
+        "{}",
+        search_log(&project)
+    );
+}
+
+#[test]
+#[ignore = "needs a running Slurm: bash scripts/slurm/start-local-slurm.sh"]
+fn gpu_runs_that_accounting_never_records_end_counted_at_the_gpus_asked_for_and_the_log_says_so() {
+    require_slurm();
+    let (project, path) = gpu_project_with_lagging_accounting(u32::MAX / 2, 2);
+    let started = std::time::Instant::now();
+    project
+        .hpsearch_with_env(&["run", "."], &[("PATH", &path)])
+        .ok();
+    assert!(
+        started.elapsed() < Duration::from_secs(90),
+        "the wait for accounting is bounded: {:?}",
+        started.elapsed()
+    );
+    let results = project
+        .hpsearch(&["results", "hp_search_0", "--format", "json"])
+        .ok();
+    let results: Value = serde_json::from_str(&results.stdout).expect("json");
+    for run in results.as_array().unwrap() {
+        assert_eq!(run["status"], "succeeded", "{results}");
+        assert_eq!(
+            run["gpus"],
+            Value::Null,
+            "accounting said nothing: {results}"
+        );
+    }
+    let log = search_log(&project);
+    assert_eq!(
+        log.matches("no record of the GPUs").count(),
+        1,
+        "said once: {log}"
+    );
+    assert!(
+        log.contains("count the 2 GPU(s) job_config.json asks for"),
+        "{log}"
+    );
+    let compute = &snapshot_of(&project)["compute"];
+    let (gpu, run) = (compute["gpu_hours"].as_f64(), compute["run_hours"].as_f64());
+    assert!(
+        gpu.zip(run)
+            .is_some_and(|(g, r)| r > 0.0 && (g - 2.0 * r).abs() < 1e-9),
+        "{compute}"
+    );
+}
+
 #[test]
 #[ignore = "needs a running Slurm: bash scripts/slurm/start-local-slurm.sh"]
 fn launch_submits_the_coordinator_itself_as_a_slurm_job() {

@@ -71,8 +71,15 @@ impl Project {
     }
 
     pub fn hpsearch(&self, args: &[&str]) -> Run {
+        self.hpsearch_with_env(args, &[])
+    }
+
+    /// `hpsearch` with these variables set in its environment (a PATH with a stand-in
+    /// command first, say).
+    pub fn hpsearch_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let output = Command::new(hpsearch_bin())
             .args(args)
+            .envs(env.iter().copied())
             .current_dir(&self.path)
             .output()
             .expect("run hpsearch");

@@ -2,16 +2,22 @@
 //! code and run time, and the GPUs they were allocated (for a search's GPU-hours).
 
 use super::client::{parse_slurm_duration, COMMAND_LIMIT};
-use super::SlurmExecutor;
+use super::{SlurmExecutor, SlurmJob};
+use crate::executor::ExecutorEvent;
 use std::collections::BTreeMap;
 use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// How long an ended GPU job waits for accounting to record its GPUs before it ends without
+/// them (slurmdbd is usually seconds behind slurmctld).
+const GPU_ACCOUNTING_WAIT: Duration = Duration::from_secs(20);
 
 impl SlurmExecutor {
-    /// One `sacct` call for the allocations of `ids` with the given fields: its lines (none
-    /// when accounting is off or does not answer).
-    fn sacct(&mut self, ids: &[String], fields: &str) -> Vec<String> {
+    /// One `sacct` call for the allocations of `ids` with the given fields: its lines, or
+    /// None when accounting is off or does not answer.
+    fn sacct(&mut self, ids: &[String], fields: &str) -> Option<Vec<String>> {
         if ids.is_empty() {
-            return Vec::new();
+            return Some(Vec::new());
         }
         self.calls.sacct += 1;
         self.call(
@@ -24,8 +30,8 @@ impl SlurmExecutor {
             ]),
             COMMAND_LIMIT,
         )
+        .ok()
         .map(|out| out.lines().map(str::to_string).collect())
-        .unwrap_or_default()
     }
 
     /// Slurm's final states of jobs, from accounting (empty when accounting is off).
@@ -34,6 +40,7 @@ impl SlurmExecutor {
         ids: &[String],
     ) -> BTreeMap<String, (String, String)> {
         self.sacct(ids, "JobID,State,ExitCode,Elapsed")
+            .unwrap_or_default()
             .iter()
             .filter_map(|l| {
                 let mut parts = l.split('|');
@@ -49,12 +56,16 @@ impl SlurmExecutor {
     }
 
     /// Asks accounting for the GPUs of ended GPU jobs (`AllocTRES`), kept in `allocated_gpus`
-    /// for their end's record; nothing for CPU jobs, or when accounting is off.
-    pub(super) fn ask_gpu_allocations(&mut self, ids: &[String]) {
-        if self.gpus.is_none() {
-            return;
+    /// for their end's record; nothing for CPU jobs. False when accounting is off or did not
+    /// answer (then waiting for it is pointless).
+    pub(super) fn ask_gpu_allocations(&mut self, ids: &[String]) -> bool {
+        if self.gpus.is_none() || ids.is_empty() {
+            return true;
         }
-        for line in self.sacct(ids, "JobID,AllocTRES") {
+        let Some(lines) = self.sacct(ids, "JobID,AllocTRES") else {
+            return false;
+        };
+        for line in lines {
             let mut cells = line.split('|');
             let (Some(id), Some(tres)) = (cells.next(), cells.next()) else {
                 continue;
@@ -63,6 +74,42 @@ impl SlurmExecutor {
                 self.allocated_gpus.insert(id.trim().to_string(), gpus);
             }
         }
+        true
+    }
+
+    /// Whether to keep an ended GPU job one more poll, waiting for accounting to record its
+    /// GPUs: slurmdbd lags slurmctld, and a job that just left the queue can read without its
+    /// AllocTRES for a few seconds. At most `GPU_ACCOUNTING_WAIT` from the first poll that
+    /// found it ended, and only while accounting answers.
+    pub(super) fn awaits_gpu_accounting(
+        &self,
+        job: &mut SlurmJob,
+        accounting_answered: bool,
+    ) -> bool {
+        if self.gpus.is_none()
+            || !accounting_answered
+            || self.allocated_gpus.contains_key(&job.job_id)
+        {
+            return false;
+        }
+        let since = *job.gpus_awaited_since.get_or_insert_with(Instant::now);
+        since.elapsed() < GPU_ACCOUNTING_WAIT
+    }
+
+    /// The GPUs accounting says an ended job was allocated, taken out of `allocated_gpus`.
+    /// For a GPU job it has no record of, the search log says once that its GPU-hours count
+    /// the GPUs the job config asks for.
+    pub(super) fn take_allocated_gpus(&mut self, job_id: &str, combination_id: u64) -> Option<u64> {
+        let gpus = self.allocated_gpus.remove(job_id);
+        if let (None, Some(asked)) = (gpus, self.gpus) {
+            if !self.gpu_accounting_missed {
+                self.gpu_accounting_missed = true;
+                self.events.push(ExecutorEvent::Note(format!(
+                    "Slurm's accounting has no record of the GPUs job {job_id} (combination {combination_id}) was allocated (sacct's AllocTRES; is accounting off, or slurmdbd behind?); its GPU-hours, and those of later runs without a record, count the {asked} GPU(s) job_config.json asks for"
+                )));
+            }
+        }
+        gpus
     }
 }
 

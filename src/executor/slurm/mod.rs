@@ -55,6 +55,8 @@ struct SlurmJob {
     accounting_retries: u32,
     /// Seen running (not only queued) by a poll.
     started: bool,
+    /// Since when this ended GPU job has waited for accounting to record its GPUs.
+    gpus_awaited_since: Option<Instant>,
     /// The job array this run is a task of (its base job id), if any.
     wave: Option<String>,
 }
@@ -69,6 +71,7 @@ impl SlurmJob {
             stopping: false,
             accounting_retries: 0,
             started: false,
+            gpus_awaited_since: None,
             wave,
         }
     }
@@ -90,6 +93,8 @@ pub struct SlurmExecutor {
     elapsed: BTreeMap<String, f64>,
     /// GPUs Slurm allocated jobs that ended, as sacct reported them, by job id.
     allocated_gpus: BTreeMap<String, u64>,
+    /// The search log was told that a GPU job ended without accounting's record of its GPUs.
+    gpu_accounting_missed: bool,
     pub calls: CallCounts,
     /// Set by the coordinator when a stop is asked for: a blocked Slurm command gives up.
     interrupt: Option<Arc<AtomicBool>>,
@@ -131,6 +136,7 @@ impl SlurmExecutor {
             last_poll: None,
             elapsed: BTreeMap::new(),
             allocated_gpus: BTreeMap::new(),
+            gpu_accounting_missed: false,
             calls: CallCounts::default(),
             interrupt: None,
             down_since: None,
@@ -571,7 +577,7 @@ impl SlurmExecutor {
             .filter_map(|id| self.jobs.get(id))
             .map(|j| j.job_id.clone())
             .collect();
-        self.ask_gpu_allocations(&ended_ids);
+        let gpu_accounting_answered = self.ask_gpu_allocations(&ended_ids);
         let mut ended = Vec::new();
         for id in gone {
             let Some(mut job) = self.jobs.remove(&id) else {
@@ -597,14 +603,21 @@ impl SlurmExecutor {
                 self.jobs.insert(id, job);
                 continue;
             }
-            match self.verdict(&job, state.as_deref(), &exit) {
+            let verdict = self.verdict(&job, state.as_deref(), &exit);
+            if matches!(verdict, Verdict::End(_))
+                && self.awaits_gpu_accounting(&mut job, gpu_accounting_answered)
+            {
+                self.jobs.insert(id, job);
+                continue;
+            }
+            match verdict {
                 Verdict::End(end) => ended.push(Ended {
                     combination_id: id,
                     end,
                     finished_at: crate::clock::now(),
                     scheduler: SchedulerRecord {
                         elapsed_seconds: self.elapsed.remove(&job.job_id),
-                        gpus: self.allocated_gpus.remove(&job.job_id),
+                        gpus: self.take_allocated_gpus(&job.job_id, id),
                         state,
                     },
                 }),
@@ -632,7 +645,7 @@ impl SlurmExecutor {
                         scheduler: SchedulerRecord {
                             state: Some(why),
                             elapsed_seconds: self.elapsed.remove(&job.job_id),
-                            gpus: self.allocated_gpus.remove(&job.job_id),
+                            gpus: self.take_allocated_gpus(&job.job_id, id),
                         },
                     }),
                 },
@@ -816,7 +829,7 @@ impl Executor for SlurmExecutor {
                             scheduler: SchedulerRecord {
                                 state,
                                 elapsed_seconds: self.elapsed.remove(&job_id),
-                                gpus: self.allocated_gpus.remove(&job_id),
+                                gpus: self.take_allocated_gpus(&job_id, known.spec.combination_id),
                             },
                         })
                     }
