@@ -112,11 +112,10 @@ pub struct BoptConfig {
     /// the largest; otherwise Yeo-Johnson on the normalised losses, its exponent halfway between
     /// 1 and the maximum-likelihood one (docs/benchmarks.md).
     pub warp_y: bool,
-    /// `additive_kernel`: fit the GP also with a first-order additive part in its kernel and
-    /// keep whichever predicts the finished runs better, each left out in turn
-    /// (`strategy/bopt/structure.rs`). Off by default: on the broad benchmark it ranked level
-    /// with the product kernel alone, far ahead on separable problems outside it
-    /// (docs/benchmarks.md "Additive structure").
+    /// `additive_kernel`: at each anchor fit, fit the GP also with a first-order additive part
+    /// in its kernel and keep it where it predicts the finished runs clearly better, each left
+    /// out in turn (`strategy/bopt/structure.rs`; from three features). On by default since
+    /// 2026-12-05 (docs/benchmarks.md "Additive structure decided at the anchors").
     pub additive_kernel: bool,
     pub de_duplication: bool,
     pub exact_feval: bool,
@@ -438,7 +437,7 @@ impl BoptConfig {
             .collect();
         let normalize_y = f.boolean("normalize_Y", true)?;
         let warp_y = f.boolean("warp_Y", true)?;
-        let additive_kernel = f.boolean("additive_kernel", false)?;
+        let additive_kernel = f.boolean("additive_kernel", true)?;
         let de_duplication = f.boolean("de_duplication", true)?;
         let exact_feval = f.boolean("exact_feval", false)?;
         let eps = f.number("eps", 0.0, "allowed: a number >= 0", |x| x >= 0.0)?;
@@ -520,15 +519,15 @@ mod tests {
         assert_eq!(c.bopt.acquisition_type, vec![Acquisition::Ei]);
         assert_eq!(c.bopt.model_estimation_method, vec![Estimator::Mle]);
         assert!(c.bopt.warp_y);
-        assert!(!c.bopt.additive_kernel);
+        assert!(c.bopt.additive_kernel);
         assert_eq!(c.bopt.n_burnin, 500);
         assert_eq!(c.bopt.step_size, None);
     }
 
     #[test]
     fn additive_kernel_is_a_boolean_named_in_its_error() {
-        let c = parse(r#"{"bopt_config": {"additive_kernel": true}}"#).unwrap();
-        assert!(c.bopt.additive_kernel);
+        let c = parse(r#"{"bopt_config": {"additive_kernel": false}}"#).unwrap();
+        assert!(!c.bopt.additive_kernel);
         let e = parse(r#"{"bopt_config": {"additive_kernel": "yes"}}"#)
             .unwrap_err()
             .to_string();

@@ -1,8 +1,10 @@
 //! Warm starts of the MAP fit: a full multi-start fit runs only at anchor sizes of the data and
-//! is remembered; in between, one L-BFGS-B run starts from the anchor's hyperparameters. An
-//! anchor depends on the data and the seed only, so the strategy stays pure.
+//! is remembered, with the choice of an additive part in the kernel (`structure.rs`); in
+//! between, one L-BFGS-B run starts from the anchor's hyperparameters. An anchor depends on the
+//! data and the seed only, so the strategy stays pure.
 
 use super::features::features;
+use super::structure;
 use super::subsample::{keep, loss_order, MAX_FIT};
 use super::BoptStrategy;
 use crate::config::search::Kernel;
@@ -56,6 +58,7 @@ impl BoptStrategy {
             kernel as u8,
             self.bopt.exact_feval,
             self.bopt.normalize_y,
+            self.bopt.additive_kernel,
             seed,
             m,
         )
@@ -77,15 +80,15 @@ impl BoptStrategy {
             .map(|i| (features(space, prefix[*i].0), targets[*i]))
             .unzip();
         let prefix_losses: Vec<f64> = prefix.iter().map(|(_, l)| *l).collect();
-        let gp = Gp::fit(
-            kernel,
-            x,
-            &y,
-            self.noise(self.log_like_warp(&prefix_losses, space.dims())),
-            restarts_for(m),
-            &mut rng,
-        )
-        .ok()?;
+        let noise = self.noise(self.log_like_warp(&prefix_losses, space.dims()));
+        let gp = Gp::fit(kernel, x.clone(), &y, noise, restarts_for(m), &mut rng).ok()?;
+        // Whether the kernel has an additive part is decided here, once per anchor: the warm
+        // fits in between keep the choice (their first start says it) and refit its share.
+        let gp = if self.bopt.additive_kernel {
+            structure::choose(kernel, &x, &y, noise, gp)
+        } else {
+            gp
+        };
         if self.anchors.len() >= MAX_ANCHORS {
             self.anchors.remove(0);
         }

@@ -235,16 +235,10 @@ impl Strategy for BoptStrategy {
                 }));
             }
         };
-        // With `additive_kernel`, an additive part when that predicts the finished runs better.
-        let fitted = if self.bopt.additive_kernel {
-            structure::choose(kernel, &fx, &fy, noise, fitted)
-        } else {
-            fitted
-        };
         if let (Some(share), false) = (fitted.hyper.additive_share(), self.additive_noted) {
             self.additive_noted = true;
             notes.push(format!(
-                "additive_kernel: the GP's kernel now has an additive part (share {share:.2}): with it the model predicts the finished runs better, each left out in turn"
+                "the GP's kernel now has an additive part (share {share:.2}): with it the model predicts the finished runs clearly better, each left out in turn (\"additive_kernel\": false in bopt_config turns this off)"
             ));
         }
         let map_lengthscales = fitted.hyper.log_lengthscales.clone();
@@ -401,14 +395,16 @@ mod tests {
     }
 
     #[test]
-    fn additive_kernel_changes_what_bopt_suggests_on_a_sum_of_wells() {
-        // Styblinski-Tang in 4-D (a double well per coordinate, summed): with the option the
-        // GP's kernel gets an additive part (`structure`), and the suggestion moves.
+    fn the_default_additive_part_changes_what_bopt_suggests_on_a_sum_of_wells() {
+        // Styblinski-Tang in 4-D (a double well per coordinate, summed): by default the GP's
+        // kernel gets an additive part at the anchor fit (`structure`), and the suggestion
+        // moves; `"additive_kernel": false` keeps the product kernel alone. (From 80 random runs:
+        // from fewer, the mixture's lead in predicting them is within `structure`'s margin.)
         use crate::strategy::Observation;
         use rand::{RngExt, SeedableRng};
         let space = Space::unit_cube(4);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
-        let finished: Vec<Observation> = (0..30)
+        let finished: Vec<Observation> = (0..80)
             .map(|_| {
                 let point: Vec<f64> = (0..4).map(|_| rng.random::<f64>()).collect();
                 let loss = point
@@ -422,15 +418,20 @@ mod tests {
             })
             .collect();
         let suggest = |additive: bool| {
-            let config = search_config(&format!(
-                r#"{{"search_type": "bopt", "random_suggestion_probability": 0,
-                    "y_transformation": "none", "bopt_config": {{"additive_kernel": {additive}}}}}"#
-            ));
+            let config = search_config(&if additive {
+                r#"{"search_type": "bopt", "random_suggestion_probability": 0,
+                    "y_transformation": "none"}"#
+                    .to_string()
+            } else {
+                r#"{"search_type": "bopt", "random_suggestion_probability": 0,
+                    "y_transformation": "none", "bopt_config": {"additive_kernel": false}}"#
+                    .to_string()
+            });
             let context = SuggestContext {
                 space: &space,
                 finished: &finished,
                 pending: &[],
-                sequence: 30,
+                sequence: 80,
                 seed: 4,
                 full_length: None,
             };

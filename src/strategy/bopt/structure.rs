@@ -1,10 +1,12 @@
 //! Whether the GP's kernel gets an additive part: where a loss is mostly a sum of effects of one
 //! hyperparameter each (a separable function, many training losses), a product kernel must learn
 //! each effect anew in every region of the space, and a first-order additive part learns it once.
-//! With `bopt_config.additive_kernel`, both models are fitted, and the one that predicts each
-//! finished run better from the others (the leave-one-out log density) is kept: on
-//! Styblinski-Tang the mixture, on functions of interacting coordinates the product kernel
-//! (docs/benchmarks.md, "Additive structure").
+//! At each anchor fit (`anchors.rs`), with `bopt_config.additive_kernel` (the default), both
+//! models are fitted, and the mixture is kept only where it predicts each finished run from the
+//! others clearly better (the leave-one-out log density, by `MARGIN_NATS`); the suggestions up
+//! to the next anchor start their fit from that choice. On Styblinski-Tang and on BBOB's
+//! sphere-like functions the mixture, on functions of interacting coordinates the product kernel
+//! (docs/benchmarks.md, "Additive structure decided at the anchors").
 
 use crate::config::search::Kernel;
 use crate::gp::likelihood::ADDITIVE_PRIOR_MEAN;
@@ -15,11 +17,20 @@ use crate::gp::{Gp, Noise};
 const STARTS: [f64; 2] = [ADDITIVE_PRIOR_MEAN, 1.0];
 /// L-BFGS-B iterations of each start.
 const ITERATIONS: usize = 60;
+/// Fewest features for which an additive part is tried: with one there is no structure to find,
+/// and with two a sum of two curves had little to add (in 2-D the mixture lost more problems of
+/// the broad benchmark than it won).
+const MIN_FEATURES: usize = 3;
+/// How much higher (nats, summed over the runs) the mixture's leave-one-out log density must be
+/// for it to be kept: it has one more hyperparameter, its share, so it wins a close call by
+/// chance, and a close call is worth nothing to the search. Where a sum truly explains the
+/// losses the difference grows to tens of nats.
+const MARGIN_NATS: f64 = 2.0;
 
 /// `product`, or the GP with an additive part fitted to the same data when that predicts the
-/// left-out runs better. One feature has no additive structure to find.
+/// left-out runs clearly better.
 pub(super) fn choose(kernel: Kernel, x: &[Vec<f64>], y: &[f64], noise: Noise, product: Gp) -> Gp {
-    if x.first().is_none_or(|p| p.len() < 2) {
+    if x.first().is_none_or(|p| p.len() < MIN_FEATURES) {
         return product;
     }
     let starts: Vec<_> = STARTS
@@ -27,7 +38,10 @@ pub(super) fn choose(kernel: Kernel, x: &[Vec<f64>], y: &[f64], noise: Noise, pr
         .map(|logit| product.hyper.with_additive(Some(*logit)))
         .collect();
     match Gp::fit_from(kernel, x.to_vec(), y, noise, &starts, ITERATIONS) {
-        Ok(mixed) if mixed.leave_one_out_log_density() > product.leave_one_out_log_density() => {
+        Ok(mixed)
+            if mixed.leave_one_out_log_density()
+                > product.leave_one_out_log_density() + MARGIN_NATS =>
+        {
             mixed
         }
         _ => product,
@@ -63,8 +77,10 @@ mod tests {
 
     #[test]
     fn a_sum_of_one_dimensional_wells_gets_an_additive_part_and_pure_interactions_do_not() {
-        // Styblinski-Tang on [-5, 5]^6: a double well in every coordinate, summed.
-        let (x, y) = sample(48, 6, |p| {
+        // Styblinski-Tang on [-5, 5]^6: a double well in every coordinate, summed. (From 80
+        // runs the mixture predicts the left-out ones better by about 6 nats; from 48, when it
+        // has not yet learnt the wells, by a tenth of one, which is no reason to switch.)
+        let (x, y) = sample(80, 6, |p| {
             p.iter()
                 .map(|u| {
                     let v = 10.0 * u - 5.0;
@@ -86,9 +102,45 @@ mod tests {
     }
 
     #[test]
-    fn one_feature_keeps_the_product_kernel_without_a_second_fit() {
-        let (x, y) = sample(12, 1, |p| (6.0 * p[0]).sin());
+    fn two_features_keep_the_product_kernel_even_where_the_loss_is_a_sum() {
+        let (x, y) = sample(40, 2, |p| {
+            p.iter()
+                .map(|u| {
+                    let v = 10.0 * u - 5.0;
+                    0.5 * (v.powi(4) - 16.0 * v * v + 5.0 * v)
+                })
+                .sum()
+        });
         let (product, kept) = chosen(&x, &y);
+        assert_eq!(kept.hyper, product.hyper);
+    }
+
+    #[test]
+    fn a_close_call_keeps_the_product_kernel() {
+        // A smooth bowl with one weak interaction, from a few runs: the mixture fits about as
+        // well as the product kernel, and it is kept only by a clear margin.
+        let (x, y) = sample(12, 3, |p| {
+            p.iter().map(|u| (u - 0.4).powi(2)).sum::<f64>() + 0.3 * p[0] * p[1]
+        });
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let product =
+            Gp::fit(Kernel::Matern52, x.to_vec(), &y, Noise::FITTED, 4, &mut rng).unwrap();
+        let starts: Vec<_> = STARTS
+            .iter()
+            .map(|logit| product.hyper.with_additive(Some(*logit)))
+            .collect();
+        let mixed = Gp::fit_from(
+            Kernel::Matern52,
+            x.clone(),
+            &y,
+            Noise::FITTED,
+            &starts,
+            ITERATIONS,
+        )
+        .unwrap();
+        let gain = mixed.leave_one_out_log_density() - product.leave_one_out_log_density();
+        assert!(gain > 0.0 && gain < MARGIN_NATS, "a close call: {gain}");
+        let kept = choose(Kernel::Matern52, &x, &y, Noise::FITTED, product.clone());
         assert_eq!(kept.hyper, product.hyper);
     }
 }
