@@ -66,6 +66,17 @@ mod tests {
         (x, y.iter().map(|v| (v - mean) / sd).collect())
     }
 
+    /// Styblinski-Tang on [-5, 5]^d (the unit cube scaled): a double well in every
+    /// coordinate, summed.
+    fn styblinski_tang(p: &[f64]) -> f64 {
+        p.iter()
+            .map(|u| {
+                let v = 10.0 * u - 5.0;
+                0.5 * (v.powi(4) - 16.0 * v * v + 5.0 * v)
+            })
+            .sum()
+    }
+
     /// The product kernel's fit, and what `choose` makes of it.
     fn chosen(x: &[Vec<f64>], y: &[f64]) -> (Gp, Gp) {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
@@ -77,17 +88,10 @@ mod tests {
 
     #[test]
     fn a_sum_of_one_dimensional_wells_gets_an_additive_part_and_pure_interactions_do_not() {
-        // Styblinski-Tang on [-5, 5]^6: a double well in every coordinate, summed. (From 80
+        // Styblinski-Tang in 6-D. (From 80
         // runs the mixture predicts the left-out ones better by about 6 nats; from 48, when it
         // has not yet learnt the wells, by a tenth of one, which is no reason to switch.)
-        let (x, y) = sample(80, 6, |p| {
-            p.iter()
-                .map(|u| {
-                    let v = 10.0 * u - 5.0;
-                    0.5 * (v.powi(4) - 16.0 * v * v + 5.0 * v)
-                })
-                .sum()
-        });
+        let (x, y) = sample(80, 6, styblinski_tang);
         let (_, separable) = chosen(&x, &y);
         assert!(separable.hyper.additive.is_some(), "{:?}", separable.hyper);
         // Pure interactions: products of neighbouring coordinates' waves, each of mean zero along
@@ -103,14 +107,7 @@ mod tests {
 
     #[test]
     fn two_features_keep_the_product_kernel_even_where_the_loss_is_a_sum() {
-        let (x, y) = sample(40, 2, |p| {
-            p.iter()
-                .map(|u| {
-                    let v = 10.0 * u - 5.0;
-                    0.5 * (v.powi(4) - 16.0 * v * v + 5.0 * v)
-                })
-                .sum()
-        });
+        let (x, y) = sample(40, 2, styblinski_tang);
         let (product, kept) = chosen(&x, &y);
         assert_eq!(kept.hyper, product.hyper);
     }
