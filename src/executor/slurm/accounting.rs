@@ -2,15 +2,10 @@
 //! code and run time, and the GPUs they were allocated (for a search's GPU-hours).
 
 use super::client::{parse_slurm_duration, COMMAND_LIMIT};
-use super::{SlurmExecutor, SlurmJob};
+use super::SlurmExecutor;
 use crate::executor::ExecutorEvent;
 use std::collections::BTreeMap;
 use std::process::Command;
-use std::time::{Duration, Instant};
-
-/// How long an ended GPU job waits for accounting to record its GPUs before it ends without
-/// them (slurmdbd is usually seconds behind slurmctld).
-const GPU_ACCOUNTING_WAIT: Duration = Duration::from_secs(20);
 
 impl SlurmExecutor {
     /// One `sacct` call for the allocations of `ids` with the given fields: its lines, or
@@ -77,23 +72,10 @@ impl SlurmExecutor {
         true
     }
 
-    /// Whether to keep an ended GPU job one more poll, waiting for accounting to record its
-    /// GPUs: slurmdbd lags slurmctld, and a job that just left the queue can read without its
-    /// AllocTRES for a few seconds. At most `GPU_ACCOUNTING_WAIT` from the first poll that
-    /// found it ended, and only while accounting answers.
-    pub(super) fn awaits_gpu_accounting(
-        &self,
-        job: &mut SlurmJob,
-        accounting_answered: bool,
-    ) -> bool {
-        if self.gpus.is_none()
-            || !accounting_answered
-            || self.allocated_gpus.contains_key(&job.job_id)
-        {
-            return false;
-        }
-        let since = *job.gpus_awaited_since.get_or_insert_with(Instant::now);
-        since.elapsed() < GPU_ACCOUNTING_WAIT
+    /// Whether an ended job of a GPU search has no record of its GPUs yet: slurmdbd lags
+    /// slurmctld, and a job that just left the queue can read without its AllocTRES.
+    pub(super) fn gpus_unrecorded(&self, job_id: &str) -> bool {
+        self.gpus.is_some() && !self.allocated_gpus.contains_key(job_id)
     }
 
     /// The GPUs accounting says an ended job was allocated, taken out of `allocated_gpus`.

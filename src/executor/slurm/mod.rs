@@ -51,12 +51,11 @@ struct SlurmJob {
     resubmits: u64,
     /// hpsearch asked for this job to stop (a cancel is then ours, not someone else's).
     stopping: bool,
-    /// Polls that found the job gone from the queue but not yet final in accounting.
+    /// Polls that found the job gone from the queue but not yet final in accounting (or, for a
+    /// GPU job, without its GPUs there).
     accounting_retries: u32,
     /// Seen running (not only queued) by a poll.
     started: bool,
-    /// Since when this ended GPU job has waited for accounting to record its GPUs.
-    gpus_awaited_since: Option<Instant>,
     /// The job array this run is a task of (its base job id), if any.
     wave: Option<String>,
 }
@@ -71,7 +70,6 @@ impl SlurmJob {
             stopping: false,
             accounting_retries: 0,
             started: false,
-            gpus_awaited_since: None,
             wave,
         }
     }
@@ -590,27 +588,22 @@ impl SlurmExecutor {
             };
             // Accounting lags the queue by a moment: a job that left squeue may still read
             // PENDING or RUNNING there, or FAILED without its exit code (and slurmstepd may not
-            // have written why it killed the job yet). Without the wrapper's record, ask again
-            // at the next poll.
+            // have written why it killed the job yet), and a GPU job may read without the GPUs
+            // it was allocated. Without the wrapper's record, or without the GPUs while
+            // accounting answers, ask again at the next poll.
             let unsettled = match state.as_deref() {
                 Some(s) if !is_final(s) => true,
                 Some("FAILED") => exit.is_empty(),
                 _ => false,
             };
-            let lagging = unsettled && read_status(&job.spec.folder).is_none();
+            let lagging = (unsettled && read_status(&job.spec.folder).is_none())
+                || (gpu_accounting_answered && self.gpus_unrecorded(&job.job_id));
             if lagging && job.accounting_retries < MAX_ACCOUNTING_RETRIES {
                 job.accounting_retries += 1;
                 self.jobs.insert(id, job);
                 continue;
             }
-            let verdict = self.verdict(&job, state.as_deref(), &exit);
-            if matches!(verdict, Verdict::End(_))
-                && self.awaits_gpu_accounting(&mut job, gpu_accounting_answered)
-            {
-                self.jobs.insert(id, job);
-                continue;
-            }
-            match verdict {
+            match self.verdict(&job, state.as_deref(), &exit) {
                 Verdict::End(end) => ended.push(Ended {
                     combination_id: id,
                     end,
