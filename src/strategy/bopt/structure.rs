@@ -10,7 +10,7 @@
 
 use crate::config::search::Kernel;
 use crate::gp::likelihood::ADDITIVE_PRIOR_MEAN;
-use crate::gp::{Gp, Noise};
+use crate::gp::{Gp, GpError, Noise};
 
 /// The logits of the additive share the mixture's fit starts from (besides the product fit's
 /// other hyperparameters): the prior's centre, and a mostly additive kernel.
@@ -33,11 +33,7 @@ pub(super) fn choose(kernel: Kernel, x: &[Vec<f64>], y: &[f64], noise: Noise, pr
     if x.first().is_none_or(|p| p.len() < MIN_FEATURES) {
         return product;
     }
-    let starts: Vec<_> = STARTS
-        .iter()
-        .map(|logit| product.hyper.with_additive(Some(*logit)))
-        .collect();
-    match Gp::fit_from(kernel, x.to_vec(), y, noise, &starts, ITERATIONS) {
+    match fit_mixture(kernel, x, y, noise, &product) {
         Ok(mixed)
             if mixed.leave_one_out_log_density()
                 > product.leave_one_out_log_density() + MARGIN_NATS =>
@@ -46,6 +42,22 @@ pub(super) fn choose(kernel: Kernel, x: &[Vec<f64>], y: &[f64], noise: Noise, pr
         }
         _ => product,
     }
+}
+
+/// The GP with an additive part, fitted from the product fit's hyperparameters and each of
+/// `STARTS` for its share.
+fn fit_mixture(
+    kernel: Kernel,
+    x: &[Vec<f64>],
+    y: &[f64],
+    noise: Noise,
+    product: &Gp,
+) -> Result<Gp, GpError> {
+    let starts: Vec<_> = STARTS
+        .iter()
+        .map(|logit| product.hyper.with_additive(Some(*logit)))
+        .collect();
+    Gp::fit_from(kernel, x.to_vec(), y, noise, &starts, ITERATIONS)
 }
 
 #[cfg(test)]
@@ -122,19 +134,7 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
         let product =
             Gp::fit(Kernel::Matern52, x.to_vec(), &y, Noise::FITTED, 4, &mut rng).unwrap();
-        let starts: Vec<_> = STARTS
-            .iter()
-            .map(|logit| product.hyper.with_additive(Some(*logit)))
-            .collect();
-        let mixed = Gp::fit_from(
-            Kernel::Matern52,
-            x.clone(),
-            &y,
-            Noise::FITTED,
-            &starts,
-            ITERATIONS,
-        )
-        .unwrap();
+        let mixed = fit_mixture(Kernel::Matern52, &x, &y, Noise::FITTED, &product).unwrap();
         let gain = mixed.leave_one_out_log_density() - product.leave_one_out_log_density();
         assert!(gain > 0.0 && gain < MARGIN_NATS, "a close call: {gain}");
         let kept = choose(Kernel::Matern52, &x, &y, Noise::FITTED, product.clone());
