@@ -3,6 +3,7 @@
 //! or processes.
 
 pub mod acquisition;
+pub mod exp;
 pub mod kernel;
 pub mod likelihood;
 pub mod linalg;
