@@ -8,7 +8,7 @@
 //! Hvarfner et al.'s prior made the model too smooth on the anchor problems), `log σ² ~ N(0, 1)`,
 //! `log σ_n² ~ N(ln 1e-3, 3²)`, `m ~ N(0, 1)`, `log α ~ N(0, 1)`, `logit w ~ N(−2, 2²)`.
 
-use super::kernel::shapes;
+use super::kernel::shape;
 use super::linalg;
 use crate::config::search::Kernel;
 
@@ -113,15 +113,9 @@ pub struct Likelihood<'a> {
     /// With an additive part: per pair and dimension its `∂k/∂s_j`, and per pair `∂k/∂ logit w`.
     d_s_dims: Vec<f64>,
     d_share: Vec<f64>,
-    /// Per pair: `s`, and the shape's value, `dg/ds` and `dg/d log α` there (one slice each,
-    /// so that the exponentials are taken over all pairs at once).
-    pair_s: Vec<f64>,
-    pair_shape: [Vec<f64>; 3],
-    /// The same per pair and feature, for the additive part.
-    dim_s: Vec<f64>,
-    dim_shape: [Vec<f64>; 3],
     chol: Vec<f64>,
     inverse: Vec<f64>,
+    scratch: Vec<f64>,
     alpha: Vec<f64>,
 }
 
@@ -147,12 +141,9 @@ impl<'a> Likelihood<'a> {
             d_alpha: vec![0.0; pairs],
             d_s_dims: Vec::new(),
             d_share: Vec::new(),
-            pair_s: vec![0.0; pairs],
-            pair_shape: [vec![0.0; pairs], vec![0.0; pairs], vec![0.0; pairs]],
-            dim_s: Vec::new(),
-            dim_shape: [Vec::new(), Vec::new(), Vec::new()],
             chol: Vec::with_capacity(n * n),
             inverse: vec![0.0; n * n],
+            scratch: Vec::with_capacity(n * n),
             alpha: vec![0.0; n],
         }
     }
@@ -174,61 +165,36 @@ impl<'a> Likelihood<'a> {
         if share.is_some() && self.d_share.is_empty() {
             self.d_s_dims = vec![0.0; self.d_s.len() * d];
             self.d_share = vec![0.0; self.d_s.len()];
-            self.dim_s = vec![0.0; self.d_s.len() * d];
-            self.dim_shape = [0, 1, 2].map(|_| vec![0.0; self.d_s.len() * d]);
         }
         let per_dim = 1.0 / d.max(1) as f64;
-        // The kernel's shape at every pair (and, for the additive part, every pair and feature)
-        // in one pass each.
-        for (s, diff2) in self
-            .pair_s
-            .iter_mut()
-            .zip(self.diff2.chunks_exact(d.max(1)))
-        {
-            *s = linalg::dot(diff2, &inv_ls2);
-        }
-        let [value, d_s, d_alpha] = &mut self.pair_shape;
-        shapes(self.kernel, alpha_rq, &self.pair_s, value, d_s, d_alpha);
-        if share.is_some() {
-            for (s, diff2) in self
-                .dim_s
-                .chunks_exact_mut(d)
-                .zip(self.diff2.chunks_exact(d))
-            {
-                for ((s, x), l) in s.iter_mut().zip(diff2).zip(&inv_ls2) {
-                    *s = x * l;
-                }
-            }
-            let [value, d_s, d_alpha] = &mut self.dim_shape;
-            shapes(self.kernel, alpha_rq, &self.dim_s, value, d_s, d_alpha);
-        }
-        let [g_value, g_d_s, g_d_alpha] = &self.pair_shape;
-        let [dim_value, dim_d_s, dim_d_alpha] = &self.dim_shape;
         let mut p = 0;
         for i in 0..n {
             for j in 0..i {
+                let diff2 = &self.diff2[p * d..(p + 1) * d];
+                let s = linalg::dot(diff2, &inv_ls2);
+                let g = shape(self.kernel, s, alpha_rq);
                 match share {
                     None => {
-                        self.k0[i * n + j] = sf2 * g_value[p];
-                        self.d_s[p] = sf2 * g_d_s[p];
+                        self.k0[i * n + j] = sf2 * g.value;
+                        self.d_s[p] = sf2 * g.d_s;
                         if rq {
-                            self.d_alpha[p] = sf2 * g_d_alpha[p];
+                            self.d_alpha[p] = sf2 * g.d_log_alpha;
                         }
                     }
                     Some(w) => {
-                        let dims = p * d..(p + 1) * d;
-                        let sum: f64 = dim_value[dims.clone()].iter().sum();
-                        let sum_alpha: f64 = dim_d_alpha[dims.clone()].iter().sum();
-                        for (out, one) in self.d_s_dims[dims.clone()].iter_mut().zip(&dim_d_s[dims])
-                        {
-                            *out = sf2 * w * per_dim * one;
+                        let (mut sum, mut sum_alpha) = (0.0, 0.0);
+                        for f in 0..d {
+                            let one = shape(self.kernel, diff2[f] * inv_ls2[f], alpha_rq);
+                            sum += one.value;
+                            sum_alpha += one.d_log_alpha;
+                            self.d_s_dims[p * d + f] = sf2 * w * per_dim * one.d_s;
                         }
-                        self.k0[i * n + j] = sf2 * ((1.0 - w) * g_value[p] + w * per_dim * sum);
-                        self.d_s[p] = sf2 * (1.0 - w) * g_d_s[p];
-                        self.d_share[p] = sf2 * (per_dim * sum - g_value[p]) * w * (1.0 - w);
+                        self.k0[i * n + j] = sf2 * ((1.0 - w) * g.value + w * per_dim * sum);
+                        self.d_s[p] = sf2 * (1.0 - w) * g.d_s;
+                        self.d_share[p] = sf2 * (per_dim * sum - g.value) * w * (1.0 - w);
                         if rq {
                             self.d_alpha[p] =
-                                sf2 * ((1.0 - w) * g_d_alpha[p] + w * per_dim * sum_alpha);
+                                sf2 * ((1.0 - w) * g.d_log_alpha + w * per_dim * sum_alpha);
                         }
                     }
                 }
@@ -249,7 +215,7 @@ impl<'a> Likelihood<'a> {
         linalg::solve_lower_transposed(&self.chol, n, &mut self.alpha);
         let log_det: f64 = 2.0 * (0..n).map(|i| self.chol[i * n + i].ln()).sum::<f64>();
         let nll = 0.5 * r_dot_alpha + 0.5 * log_det + 0.5 * n as f64 * LOG_2PI;
-        linalg::inverse_from_cholesky(&self.chol, n, &mut self.inverse);
+        linalg::inverse_from_cholesky(&self.chol, n, &mut self.scratch, &mut self.inverse);
         // W = K⁻¹ − ααᵀ; dNLL/dθ = ½ tr(W dK/dθ), summed over i > j twice plus the diagonal.
         let mut acc = vec![0.0; d];
         let (mut signal, mut alpha_sum, mut share_sum) = (0.0, 0.0, 0.0);

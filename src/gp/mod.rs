@@ -3,7 +3,6 @@
 //! or processes.
 
 pub mod acquisition;
-pub mod exp;
 pub mod kernel;
 pub mod likelihood;
 pub mod linalg;

@@ -130,11 +130,11 @@ impl Gp {
         }
         let d = x[0].len();
         let covariance = Covariance::new(kernel, &hyper);
-        let flat: Vec<f64> = x.iter().flatten().copied().collect();
         let mut k = vec![0.0; n * n];
         for i in 0..n {
-            // Row i's lower part: k(x_i, x_j) for j < i.
-            covariance.row(&x[i], &flat[..i * d], &mut k[i * n..i * n + i], None);
+            for j in 0..i {
+                k[i * n + j] = covariance.value(&x[i], &x[j]);
+            }
             k[i * n + i] = covariance.sf2 + noise(i);
         }
         let mut chol = Vec::with_capacity(n * n);
@@ -302,8 +302,8 @@ impl Gp {
     /// fitted to all the others (Rasmussen & Williams §5.4.2: read off K⁻¹, no refit).
     pub fn leave_one_out_log_density(&self) -> f64 {
         let n = self.alpha.len();
-        let mut inverse = vec![0.0; n * n];
-        linalg::inverse_from_cholesky(&self.chol, n, &mut inverse);
+        let (mut scratch, mut inverse) = (Vec::new(), vec![0.0; n * n]);
+        linalg::inverse_from_cholesky(&self.chol, n, &mut scratch, &mut inverse);
         (0..n)
             .map(|i| {
                 let precision = inverse[i * n + i].max(f64::MIN_POSITIVE);
@@ -325,12 +325,20 @@ impl Gp {
         // only when asked for.
         let mut dk_ds = vec![0.0; n];
         let mut dk_additive = vec![0.0; if gradients { n * d } else { 0 }];
-        self.covariance.row(
-            point,
-            &self.x,
-            &mut k,
-            gradients.then_some((&mut dk_ds[..], &mut dk_additive[..])),
-        );
+        for i in 0..n {
+            let xi = &self.x[i * d..(i + 1) * d];
+            k[i] = if gradients {
+                let (value, d_s) = self.covariance.value_and_gradient(
+                    point,
+                    xi,
+                    &mut dk_additive[i * d..(i + 1) * d],
+                );
+                dk_ds[i] = d_s;
+                value
+            } else {
+                self.covariance.value(point, xi)
+            };
+        }
         let mean = self.hyper.mean + linalg::dot(&k, &self.alpha);
         let mut v = k;
         linalg::solve_lower(&self.chol, n, &mut v);
@@ -372,9 +380,8 @@ impl Gp {
     }
 
     /// Posterior means and variances of `m` points (`points`: `m × d` row-major), the same
-    /// numbers as `predict` without gradients, computed a block of candidates at a time: the
-    /// block's kernel rows, then one triangular solve for the whole block (faer's, several times
-    /// faster than a row loop).
+    /// numbers as `predict` without gradients, computed a block of candidates at a time (kernel
+    /// rows, then one forward substitution over the block's rows).
     pub fn predict_batch(&self, points: &[f64], means: &mut [f64], variances: &mut [f64]) {
         let (n, d) = (self.alpha.len(), self.d);
         let m = means
@@ -382,53 +389,42 @@ impl Gp {
             .min(variances.len())
             .min(points.len() / d.max(1));
         let mut block = vec![0.0; n * BATCH];
-        let chol = faer::MatRef::from_row_major_slice(&self.chol[..n * n], n, n);
         for start in (0..m).step_by(BATCH) {
             let b = BATCH.min(m - start);
-            let block = &mut block[..n * b];
             // Row i of the block: k(x_i, candidate) for the block's candidates.
             let cov = &self.covariance;
-            match cov.additive {
-                None => {
-                    for i in 0..n {
-                        let xi = &self.x[i * d..(i + 1) * d];
-                        let row = &mut block[i * b..(i + 1) * b];
-                        for (c, out) in row.iter_mut().enumerate() {
-                            let p = &points[(start + c) * d..(start + c + 1) * d];
-                            *out = squared_distance(p, xi, &cov.inv_ls2);
-                        }
-                    }
-                    values_in_place(self.kernel, cov.alpha, block);
-                    block.iter_mut().for_each(|v| *v *= cov.sf2);
+            for i in 0..n {
+                let xi = &self.x[i * d..(i + 1) * d];
+                let row = &mut block[i * BATCH..i * BATCH + b];
+                for (c, out) in row.iter_mut().enumerate() {
+                    let p = &points[(start + c) * d..(start + c + 1) * d];
+                    *out = match cov.additive {
+                        // The product kernel's shape is applied to the whole block below.
+                        None => squared_distance(p, xi, &cov.inv_ls2),
+                        Some(_) => cov.value(p, xi),
+                    };
                 }
-                Some(_) => {
-                    // Candidate by candidate (a column of the block), every row at once.
-                    let mut column = vec![0.0; n];
-                    for c in 0..b {
-                        let p = &points[(start + c) * d..(start + c + 1) * d];
-                        cov.row(p, &self.x, &mut column, None);
-                        for (i, v) in column.iter().enumerate() {
-                            block[i * b + c] = *v;
-                        }
-                    }
-                }
+            }
+            if cov.additive.is_none() {
+                values_in_place(self.kernel, cov.alpha, &mut block[..n * BATCH]);
+                block[..n * BATCH].iter_mut().for_each(|v| *v *= cov.sf2);
             }
             let mean = &mut means[start..start + b];
-            mean.fill(self.hyper.mean);
-            for i in 0..n {
-                linalg::axpy(self.alpha[i], &block[i * b..(i + 1) * b], mean);
-            }
-            // L V = K*: the variance is σ² − Σ_i V_ic² for each candidate c.
-            faer::linalg::triangular_solve::solve_lower_triangular_in_place(
-                chol,
-                faer::MatMut::from_row_major_slice_mut(block, n, b),
-                faer::Par::Seq,
-            );
             let var = &mut variances[start..start + b];
+            mean.fill(self.hyper.mean);
             var.fill(0.0);
-            for row in block.chunks_exact(b) {
-                for (v, r) in var.iter_mut().zip(row) {
-                    *v += r * r;
+            for i in 0..n {
+                let (done, rest) = block.split_at_mut(i * BATCH);
+                let row = &mut rest[..b];
+                linalg::axpy(self.alpha[i], row, mean);
+                let l = &self.chol[i * n..i * n + i + 1];
+                for (j, lij) in l[..i].iter().enumerate() {
+                    linalg::axpy(-lij, &done[j * BATCH..j * BATCH + b], row);
+                }
+                let inv = 1.0 / l[i];
+                for (v, r) in var.iter_mut().zip(row.iter_mut()) {
+                    *r *= inv;
+                    *v += *r * *r;
                 }
             }
             for v in var.iter_mut() {
