@@ -5,6 +5,7 @@
 //!     cargo bench --bench bopt_scale               # n = 50, 200, 1000; d = 6, 20
 //!     HPSEARCH_SCALE_N=50,200,1000,5000 cargo bench --bench bopt_scale
 //!     HPSEARCH_SCALE_DECADES=1 cargo bench --bench bopt_scale   # losses spanning decades
+//!     HPSEARCH_SCALE_CONFIG='{"bopt_config": {"additive_kernel": false}}' cargo bench --bench bopt_scale
 //!
 //! The smooth function's losses stay within two decades (the Yeo-Johnson path of `warp_Y`); with
 //! `HPSEARCH_SCALE_DECADES` they are its powers of ten, which span decades above zero (the
@@ -22,16 +23,19 @@ fn main() {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    let config = SearchConfig::from_map(
-        std::path::Path::new("bench"),
-        // The losses are handed over as they are: without `y_transformation: none` the seed's
-        // default `log` would make the strategy read them as log10 values.
-        &serde_json::from_str(
-            r#"{"search_type": "bopt", "random_suggestion_probability": 0, "y_transformation": "none"}"#,
-        )
-        .unwrap(),
+    // The losses are handed over as they are: without `y_transformation: none` the seed's
+    // default `log` would make the strategy read them as log10 values.
+    let mut settings: serde_json::Map<String, serde_json::Value> = serde_json::from_str(
+        r#"{"search_type": "bopt", "random_suggestion_probability": 0, "y_transformation": "none"}"#,
     )
     .unwrap();
+    // More settings for a comparison, e.g. HPSEARCH_SCALE_CONFIG='{"bopt_config": {"additive_kernel": false}}'.
+    if let Ok(extra) = std::env::var("HPSEARCH_SCALE_CONFIG") {
+        let extra: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&extra).expect("HPSEARCH_SCALE_CONFIG: a JSON object");
+        settings.extend(extra);
+    }
+    let config = SearchConfig::from_map(std::path::Path::new("bench"), &settings).unwrap();
     let decades = std::env::var_os("HPSEARCH_SCALE_DECADES").is_some();
     println!("{:>6} {:>4} {:>10} {:>10}", "n", "d", "cold s", "warm s");
     for d in [6, 20] {
