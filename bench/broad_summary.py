@@ -64,15 +64,16 @@ def main():
             ranks[s].append(r)
             family_ranks[fam][s].append(r)
         if references:
-            best_ref = min(stats[(p, s)]["fin_med"] for s in references)
+            best_name = min(references, key=lambda s: stats[(p, s)]["fin_med"])
+            best_ref = stats[(p, best_name)]["fin_med"]
             mine = stats[(p, ours)]["fin_med"]
             at_least_best.append(mine <= best_ref)
             margins.append(mine - best_ref)
-            best_name = min(references, key=lambda s: stats[(p, s)]["fin_med"])
-            gap_p = mannwhitneyu(stats[(p, ours)]["fin"], stats[(p, best_name)]["fin"],
-                                 alternative="two-sided").pvalue
-            if mine > best_ref and gap_p < 0.05:
-                behind_beyond_noise.append((p, best_name, mine - best_ref, gap_p))
+            if mine > best_ref:
+                gap_p = mannwhitneyu(stats[(p, ours)]["fin"], stats[(p, best_name)]["fin"],
+                                     alternative="two-sided").pvalue
+                if gap_p < 0.05:
+                    behind_beyond_noise.append((p, best_name, mine - best_ref, gap_p))
             if any(mannwhitneyu(stats[(p, ours)]["fin"], stats[(p, s)]["fin"],
                                 alternative="greater").pvalue < 0.05 for s in references):
                 beaten_beyond_noise.append(p)
