@@ -73,6 +73,7 @@ fn main() {
                     sequence: (n + step) as u64,
                     seed: 1,
                     full_length: None,
+                    budget: None,
                 };
                 let start = Instant::now();
                 let suggestion = strategy.suggest(&context).unwrap().unwrap();

@@ -125,6 +125,7 @@ fn search(
                 sequence: created,
                 seed,
                 full_length: None,
+                budget: None,
             };
             let s = strategy.suggest(&context).unwrap().unwrap();
             pending.push_back(space.canonical(&s.point));

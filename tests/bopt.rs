@@ -64,6 +64,34 @@ fn bopt_finds_a_better_setting_than_random_search_on_the_same_budget() {
     assert_eq!(bopt_wins, 3);
 }
 
+/// The search's budget known (`max_suggestions`), its last tenth goes to the model's best guess:
+/// the data file's `search_type` says `final` for those, and only for those.
+#[test]
+fn the_last_tenth_of_max_suggestions_goes_to_the_models_best_guess() {
+    let labels = |final_exploitation: Option<f64>| -> Vec<String> {
+        let mut search = json!({"search_type": "bopt", "max_suggestions": 20, "max_active_points": 1,
+                                "y_transformation": "none", "random_seed": 4});
+        if let Some(share) = final_exploitation {
+            search["bopt_config"] = json!({ "final_exploitation": share });
+        }
+        let project = bowl_project(search);
+        project.hpsearch(&["run", "."]).ok();
+        let rows = project.data_rows(0);
+        assert!(rows.iter().all(|r| r["status"] == "succeeded"), "{rows:?}");
+        rows.iter().map(|r| r["search_type"].clone()).collect()
+    };
+    let is_final = |label: &String| label.contains("_final_");
+    let default = labels(None);
+    assert_eq!(default.len(), 20, "{default:?}");
+    assert!(default[18..].iter().all(is_final), "{default:?}");
+    assert!(!default[..18].iter().any(is_final), "{default:?}");
+    let quarter = labels(Some(0.25));
+    assert!(quarter[15..].iter().all(is_final), "{quarter:?}");
+    assert!(!quarter[..15].iter().any(is_final), "{quarter:?}");
+    let off = labels(Some(0.0));
+    assert!(!off.iter().any(is_final), "{off:?}");
+}
+
 #[test]
 fn bopt_with_a_seed_suggests_the_same_combinations() {
     let run = || {

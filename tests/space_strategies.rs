@@ -71,6 +71,7 @@ fn context<'a>(
         sequence,
         seed,
         full_length: None,
+        budget: None,
     }
 }
 

@@ -235,6 +235,7 @@ pub fn ask_tell() -> Result<i32, CliError> {
                 sequence: made,
                 seed,
                 full_length: None,
+                budget,
             };
             let suggestion = strategy
                 .suggest(&context)

@@ -117,6 +117,13 @@ pub struct BoptConfig {
     /// out in turn (`strategy/bopt/structure.rs`; from three features). On by default since
     /// 2026-12-05 (docs/benchmarks.md "Additive structure decided at the anchors").
     pub additive_kernel: bool,
+    /// `final_exploitation`: the share of `max_suggestions` (or of ask-tell's budget) that bopt
+    /// spends last on what its model expects to be best (a lower confidence bound one standard
+    /// deviation below the mean, instead of the configured acquisition, and no random
+    /// or grid suggestions), to make the most of the basin it has found. 0 turns it off. Default 0.1
+    /// since 2026-12-06 (docs/benchmarks.md "The last tenth of the budget spent on the model's
+    /// best guess").
+    pub final_exploitation: f64,
     pub de_duplication: bool,
     pub exact_feval: bool,
     pub eps: f64,
@@ -438,6 +445,12 @@ impl BoptConfig {
         let normalize_y = f.boolean("normalize_Y", true)?;
         let warp_y = f.boolean("warp_Y", true)?;
         let additive_kernel = f.boolean("additive_kernel", true)?;
+        let final_exploitation = f.number(
+            "final_exploitation",
+            0.1,
+            "allowed: a share of the budget from 0 (off) up to, not including, 1",
+            |x| (0.0..1.0).contains(&x),
+        )?;
         let de_duplication = f.boolean("de_duplication", true)?;
         let exact_feval = f.boolean("exact_feval", false)?;
         let eps = f.number("eps", 0.0, "allowed: a number >= 0", |x| x >= 0.0)?;
@@ -481,6 +494,7 @@ impl BoptConfig {
             normalize_y,
             warp_y,
             additive_kernel,
+            final_exploitation,
             de_duplication,
             exact_feval,
             eps,
@@ -522,6 +536,22 @@ mod tests {
         assert!(c.bopt.additive_kernel);
         assert_eq!(c.bopt.n_burnin, 500);
         assert_eq!(c.bopt.step_size, None);
+    }
+
+    #[test]
+    fn final_exploitation_is_a_share_below_one_named_in_its_error() {
+        assert_eq!(parse("{}").unwrap().bopt.final_exploitation, 0.1);
+        let c = parse(r#"{"bopt_config": {"final_exploitation": 0}}"#).unwrap();
+        assert_eq!(c.bopt.final_exploitation, 0.0);
+        for bad in ["1", "-0.1", "\"last\""] {
+            let e = parse(&format!(
+                r#"{{"bopt_config": {{"final_exploitation": {bad}}}}}"#
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("bopt_config.final_exploitation"), "{e}");
+            assert!(e.contains("share of the budget"), "{e}");
+        }
     }
 
     #[test]

@@ -247,6 +247,7 @@ impl Coordinator {
                 .early_stopping
                 .max_step()
                 .or_else(|| self.observations.longest_succeeded()),
+            budget: Some(self.definition.search.max_suggestions),
         };
         let Some(suggestion) = self.strategy.suggest(&context)? else {
             return Ok(None);

@@ -65,6 +65,17 @@ fn log_cdf_and_ratio(z: f64) -> (f64, f64) {
 
 /// The score and its derivatives `(score, d/dμ, d/dσ)`.
 pub fn score(kind: Acquisition, mean: f64, sd: f64, best: f64) -> (f64, f64, f64) {
+    score_with_kappa(kind, mean, sd, best, LCB_KAPPA)
+}
+
+/// `score`, with LCB's κ given (the final suggestions of a budget use a smaller one).
+pub fn score_with_kappa(
+    kind: Acquisition,
+    mean: f64,
+    sd: f64,
+    best: f64,
+    kappa: f64,
+) -> (f64, f64, f64) {
     let sd = sd.max(1e-9);
     let z = (best - IMPROVEMENT_MARGIN - mean) / sd;
     match kind {
@@ -76,7 +87,7 @@ pub fn score(kind: Acquisition, mean: f64, sd: f64, best: f64) -> (f64, f64, f64
             let (log_c, ratio) = log_cdf_and_ratio(z);
             (log_c, -ratio / sd, -ratio * z / sd)
         }
-        Acquisition::Lcb => (-(mean - LCB_KAPPA * sd), -1.0, LCB_KAPPA),
+        Acquisition::Lcb => (-(mean - kappa * sd), -1.0, kappa),
     }
 }
 

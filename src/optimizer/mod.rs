@@ -474,6 +474,7 @@ impl Optimizer {
             sequence: self.trials.len() as u64,
             seed: self.seed,
             full_length: self.full_length(),
+            budget: Some(self.config.max_suggestions),
         };
         let suggestion = self
             .strategy

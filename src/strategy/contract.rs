@@ -44,6 +44,9 @@ pub struct SuggestContext<'a> {
     /// A whole run's length in steps, where runs report progress: the early-stopping rule's
     /// `max_step`, else the most steps a run that ended by itself reported.
     pub full_length: Option<u64>,
+    /// How many combinations the search will create in all, where that is known
+    /// (`max_suggestions`; ask-tell's `budget`): bopt spends the last of them on its best guess.
+    pub budget: Option<u64>,
 }
 
 impl SuggestContext<'_> {

@@ -14,6 +14,8 @@ pub(super) struct Surrogate<'a> {
     pub gps: Vec<Gp>,
     pub space: &'a Space,
     pub acquisition: Acquisition,
+    /// LCB's κ (`acquisition::LCB_KAPPA`, or `FINAL_KAPPA` for the budget's last suggestions).
+    pub kappa: f64,
     pub best: f64,
     /// With a feature for where on the learning curve a loss was taken, candidates are scored
     /// at a whole run's end.
@@ -32,7 +34,14 @@ impl Surrogate<'_> {
             .iter()
             .map(|gp| {
                 let p = gp.predict(&f, false);
-                acquisition::score(self.acquisition, p.mean, p.variance.sqrt(), self.best).0
+                acquisition::score_with_kappa(
+                    self.acquisition,
+                    p.mean,
+                    p.variance.sqrt(),
+                    self.best,
+                    self.kappa,
+                )
+                .0
             })
             .collect();
         self.combine(&scores).0
@@ -51,7 +60,14 @@ impl Surrogate<'_> {
                     .iter()
                     .zip(&variances)
                     .map(|(mu, var)| {
-                        acquisition::score(self.acquisition, *mu, var.sqrt(), self.best).0
+                        acquisition::score_with_kappa(
+                            self.acquisition,
+                            *mu,
+                            var.sqrt(),
+                            self.best,
+                            self.kappa,
+                        )
+                        .0
                     })
                     .collect(),
             );
@@ -87,7 +103,8 @@ impl Surrogate<'_> {
         for gp in &self.gps {
             let p = gp.predict(&f, true);
             let sd = p.variance.sqrt();
-            let (s, d_mean, d_sd) = acquisition::score(self.acquisition, p.mean, sd, self.best);
+            let (s, d_mean, d_sd) =
+                acquisition::score_with_kappa(self.acquisition, p.mean, sd, self.best, self.kappa);
             scores.push(s);
             grads.push(
                 numeric
