@@ -741,43 +741,54 @@ mod tests {
         }
     }
 
+    /// Whole runs at `n` points of a lattice in the unit square (the second coordinate of point
+    /// i is the (i · stride mod n)-th of n), with their losses.
+    fn lattice(
+        n: usize,
+        stride: usize,
+        loss: &dyn Fn(&[f64]) -> f64,
+    ) -> Vec<crate::strategy::Observation> {
+        (0..n)
+            .map(|i| {
+                let at = |k: usize| (k as f64 + 0.5) / n as f64;
+                let point = vec![at(i), at(i * stride % n)];
+                let value = Some(loss(&point));
+                crate::strategy::Observation::whole(point, value)
+            })
+            .collect()
+    }
+
     #[test]
     fn the_last_tenth_of_a_known_budget_goes_to_the_models_best_guess() {
-        use crate::strategy::Observation;
         // A smooth bowl with its minimum at (0.3, 0.6), seen at 20 points of a lattice none of
         // which is within 0.05 of it. Every suggestion would be random (a random share of 1)
         // but the budget's last ones.
         let space = Space::unit_cube(2);
         let bowl = |p: &[f64]| (p[0] - 0.3).powi(2) + (p[1] - 0.6).powi(2);
-        let finished: Vec<Observation> = (0..20)
-            .map(|i| {
-                let point = vec![(i as f64 + 0.5) / 20.0, ((i * 7 % 20) as f64 + 0.5) / 20.0];
-                let loss = Some(bowl(&point));
-                Observation::whole(point, loss)
-            })
-            .collect();
+        let finished = lattice(20, 7, &bowl);
         let best_seen = finished
             .iter()
             .filter_map(|o| o.loss)
             .fold(f64::INFINITY, f64::min);
         assert!(best_seen > 0.05f64.powi(2));
+        // Suggestion 21 of a search with this budget.
+        let context = |budget: Option<u64>| SuggestContext {
+            space: &space,
+            finished: &finished,
+            pending: &[],
+            sequence: 20,
+            seed: 4,
+            full_length: None,
+            budget,
+        };
         let suggest = |share: &str, budget: Option<u64>| {
             let config = search_config(&format!(
                 r#"{{"search_type": "bopt", "random_suggestion_probability": 1,
                      "y_transformation": "none", "bopt_config": {{"final_exploitation": {share}}}}}"#
             ));
             let mut strategy = BoptStrategy::new(&config);
-            let context = SuggestContext {
-                space: &space,
-                finished: &finished,
-                pending: &[],
-                sequence: 20,
-                seed: 4,
-                full_length: None,
-                budget,
-            };
-            let first = strategy.suggest(&context).unwrap().unwrap();
-            let again = strategy.suggest(&context).unwrap().unwrap();
+            let first = strategy.suggest(&context(budget)).unwrap().unwrap();
+            let again = strategy.suggest(&context(budget)).unwrap().unwrap();
             (first, again)
         };
         // Budget 22: suggestion 21 is among the last ceil(0.1 · 22) = 3.
@@ -806,17 +817,12 @@ mod tests {
                 "num_grid_points_per_hyperparameter": 3, "y_transformation": "none"}"#,
         );
         let label_at = |budget: u64| {
-            let context = SuggestContext {
-                space: &space,
-                finished: &finished,
-                pending: &[],
-                sequence: 20,
-                seed: 4,
-                full_length: None,
-                budget: Some(budget),
-            };
             let mut strategy = BoptStrategy::new(&grid);
-            strategy.suggest(&context).unwrap().unwrap().label
+            strategy
+                .suggest(&context(Some(budget)))
+                .unwrap()
+                .unwrap()
+                .label
         };
         assert_eq!(label_at(40), "grid");
         assert_eq!(label_at(22), "Matern52_final_MLE");
@@ -824,7 +830,6 @@ mod tests {
 
     #[test]
     fn losses_spanning_decades_switch_the_default_kernel_to_matern32_only() {
-        use crate::strategy::Observation;
         let space = Space::unit_cube(2);
         let label_after = |config: &str, loss: &dyn Fn(&[f64]) -> f64| -> String {
             let config = SearchConfig::from_map(
@@ -833,13 +838,7 @@ mod tests {
             )
             .unwrap();
             let mut strategy = BoptStrategy::new(&config);
-            let finished: Vec<Observation> = (0..8)
-                .map(|i| {
-                    let point = vec![(i as f64 + 0.5) / 8.0, ((i * 3 % 8) as f64 + 0.5) / 8.0];
-                    let loss = Some(loss(&point));
-                    Observation::whole(point, loss)
-                })
-                .collect();
+            let finished = lattice(8, 3, loss);
             let context = SuggestContext {
                 space: &space,
                 finished: &finished,
