@@ -63,19 +63,9 @@ fn log_cdf_and_ratio(z: f64) -> (f64, f64) {
     }
 }
 
-/// The score and its derivatives `(score, d/dμ, d/dσ)`.
-pub fn score(kind: Acquisition, mean: f64, sd: f64, best: f64) -> (f64, f64, f64) {
-    score_with_kappa(kind, mean, sd, best, LCB_KAPPA)
-}
-
-/// `score`, with LCB's κ given (the final suggestions of a budget use a smaller one).
-pub fn score_with_kappa(
-    kind: Acquisition,
-    mean: f64,
-    sd: f64,
-    best: f64,
-    kappa: f64,
-) -> (f64, f64, f64) {
+/// The score and its derivatives `(score, d/dμ, d/dσ)`; `kappa` is LCB's κ (`LCB_KAPPA`, or a
+/// smaller one for the final suggestions of a budget).
+pub fn score(kind: Acquisition, mean: f64, sd: f64, best: f64, kappa: f64) -> (f64, f64, f64) {
     let sd = sd.max(1e-9);
     let z = (best - IMPROVEMENT_MARGIN - mean) / sd;
     match kind {
@@ -99,7 +89,7 @@ mod tests {
     fn log_ei_is_finite_and_monotone_far_from_the_incumbent() {
         let mut last = f64::INFINITY;
         for mean in [0.0, 1.0, 5.0, 10.0, 20.0, 40.0] {
-            let (s, _, _) = score(Acquisition::Ei, mean, 1.0, 0.0);
+            let (s, _, _) = score(Acquisition::Ei, mean, 1.0, 0.0, LCB_KAPPA);
             assert!(s.is_finite() && s < last, "mean {mean}: {s}");
             last = s;
         }
@@ -120,11 +110,13 @@ mod tests {
     fn derivatives_match_finite_differences() {
         for kind in [Acquisition::Ei, Acquisition::Mpi, Acquisition::Lcb] {
             for (mean, sd) in [(0.3, 0.5), (2.0, 0.2), (12.0, 1.0), (-1.0, 0.7)] {
-                let (_, dm, ds) = score(kind, mean, sd, 0.0);
+                let (_, dm, ds) = score(kind, mean, sd, 0.0, LCB_KAPPA);
                 let h = 1e-6;
-                let num_m = (score(kind, mean + h, sd, 0.0).0 - score(kind, mean - h, sd, 0.0).0)
+                let num_m = (score(kind, mean + h, sd, 0.0, LCB_KAPPA).0
+                    - score(kind, mean - h, sd, 0.0, LCB_KAPPA).0)
                     / (2.0 * h);
-                let num_s = (score(kind, mean, sd + h, 0.0).0 - score(kind, mean, sd - h, 0.0).0)
+                let num_s = (score(kind, mean, sd + h, 0.0, LCB_KAPPA).0
+                    - score(kind, mean, sd - h, 0.0, LCB_KAPPA).0)
                     / (2.0 * h);
                 assert!(
                     (dm - num_m).abs() < 1e-3 * (1.0 + num_m.abs()),

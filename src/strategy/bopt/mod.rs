@@ -135,9 +135,9 @@ impl BoptStrategy {
 
     /// Whether this suggestion is one of the budget's final ones, where bopt exploits what its
     /// model has learnt instead of exploring: the budget is known and this is among its last
-    /// `final_count`. (On the broad benchmark this won 73-75% of the seed pairs in 2 and 5 D,
-    /// the sphere-like functions by 0.6-1.5 decades, and was level in 10 D: a search with an
-    /// end in sight gains most by refining the basin it is in.)
+    /// `final_count`. (On the broad benchmark this won 70-77% of the seed pairs in 2 and 5 D and
+    /// 65% in 10 D, the sphere-like functions by 0.6-1.5 decades, and was level in 20 D and on
+    /// the models: a search with an end in sight gains most by refining the basin it is in.)
     fn in_final_phase(&self, context: &SuggestContext) -> bool {
         match context.budget {
             Some(budget) => {
@@ -337,12 +337,11 @@ impl Strategy for BoptStrategy {
             },
             Estimator::NAMES[estimator as usize]
         );
-        if final_phase && !self.final_noted {
+        if let (true, false, Some(budget)) = (final_phase, self.final_noted, context.budget) {
             self.final_noted = true;
             notes.push(format!(
-                "the last {} of {} suggestions go to the model's best guess (the lowest mean less one standard deviation; no random or grid suggestions): \"final_exploitation\" in bopt_config sets the share, 0 turns this off",
-                self.final_count(context.budget.unwrap_or(0)),
-                context.budget.unwrap_or(0)
+                "the last {} of {budget} suggestions go to the model's best guess (the lowest mean less one standard deviation; no random or grid suggestions): \"final_exploitation\" in bopt_config sets the share, 0 turns this off",
+                self.final_count(budget)
             ));
         }
         let (px, py) = rows(&predict_rows);

@@ -34,7 +34,7 @@ impl Surrogate<'_> {
             .iter()
             .map(|gp| {
                 let p = gp.predict(&f, false);
-                acquisition::score_with_kappa(
+                acquisition::score(
                     self.acquisition,
                     p.mean,
                     p.variance.sqrt(),
@@ -60,14 +60,8 @@ impl Surrogate<'_> {
                     .iter()
                     .zip(&variances)
                     .map(|(mu, var)| {
-                        acquisition::score_with_kappa(
-                            self.acquisition,
-                            *mu,
-                            var.sqrt(),
-                            self.best,
-                            self.kappa,
-                        )
-                        .0
+                        acquisition::score(self.acquisition, *mu, var.sqrt(), self.best, self.kappa)
+                            .0
                     })
                     .collect(),
             );
@@ -104,7 +98,7 @@ impl Surrogate<'_> {
             let p = gp.predict(&f, true);
             let sd = p.variance.sqrt();
             let (s, d_mean, d_sd) =
-                acquisition::score_with_kappa(self.acquisition, p.mean, sd, self.best, self.kappa);
+                acquisition::score(self.acquisition, p.mean, sd, self.best, self.kappa);
             scores.push(s);
             grads.push(
                 numeric
