@@ -62,7 +62,7 @@ class Optimizer:
     output.json holds it, and ``y_transformation`` (default ``log``, log10 of a positive
     objective) makes it the loss; name ``"y_transformation": "none"`` for an objective that can
     be zero or negative. ``max_suggestions`` (default 200) limits ``ask``, and bopt spends its
-    last tenth on its model's best guess (set it to your budget; ``bopt_config``'s
+    last 30% on its model's best guess (set it to your budget; ``bopt_config``'s
     ``final_exploitation`` sets the share, 0 turns it off). The same seed,
     space, config and told values give the suggestions ``hpsearch run`` makes one run at a time;
     ``ask(n)`` suggests as a search fills n free slots.

@@ -12,7 +12,7 @@
 //! sequential protocol: the solver suggests q ahead, so each suggestion is made while the q − 1
 //! suggested before it have no value yet (as with q workers whose runs take equally long and end
 //! in the order they started), and serves them oldest first. Never more than the problem's
-//! `budget` suggestions are made, and the strategy is told it (bopt spends its last tenth on its
+//! `budget` suggestions are made, and the strategy is told it (bopt spends its last 30% on its
 //! model's best guess, as a search does with `max_suggestions`).
 
 use super::errors::CliError;

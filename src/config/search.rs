@@ -120,9 +120,9 @@ pub struct BoptConfig {
     /// `final_exploitation`: the share of `max_suggestions` (or of ask-tell's budget) that bopt
     /// spends last on what its model expects to be best (a lower confidence bound one standard
     /// deviation below the mean, instead of the configured acquisition, and no random
-    /// or grid suggestions), to make the most of the basin it has found. 0 turns it off. Default 0.1
+    /// or grid suggestions), to make the most of the basin it has found. 0 turns it off. Default 0.3
     /// since 2026-12-06 (docs/benchmarks.md "The last tenth of the budget spent on the model's
-    /// best guess").
+    /// best guess" and "... raised to its last 30%").
     pub final_exploitation: f64,
     pub de_duplication: bool,
     pub exact_feval: bool,
@@ -447,7 +447,7 @@ impl BoptConfig {
         let additive_kernel = f.boolean("additive_kernel", true)?;
         let final_exploitation = f.number(
             "final_exploitation",
-            0.1,
+            0.3,
             "allowed: a share of the budget from 0 (off) up to, not including, 1",
             |x| (0.0..1.0).contains(&x),
         )?;
@@ -540,7 +540,7 @@ mod tests {
 
     #[test]
     fn final_exploitation_is_a_share_below_one_named_in_its_error() {
-        assert_eq!(parse("{}").unwrap().bopt.final_exploitation, 0.1);
+        assert_eq!(parse("{}").unwrap().bopt.final_exploitation, 0.3);
         let c = parse(r#"{"bopt_config": {"final_exploitation": 0}}"#).unwrap();
         assert_eq!(c.bopt.final_exploitation, 0.0);
         for bad in ["1", "-0.1", "\"last\""] {
