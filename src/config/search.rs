@@ -122,7 +122,7 @@ pub struct BoptConfig {
     /// deviation below the mean, instead of the configured acquisition, and no random
     /// or grid suggestions), to make the most of the basin it has found. 0 turns it off. Default 0.3
     /// since 2026-12-06 (docs/benchmarks.md "The last tenth of the budget spent on the model's
-    /// best guess" and "... raised to its last 30%").
+    /// best guess" and "The final share raised to the budget's last 30%").
     pub final_exploitation: f64,
     pub de_duplication: bool,
     pub exact_feval: bool,

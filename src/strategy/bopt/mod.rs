@@ -130,7 +130,7 @@ impl BoptStrategy {
             return 0;
         }
         // share < 1 (the config checks it), so the count stays within the budget.
-        ((share * budget as f64).ceil().min(budget as f64) as u64).max(1)
+        ((share * budget as f64).ceil() as u64).max(1)
     }
 
     /// Whether this suggestion is one of the budget's final ones, where bopt exploits what its
