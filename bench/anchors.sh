@@ -17,7 +17,7 @@
 #                                          # beside random, Optuna TPE and GP, skopt (~15 min; venv)
 #   bash bench/anchors.sh --extra8         # the same for its 8-D multimodal set (styblinski8, ...)
 #   bash bench/anchors.sh --steep          # the same for Michalewicz's function in 2, 5 and 10 D
-#                                          # (~6 min), with HEBO's kept records (2 and 5 D) beside
+#                                          # (~6 min), HEBO's kept records (2 and 5 D) beside them
 #   bash bench/anchors.sh --noisy          # instead: ours on the noisy copies of
 #                                          # bench/noisy_problems.py, seeds 0-59 (~3 min), scored
 #                                          # by the noiseless loss at the best settings
@@ -73,13 +73,11 @@ case "${1:-}" in
 --extra | --extra8 | --steep)
   # Problems outside the suite: no recorded anchors, so the cheaper references run here.
   export HPS_EXTRA_PROBLEMS="$root/bench/extra_problems.py"
-  extra=styblinski4,hartmann6_shift,goldstein,hpo_ints,hpo_bounds,ackley5_off,levy10_off
-  if [ "$1" = --extra8 ]; then
-    extra=styblinski8,rastrigin8_off,griewank8_off,ackley8_off,levy8_off,schwefel8
-  fi
-  if [ "$1" = --steep ]; then
-    extra=michalewicz2,michalewicz5,michalewicz10
-  fi
+  case "$1" in
+  --extra8) extra=styblinski8,rastrigin8_off,griewank8_off,ackley8_off,levy8_off,schwefel8 ;;
+  --steep) extra=michalewicz2,michalewicz5,michalewicz10 ;;
+  *) extra=styblinski4,hartmann6_shift,goldstein,hpo_ints,hpo_bounds,ackley5_off,levy10_off ;;
+  esac
   ./setup_venv.sh
   python=.venv/bin/python
   mkdir -p results.recorded && mv results/*.jsonl results.recorded/ 2>/dev/null || true
@@ -169,7 +167,7 @@ case "${1:-}" in
   ;;
 "") ;;
 *)
-  echo "bench/anchors.sh: unknown option '$1' (use --rerun-anchors, --extra, --extra8, --broad, --noisy, --noisy-references or --rosenbrock60)" >&2
+  echo "bench/anchors.sh: unknown option '$1' (use --rerun-anchors, --extra, --extra8, --steep, --broad, --noisy, --noisy-references or --rosenbrock60)" >&2
   exit 2
   ;;
 esac

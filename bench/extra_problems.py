@@ -218,8 +218,8 @@ class Michalewicz(Problem):
         self.x_star = {f"x{i}": v for i, v in enumerate(MICHALEWICZ_X[:dim])}
 
     def __call__(self, p):
-        return -sum(math.sin(x) * math.sin((i + 1) * x * x / math.pi) ** 20
-                    for i, x in enumerate(float(p[f"x{i}"]) for i in range(len(self.space))))
+        xs = (float(p[h["name"]]) for h in self.space)
+        return -sum(math.sin(x) * math.sin(i * x * x / math.pi) ** 20 for i, x in enumerate(xs, 1))
 
 
 STEEP = [Michalewicz(2), Michalewicz(5), Michalewicz(10)]
