@@ -109,6 +109,13 @@ case "${1:-}" in
     (cd "$venv_dir" && ./setup_venv.sh && .venv/bin/pip install coco-experiment==2.8.2)
   fi
   python="$venv_dir/.venv/bin/python"
+  # Ax (BoTorch) and SMAC3 are the harness's extra solvers, installed beside the locked set by
+  # its setup_extra.sh (pure additions) when a run names them.
+  case ",${BROAD_REFERENCES:-}," in
+  *,ax,* | *,smac,*)
+    "$python" -c 'import ax, smac' 2>/dev/null || (cd "$venv_dir" && ./setup_extra.sh)
+    ;;
+  esac
   export HPS_EXTRA_PROBLEMS="$root/bench/broad_problems.py"
   problems=$(BROAD_DIMS="${BROAD_DIMS:-2,5,10,20}" BROAD_INSTANCES="${BROAD_INSTANCES:-1,2,3}" \
     BROAD_FUNCTIONS="${BROAD_FUNCTIONS-1-24}" BROAD_MODELS="${BROAD_MODELS:-1}" \
