@@ -4,8 +4,10 @@ losses (the Box-Cox warp and its bounded noise) survives noise, as a user's loss
 Loaded by the anchor harness through HPS_EXTRA_PROBLEMS=bench/noisy_problems.py
 (`bash bench/anchors.sh --noisy`). A solver sees the noisy value; `noisy_regret.py` scores the
 noiseless value at the settings the solver found best, as a user would rerun them. The noise is a
-pseudo-random function of the settings (the same settings give the same value), so runs are
-reproducible; none of the solvers evaluates the same settings twice.
+pseudo-random function of the settings and of how many times the run has evaluated them before,
+so runs are reproducible and a repeat of the same settings draws fresh noise, as a rerun of a
+noisy training does (the first evaluation of any settings draws what it always drew, so earlier
+records stay valid).
 """
 import hashlib
 import importlib.util
@@ -22,9 +24,12 @@ _spec.loader.exec_module(_extra)
 BASES = {**SUITE, **_extra.PROBLEMS}
 
 
-def standard_normal(name, params):
-    """A standard normal draw fixed by the problem's name and the settings."""
+def standard_normal(name, params, repeat=0):
+    """A standard normal draw fixed by the problem's name, the settings and the repeat (0 for the
+    first evaluation of those settings)."""
     key = name + repr(sorted((k, float(v)) for k, v in params.items()))
+    if repeat:
+        key += f"#{repeat}"
     return random.Random(int(hashlib.sha256(key.encode()).hexdigest()[:15], 16)).gauss(0.0, 1.0)
 
 
@@ -38,12 +43,16 @@ class Noisy(Problem):
         self.name = f"{base}_rel{round(relative * 100)}" if relative else f"{base}_add{additive:g}"
         self.space, self.f_star, self.x_star = self.base.space, self.base.f_star, self.base.x_star
         self.budget = self.base.budget
+        self.evaluations = {}
 
     def true(self, params):
         return self.base(params)
 
     def __call__(self, params):
-        z = standard_normal(self.name, params)
+        key = repr(sorted((k, float(v)) for k, v in params.items()))
+        repeat = self.evaluations.get(key, 0)
+        self.evaluations[key] = repeat + 1
+        z = standard_normal(self.name, params, repeat)
         if self.relative:
             return self.base(params) * math.exp(self.relative * z)
         return max(self.base(params) + self.additive * z, 1e-9)

@@ -124,6 +124,12 @@ pub struct BoptConfig {
     /// since 2026-12-06 (docs/benchmarks.md "The last tenth of the budget spent on the model's
     /// best guess" and "The final share raised to the budget's last 30%").
     pub final_exploitation: f64,
+    /// `noise_check`: after the initial design, run the best settings once more. A loss that
+    /// comes back the same is taken as deterministic: the GP may then assume a noise variance of
+    /// at most 3e-3 of the losses' (instead of fitting it freely), and a point on a face of the
+    /// box is suggested only where the model expects improvement there
+    /// (`strategy/bopt/repeats.rs`; docs/benchmarks.md "A repeated run tells a deterministic loss").
+    pub noise_check: bool,
     pub de_duplication: bool,
     pub exact_feval: bool,
     pub eps: f64,
@@ -451,6 +457,7 @@ impl BoptConfig {
             "allowed: a share of the budget from 0 (off) up to, not including, 1",
             |x| (0.0..1.0).contains(&x),
         )?;
+        let noise_check = f.boolean("noise_check", true)?;
         let de_duplication = f.boolean("de_duplication", true)?;
         let exact_feval = f.boolean("exact_feval", false)?;
         let eps = f.number("eps", 0.0, "allowed: a number >= 0", |x| x >= 0.0)?;
@@ -495,6 +502,7 @@ impl BoptConfig {
             warp_y,
             additive_kernel,
             final_exploitation,
+            noise_check,
             de_duplication,
             exact_feval,
             eps,
@@ -534,6 +542,7 @@ mod tests {
         assert_eq!(c.bopt.model_estimation_method, vec![Estimator::Mle]);
         assert!(c.bopt.warp_y);
         assert!(c.bopt.additive_kernel);
+        assert!(c.bopt.noise_check);
         assert_eq!(c.bopt.n_burnin, 500);
         assert_eq!(c.bopt.step_size, None);
     }
@@ -552,6 +561,18 @@ mod tests {
             assert!(e.contains("bopt_config.final_exploitation"), "{e}");
             assert!(e.contains("share of the budget"), "{e}");
         }
+    }
+
+    #[test]
+    fn noise_check_is_a_boolean_named_in_its_error() {
+        let c = parse(r#"{"bopt_config": {"noise_check": false}}"#).unwrap();
+        assert!(!c.bopt.noise_check);
+        let e = parse(r#"{"bopt_config": {"noise_check": 1}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bopt_config.noise_check"), "{e}");
+        assert!(e.contains("allowed: true or false"), "{e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
     }
 
     #[test]

@@ -49,6 +49,7 @@ impl BoptStrategy {
         space: &Space,
         data: &[(&Vec<f64>, f64)],
         seed: u64,
+        deterministic: bool,
     ) -> Option<Hyper> {
         use std::hash::{Hash, Hasher};
         let m = anchor_size(data.len());
@@ -61,6 +62,7 @@ impl BoptStrategy {
             self.bopt.additive_kernel,
             seed,
             m,
+            deterministic,
         )
             .hash(&mut hasher);
         for (p, l) in prefix {
@@ -80,7 +82,10 @@ impl BoptStrategy {
             .map(|i| (features(space, prefix[*i].0), targets[*i]))
             .unzip();
         let prefix_losses: Vec<f64> = prefix.iter().map(|(_, l)| *l).collect();
-        let noise = self.noise(self.log_like_warp(&prefix_losses, space.dims()));
+        let noise = self.noise(
+            self.log_like_warp(&prefix_losses, space.dims()),
+            deterministic,
+        );
         let gp = Gp::fit(kernel, x.clone(), &y, noise, restarts_for(m), &mut rng).ok()?;
         // Whether the kernel has an additive part is decided here, once per anchor: the warm
         // fits in between keep the choice (their first start says it) and refit its share.

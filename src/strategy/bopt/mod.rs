@@ -16,6 +16,12 @@
 //! their domain before scoring, the best refined by L-BFGS-B on the continuous dimensions, then
 //! every categorical swept exactly.
 //!
+//! The noise check (`repeats`): right after the initial design the best settings run once more.
+//! Where the loss comes back the same, the MAP fit may assume a noise variance of at most 3e-3 of
+//! the targets' and a point on a face of the box is taken only where the model's mean there beats
+//! the improvement reference; otherwise the noise is fitted freely (on the Box-Cox path it is
+//! bounded at 1e-4 either way). Runs of the same settings enter the GP as one, at their mean.
+//!
 //! The MAP fit is warm-started: a full multi-start fit runs only at anchor sizes of the data
 //! (`anchor_size`) and is remembered; in between one L-BFGS-B run starts from the anchor's
 //! hyperparameters. The anchor depends on the data and the seed only, so the strategy stays pure.
@@ -24,7 +30,7 @@
 //! k values is k one-hot features, so the kernel sees categories as unordered.
 //!
 //! Each decision lives in one module: `features` (what the GP sees of a point), `targets` (the
-//! output warps, the decades rule and the noise bound), `subsample` (the caps on what a fit and a
+//! output warps, the decades rule and the noise bounds), `repeats` (the noise check), `subsample` (the caps on what a fit and a
 //! prediction see), `anchors` (warm starts of the MAP fit), `surrogate` (the acquisition, its
 //! gradient and the improvement reference), `candidates` (where the acquisition is
 //! maximised) and `final_phase` (the budget's last suggestions); this file holds the loop that
@@ -34,6 +40,7 @@ mod anchors;
 mod candidates;
 mod features;
 mod final_phase;
+mod repeats;
 mod structure;
 mod subsample;
 mod surrogate;
@@ -53,10 +60,11 @@ use anchors::restarts_for;
 use features::{features_at, numeric_features, Fidelity};
 use final_phase::{FINAL_KAPPA, FINAL_LABEL};
 use rand::RngExt;
+use repeats::{Repeats, REPEAT_LABEL};
 use std::collections::HashSet;
 use subsample::{keep, loss_order, MAX_FIT, MAX_PREDICT};
 use surrogate::{improvement_reference, plateau_step, Surrogate};
-use targets::{spans_decades, DECADES_MAX_NOISE, DECADES_RATIO};
+use targets::{spans_decades, DECADES_MAX_NOISE, DECADES_RATIO, MAX_NOISE};
 
 pub struct BoptStrategy {
     bopt: BoptConfig,
@@ -72,6 +80,8 @@ pub struct BoptStrategy {
     additive_noted: bool,
     /// Whether the search log has been told that the final suggestions exploit (once).
     final_noted: bool,
+    /// Whether the search log has been told what the noise check found (once).
+    noise_noted: bool,
     /// Whether the losses are log10 of the objective (`y_transformation` log or neglog).
     logged: bool,
 }
@@ -91,6 +101,7 @@ impl BoptStrategy {
             decades_noted: false,
             additive_noted: false,
             final_noted: false,
+            noise_noted: false,
             logged: matches!(
                 config.y_transformation,
                 YTransformation::Log | YTransformation::NegLog
@@ -149,6 +160,8 @@ impl Strategy for BoptStrategy {
                     .map(|l| ((&o.point, l), reached_share(o, context.full_length)))
             })
             .unzip();
+        // Runs of the same settings (the noise check's repeat) are one observation.
+        let (data, reached) = repeats::merged(space, data, reached);
         // Runs stopped early, told apart: the GP gets where on its curve each loss was taken.
         let fidelity = Fidelity::of(&reached);
         if data.len() < self.min_initial_points {
@@ -157,6 +170,31 @@ impl Strategy for BoptStrategy {
         // The budget's final suggestions are the model's: no grid or random ones. (Their draws
         // are made all the same, so that every later draw is the same either way.)
         let final_phase = self.in_final_phase(context);
+        // The noise check: the best settings run once more, right after the initial design;
+        // a loss that comes back the same is deterministic (`repeats.rs`). Not while runs are
+        // read at their step (a repeat would be judged against curves), nor in the final phase.
+        let noise_check = self.bopt.noise_check && !self.bopt.exact_feval;
+        let repeats = Repeats::of(space, context);
+        let deterministic = noise_check && repeats.deterministic == Some(true);
+        if noise_check && !repeats.made && fidelity.is_none() && !final_phase {
+            let best = loss_order(&data)[0];
+            return Ok(Some(Suggestion {
+                point: data[best].0.clone(),
+                label: REPEAT_LABEL.into(),
+                notes: vec![
+                    "the best combination so far is run once more, to learn whether the loss is noisy (\"noise_check\": false in bopt_config turns this off)".to_string(),
+                ],
+            }));
+        }
+        let mut notes = Vec::new();
+        if let (true, Some(same), false) = (noise_check, repeats.deterministic, self.noise_noted) {
+            self.noise_noted = true;
+            notes.push(if same {
+                format!("the repeated combination gave the same loss: the loss is taken as deterministic, so the GP assumes a noise variance of at most {MAX_NOISE} of the losses' and suggests a point on a face of the box only where it expects improvement there")
+            } else {
+                "the repeated combination gave another loss: the loss is noisy, and the GP fits its noise freely".to_string()
+            });
+        }
         let grid_draw = rng.random::<f64>();
         if grid_draw < self.grid_probability && !final_phase {
             if let Some(s) = self.grid.suggest(context)? {
@@ -187,7 +225,6 @@ impl Strategy for BoptStrategy {
             (acquisition_kind, LCB_KAPPA)
         };
         let mut estimator = self.pick_estimator(data.len(), &mut rng);
-        let mut notes = Vec::new();
         if log_like && !self.decades_noted {
             self.decades_noted = true;
             let what = if !spans_decades(&self.objective_scale(&losses)) {
@@ -221,12 +258,12 @@ impl Strategy for BoptStrategy {
                 .unzip()
         };
         let (fx, fy) = rows(&fit_rows);
-        let noise = self.noise(log_like);
+        let noise = self.noise(log_like, deterministic);
         // The MAP fit starts from the hyperparameters of the last anchor fit (a full multi-start
         // fit on a prefix of the data, see `anchor`): one local L-BFGS-B run instead of five.
         // (Anchors are fitted without the fidelity feature: with it, a full fit each time.)
         let warm = match fidelity {
-            None => self.anchor(kernel, space, &data, context.seed),
+            None => self.anchor(kernel, space, &data, context.seed, deterministic),
             Some(_) => None,
         };
         let fitted = match warm {
@@ -385,8 +422,11 @@ impl Strategy for BoptStrategy {
             &data,
             candidates,
             &continuous,
-            &existing,
-            self.bopt.eps,
+            &candidates::Admissible {
+                existing: &existing,
+                eps: self.bopt.eps,
+                faces_rule: deterministic,
+            },
         );
         Ok(Some(match chosen {
             Some(point) => Suggestion {

@@ -47,6 +47,13 @@ impl Surrogate<'_> {
         self.combine(&scores).0
     }
 
+    /// The models' mean at `point` (averaged over the GPs).
+    pub(super) fn mean(&self, point: &[f64]) -> f64 {
+        let f = self.features(point);
+        let total: f64 = self.gps.iter().map(|gp| gp.predict(&f, false).mean).sum();
+        total / self.gps.len().max(1) as f64
+    }
+
     /// Scores of many points at once (batched predictions; the same numbers as `score`).
     pub(super) fn score_batch(&self, points: &[Vec<f64>]) -> Vec<f64> {
         let flat: Vec<f64> = points.iter().flat_map(|p| self.features(p)).collect();
