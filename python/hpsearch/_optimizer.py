@@ -63,7 +63,9 @@ class Optimizer:
     objective) makes it the loss; name ``"y_transformation": "none"`` for an objective that can
     be zero or negative. ``max_suggestions`` (default 200) limits ``ask``, and bopt spends its
     last 30% on its model's best guess (set it to your budget; ``bopt_config``'s
-    ``final_exploitation`` sets the share, 0 turns it off). The same seed,
+    ``final_exploitation`` sets the share, 0 turns it off). Right after its space-filling
+    suggestions it asks for the best combination so far once more, to learn whether the loss is
+    noisy (``bopt_config``'s ``noise_check``; false turns it off). The same seed,
     space, config and told values give the suggestions ``hpsearch run`` makes one run at a time;
     ``ask(n)`` suggests as a search fills n free slots.
 
