@@ -7,8 +7,12 @@ pub mod slurm;
 
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+/// The longest any one `hpsearch` command of a test may take (the slowest take about a minute on
+/// a loaded 2-core machine).
+pub const COMMAND_LIMIT: Duration = Duration::from_secs(600);
 
 pub fn hpsearch_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_hpsearch"))
@@ -76,14 +80,30 @@ impl Project {
 
     /// `hpsearch` with these variables set in its environment (a PATH with a stand-in
     /// command first, say).
+    ///
+    /// A command that has not ended, with every process that holds its output, within
+    /// `COMMAND_LIMIT` is killed, and the test fails with what each process was doing: a hang
+    /// shows up as a failure that says where it hung, not as a test that runs until CI gives up.
     pub fn hpsearch_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let output = Command::new(hpsearch_bin())
+        let child = Command::new(hpsearch_bin())
             .args(args)
             .envs(env.iter().copied())
             .current_dir(&self.path)
-            .output()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .expect("run hpsearch");
-        Run::from(output)
+        match output_within(child, COMMAND_LIMIT) {
+            Ok(output) => Run::from(output),
+            Err(pid) => panic!(
+                "`hpsearch {}` in {} did not end within {COMMAND_LIMIT:?} (it, or a process it \
+                 started that holds its output, hangs); killed it. What the processes were doing:\n{}",
+                args.join(" "),
+                self.path.display(),
+                hang_report(pid, &self.path)
+            ),
+        }
     }
 
     pub fn search_dir(&self, id: u64) -> PathBuf {
@@ -236,4 +256,96 @@ impl Project {
             .map(|r| rows[0].iter().cloned().zip(r.iter().cloned()).collect())
             .collect()
     }
+}
+
+/// The output of `child` once it has exited and its output has closed (a process it started may
+/// hold the output open after it exits: the runner, while it watches runs); `Err(pid)` when that
+/// has not happened within `limit`.
+fn output_within(mut child: Child, limit: Duration) -> Result<Output, u32> {
+    use std::io::Read;
+    let deadline = Instant::now() + limit;
+    let pid = child.id();
+    let read_all = |mut pipe: Box<dyn Read + Send>| {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            let _ = sender.send(bytes);
+        });
+        receiver
+    };
+    let stdout = read_all(Box::new(child.stdout.take().expect("stdout piped")));
+    let stderr = read_all(Box::new(child.stderr.take().expect("stderr piped")));
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for hpsearch") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            return Err(pid);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let left = || deadline.saturating_duration_since(Instant::now());
+    let stdout = stdout.recv_timeout(left()).map_err(|_| pid)?;
+    let stderr = stderr.recv_timeout(left()).map_err(|_| pid)?;
+    Ok(Output {
+        status,
+        stdout,
+        stderr,
+    })
+}
+
+/// What every process of this machine was doing (`ps`, with the kernel function each waits in),
+/// the kernel stacks of the command's processes (those working in `project`; readable as root),
+/// and the project's search logs; then kills the command `pid` and those processes.
+fn hang_report(pid: u32, project: &std::path::Path) -> String {
+    let mut report = String::new();
+    let ps = Command::new("ps")
+        .args(["-eo", "pid,ppid,pgid,stat,etimes,wchan:32,args", "--forest"])
+        .output();
+    if let Ok(ps) = ps {
+        report.push_str(&String::from_utf8_lossy(&ps.stdout));
+    }
+    let mut hpsearch_pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(other) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let cwd = std::fs::read_link(format!("/proc/{other}/cwd")).unwrap_or_default();
+        if other == pid || (cwd.starts_with(project) && other != std::process::id()) {
+            hpsearch_pids.push(other);
+        }
+    }
+    for other in &hpsearch_pids {
+        for task in std::fs::read_dir(format!("/proc/{other}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let stack = std::fs::read_to_string(task.path().join("stack")).unwrap_or_default();
+            let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            report.push_str(&format!(
+                "\n-- pid {other} thread {:?} ({}):\n{stack}",
+                task.file_name(),
+                name.trim()
+            ));
+        }
+    }
+    for search in std::fs::read_dir(project).into_iter().flatten().flatten() {
+        let log = search.path().join("log.txt");
+        if let Ok(text) = std::fs::read_to_string(&log) {
+            report.push_str(&format!("\n-- {}:\n{text}", log.display()));
+        }
+    }
+    for other in hpsearch_pids {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(other as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    report
 }
