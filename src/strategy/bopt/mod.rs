@@ -150,18 +150,19 @@ impl Strategy for BoptStrategy {
         let mut rng = context.rng();
         // A point of another length (a corrupted store row, read as an empty point with a
         // warning) says nothing about this space: it is left out, like a failure without a loss.
-        let (data, reached): (Vec<(&Vec<f64>, f64)>, Vec<f64>) = context
-            .finished
-            .iter()
-            .filter(|o| o.point.len() == space.dims())
-            .filter_map(|o| {
-                o.loss
-                    .filter(|l| l.is_finite())
-                    .map(|l| ((&o.point, l), reached_share(o, context.full_length)))
-            })
-            .unzip();
+        let (keys, pending_keys) = repeats::keys_of(space, context);
+        let mut data: Vec<(&Vec<f64>, f64)> = Vec::with_capacity(keys.len());
+        let mut reached = Vec::with_capacity(keys.len());
+        let mut data_keys = Vec::with_capacity(keys.len());
+        for (o, key) in context.finished.iter().zip(&keys) {
+            if let (Some(key), Some(loss)) = (key, o.loss.filter(|l| l.is_finite())) {
+                data.push((&o.point, loss));
+                reached.push(reached_share(o, context.full_length));
+                data_keys.push(key.as_str());
+            }
+        }
         // Runs of the same settings (the noise check's repeat) are one observation.
-        let (data, reached) = repeats::merged(space, data, reached);
+        let (data, reached) = repeats::merged(data, reached, &data_keys);
         // Runs stopped early, told apart: the GP gets where on its curve each loss was taken.
         let fidelity = Fidelity::of(&reached);
         if data.len() < self.min_initial_points {
@@ -174,7 +175,7 @@ impl Strategy for BoptStrategy {
         // a loss that comes back the same is deterministic (`repeats.rs`). Not while runs are
         // read at their step (a repeat would be judged against curves), nor in the final phase.
         let noise_check = self.bopt.noise_check && !self.bopt.exact_feval;
-        let repeats = Repeats::of(space, context);
+        let repeats = Repeats::of(context, &keys, &pending_keys);
         let deterministic = noise_check && repeats.deterministic == Some(true);
         if noise_check && !repeats.made && fidelity.is_none() && !final_phase {
             let best = loss_order(&data)[0];
@@ -411,8 +412,10 @@ impl Strategy for BoptStrategy {
         let order: Vec<usize> = whole_first.into_iter().chain(partial).collect();
         let (candidates, continuous) =
             candidates::draw(space, &data, &order, &numeric, &map_lengthscales, &mut rng);
+        // Every combination created so far, finished or in flight, to avoid running one twice
+        // (a corrupted row's point, of another length, has no key).
         let existing: HashSet<String> = if self.bopt.de_duplication {
-            context.existing_keys()
+            keys.into_iter().flatten().chain(pending_keys).collect()
         } else {
             HashSet::new()
         };
