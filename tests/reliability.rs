@@ -375,6 +375,82 @@ fn a_run_that_finishes_while_the_search_stops_is_kept() {
     assert_eq!(combinations[0]["objective"], 7.0);
 }
 
+#[test]
+fn a_run_whose_start_is_still_being_answered_when_the_search_stops_is_stopped_and_kept() {
+    // A start the runner has not answered yet when a stop comes (a loaded machine, a slow
+    // file system) was neither stopped nor kept: the stop waited its whole grace period, killed
+    // the run, and left it `running` in the store. Here the runner is held at the second run's
+    // start by its log file, a named pipe that nobody reads until the stop is under way.
+    let project = Project::new();
+    project.script(
+        "count.sh",
+        "#!/bin/sh
+trap '' TERM
+echo x >> ../../runs.log
+sleep 1.5
+echo 7 > output.json
+",
+    );
+    project.configs(
+        "/bin/sh",
+        "count.sh",
+        json!({"x": {"type": "continuous", "domain": [0, 1]}}),
+        json!({"search_type": "random", "max_suggestions": 2, "max_active_points": 1,
+               "y_transformation": "none"}),
+    );
+    project.write_json(
+        "job_config.json",
+        &json!({"environment_path": "/bin/sh", "script_path": "count.sh", "cluster": "local",
+                "time": 1, "memory": 1, "kill_grace_seconds": 8}),
+    );
+    let mut child = std::process::Command::new(hpsearch_bin())
+        .args(["run", "."])
+        .current_dir(&project.path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until(Duration::from_secs(30), "the first run to start", || {
+        project.path.join("runs.log").exists()
+    });
+    let second = project.search_dir(0).join("hp_combination_1");
+    std::fs::create_dir_all(&second).unwrap();
+    let pipe = second.join("log.txt");
+    nix::unistd::mkfifo(&pipe, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    // The coordinator writes a run's input.json and sends its start in the same step, and
+    // looks at signals only between steps: once the input is there, the start has gone out.
+    wait_until(Duration::from_secs(30), "the second run's input", || {
+        second.join("input.json").exists()
+    });
+    let stop_sent = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    // Opening the pipe's reading end lets the runner open its writing end and start the run.
+    let mut reader = std::fs::File::open(&pipe).unwrap();
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut reader, &mut sink);
+    });
+    let status = child.wait().unwrap();
+    let took = stop_sent.elapsed();
+    assert_eq!(status.code(), Some(130));
+    let combinations = combinations(&project);
+    assert_eq!(combinations.len(), 2, "{combinations:?}");
+    assert_eq!(
+        combinations[1]["state"], "succeeded",
+        "the run that finished by itself during the stop is kept: {:?}",
+        combinations[1]
+    );
+    assert_eq!(combinations[1]["objective"], 7.0);
+    assert!(
+        took < Duration::from_secs(7),
+        "the stop ended with the run (1.5 s), not at the end of its 8 s grace: {took:?}"
+    );
+}
+
 /// Waits for a coordinator other than `previous` to hold search 0, and returns its pid.
 fn next_coordinator(project: &Project, previous: Option<i32>) -> i32 {
     let mut found = None;

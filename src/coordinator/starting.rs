@@ -320,7 +320,13 @@ impl Coordinator {
     /// Records the executor's answers to the runs sent without waiting (`Executor::send`):
     /// before anything else of a step, so that a run is known started before its end.
     pub(super) fn record_answers(&mut self) -> Result<(), CoordinatorError> {
-        for (id, answer) in self.executor.answers() {
+        self.record_answers_within(Duration::ZERO)
+    }
+
+    /// `record_answers`, waiting up to `wait` for answers still on their way (a stop must know
+    /// every run that started).
+    pub(super) fn record_answers_within(&mut self, wait: Duration) -> Result<(), CoordinatorError> {
+        for (id, answer) in self.executor.answers_within(wait) {
             match answer {
                 Ok(submitted) => {
                     self.record_submission(id, submitted)?;

@@ -23,6 +23,11 @@ use std::time::{Duration, Instant};
 /// supervisor failed to (the supervisor is the first line; this is the safety net).
 const SAFETY_MARGIN: Duration = Duration::from_secs(30);
 
+/// How long a stop waits for the runner's replies to the starts it was asked for: they come in
+/// milliseconds, unless the runner hangs, and a stop must end even then (a run whose reply has
+/// not come is not stopped: a resume finds it by its start record).
+const ANSWER_WAIT: Duration = Duration::from_secs(10);
+
 /// How long a run whose process is gone may go without a record while its supervisor lives
 /// (the supervisor writes it right after reaping the process) before it counts as interrupted.
 const RECORD_WAIT: Duration = Duration::from_secs(10);
@@ -128,19 +133,35 @@ impl Runner {
         .map_err(|e| e.to_string())
     }
 
-    /// Whether a reply can be read without waiting. A reply is one write of one line, shorter
-    /// than the pipe's atomic size, so a readable pipe holds a whole one.
-    fn has_reply(&self) -> bool {
+    /// Whether a reply can be read without waiting, now or within `wait` (`Duration::MAX`: as
+    /// long as it takes). A reply is one write of one line, shorter than the pipe's atomic size,
+    /// so a readable pipe holds a whole one.
+    fn reply_within(&self, wait: Duration) -> bool {
         use std::os::fd::AsFd;
         if !self.replies.buffer().is_empty() {
             return true;
         }
-        let mut fds = [nix::poll::PollFd::new(
-            self.replies.get_ref().as_fd(),
-            nix::poll::PollFlags::POLLIN,
-        )];
-        // Readable, or closed (the runner died): either way a read does not wait.
-        nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO).is_ok_and(|n| n > 0)
+        let deadline = Instant::now().checked_add(wait);
+        loop {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let timeout = match left {
+                // Rounded up to the millisecond, so that a wait of less than one does not spin.
+                Some(left) => nix::poll::PollTimeout::try_from(left.as_micros().div_ceil(1000))
+                    .unwrap_or(nix::poll::PollTimeout::MAX),
+                None => nix::poll::PollTimeout::NONE,
+            };
+            let mut fds = [nix::poll::PollFd::new(
+                self.replies.get_ref().as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            // Readable, or closed (the runner died): either way a read does not wait.
+            match nix::poll::poll(&mut fds, timeout) {
+                Ok(ready) => return ready > 0,
+                // A signal (a run's end) came: wait on for what is left.
+                Err(nix::errno::Errno::EINTR) if left.is_none_or(|l| !l.is_zero()) => continue,
+                Err(_) => return false,
+            }
+        }
     }
 
     /// Reads the reply to the oldest request not yet answered; an error means the runner is
@@ -230,18 +251,23 @@ impl LocalExecutor {
                 Ok(()) => return Ok(()),
                 Err(e) => last = e,
             }
-            self.settle(true);
+            self.settle(Duration::MAX);
             self.drop_runner();
         }
         Err(format!("the runner does not answer: {last}"))
     }
 
-    /// Reads the replies to the requests sent and not yet answered: every one, waiting for
-    /// them, or (`wait` false) those already there. Each run that started is watched from now
-    /// on, and every answer waits in `answered`.
-    fn settle(&mut self, wait: bool) {
+    /// Reads the replies to the requests sent and not yet answered: those already there, and
+    /// those that come within `wait` (`Duration::ZERO`: none; `Duration::MAX`: every one, as
+    /// long as it takes). Each run that started is watched from now on, and every answer waits
+    /// in `answered`.
+    fn settle(&mut self, wait: Duration) {
+        let deadline = Instant::now().checked_add(wait);
         while !self.unanswered.is_empty() {
-            if !wait && self.runner.as_ref().is_some_and(|r| !r.has_reply()) {
+            let left = deadline.map_or(Duration::MAX, |d| {
+                d.saturating_duration_since(Instant::now())
+            });
+            if self.runner.as_ref().is_some_and(|r| !r.reply_within(left)) {
                 break;
             }
             let Some(spec) = self.unanswered.pop_front() else {
@@ -358,7 +384,7 @@ pub fn end_from_status(status: &RunStatus) -> RunEnd {
 impl Executor for LocalExecutor {
     fn submit(&mut self, spec: &RunSpec) -> Result<Submitted, ExecutorError> {
         self.send(spec)?;
-        self.settle(true);
+        self.settle(Duration::MAX);
         // Its answer is the last; the answers to earlier sends wait for `answers`.
         match self.answered.pop() {
             Some((id, answer)) if id == spec.combination_id => answer,
@@ -402,7 +428,12 @@ impl Executor for LocalExecutor {
     fn answers(&mut self) -> Vec<(u64, Result<Submitted, ExecutorError>)> {
         // Without waiting: a run's reply comes before its end, so a run whose reply is not
         // there yet has not ended, and the coordinator goes on while the runner starts it.
-        self.settle(false);
+        self.settle(Duration::ZERO);
+        std::mem::take(&mut self.answered)
+    }
+
+    fn answers_within(&mut self, wait: Duration) -> Vec<(u64, Result<Submitted, ExecutorError>)> {
+        self.settle(wait);
         std::mem::take(&mut self.answered)
     }
 
@@ -461,7 +492,7 @@ impl Executor for LocalExecutor {
     }
 
     fn poll(&mut self) -> Vec<Ended> {
-        self.settle(false);
+        self.settle(Duration::ZERO);
         let mut ended = Vec::new();
         // A run whose start the coordinator has not yet taken (`answers`) ends after it.
         let ids: Vec<u64> = self
@@ -516,7 +547,7 @@ impl Executor for LocalExecutor {
     }
 
     fn cancel(&mut self, combination_id: u64) {
-        self.settle(true);
+        self.settle(ANSWER_WAIT);
         if let Some(run) = self.runs.get_mut(&combination_id) {
             signal_group(run.pid, Signal::SIGTERM);
             run.stopping_since.get_or_insert_with(Instant::now);
@@ -524,7 +555,7 @@ impl Executor for LocalExecutor {
     }
 
     fn stop_all(&mut self, grace: Duration) -> Vec<u64> {
-        self.settle(true);
+        self.settle(ANSWER_WAIT);
         let ids: Vec<u64> = self.runs.keys().copied().collect();
         for run in self.runs.values() {
             signal_group(run.pid, Signal::SIGTERM);
