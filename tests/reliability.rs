@@ -380,7 +380,9 @@ fn a_run_whose_start_is_still_being_answered_when_the_search_stops_is_stopped_an
     // A start the runner has not answered yet when a stop comes (a loaded machine, a slow
     // file system) was neither stopped nor kept: the stop waited its whole grace period, killed
     // the run, and left it `running` in the store. Here the runner is held at the second run's
-    // start by its log file, a named pipe that nobody reads until the stop is under way.
+    // start by its log file, a named pipe that nobody reads until the stop is under way (the
+    // coordinator does not read a log that is not a regular file, so the pipe holds nothing
+    // else up).
     let project = Project::new();
     project.script(
         "count.sh",
@@ -439,15 +441,17 @@ echo 7 > output.json
     assert_eq!(status.code(), Some(130));
     let combinations = combinations(&project);
     assert_eq!(combinations.len(), 2, "{combinations:?}");
-    assert_eq!(
-        combinations[1]["state"], "succeeded",
-        "the run that finished by itself during the stop is kept: {:?}",
-        combinations[1]
-    );
-    assert_eq!(combinations[1]["objective"], 7.0);
+    let second = &combinations[1];
+    // The stop's SIGTERM may reach the script before its `trap` on a loaded machine: then the
+    // run is stopped (interrupted, to run again on resume); else it finishes and is kept.
+    match second["state"].as_str() {
+        Some("succeeded") => assert_eq!(second["objective"], 7.0),
+        Some("interrupted") => {}
+        _ => panic!("the run is either kept or marked to run again: {second:?}"),
+    }
     assert!(
         took < Duration::from_secs(7),
-        "the stop ended with the run (1.5 s), not at the end of its 8 s grace: {took:?}"
+        "the stop ended with the run, not at the end of its 8 s grace: {took:?}"
     );
 }
 

@@ -9,10 +9,10 @@ const TAIL_BYTES: usize = 16 * 1024;
 /// The last `lines` lines of a file that say something: not empty, and not the wrapper's own
 /// `hpsearch:` notes; each as a terminal would show it (`shown_line`).
 pub fn last_lines(path: &Path, lines: usize) -> Vec<String> {
-    let Ok(bytes) = std::fs::read(path) else {
+    let Some(bytes) = tail_bytes(path) else {
         return Vec::new();
     };
-    let text = String::from_utf8_lossy(&bytes[bytes.len().saturating_sub(TAIL_BYTES)..]);
+    let text = String::from_utf8_lossy(&bytes);
     let mut tail: Vec<String> = text
         .lines()
         .rev()
@@ -22,6 +22,30 @@ pub fn last_lines(path: &Path, lines: usize) -> Vec<String> {
         .collect();
     tail.reverse();
     tail
+}
+
+/// The last `TAIL_BYTES` of a regular file, read from there (a training run's log may hold
+/// gigabytes); `None` for anything else. A named pipe or a device in the log's place is not
+/// read: opening a pipe waits for a writer and reading it waits for its end, which would hold
+/// the coordinator (opened with O_NONBLOCK, so the open itself does not wait).
+fn tail_bytes(path: &Path) -> Option<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    let metadata = file.metadata().ok()?;
+    if !metadata.is_file() {
+        return None;
+    }
+    let limit = TAIL_BYTES as u64;
+    file.seek(SeekFrom::Start(metadata.len().saturating_sub(limit)))
+        .ok()?;
+    let mut bytes = Vec::new();
+    file.take(limit).read_to_end(&mut bytes).ok()?;
+    Some(bytes)
 }
 
 /// The last `lines` lines of a file (`last_lines`), joined with ` | ` so they fit one line.
@@ -68,5 +92,28 @@ mod tests {
         assert_eq!(log_tail(&log, 3), "Traceback | File x | KeyError: 'lr'");
         assert_eq!(last_lines(&log, 1), ["KeyError: 'lr'"]);
         assert!(last_lines(&dir.path().join("missing"), 2).is_empty());
+    }
+
+    #[test]
+    fn the_tail_of_a_large_log_is_its_last_line_and_a_named_pipe_is_not_waited_for() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = dir.path().join("log.txt");
+        let mut text = "epoch line of a long training run\n".repeat(20_000);
+        text.push_str("RuntimeError: CUDA out of memory\n");
+        std::fs::write(&log, &text).expect("write");
+        assert!(text.len() > 4 * TAIL_BYTES);
+        assert_eq!(last_lines(&log, 1), ["RuntimeError: CUDA out of memory"]);
+        // A pipe with no writer: reading it would wait for one forever.
+        let pipe = dir.path().join("pipe.txt");
+        nix::unistd::mkfifo(&pipe, nix::sys::stat::Mode::from_bits_truncate(0o644))
+            .expect("mkfifo");
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = sender.send(last_lines(&pipe, 2));
+        });
+        let tail = receiver
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the tail of a named pipe comes back at once");
+        assert!(tail.is_empty(), "{tail:?}");
     }
 }
