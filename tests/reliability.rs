@@ -329,10 +329,10 @@ fn of_concurrent_resumes_only_the_one_that_took_the_search_says_so() {
     assert_eq!(cancel.code, 0, "{}", cancel.stderr);
 }
 
-#[test]
-fn a_run_that_finishes_while_the_search_stops_is_kept() {
-    let project = Project::new();
-    // Ignores SIGTERM and finishes a moment later: its result is real.
+/// Starts `hpsearch run` on a search of `max_suggestions` runs, one at a time, each of which
+/// ignores SIGTERM, appends to PROJECT/runs.log and finishes 1.5 s later with objective 7 (the
+/// grace before SIGKILL is 8 s); returns once the first run has started.
+fn start_search_of_stubborn_runs(project: &Project, max_suggestions: u64) -> std::process::Child {
     project.script(
         "count.sh",
         "#!/bin/sh\ntrap '' TERM\necho x >> ../../runs.log\nsleep 1.5\necho 7 > output.json\n",
@@ -341,15 +341,15 @@ fn a_run_that_finishes_while_the_search_stops_is_kept() {
         "/bin/sh",
         "count.sh",
         json!({"x": {"type": "continuous", "domain": [0, 1]}}),
-        json!({"search_type": "random", "max_suggestions": 3, "max_active_points": 1,
-               "y_transformation": "none"}),
+        json!({"search_type": "random", "max_suggestions": max_suggestions,
+               "max_active_points": 1, "y_transformation": "none"}),
     );
     project.write_json(
         "job_config.json",
         &json!({"environment_path": "/bin/sh", "script_path": "count.sh", "cluster": "local",
                 "time": 1, "memory": 1, "kill_grace_seconds": 8}),
     );
-    let mut child = std::process::Command::new(hpsearch_bin())
+    let child = std::process::Command::new(hpsearch_bin())
         .args(["run", "."])
         .current_dir(&project.path)
         .stdout(std::process::Stdio::null())
@@ -359,6 +359,14 @@ fn a_run_that_finishes_while_the_search_stops_is_kept() {
     wait_until(Duration::from_secs(30), "the first run to start", || {
         project.path.join("runs.log").exists()
     });
+    child
+}
+
+#[test]
+fn a_run_that_finishes_while_the_search_stops_is_kept() {
+    let project = Project::new();
+    // Ignores SIGTERM and finishes a moment later: its result is real.
+    let mut child = start_search_of_stubborn_runs(&project, 3);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGINT,
@@ -384,37 +392,7 @@ fn a_run_whose_start_is_still_being_answered_when_the_search_stops_is_stopped_an
     // coordinator does not read a log that is not a regular file, so the pipe holds nothing
     // else up).
     let project = Project::new();
-    project.script(
-        "count.sh",
-        "#!/bin/sh
-trap '' TERM
-echo x >> ../../runs.log
-sleep 1.5
-echo 7 > output.json
-",
-    );
-    project.configs(
-        "/bin/sh",
-        "count.sh",
-        json!({"x": {"type": "continuous", "domain": [0, 1]}}),
-        json!({"search_type": "random", "max_suggestions": 2, "max_active_points": 1,
-               "y_transformation": "none"}),
-    );
-    project.write_json(
-        "job_config.json",
-        &json!({"environment_path": "/bin/sh", "script_path": "count.sh", "cluster": "local",
-                "time": 1, "memory": 1, "kill_grace_seconds": 8}),
-    );
-    let mut child = std::process::Command::new(hpsearch_bin())
-        .args(["run", "."])
-        .current_dir(&project.path)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_until(Duration::from_secs(30), "the first run to start", || {
-        project.path.join("runs.log").exists()
-    });
+    let mut child = start_search_of_stubborn_runs(&project, 2);
     let second = project.search_dir(0).join("hp_combination_1");
     std::fs::create_dir_all(&second).unwrap();
     let pipe = second.join("log.txt");
