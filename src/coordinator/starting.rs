@@ -320,13 +320,22 @@ impl Coordinator {
     /// Records the executor's answers to the runs sent without waiting (`Executor::send`):
     /// before anything else of a step, so that a run is known started before its end.
     pub(super) fn record_answers(&mut self) -> Result<(), CoordinatorError> {
-        self.record_answers_within(Duration::ZERO)
+        let answers = self.executor.answers();
+        self.record(answers)
     }
 
-    /// `record_answers`, waiting up to `wait` for answers still on their way (a stop must know
-    /// every run that started).
-    pub(super) fn record_answers_within(&mut self, wait: Duration) -> Result<(), CoordinatorError> {
-        for (id, answer) in self.executor.answers_within(wait) {
+    /// `record_answers`, waiting for answers still on their way (a stop must know every run
+    /// that started).
+    pub(super) fn record_answers_waiting(&mut self) -> Result<(), CoordinatorError> {
+        let answers = self.executor.answers_waiting();
+        self.record(answers)
+    }
+
+    fn record(
+        &mut self,
+        answers: Vec<(u64, Result<crate::executor::Submitted, ExecutorError>)>,
+    ) -> Result<(), CoordinatorError> {
+        for (id, answer) in answers {
             match answer {
                 Ok(submitted) => {
                     self.record_submission(id, submitted)?;

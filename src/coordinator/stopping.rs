@@ -8,10 +8,6 @@ use super::search::{Coordinator, CoordinatorError, SearchEnd};
 use crate::store::{Finish, RunState};
 use std::time::{Duration, Instant};
 
-/// How long a stop waits for the executor's answers to the starts it was asked for (the local
-/// runner's come in milliseconds, unless it hangs).
-const ANSWER_WAIT: Duration = Duration::from_secs(10);
-
 impl Coordinator {
     /// Stops the runs an earlier coordinator left behind, without starting anything; returns how many.
     pub fn cancel(mut self) -> Result<usize, CoordinatorError> {
@@ -73,7 +69,7 @@ impl Coordinator {
         // A run whose start is not yet answered is running all the same (its script may have
         // started): without its answer it would be neither stopped nor kept, and would end the
         // search `running` in the store after a full grace period's wait.
-        self.record_answers_within(ANSWER_WAIT)?;
+        self.record_answers_waiting()?;
         let active: Vec<u64> = self
             .combinations
             .iter()

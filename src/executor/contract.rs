@@ -172,9 +172,9 @@ pub trait Executor {
     fn answers(&mut self) -> Vec<(u64, Result<Submitted, ExecutorError>)> {
         Vec::new()
     }
-    /// `answers`, waiting up to `wait` for those that have not come: a stop takes every run
-    /// that started into account, including one whose answer was still on its way.
-    fn answers_within(&mut self, _wait: Duration) -> Vec<(u64, Result<Submitted, ExecutorError>)> {
+    /// `answers`, waiting (as long as the executor allows) for those that have not come: a stop
+    /// takes every run that started into account, including one whose answer was on its way.
+    fn answers_waiting(&mut self) -> Vec<(u64, Result<Submitted, ExecutorError>)> {
         self.answers()
     }
     /// Finds a run started by an earlier coordinator and takes it over.

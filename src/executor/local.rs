@@ -432,8 +432,8 @@ impl Executor for LocalExecutor {
         std::mem::take(&mut self.answered)
     }
 
-    fn answers_within(&mut self, wait: Duration) -> Vec<(u64, Result<Submitted, ExecutorError>)> {
-        self.settle(wait);
+    fn answers_waiting(&mut self) -> Vec<(u64, Result<Submitted, ExecutorError>)> {
+        self.settle(ANSWER_WAIT);
         std::mem::take(&mut self.answered)
     }
 
