@@ -59,12 +59,28 @@ impl SuggestContext<'_> {
 
     /// Keys of every combination created so far, to avoid running one twice.
     pub fn existing_keys(&self) -> HashSet<String> {
-        self.finished
+        let (finished, pending) = self.keys();
+        finished.into_iter().flatten().chain(pending).collect()
+    }
+
+    /// Each finished run's combination key, in the order of `finished` (`None` for a point that
+    /// is not of this space's length: a corrupted row), and each run in flight's. A strategy
+    /// that needs them in several places makes them once: at 5,000 runs in 20 dimensions, three
+    /// passes took bopt's warm suggestion from 0.39 to 0.41 s (`cargo bench --bench bopt_scale`).
+    pub fn keys(&self) -> (Vec<Option<String>>, Vec<String>) {
+        let dims = self.space.dims();
+        let finished = self
+            .finished
             .iter()
-            .map(|o| o.point.as_slice())
-            .chain(self.pending.iter().map(Vec::as_slice))
+            .map(|o| (o.point.len() == dims).then(|| self.space.combination_key(&o.point)))
+            .collect();
+        let pending = self
+            .pending
+            .iter()
+            .filter(|p| p.len() == dims)
             .map(|p| self.space.combination_key(p))
-            .collect()
+            .collect();
+        (finished, pending)
     }
 }
 

@@ -150,7 +150,7 @@ impl Strategy for BoptStrategy {
         let mut rng = context.rng();
         // A point of another length (a corrupted store row, read as an empty point with a
         // warning) says nothing about this space: it is left out, like a failure without a loss.
-        let (keys, pending_keys) = repeats::keys_of(space, context);
+        let (keys, pending_keys) = context.keys();
         let mut data: Vec<(&Vec<f64>, f64)> = Vec::with_capacity(keys.len());
         let mut reached = Vec::with_capacity(keys.len());
         let mut data_keys = Vec::with_capacity(keys.len());

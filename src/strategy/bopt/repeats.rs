@@ -5,7 +5,6 @@
 //! can: a deterministic loss gives the same value twice.
 
 use super::super::contract::SuggestContext;
-use crate::space::Space;
 use std::collections::HashMap;
 
 /// What the data file's `search_type` column says for the noise check's repeat.
@@ -58,28 +57,6 @@ impl Repeats {
     }
 }
 
-/// Every finished run's combination key (`None` for a point that is not of this space's
-/// length: a corrupted row), and every run in flight's, made once per suggestion rather than in
-/// each of the three places that need them (at 5,000 runs in 20 dimensions that took a
-/// suggestion from 0.41 to 0.39 s warm, `cargo bench --bench bopt_scale`).
-pub(super) fn keys_of(
-    space: &Space,
-    context: &SuggestContext,
-) -> (Vec<Option<String>>, Vec<String>) {
-    let finished = context
-        .finished
-        .iter()
-        .map(|o| (o.point.len() == space.dims()).then(|| space.combination_key(&o.point)))
-        .collect();
-    let pending = context
-        .pending
-        .iter()
-        .filter(|p| p.len() == space.dims())
-        .map(|p| space.combination_key(p))
-        .collect();
-    (finished, pending)
-}
-
 /// `data` and `reached` with the runs of the same settings (at the same share of their length)
 /// as one, at their mean loss: a model that may assume little noise cannot fit two values at one
 /// point, and a repeat is one setting's loss measured twice. `keys` holds each datum's
@@ -118,6 +95,7 @@ pub(super) fn merged<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::space::Space;
     use crate::strategy::Observation;
 
     fn context<'a>(
@@ -140,7 +118,7 @@ mod tests {
     fn a_repeat_with_the_same_loss_says_deterministic_and_one_that_differs_says_noisy() {
         let space = Space::unit_cube(2);
         let repeats = |context: &SuggestContext| {
-            let (keys, pending) = keys_of(&space, context);
+            let (keys, pending) = context.keys();
             Repeats::of(context, &keys, &pending)
         };
         let run = |p: [f64; 2], loss: Option<f64>| Observation::whole(p.to_vec(), loss);
