@@ -3,6 +3,7 @@
 //! of the run's log.txt that the pattern matches. Each read takes only what was appended since the
 //! last one, and a line still being written (no newline yet) waits for the next read.
 
+use crate::executor::run_files::{open_regular, RunFileError};
 use regex::Regex;
 use serde_json::{Map, Value};
 use std::io::{Read, Seek, SeekFrom};
@@ -36,6 +37,8 @@ pub struct ProgressReader {
     lines: u64,
     last_step: u64,
     skipping_long_line: bool,
+    /// Whether the run's log has been told that its progress file is not a regular file.
+    refused: bool,
 }
 
 impl ProgressReader {
@@ -50,12 +53,17 @@ impl ProgressReader {
         };
         let mut points = Vec::new();
         let mut notes = Vec::new();
-        let Ok(mut file) = std::fs::File::open(folder.join(name)) else {
-            return (points, notes);
+        // Only a regular file is read (a named pipe there would hold the coordinator).
+        let (mut file, metadata) = match open_regular(&folder.join(name)) {
+            Ok(opened) => opened,
+            Err(RunFileError::NotRegular) if !self.refused => {
+                self.refused = true;
+                notes.push(format!("{name} is not a regular file (a named pipe, a device or a folder), so it is not read for progress: append lines to a plain file"));
+                return (points, notes);
+            }
+            Err(_) => return (points, notes),
         };
-        let Ok(length) = file.metadata().map(|m| m.len()) else {
-            return (points, notes);
-        };
+        let length = metadata.len();
         if length < self.offset {
             // Rewritten from the start (a script restarted after an interruption): read it anew.
             *self = ProgressReader::default();
@@ -291,6 +299,35 @@ mod tests {
             "{}",
             notes[0]
         );
+    }
+
+    #[test]
+    fn a_progress_file_that_is_a_named_pipe_is_noted_once_and_not_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        nix::unistd::mkfifo(
+            &dir.path().join(PROGRESS_FILE),
+            nix::sys::stat::Mode::from_bits_truncate(0o644),
+        )
+        .unwrap();
+        let folder = dir.path().to_path_buf();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = ProgressReader::default();
+            let first = reader.read(&folder, None);
+            let second = reader.read(&folder, None);
+            let _ = sender.send((first, second));
+        });
+        let ((points, notes), (_, later_notes)) = receiver
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("reading the progress waited on a named pipe");
+        assert!(points.is_empty());
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].starts_with("progress.jsonl is not a regular file"),
+            "{}",
+            notes[0]
+        );
+        assert!(later_notes.is_empty(), "noted once: {later_notes:?}");
     }
 
     #[test]

@@ -90,14 +90,29 @@ fn with_log_tail(reason: String, folder: &Path) -> String {
     }
 }
 
+/// The most of output.json that is read: an objective and its metrics fit in far less, and a
+/// script that writes gigabytes there by mistake must not fill the coordinator's memory.
+const MAX_OUTPUT_BYTES: u64 = 64 << 20;
+
 fn read_output(folder: &Path, y: YTransformation) -> Outcome {
+    use crate::executor::run_files::{read_regular, RunFileError};
     let path = folder.join("output.json");
-    let text = match std::fs::read_to_string(&path) {
+    let text = match read_regular(&path, MAX_OUTPUT_BYTES) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        Err(RunFileError::NotFound) => {
             return failure(
                 FailureKind::MissingOutput,
                 "the script exited with code 0 but wrote no output.json in save_folder",
+            )
+        }
+        Err(RunFileError::TooLarge { bytes }) => {
+            return failure(
+                FailureKind::UnparseableOutput,
+                format!(
+                    "output.json holds {} MB, over the {} MB hpsearch reads: write the objective and a few metrics there, and larger results to files of their own",
+                    bytes >> 20,
+                    MAX_OUTPUT_BYTES >> 20
+                ),
             )
         }
         Err(e) => {
@@ -295,6 +310,50 @@ mod tests {
         let neglog = transform(0.0, YTransformation::NegLog).unwrap_err();
         assert!(neglog.contains("use \"neg\""), "{neglog}");
         assert!(!neglog.contains("\"none\""), "{neglog}");
+    }
+
+    /// The failure reason `judge` gives for a run that exited 0 with this in its folder, or a
+    /// test failure if judging waits (a named pipe held the coordinator before).
+    fn reason_for(prepare: impl FnOnce(&Path)) -> String {
+        let folder = tempfile::tempdir().expect("temp dir");
+        prepare(folder.path());
+        let path = folder.path().to_path_buf();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = sender.send(judge(&RunEnd::Exited(0), &path, YTransformation::None, 1.0));
+        });
+        match receiver.recv_timeout(std::time::Duration::from_secs(10)) {
+            Ok(Outcome::Failure { kind, reason, .. }) => {
+                assert_eq!(kind, FailureKind::UnparseableOutput, "{reason}");
+                reason
+            }
+            Ok(other) => panic!("not a failure: {other:?}"),
+            Err(_) => panic!("judging the run waited on its output.json"),
+        }
+    }
+
+    #[test]
+    fn an_output_json_that_is_a_pipe_or_runaway_fails_the_run_without_holding_the_coordinator() {
+        let pipe = reason_for(|folder| {
+            nix::unistd::mkfifo(
+                &folder.join("output.json"),
+                nix::sys::stat::Mode::from_bits_truncate(0o644),
+            )
+            .expect("mkfifo");
+        });
+        assert!(
+            pipe.starts_with("cannot read output.json: not a regular file"),
+            "{pipe}"
+        );
+        let huge = reason_for(|folder| {
+            // Sparse: no disk is spent on it.
+            let file = std::fs::File::create(folder.join("output.json")).expect("create");
+            file.set_len(100 << 20).expect("set_len");
+        });
+        assert!(
+            huge.starts_with("output.json holds 100 MB, over the 64 MB hpsearch reads"),
+            "{huge}"
+        );
     }
 
     #[test]

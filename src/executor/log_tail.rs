@@ -25,21 +25,11 @@ pub fn last_lines(path: &Path, lines: usize) -> Vec<String> {
 }
 
 /// The last `TAIL_BYTES` of a regular file, read from there (a training run's log may hold
-/// gigabytes); `None` for anything else. A named pipe or a device in the log's place is not
-/// read: opening a pipe waits for a writer and reading it waits for its end, which would hold
-/// the coordinator (opened with O_NONBLOCK, so the open itself does not wait).
+/// gigabytes); `None` for anything else (`run_files::open_regular`: a named pipe in the log's
+/// place would hold the coordinator).
 fn tail_bytes(path: &Path) -> Option<Vec<u8>> {
     use std::io::{Read, Seek, SeekFrom};
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .ok()?;
-    let metadata = file.metadata().ok()?;
-    if !metadata.is_file() {
-        return None;
-    }
+    let (mut file, metadata) = super::run_files::open_regular(path).ok()?;
     let limit = TAIL_BYTES as u64;
     file.seek(SeekFrom::Start(metadata.len().saturating_sub(limit)))
         .ok()?;

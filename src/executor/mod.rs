@@ -5,6 +5,7 @@ mod contract;
 pub mod local;
 mod log_tail;
 pub mod process;
+pub mod run_files;
 pub mod runner;
 pub mod slurm;
 pub mod supervise;
