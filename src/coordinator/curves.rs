@@ -42,6 +42,28 @@ pub struct ProgressReader {
 }
 
 impl ProgressReader {
+    /// Everything appended since the last read, however much (`read` takes at most `MAX_READ`
+    /// a call, to keep the coordinator's loop steps short): for a run that has ended, whose
+    /// whole curve is wanted at once.
+    pub fn read_all(
+        &mut self,
+        folder: &Path,
+        pattern: Option<&Regex>,
+    ) -> (Vec<Point>, Vec<String>) {
+        let (mut points, mut notes) = (Vec::new(), Vec::new());
+        // At most 4 GB in one call: a run still writing cannot keep the loop going for ever.
+        for _ in 0..1024 {
+            let before = self.offset;
+            let (more, more_notes) = self.read(folder, pattern);
+            points.extend(more);
+            notes.extend(more_notes);
+            if self.offset == before {
+                break;
+            }
+        }
+        (points, notes)
+    }
+
     /// The results appended to the run's progress since the last read, and a note for each line
     /// that is not a valid progress line (skipped; the run goes on). With `pattern`, log.txt is
     /// read and lines that don't match are not progress lines at all.
@@ -122,6 +144,12 @@ impl ProgressReader {
     ) {
         let text = String::from_utf8_lossy(line);
         let text = text.trim();
+        // hpsearch's own notes in the log (those about malformed lines among them) are not the
+        // script's progress: a pattern that matched a note would read it back, note it again,
+        // and grow the log without end.
+        if pattern.is_some() && text.starts_with("hpsearch:") {
+            return;
+        }
         let parsed = match pattern {
             Some(pattern) => match pattern.captures(text) {
                 None => return,
@@ -328,6 +356,54 @@ mod tests {
             notes[0]
         );
         assert!(later_notes.is_empty(), "noted once: {later_notes:?}");
+    }
+
+    #[test]
+    fn a_pattern_does_not_read_back_hpsearchs_own_notes_in_the_log() {
+        // A train line and a validation line at the same step: the second is noted in the log,
+        // and the note itself matched this pattern, so each read noted it again for ever.
+        let dir = tempfile::tempdir().unwrap();
+        let pattern = Regex::new(r"step (?P<step>\d+).*?(?P<objective>[0-9.]+)").unwrap();
+        append(
+            dir.path(),
+            "log.txt",
+            "step 100 train 0.5\nstep 100 val 0.4\n",
+        );
+        let mut reader = ProgressReader::default();
+        let (points, notes) = reader.read(dir.path(), Some(&pattern));
+        assert_eq!(points.len(), 1);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        append(dir.path(), "log.txt", &format!("hpsearch: {}\n", notes[0]));
+        let (points, notes) = reader.read(dir.path(), Some(&pattern));
+        assert!(
+            points.is_empty() && notes.is_empty(),
+            "{points:?} {notes:?}"
+        );
+    }
+
+    #[test]
+    fn an_ended_runs_curve_is_read_whole_however_long_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines = 100_000u64;
+        let text: String = (1..=lines)
+            .map(|step| {
+                format!(
+                    "{{\"step\": {step}, \"objective\": 0.5, \"note\": \"{:>24}\"}}\n",
+                    "x"
+                )
+            })
+            .collect();
+        assert!(
+            text.len() as u64 > MAX_READ,
+            "the file must exceed one read"
+        );
+        append(dir.path(), PROGRESS_FILE, &text);
+        let (chunk, _) = ProgressReader::default().read(dir.path(), None);
+        assert!((chunk.len() as u64) < lines);
+        let (whole, notes) = ProgressReader::default().read_all(dir.path(), None);
+        assert!(notes.is_empty(), "{:?}", &notes[..1]);
+        assert_eq!(whole.len() as u64, lines);
+        assert_eq!(whole.last().map(|p| p.step), Some(lines));
     }
 
     #[test]

@@ -64,7 +64,13 @@ impl Watcher {
     /// decision to stop it is returned. Returns also the notes of malformed lines.
     fn take_in(&mut self, id: u64, folder: &Path, judge: bool) -> (Option<Stop>, Vec<String>) {
         let reader = self.readers.entry(id).or_default();
-        let (points, notes) = reader.read(folder, self.pattern.as_ref());
+        // A run being judged is read a bounded chunk per loop step; a run's curve read without
+        // judging (an ended run, or one found in flight on resume) is read to its end.
+        let (points, notes) = if judge {
+            reader.read(folder, self.pattern.as_ref())
+        } else {
+            reader.read_all(folder, self.pattern.as_ref())
+        };
         let mut stop = None;
         if let Some(last) = points.last() {
             self.metrics.insert(id, last.metrics.clone());
@@ -268,12 +274,87 @@ fn note_in_log(folder: &std::path::Path, notes: &[String]) {
     if notes.is_empty() {
         return;
     }
-    if let Ok(mut log) = std::fs::OpenOptions::new()
+    // Without waiting, and only into a regular file: opening a named pipe in the log's place
+    // for writing waits for a reader, and would hold the coordinator.
+    use std::os::unix::fs::OpenOptionsExt;
+    let Ok(mut log) = std::fs::OpenOptions::new()
         .append(true)
+        .custom_flags(libc::O_NONBLOCK)
         .open(folder.join("log.txt"))
-    {
-        for note in notes {
-            let _ = writeln!(log, "hpsearch: {note}");
-        }
+    else {
+        return;
+    };
+    if !log.metadata().is_ok_and(|m| m.is_file()) {
+        return;
+    }
+    for note in notes {
+        let _ = writeln!(log, "hpsearch: {note}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_note_for_a_log_that_is_a_named_pipe_is_dropped_without_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        nix::unistd::mkfifo(
+            &dir.path().join("log.txt"),
+            nix::sys::stat::Mode::from_bits_truncate(0o644),
+        )
+        .unwrap();
+        let folder = dir.path().to_path_buf();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            note_in_log(
+                &folder,
+                &["progress.jsonl line 1: not a JSON object; skipped".into()],
+            );
+            let _ = sender.send(());
+        });
+        receiver
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("writing the note waited for a reader of the pipe");
+    }
+
+    #[test]
+    fn a_curve_taken_in_without_judging_is_read_to_its_end() {
+        // A run that ended while no coordinator watched is read once, on resume: the steps it
+        // reached were those of its file's first 4 MB.
+        let dir = tempfile::tempdir().unwrap();
+        let lines = 100_000u64;
+        let text: String = (1..=lines)
+            .map(|step| {
+                format!(
+                    "{{\"step\": {step}, \"objective\": 0.5, \"note\": \"{:>24}\"}}\n",
+                    "x"
+                )
+            })
+            .collect();
+        std::fs::write(dir.path().join(super::super::curves::PROGRESS_FILE), text).unwrap();
+        let mut watcher = Watcher {
+            pruner: Pruner::new(crate::config::early_stopping::EarlyStopping::default()),
+            readers: BTreeMap::new(),
+            reasons: BTreeMap::new(),
+            metrics: BTreeMap::new(),
+            loaded: true,
+            sign: 1.0,
+            pattern: None,
+            short_run_noted: false,
+        };
+        let _ = watcher.take_in(7, dir.path(), false);
+        assert_eq!(watcher.last(7), Some((lines, 0.5)));
+    }
+
+    #[test]
+    fn a_note_is_appended_to_a_regular_log() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("log.txt"), "epoch 1\n").unwrap();
+        note_in_log(dir.path(), &["a note".into()]);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("log.txt")).unwrap(),
+            "epoch 1\nhpsearch: a note\n"
+        );
     }
 }

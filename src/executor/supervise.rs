@@ -69,12 +69,19 @@ impl ProcessIdentity {
     }
 }
 
+/// The most of a run's own records that is read: they hold a few hundred bytes.
+const MAX_RECORD_BYTES: u64 = 1 << 20;
+
+// The records sit in the run's folder, which the script can write: only a regular file is read
+// (`run_files`), so that nothing left in their place can hold or fill the coordinator.
 pub fn read_status(folder: &Path) -> Option<RunStatus> {
-    serde_json::from_str(&std::fs::read_to_string(folder.join(STATUS_FILE)).ok()?).ok()
+    let text = super::run_files::read_regular(&folder.join(STATUS_FILE), MAX_RECORD_BYTES).ok()?;
+    serde_json::from_str(&text).ok()
 }
 
 pub fn read_started(folder: &Path) -> Option<RunStarted> {
-    serde_json::from_str(&std::fs::read_to_string(folder.join(STARTED_FILE)).ok()?).ok()
+    let text = super::run_files::read_regular(&folder.join(STARTED_FILE), MAX_RECORD_BYTES).ok()?;
+    serde_json::from_str(&text).ok()
 }
 
 /// Writes a record in place; a run's folder that cannot be written loses only the record.

@@ -36,6 +36,8 @@ pub fn learning_curves(
         .take(MAX_CURVES)
         .filter_map(|c| {
             let folder = search_folder.join(format!("hp_combination_{}", c.id));
+            // One bounded read (4 MB) a curve: the dashboard reads them at every refresh, and
+            // that much is tens of thousands of points, more than a figure shows.
             let (read, _) = ProgressReader::default().read(&folder, pattern.as_ref());
             let points: Vec<(u64, f64)> = read
                 .iter()
