@@ -632,6 +632,41 @@ fn grid_test_space() -> Space {
 }
 
 #[test]
+fn a_grid_of_many_hyperparameters_suggests_without_making_every_point() {
+    // 20 hyperparameters at 3 points: 3.5·10⁹ points, which the grid used to make in full at
+    // every suggestion (hundreds of GB); 50 at 3: more than u64 counts.
+    let space = Space::new(
+        (0..20)
+            .map(|i| continuous(&format!("h{i}"), 0.0, 1.0, Transformation::Linear))
+            .collect(),
+    );
+    let mut grid = GridStrategy::new(3);
+    assert_eq!(grid.size(&space), Some(3u64.pow(20)));
+    let first = grid
+        .suggest(&context(&space, &[], &[], 0, 0))
+        .unwrap()
+        .expect("a first point");
+    assert_eq!(first.point, vec![0.0; 20]);
+    let finished = [Observation::whole(first.point.clone(), Some(1.0))];
+    let second = grid
+        .suggest(&context(&space, &finished, &[], 1, 0))
+        .unwrap()
+        .expect("a second point");
+    let mut expected = vec![0.0; 20];
+    expected[19] = 0.5;
+    assert_eq!(
+        second.point, expected,
+        "the last hyperparameter moves fastest"
+    );
+    let wide = Space::new(
+        (0..50)
+            .map(|i| continuous(&format!("h{i}"), 0.0, 1.0, Transformation::Linear))
+            .collect(),
+    );
+    assert_eq!(grid.size(&wide), None, "no finite size to plan with");
+}
+
+#[test]
 fn grid_size_is_the_product_of_the_axis_sizes() {
     let space = grid_test_space();
     for n in [1usize, 2, 3, 4, 7] {

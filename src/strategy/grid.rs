@@ -18,39 +18,73 @@ impl GridStrategy {
     /// table expects: in a conditional space the product's points that differ only in inactive
     /// hyperparameters are one combination (its first), and forbidden ones are left out.
     pub fn points(&self, space: &Space) -> Vec<Vec<f64>> {
-        let product = self.product(space);
-        if space.is_flat() {
-            return product;
-        }
         let mut seen = std::collections::HashSet::new();
-        product
-            .into_iter()
-            .filter(|p| !space.is_forbidden(p) && seen.insert(space.combination_key(p)))
+        self.product(space)
+            .filter(|p| space.is_flat() || !space.is_forbidden(p))
+            .filter(|p| space.is_flat() || seen.insert(space.combination_key(p)))
             .collect()
     }
 
-    fn product(&self, space: &Space) -> Vec<Vec<f64>> {
-        let axes: Vec<Vec<f64>> = space
+    fn axes(&self, space: &Space) -> Vec<Vec<f64>> {
+        space
             .hyperparameters()
             .iter()
             .map(|h| h.grid(self.points_per_hyperparameter))
-            .collect();
-        let mut points: Vec<Vec<f64>> = vec![Vec::new()];
-        for axis in &axes {
-            points = points
-                .into_iter()
-                .flat_map(|prefix| {
-                    axis.iter().map(move |u| {
-                        let mut p = prefix.clone();
-                        p.push(*u);
-                        p
-                    })
-                })
-                .collect();
+            .collect()
+    }
+
+    /// The Cartesian product of the axes, made one point at a time.
+    fn product(&self, space: &Space) -> Product {
+        let axes = self.axes(space);
+        let done = axes.iter().any(Vec::is_empty);
+        Product {
+            digits: vec![0; axes.len()],
+            axes,
+            done,
         }
-        points
     }
 }
+
+/// The grid's points in order, first hyperparameter slowest, one at a time: a grid of many
+/// hyperparameters has more points than memory holds (20 at 3 points each: 3.5·10⁹), while a
+/// suggestion needs only the first one not run yet.
+struct Product {
+    axes: Vec<Vec<f64>>,
+    /// Which value of each axis the next point takes.
+    digits: Vec<usize>,
+    done: bool,
+}
+
+impl Iterator for Product {
+    type Item = Vec<f64>;
+
+    fn next(&mut self) -> Option<Vec<f64>> {
+        if self.done {
+            return None;
+        }
+        let point = self
+            .digits
+            .iter()
+            .zip(&self.axes)
+            .map(|(digit, axis)| axis[*digit])
+            .collect();
+        // The next point: the last axis moves fastest, carrying into the ones before it.
+        self.done = true;
+        for (digit, axis) in self.digits.iter_mut().zip(&self.axes).rev() {
+            *digit += 1;
+            if *digit < axis.len() {
+                self.done = false;
+                break;
+            }
+            *digit = 0;
+        }
+        Some(point)
+    }
+}
+
+/// Past this many points a conditional grid's size is not counted (it would walk the whole
+/// product at every status update); the search's `max_suggestions` bounds it then.
+const MAX_COUNTED_POINTS: u64 = 1_000_000;
 
 impl Strategy for GridStrategy {
     fn adapts_to_results(&self) -> bool {
@@ -59,10 +93,14 @@ impl Strategy for GridStrategy {
 
     fn suggest(&mut self, context: &SuggestContext) -> Result<Option<Suggestion>, StrategyError> {
         let existing = context.existing_keys();
+        let space = context.space;
+        // The first point whose combination is new. In a conditional space that is also the
+        // first point of its combination in the product (an earlier one with the same
+        // combination would be new too), so the grid's order is the one `points` lists.
         Ok(self
-            .points(context.space)
-            .into_iter()
-            .find(|p| !existing.contains(&context.space.combination_key(p)))
+            .product(space)
+            .filter(|p| space.is_flat() || !space.is_forbidden(p))
+            .find(|p| !existing.contains(&space.combination_key(p)))
             .map(|point| Suggestion {
                 point,
                 label: "grid".into(),
@@ -71,15 +109,14 @@ impl Strategy for GridStrategy {
     }
 
     fn size(&self, space: &Space) -> Option<u64> {
-        if !space.is_flat() {
-            return Some(self.points(space).len() as u64);
+        // Checked: a product past u64 is no finite size to plan with.
+        let product = self
+            .axes(space)
+            .iter()
+            .try_fold(1u64, |n, axis| n.checked_mul(axis.len() as u64))?;
+        if space.is_flat() {
+            return Some(product);
         }
-        Some(
-            space
-                .hyperparameters()
-                .iter()
-                .map(|h| h.grid(self.points_per_hyperparameter).len() as u64)
-                .product(),
-        )
+        (product <= MAX_COUNTED_POINTS).then(|| self.points(space).len() as u64)
     }
 }
