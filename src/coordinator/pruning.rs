@@ -29,6 +29,9 @@ struct Curve {
     succeeded: bool,
     /// The last judgement point already passed (an interval index or a rung step).
     judged: u64,
+    /// The lowest loss so far, kept as points come: the median rule asks for it at each
+    /// interval, and a script reporting every batch has millions of points.
+    best: Option<f64>,
 }
 
 impl Curve {
@@ -44,8 +47,9 @@ impl Curve {
         self.points.get(i).map(|(_, v)| *v)
     }
 
-    fn best(&self) -> Option<f64> {
-        self.points.iter().map(|(_, v)| *v).reduce(f64::min)
+    fn push(&mut self, step: u64, loss: f64) {
+        self.points.push((step, loss));
+        self.best = Some(self.best.map_or(loss, |best| best.min(loss)));
     }
 }
 
@@ -99,7 +103,7 @@ impl Pruner {
         if curve.points.last().is_some_and(|(s, _)| *s >= step) {
             return None;
         }
-        curve.points.push((step, loss));
+        curve.push(step, loss);
         match self.rule {
             EarlyStopping::None => None,
             EarlyStopping::Median {
@@ -142,7 +146,7 @@ impl Pruner {
             return None;
         }
         curve.judged = interval;
-        let best = curve.best()?;
+        let best = curve.best?;
         if !judge {
             return None;
         }
