@@ -40,10 +40,13 @@ pub fn full_path(paths: &SearchPaths) -> PathBuf {
 
 /// The names of the extra metrics, in order of first appearance.
 pub fn metric_names(combinations: &[Combination]) -> Vec<String> {
+    // A set beside the list: a script may write a metric per class (thousands), and every
+    // publish of the data file asks this of every row.
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
     let mut names: Vec<String> = Vec::new();
     for c in combinations {
         for key in c.metrics.keys() {
-            if !names.contains(key) {
+            if seen.insert(key.as_str()) {
                 names.push(key.clone());
             }
         }
