@@ -64,22 +64,13 @@ pub fn run_bounded(
         .spawn()
         .map_err(|e| Failure::NoAnswer(format!("cannot run {name}: {e}")))?;
     // Read both pipes while waiting, so that a long answer cannot fill a pipe and stall.
-    let reader = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut bytes);
-            }
-            bytes
-        })
-    };
-    let stdout = reader(
+    let stdout = PipeReader::start(
         child
             .stdout
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
     );
-    let stderr = reader(
+    let stderr = PipeReader::start(
         child
             .stderr
             .take()
@@ -104,8 +95,12 @@ pub fn run_bounded(
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    let out = String::from_utf8_lossy(&stdout.join().unwrap_or_default()).into_owned();
-    let err = String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned();
+    // The pipes end with the command, unless a process it left behind holds them (a site's
+    // wrapper around sbatch that starts a daemon): then what was read by a short while after
+    // the command's exit is its answer.
+    let grace = Instant::now() + AFTER_EXIT_GRACE;
+    let out = String::from_utf8_lossy(&stdout.finish(grace)).into_owned();
+    let err = String::from_utf8_lossy(&stderr.finish(grace)).into_owned();
     if status.success() {
         return Ok(out);
     }
@@ -114,6 +109,54 @@ pub fn run_bounded(
         Err(Failure::NoAnswer(message))
     } else {
         Err(Failure::Refused(message))
+    }
+}
+
+/// How long a command's output pipes are waited for once it has exited.
+const AFTER_EXIT_GRACE: Duration = Duration::from_secs(2);
+
+/// One of a command's output pipes, read on a thread of its own into a buffer shared with the
+/// caller, who can take what has come so far without waiting for the pipe's end.
+struct PipeReader {
+    bytes: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    ended: std::sync::mpsc::Receiver<()>,
+}
+
+impl PipeReader {
+    fn start(pipe: Option<Box<dyn Read + Send>>) -> PipeReader {
+        let bytes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (sender, ended) = std::sync::mpsc::channel();
+        let shared = bytes.clone();
+        std::thread::spawn(move || {
+            if let Some(mut pipe) = pipe {
+                let mut chunk = [0u8; 8192];
+                loop {
+                    match pipe.read(&mut chunk) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            if let Ok(mut bytes) = shared.lock() {
+                                bytes.extend_from_slice(&chunk[..n]);
+                            }
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(_) => break,
+                    }
+                }
+            }
+            let _ = sender.send(());
+        });
+        PipeReader { bytes, ended }
+    }
+
+    /// What the pipe gave, once it has ended or `deadline` has passed.
+    fn finish(self, deadline: Instant) -> Vec<u8> {
+        let _ = self
+            .ended
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()));
+        self.bytes
+            .lock()
+            .map(|mut bytes| std::mem::take(&mut *bytes))
+            .unwrap_or_default()
     }
 }
 
@@ -178,6 +221,24 @@ pub fn is_permanent_rejection(stderr: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_command_that_leaves_a_process_holding_its_output_is_answered_on_its_exit() {
+        // A wrapper that prints its answer and leaves a daemon with its stdout open: the pipes
+        // never end, and the coordinator waited on them for as long as the daemon lived.
+        let started = Instant::now();
+        let out = run_bounded(
+            Command::new("sh").args(["-c", "echo 4242; sleep 30 &"]),
+            Duration::from_secs(60),
+            None,
+        );
+        assert_eq!(out.ok().as_deref(), Some("4242\n"));
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "waited {:?} for the daemon",
+            started.elapsed()
+        );
+    }
 
     #[test]
     fn permanent_refusals_are_told_from_an_unreachable_controller() {
