@@ -235,6 +235,27 @@ fn from_groups(step: Option<&str>, objective: Option<&str>) -> Result<Point, Str
     })
 }
 
+/// Writes a progress.jsonl of 100,000 lines (steps 1 to 100,000, objective 0.5), longer than
+/// one read takes; returns its last step.
+#[cfg(test)]
+pub(super) fn write_long_progress(folder: &Path) -> u64 {
+    let lines = 100_000u64;
+    let text: String = (1..=lines)
+        .map(|step| {
+            format!(
+                "{{\"step\": {step}, \"objective\": 0.5, \"note\": \"{:>24}\"}}\n",
+                "x"
+            )
+        })
+        .collect();
+    assert!(
+        text.len() as u64 > MAX_READ,
+        "the file must exceed one read"
+    );
+    std::fs::write(folder.join(PROGRESS_FILE), text).expect("write progress");
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,20 +405,7 @@ mod tests {
     #[test]
     fn an_ended_runs_curve_is_read_whole_however_long_its_file() {
         let dir = tempfile::tempdir().unwrap();
-        let lines = 100_000u64;
-        let text: String = (1..=lines)
-            .map(|step| {
-                format!(
-                    "{{\"step\": {step}, \"objective\": 0.5, \"note\": \"{:>24}\"}}\n",
-                    "x"
-                )
-            })
-            .collect();
-        assert!(
-            text.len() as u64 > MAX_READ,
-            "the file must exceed one read"
-        );
-        append(dir.path(), PROGRESS_FILE, &text);
+        let lines = write_long_progress(dir.path());
         let (chunk, _) = ProgressReader::default().read(dir.path(), None);
         assert!((chunk.len() as u64) < lines);
         let (whole, notes) = ProgressReader::default().read_all(dir.path(), None);

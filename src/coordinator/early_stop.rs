@@ -323,16 +323,7 @@ mod tests {
         // A run that ended while no coordinator watched is read once, on resume: the steps it
         // reached were those of its file's first 4 MB.
         let dir = tempfile::tempdir().unwrap();
-        let lines = 100_000u64;
-        let text: String = (1..=lines)
-            .map(|step| {
-                format!(
-                    "{{\"step\": {step}, \"objective\": 0.5, \"note\": \"{:>24}\"}}\n",
-                    "x"
-                )
-            })
-            .collect();
-        std::fs::write(dir.path().join(super::super::curves::PROGRESS_FILE), text).unwrap();
+        let lines = super::super::curves::write_long_progress(dir.path());
         let mut watcher = Watcher {
             pruner: Pruner::new(crate::config::early_stopping::EarlyStopping::default()),
             readers: BTreeMap::new(),
