@@ -274,19 +274,12 @@ fn note_in_log(folder: &std::path::Path, notes: &[String]) {
     if notes.is_empty() {
         return;
     }
-    // Without waiting, and only into a regular file: opening a named pipe in the log's place
-    // for writing waits for a reader, and would hold the coordinator.
-    use std::os::unix::fs::OpenOptionsExt;
-    let Ok(mut log) = std::fs::OpenOptions::new()
-        .append(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(folder.join("log.txt"))
+    // Only into a regular file, opened without waiting: a named pipe in the log's place would
+    // hold the coordinator.
+    let Ok(mut log) = crate::executor::run_files::open_regular_to_append(&folder.join("log.txt"))
     else {
         return;
     };
-    if !log.metadata().is_ok_and(|m| m.is_file()) {
-        return;
-    }
     for note in notes {
         let _ = writeln!(log, "hpsearch: {note}");
     }

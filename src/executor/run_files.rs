@@ -29,7 +29,7 @@ impl std::fmt::Display for RunFileError {
                 f,
                 "not a regular file (a named pipe, a device or a folder); write a plain file"
             ),
-            RunFileError::TooLarge { bytes } => write!(f, "{} MB", bytes >> 20),
+            RunFileError::TooLarge { bytes } => write!(f, "{} MB, over the limit", bytes >> 20),
             RunFileError::Io(e) => write!(f, "{e}"),
         }
     }
@@ -38,9 +38,21 @@ impl std::fmt::Display for RunFileError {
 /// Opens a regular file for reading without waiting (O_NONBLOCK, which changes nothing for a
 /// regular file's reads), with its metadata; anything else is refused.
 pub fn open_regular(path: &Path) -> Result<(File, Metadata), RunFileError> {
+    open_with(std::fs::OpenOptions::new().read(true), path)
+}
+
+/// Opens an existing regular file to append to, the same way: opening a named pipe for writing
+/// would wait for a reader.
+pub fn open_regular_to_append(path: &Path) -> Result<File, RunFileError> {
+    open_with(std::fs::OpenOptions::new().append(true), path).map(|(file, _)| file)
+}
+
+fn open_with(
+    options: &mut std::fs::OpenOptions,
+    path: &Path,
+) -> Result<(File, Metadata), RunFileError> {
     use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
+    let file = options
         .custom_flags(libc::O_NONBLOCK)
         .open(path)
         .map_err(|e| match e.kind() {

@@ -18,11 +18,19 @@ impl GridStrategy {
     /// table expects: in a conditional space the product's points that differ only in inactive
     /// hyperparameters are one combination (its first), and forbidden ones are left out.
     pub fn points(&self, space: &Space) -> Vec<Vec<f64>> {
+        if space.is_flat() {
+            return self.allowed(space).collect();
+        }
         let mut seen = std::collections::HashSet::new();
-        self.product(space)
-            .filter(|p| space.is_flat() || !space.is_forbidden(p))
-            .filter(|p| space.is_flat() || seen.insert(space.combination_key(p)))
+        self.allowed(space)
+            .filter(|p| seen.insert(space.combination_key(p)))
             .collect()
+    }
+
+    /// The product's points in order, less the forbidden ones of a conditional space.
+    fn allowed<'a>(&self, space: &'a Space) -> impl Iterator<Item = Vec<f64>> + 'a {
+        self.product(space)
+            .filter(move |p| space.is_flat() || !space.is_forbidden(p))
     }
 
     fn axes(&self, space: &Space) -> Vec<Vec<f64>> {
@@ -98,8 +106,7 @@ impl Strategy for GridStrategy {
         // first point of its combination in the product (an earlier one with the same
         // combination would be new too), so the grid's order is the one `points` lists.
         Ok(self
-            .product(space)
-            .filter(|p| space.is_flat() || !space.is_forbidden(p))
+            .allowed(space)
             .find(|p| !existing.contains(&space.combination_key(p)))
             .map(|point| Suggestion {
                 point,
