@@ -4,6 +4,7 @@
 //!
 //!     cargo bench --bench bopt_scale               # n = 50, 200, 1000; d = 6, 20
 //!     HPSEARCH_SCALE_N=50,200,1000,5000 cargo bench --bench bopt_scale
+//!     HPSEARCH_SCALE_N=250 HPSEARCH_SCALE_D=25,50 cargo bench --bench bopt_scale
 //!     HPSEARCH_SCALE_DECADES=1 cargo bench --bench bopt_scale   # losses spanning decades
 //!     HPSEARCH_SCALE_CONFIG='{"bopt_config": {"additive_kernel": false}}' cargo bench --bench bopt_scale
 //!
@@ -38,7 +39,12 @@ fn main() {
     let config = SearchConfig::from_map(std::path::Path::new("bench"), &settings).unwrap();
     let decades = std::env::var_os("HPSEARCH_SCALE_DECADES").is_some();
     println!("{:>6} {:>4} {:>10} {:>10}", "n", "d", "cold s", "warm s");
-    for d in [6, 20] {
+    let dims: Vec<usize> = std::env::var("HPSEARCH_SCALE_D")
+        .unwrap_or_else(|_| "6,20".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    for d in dims {
         let space = Space::unit_cube(d);
         for &n in &sizes {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(n as u64);

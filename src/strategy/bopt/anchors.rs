@@ -5,7 +5,7 @@
 
 use super::features::features;
 use super::structure;
-use super::subsample::{keep, loss_order, MAX_FIT};
+use super::subsample::{fit_limit, keep, loss_order};
 use super::BoptStrategy;
 use crate::config::search::Kernel;
 use crate::gp::{Gp, Hyper};
@@ -75,7 +75,11 @@ impl BoptStrategy {
         }
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(ANCHOR_STREAM + m as u64);
-        let rows = keep(&loss_order(prefix), MAX_FIT, &mut rng);
+        let rows = keep(
+            &loss_order(prefix),
+            fit_limit(prefix.len(), space.dims()),
+            &mut rng,
+        );
         let targets = self.anchor_targets(prefix);
         let (x, y): (Vec<Vec<f64>>, Vec<f64>) = rows
             .iter()

@@ -62,7 +62,7 @@ use final_phase::{FINAL_KAPPA, FINAL_LABEL};
 use rand::RngExt;
 use repeats::{Repeats, REPEAT_LABEL};
 use std::collections::HashSet;
-use subsample::{keep, loss_order, MAX_FIT, MAX_PREDICT};
+use subsample::{fit_limit, keep, loss_order, MAX_PREDICT};
 use surrogate::{improvement_reference, plateau_step, Surrogate};
 use targets::{spans_decades, DECADES_MAX_NOISE, DECADES_RATIO, MAX_NOISE};
 
@@ -245,7 +245,7 @@ impl Strategy for BoptStrategy {
 
         // Training data: all of it, or the best and a random rest when there is a lot.
         let order = loss_order(&data);
-        let fit_rows = keep(&order, MAX_FIT, &mut rng);
+        let fit_rows = keep(&order, fit_limit(data.len(), space.dims()), &mut rng);
         let predict_rows = keep(&order, MAX_PREDICT, &mut rng);
         let targets = self.targets(&data);
         let rows = |ids: &[usize]| -> (Vec<Vec<f64>>, Vec<f64>) {
