@@ -197,6 +197,53 @@ fn a_run_killed_from_outside_too_often_is_lost_but_never_imputed_as_a_bad_loss()
     assert_eq!(text.lines().count(), 3, "the first run and its 2 restarts");
 }
 
+/// A script whose first attempt leaves `input.json` replaced by `leftover` (shell commands run in
+/// the run's folder) and then takes its supervisor down, as an OOM killer would; its second
+/// attempt writes the objective it read from input.json.
+fn script_that_leaves_input_json_behind(project: &Project, leftover: &str) {
+    project.script(
+        "count.sh",
+        &format!(
+            "#!/bin/sh\nif [ ! -e ../../first_attempt ]; then\n  touch ../../first_attempt\n  rm -f input.json\n  {leftover}\n  kill -9 $PPID\n  sleep 1\n  exit 0\nfi\nsed -n 's/.*\"x\": *\\([0-9.e-]*\\).*/\\1/p' input.json > output.json\n"
+        ),
+    );
+    random_search(project, 1, 1);
+}
+
+#[test]
+fn a_run_started_again_replaces_a_named_pipe_its_first_attempt_left_as_input_json() {
+    let project = Project::new();
+    script_that_leaves_input_json_behind(&project, "mkfifo input.json");
+    // Before the fix, writing input.json for the second attempt waited for a reader of the pipe
+    // for ever (the test support fails a command that does not end).
+    let run = project.hpsearch(&["run", "."]);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    let c = &combinations(&project)[0];
+    assert_eq!(c["state"], "succeeded", "the second attempt ran: {c}");
+    assert_eq!(
+        c["loss"].as_f64(),
+        c["params"]["x"].as_f64(),
+        "its objective is the x it read from a fresh input.json: {c}"
+    );
+}
+
+#[test]
+fn a_run_started_again_never_writes_through_a_link_its_first_attempt_left_as_input_json() {
+    let project = Project::new();
+    std::fs::write(project.path.join("settings.json"), "the user's own file\n").unwrap();
+    script_that_leaves_input_json_behind(&project, "ln -s ../../settings.json input.json");
+    let run = project.hpsearch(&["run", "."]);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(project.path.join("settings.json")).unwrap(),
+        "the user's own file\n",
+        "the file the link pointed to is untouched"
+    );
+    let c = &combinations(&project)[0];
+    assert_eq!(c["state"], "succeeded", "{c}");
+    assert_eq!(c["loss"].as_f64(), c["params"]["x"].as_f64(), "{c}");
+}
+
 #[test]
 fn a_missing_interpreter_pauses_the_search_instead_of_failing_every_run() {
     let project = Project::new();

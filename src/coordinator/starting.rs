@@ -6,6 +6,7 @@ use super::events::Event;
 use super::search::{Coordinator, CoordinatorError, MAX_BACKOFF, MAX_STEP, MIN_BACKOFF};
 use crate::config::model::SAVE_FOLDER;
 use crate::executor::{Ended, ExecutorError, RunSpec};
+use crate::project::paths::write_atomically;
 use crate::store::{NewCombination, RunState};
 use crate::strategy::SuggestContext;
 use serde_json::Value;
@@ -291,9 +292,11 @@ impl Coordinator {
         }
         let text = serde_json::to_string_pretty(&Value::Object(input)).unwrap_or_default();
         let path = folder.join("input.json");
-        // In place: the folder is new and nothing reads input.json before the run starts (a
-        // resume writes it again for a run that never started).
-        std::fs::write(&path, text.as_bytes()).map_err(|e| CoordinatorError::io(&path, e))
+        // Replaced, never written through: a run started again after an interruption finds its
+        // earlier attempt's folder, where the script may have left input.json as a link (writing
+        // through it would overwrite the file it points to) or a named pipe (opening it would
+        // wait for a reader for ever).
+        write_atomically(&path, text.as_bytes()).map_err(|e| CoordinatorError::io(&path, e))
     }
 
     /// Starts the run of a combination; `false` when the executor cannot take runs now.

@@ -136,6 +136,19 @@ pub fn existing_ids(project: &Path) -> Vec<u64> {
 pub fn write_atomically(path: &Path, content: &[u8]) -> std::io::Result<()> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    std::fs::write(&temporary, content)?;
+    // A leftover of that name (a crash of an earlier process with this pid, or anything a
+    // script put there) is removed, not written through: it may be a link or a named pipe.
+    match std::fs::remove_file(&temporary) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temporary)?;
+    std::io::Write::write_all(&mut file, content)?;
+    drop(file);
+    // The rename replaces whatever `path` was (a file, a link, a named pipe) without opening it.
     std::fs::rename(&temporary, path)
 }

@@ -266,10 +266,12 @@ impl SlurmExecutor {
 
     fn sbatch(&mut self, spec: &RunSpec) -> Result<String, ExecutorError> {
         let script_path = spec.folder.join("job.sh");
-        std::fs::write(&script_path, self.job_script(spec)).map_err(|e| ExecutorError::Start {
-            id: spec.combination_id,
-            message: format!("cannot write {}: {e}", script_path.display()),
-        })?;
+        // Replaced, not written through: a run submitted again finds its earlier folder.
+        crate::project::paths::write_atomically(&script_path, self.job_script(spec).as_bytes())
+            .map_err(|e| ExecutorError::Start {
+                id: spec.combination_id,
+                message: format!("cannot write {}: {e}", script_path.display()),
+            })?;
         for stale in [STATUS_FILE, STARTED_FILE] {
             let _ = std::fs::remove_file(spec.folder.join(stale));
         }

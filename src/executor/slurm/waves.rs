@@ -123,8 +123,11 @@ impl SlurmExecutor {
                 let _ = std::fs::remove_file(spec.folder.join(stale));
             }
             let marker = spec.folder.join(WAVE_MARKER);
-            std::fs::write(&marker, format!("{name}\n{index}\n"))
-                .map_err(|e| cannot(&marker, e))?;
+            crate::project::paths::write_atomically(
+                &marker,
+                format!("{name}\n{index}\n").as_bytes(),
+            )
+            .map_err(|e| cannot(&marker, e))?;
             let link = dir.join(index.to_string());
             let _ = std::fs::remove_file(&link);
             std::os::unix::fs::symlink(&spec.folder, &link).map_err(|e| cannot(&link, e))?;
