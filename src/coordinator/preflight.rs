@@ -29,7 +29,9 @@ pub fn common_start_problem(job: &JobConfig) -> Option<String> {
         Ok(_) => {}
     }
     let script = &job.script_path;
-    if let Err(e) = std::fs::File::open(script) {
+    // Opened without waiting: this runs before every start, and a named pipe in the script's
+    // place would otherwise hold the coordinator until something wrote to it.
+    if let Err(e) = crate::executor::run_files::open_regular(script) {
         return Some(format!(
             "the script {} cannot be read: {e} (job_config.json `script_path`)",
             script.display()
@@ -43,6 +45,30 @@ pub use crate::executor::is_common_io_problem;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn job_with_script(dir: &std::path::Path, script: &std::path::Path) -> JobConfig {
+        let mut settings = serde_json::Map::new();
+        settings.insert("environment_path".into(), "/bin/sh".into());
+        settings.insert("script_path".into(), script.display().to_string().into());
+        JobConfig::from_map(&dir.join("job_config.json"), &settings).expect("a valid job config")
+    }
+
+    #[test]
+    fn a_named_pipe_in_the_scripts_place_is_a_start_problem_found_at_once() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let script = dir.path().join("train.sh");
+        std::fs::write(&script, "echo 1 > output.json\n").expect("write");
+        let job = job_with_script(dir.path(), &script);
+        assert_eq!(common_start_problem(&job), None);
+        std::fs::remove_file(&script).expect("remove");
+        nix::unistd::mkfifo(&script, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+        // Before, opening the pipe waited for a writer, before every start, for ever.
+        let problem = common_start_problem(&job).expect("a start problem");
+        assert!(
+            problem.contains("train.sh cannot be read: not a regular file"),
+            "{problem}"
+        );
+    }
 
     #[test]
     fn full_disks_and_refused_folders_are_common_problems() {
