@@ -5,17 +5,22 @@
 //! is off. When a job leaves the queue, that record decides; `sacct` (one call for all jobs that
 //! left) refines it with Slurm's own verdict (TIMEOUT, OUT_OF_MEMORY, CANCELLED, NODE_FAIL,
 //! PREEMPTED). Preempted and node-failed runs are submitted again, up to the profile's
-//! `max_resubmits`. `client` runs Slurm's commands; `job_script` writes what they submit.
+//! `max_resubmits`. `client` runs Slurm's commands; `job_script` writes what they submit;
+//! `verdict` reads how a job ended; `node_limits` checks a request against the nodes; `waves`
+//! submits many runs as one array; `accounting` reads sacct.
 
 mod accounting;
 mod client;
 mod job_script;
+mod node_limits;
+mod verdict;
 mod waves;
 
 pub use client::parse_slurm_duration;
 use client::{is_permanent_rejection, run_bounded, Failure, COMMAND_LIMIT};
 pub use job_script::{folder_tag, shell_quote, slurm_minutes, submit_coordinator, CoordinatorJob};
 use job_script::{job_script, placement_args};
+use verdict::{is_final, is_running, Verdict};
 pub use waves::MAX_WAVE;
 
 use crate::config::cluster::SlurmProfile;
@@ -24,7 +29,6 @@ use crate::executor::contract::{
     Adoption, Ended, Executor, ExecutorError, ExecutorEvent, Known, RunEnd, RunSpec,
     SchedulerRecord, Submitted,
 };
-use crate::executor::local::end_from_status;
 use crate::executor::supervise::{read_status, STARTED_FILE, STATUS_FILE};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -359,76 +363,6 @@ impl SlurmExecutor {
         )
     }
 
-    /// Why no node of the run's partition can ever take its request (memory, CPUs, GPUs), by
-    /// `sinfo`, before the first sbatch; `None` when some node can, or sinfo does not answer
-    /// (then sbatch itself decides). Checked once per coordinator.
-    fn request_beyond_every_node(&mut self) -> Option<String> {
-        let partition = if self.gpus.is_some() {
-            self.profile.gpu_partition.clone()
-        } else {
-            self.profile.cpu_partition.clone()
-        };
-        let mut command = Command::new("sinfo");
-        command.args(["--noheader", "--format=%P|%m|%c|%G"]);
-        if let Some(p) = &partition {
-            command.arg(format!("--partition={p}"));
-        }
-        let out = self.call(&mut command, COMMAND_LIMIT).ok()?;
-        self.request_checked = true;
-        let nodes: Vec<NodeSize> = out
-            .lines()
-            .filter(|l| {
-                partition.is_some() || l.split('|').next().is_some_and(|p| p.ends_with('*'))
-            })
-            .filter_map(NodeSize::parse)
-            .collect();
-        if nodes.is_empty() {
-            return None; // an unknown partition: sbatch says so in its own words
-        }
-        let where_ = partition.map_or("the default partition".to_string(), |p| {
-            format!("partition {p}")
-        });
-        let most = |f: fn(&NodeSize) -> u64| nodes.iter().map(f).max().unwrap_or(0);
-        let memory_mb = self.memory_gb.saturating_mul(1024);
-        if memory_mb > most(|n| n.memory_mb) {
-            return Some(format!(
-                "job_config.json asks for `memory` {} GB per run, but the largest node of {where_} has {} MB; lower `memory`",
-                self.memory_gb,
-                most(|n| n.memory_mb)
-            ));
-        }
-        if self.cpus > most(|n| n.cpus) {
-            return Some(format!(
-                "job_config.json asks for `num_processors` {} per run, but the largest node of {where_} has {} CPUs; lower `num_processors`",
-                self.cpus,
-                most(|n| n.cpus)
-            ));
-        }
-        if let Some(gpus) = self.gpus {
-            if gpus > most(|n| n.gpus) {
-                return Some(format!(
-                    "job_config.json asks for `gpus` {gpus} per run, but the node with the most GPUs in {where_} has {}; lower `gpus` or use another partition (gpu_partition in the cluster profile)",
-                    most(|n| n.gpus)
-                ));
-            }
-        }
-        None
-    }
-
-    /// Before the first sbatch: a request no node can take refuses the search's every run.
-    fn check_request(&mut self, combination_id: u64) -> Result<(), ExecutorError> {
-        if self.request_checked {
-            return Ok(());
-        }
-        match self.request_beyond_every_node() {
-            Some(message) => Err(ExecutorError::Refused {
-                id: combination_id,
-                message,
-            }),
-            None => Ok(()),
-        }
-    }
-
     /// The newest job of a combination's name that Slurm has not finished, if any.
     fn live_job_by_name(&mut self, combination_id: u64) -> Option<String> {
         self.calls.squeue += 1;
@@ -474,59 +408,6 @@ impl SlurmExecutor {
                     "Slurm does not answer scancel ({why}); the jobs may still run, and `hpsearch resume` takes them over"
                 )));
             }
-        }
-    }
-
-    /// Decides how a job that left the queue (or reached a final state) ended.
-    fn verdict(&self, job: &SlurmJob, slurm_state: Option<&str>, exit_code: &str) -> Verdict {
-        let record = read_status(&job.spec.folder);
-        let state = slurm_state.unwrap_or("");
-        match state {
-            "PREEMPTED" | "NODE_FAIL" | "BOOT_FAIL" if !job.stopping => {
-                if job.resubmits < self.profile.max_resubmits {
-                    return Verdict::Resubmit(state.to_string());
-                }
-                return Verdict::End(RunEnd::NodeFailure(format!(
-                    "the job ended {state} and was already submitted again {} time(s) (max_resubmits in cluster profile \"{}\")",
-                    job.resubmits, self.profile.name
-                )));
-            }
-            "OUT_OF_MEMORY" => return Verdict::End(RunEnd::OutOfMemory),
-            // Without cgroups Slurm's OverMemoryKill ends the job FAILED (0:9), or CANCELLED,
-            // and slurmstepd says why in the job's output: a memory kill is a memory kill
-            // whichever mechanism made it.
-            "FAILED" | "CANCELLED" | "" if !job.stopping && killed_for_memory(&job.spec.folder) => {
-                return Verdict::End(RunEnd::OutOfMemory);
-            }
-            "TIMEOUT" => return Verdict::End(RunEnd::TimedOut),
-            // The wrapper records a signal when scancel stops the script; Slurm knows why.
-            s if s.starts_with("CANCELLED")
-                && !job.stopping
-                && record.as_ref().is_none_or(|r| r.exit_code != Some(0)) =>
-            {
-                return Verdict::End(RunEnd::CancelledOutside);
-            }
-            _ => {}
-        }
-        if let Some(record) = record {
-            return Verdict::End(end_from_status(&record));
-        }
-        match state {
-            "COMPLETED" => Verdict::End(RunEnd::Exited(0)),
-            // sacct's ExitCode is `code:signal`: a job killed by a signal has code 0.
-            "FAILED" => match parse_exit_code(exit_code) {
-                Some((_, signal)) if signal != 0 => Verdict::End(RunEnd::Signaled(signal)),
-                Some((code, _)) => Verdict::End(RunEnd::Exited(code)),
-                None => Verdict::End(RunEnd::Lost(format!(
-                    "Slurm job {} FAILED without a record of how the script ended, and with no exit code Slurm could give ({exit_code:?})",
-                    job.job_id
-                ))),
-            },
-            "" => Verdict::End(RunEnd::Lost(format!(
-                "Slurm job {} left the queue without a record of how the script ended (is the job's folder on a file system the nodes share? is accounting off?)",
-                job.job_id
-            ))),
-            other => Verdict::End(RunEnd::Lost(format!("Slurm job {} ended {other} without a record of how the script ended", job.job_id))),
         }
     }
 
@@ -650,84 +531,11 @@ impl SlurmExecutor {
     }
 }
 
-enum Verdict {
-    End(RunEnd),
-    Resubmit(String),
-}
-
 /// Whether Slurm enforces a run's time limit itself: when it is a whole number of minutes (to
 /// the millisecond), which Slurm's `--time` can say exactly.
 fn slurm_enforces(limit: Duration) -> bool {
     let millis = limit.as_millis();
     millis >= 60_000 && (millis + 1) % 60_000 <= 2
-}
-
-/// What one line of `sinfo --format=%P|%m|%c|%G` says a partition's nodes have.
-struct NodeSize {
-    memory_mb: u64,
-    cpus: u64,
-    gpus: u64,
-}
-
-impl NodeSize {
-    fn parse(line: &str) -> Option<NodeSize> {
-        let cells: Vec<&str> = line.trim().split('|').collect();
-        // `%m` may read `24151+` when nodes differ; the number is the smallest.
-        let number = |text: &str| text.trim_end_matches('+').trim().parse::<u64>().ok();
-        let gpus = cells
-            .get(3)?
-            .split(',')
-            .filter_map(|g| {
-                let g = g.split('(').next()?;
-                let mut parts = g.split(':');
-                (parts.next()? == "gpu").then(|| parts.next_back().and_then(number))?
-            })
-            .sum();
-        Some(NodeSize {
-            memory_mb: number(cells.get(1)?)?,
-            cpus: number(cells.get(2)?)?,
-            gpus,
-        })
-    }
-}
-
-/// sacct's `ExitCode`, `code:signal`.
-fn parse_exit_code(text: &str) -> Option<(i32, i32)> {
-    let (code, signal) = text.trim().split_once(':')?;
-    Some((code.parse().ok()?, signal.parse().ok()?))
-}
-
-/// What slurmstepd writes into a job's output when it kills the job for its memory.
-fn killed_for_memory(folder: &Path) -> bool {
-    let tail = crate::executor::log_tail(&folder.join("log.txt"), 20).to_ascii_lowercase();
-    tail.contains("exceeded job memory limit")
-        || tail.contains("exceeded step memory limit")
-        || tail.contains("oom-kill")
-        || tail.contains("out of memory")
-}
-
-/// Job states in which the job's script runs (or is being cleaned up after running).
-fn is_running(state: &str) -> bool {
-    matches!(
-        state,
-        "RUNNING" | "COMPLETING" | "STOPPED" | "SUSPENDED" | "STAGE_OUT"
-    )
-}
-
-/// Job states after which a job will not run again.
-fn is_final(state: &str) -> bool {
-    matches!(
-        state,
-        "COMPLETED"
-            | "FAILED"
-            | "TIMEOUT"
-            | "CANCELLED"
-            | "NODE_FAIL"
-            | "PREEMPTED"
-            | "BOOT_FAIL"
-            | "DEADLINE"
-            | "OUT_OF_MEMORY"
-    ) || state.starts_with("CANCELLED")
 }
 
 impl Executor for SlurmExecutor {
