@@ -15,6 +15,10 @@ a decade from seed to seed, and on a problem whose runs end in one of two basins
 them, so each gap is tested (Mann-Whitney U on the seeds' final log10 regrets, two-sided,
 p < 0.05), and so is ours against every reference (one-sided): the problems where no reference
 is better than ours beyond the noise.
+How far the share itself moves with the seeds: the seeds of every solver on every problem drawn
+again with replacement (2,000 times; fixed random seed), the share's 5th-95th percentiles. And
+how hard it is to reach: every solver's own share of problems where its median is at least as
+good as the best median of all the others (ours among them).
 With --per-problem, then every problem's median final log10 regret per solver, the best in bold.
 """
 import argparse
@@ -109,6 +113,15 @@ def main():
               + (": " + ", ".join(f"{p} ({s} {m:+.2f}, p = {pv:.3f})"
                                   for p, s, m, pv in behind_beyond_noise)
                  if behind_beyond_noise else ""))
+        low, high = share_interval(stats, complete, ours, references)
+        print(f"that share with the seeds drawn again (bootstrap, 2,000 draws): 5th-95th "
+              f"percentile {low:.0%}-{high:.0%}")
+        own = {s: sum(stats[(p, s)]["fin_med"] <= min(stats[(p, o)]["fin_med"] for o in solvers
+                                                       if o != s) for p in complete)
+               for s in solvers}
+        print("each solver's own share, at least as good as the best median of all the others: "
+              + ", ".join(f"{name(s)} {own[s]} ({own[s] / len(complete):.0%})"
+                          for s in sorted(solvers, key=lambda s: -own[s])))
         clear = len(at_least_best) - len(beaten_beyond_noise)
         print(f"no reference better than hpsearch beyond the noise (one-sided, p < 0.05) on "
               f"{clear} of {len(at_least_best)} problems ({clear / len(at_least_best):.0%})")
@@ -121,6 +134,23 @@ def main():
             best = min(meds)
             cells = " | ".join(f"**{m:.2f}**" if m == best else f"{m:.2f}" for m in meds)
             print(f"| {p} | {cells} |")
+
+
+def share_interval(stats, problems, ours, references, draws=2000):
+    """The 5th and 95th percentiles of ours' share (median at least as good as the best
+    reference's) when each solver's seeds on each problem are drawn again with replacement."""
+    rng = np.random.default_rng(0)
+    finals = {(p, s): np.asarray(stats[(p, s)]["fin"], dtype=float)
+              for p in problems for s in [ours, *references]}
+    shares = []
+    for _ in range(draws):
+        count = 0
+        for p in problems:
+            med = {s: np.median(rng.choice(finals[(p, s)], size=len(finals[(p, s)])))
+                   for s in [ours, *references]}
+            count += med[ours] <= min(med[s] for s in references)
+        shares.append(count / len(problems))
+    return np.percentile(shares, 5), np.percentile(shares, 95)
 
 
 if __name__ == "__main__":
