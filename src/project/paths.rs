@@ -143,12 +143,53 @@ pub fn write_atomically(path: &Path, content: &[u8]) -> std::io::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
-    let mut file = std::fs::OpenOptions::new()
+    let written = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .open(&temporary)?;
-    std::io::Write::write_all(&mut file, content)?;
-    drop(file);
-    // The rename replaces whatever `path` was (a file, a link, a named pipe) without opening it.
-    std::fs::rename(&temporary, path)
+        .open(&temporary)
+        .and_then(|mut file| std::io::Write::write_all(&mut file, content))
+        // The rename replaces whatever `path` was (a file, a link, a named pipe) without
+        // opening it.
+        .and_then(|()| std::fs::rename(&temporary, path));
+    if written.is_err() {
+        // A full disk leaves no partial temporary behind.
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_atomically;
+
+    #[test]
+    fn an_atomic_write_replaces_a_link_or_a_pipe_and_leaves_nothing_behind_when_it_fails() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let target = dir.path().join("target.json");
+        std::fs::write(&target, "kept").expect("write");
+        let link = dir.path().join("input.json");
+        std::os::unix::fs::symlink(&target, &link).expect("symlink");
+        write_atomically(&link, b"new").expect("write over the link");
+        assert_eq!(std::fs::read_to_string(&target).expect("read"), "kept");
+        assert_eq!(std::fs::read_to_string(&link).expect("read"), "new");
+        assert!(!std::fs::symlink_metadata(&link)
+            .expect("stat")
+            .file_type()
+            .is_symlink());
+
+        let pipe = dir.path().join("pipe.json");
+        nix::unistd::mkfifo(&pipe, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+        write_atomically(&pipe, b"plain").expect("write over the pipe");
+        assert_eq!(std::fs::read_to_string(&pipe).expect("read"), "plain");
+
+        // A folder in the file's place: the rename fails, and no temporary is left.
+        let folder = dir.path().join("taken");
+        std::fs::create_dir_all(folder.join("inside")).expect("mkdir");
+        assert!(write_atomically(&folder, b"x").is_err());
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+    }
 }
