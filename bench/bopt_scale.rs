@@ -44,6 +44,10 @@ fn main() {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
+    if dims.is_empty() || sizes.is_empty() {
+        eprintln!("bopt_scale: HPSEARCH_SCALE_N and HPSEARCH_SCALE_D take comma lists of whole numbers, e.g. 200,1000");
+        std::process::exit(2);
+    }
     for d in dims {
         let space = Space::unit_cube(d);
         for &n in &sizes {

@@ -207,13 +207,13 @@ fn script_that_leaves_input_json_behind(project: &Project, leftover: &str) {
             "#!/bin/sh\nif [ ! -e ../../first_attempt ]; then\n  touch ../../first_attempt\n  rm -f input.json\n  {leftover}\n  kill -9 $PPID\n  sleep 1\n  exit 0\nfi\nsed -n 's/.*\"x\": *\\([0-9.e-]*\\).*/\\1/p' input.json > output.json\n"
         ),
     );
-    random_search(project, 1, 1);
 }
 
 #[test]
 fn a_run_started_again_replaces_a_named_pipe_its_first_attempt_left_as_input_json() {
     let project = Project::new();
     script_that_leaves_input_json_behind(&project, "mkfifo input.json");
+    random_search(&project, 1, 1);
     // Before the fix, writing input.json for the second attempt waited for a reader of the pipe
     // for ever (the test support fails a command that does not end).
     let run = project.hpsearch(&["run", "."]);
@@ -232,6 +232,7 @@ fn a_run_started_again_never_writes_through_a_link_its_first_attempt_left_as_inp
     let project = Project::new();
     std::fs::write(project.path.join("settings.json"), "the user's own file\n").unwrap();
     script_that_leaves_input_json_behind(&project, "ln -s ../../settings.json input.json");
+    random_search(&project, 1, 1);
     let run = project.hpsearch(&["run", "."]);
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
     assert_eq!(
@@ -242,6 +243,27 @@ fn a_run_started_again_never_writes_through_a_link_its_first_attempt_left_as_inp
     let c = &combinations(&project)[0];
     assert_eq!(c["state"], "succeeded", "{c}");
     assert_eq!(c["loss"].as_f64(), c["params"]["x"].as_f64(), "{c}");
+}
+
+#[test]
+fn a_folder_its_first_attempt_left_as_input_json_fails_that_run_alone() {
+    let project = Project::new();
+    script_that_leaves_input_json_behind(&project, "mkdir input.json");
+    random_search(&project, 2, 1);
+    let run = project.hpsearch(&["run", "."]);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    let combinations = combinations(&project);
+    assert_eq!(combinations.len(), 2, "the search went on: {}", run.stderr);
+    let first = &combinations[0];
+    assert_eq!(first["state"], "failed", "{first}");
+    let reason = first["failure_reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("cannot write its input.json") && reason.contains("clear the run's folder"),
+        "{first}"
+    );
+    let second = &combinations[1];
+    assert_eq!(second["state"], "succeeded", "{second}");
+    assert_eq!(second["loss"].as_f64(), second["params"]["x"].as_f64());
 }
 
 #[test]

@@ -9,8 +9,9 @@ use crate::config::job::JobConfig;
 use std::os::unix::fs::PermissionsExt;
 
 /// Why no run can start now, when the reason is the same for every run: the environment program
-/// or the script is missing, unreadable or not executable. Checked before each start (two
-/// `stat`s) and again when a run fails to start, to tell a systemic start failure from one run's.
+/// or the script is missing, unreadable, not a plain file or not executable. Checked before each
+/// start (a `stat`, and an open of the script that never waits) and again when a run fails to
+/// start, to tell a systemic start failure from one run's.
 pub fn common_start_problem(job: &JobConfig) -> Option<String> {
     let program = &job.environment_path;
     match std::fs::metadata(program) {
@@ -62,8 +63,16 @@ mod tests {
         assert_eq!(common_start_problem(&job), None);
         std::fs::remove_file(&script).expect("remove");
         nix::unistd::mkfifo(&script, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
-        // Before, opening the pipe waited for a writer, before every start, for ever.
-        let problem = common_start_problem(&job).expect("a start problem");
+        // Before, opening the pipe waited for a writer, before every start, for ever: the check
+        // runs in a thread, so that a return of that wait fails the test instead of hanging it.
+        let (answer, answered) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = answer.send(common_start_problem(&job));
+        });
+        let problem = answered
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the check answered without waiting on the pipe")
+            .expect("a start problem");
         assert!(
             problem.contains("train.sh cannot be read: not a regular file"),
             "{problem}"

@@ -13,6 +13,15 @@ use serde_json::Value;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+/// What preparing a run came to.
+pub(super) enum Prepared {
+    Ready(RunSpec),
+    /// Nothing can start now, for a reason every run would meet alike.
+    Paused(String),
+    /// This run cannot start (its own folder's problem): it is recorded failed to start.
+    Failed(String),
+}
+
 impl Coordinator {
     /// Starts runs until every slot is used or nothing is left to start.
     pub(super) fn fill(&mut self) -> Result<(), CoordinatorError> {
@@ -148,23 +157,39 @@ impl Coordinator {
     }
 
     /// Makes a run ready to submit: its row durable, its folder and input.json written.
-    /// `Err(why)` inside: nothing can start now, for a reason every run would meet alike.
-    pub(super) fn prepare(&mut self, id: u64) -> Result<Result<RunSpec, String>, CoordinatorError> {
+    pub(super) fn prepare(&mut self, id: u64) -> Result<Prepared, CoordinatorError> {
         if let Some(problem) = super::preflight::common_start_problem(&self.definition.job) {
-            return Ok(Err(problem));
+            return Ok(Prepared::Paused(problem));
         }
         // The row is durable before its folder exists; the pid recorded after the submit is
         // committed at the end of this step, right after its spawns.
         self.store.flush()?;
         if let Err(error) = self.write_input(id) {
-            if let CoordinatorError::Io { source, .. } = &error {
-                if super::preflight::is_common_io_problem(source) {
-                    return Ok(Err(error.to_string()));
+            return Ok(match &error {
+                CoordinatorError::Io { source, .. }
+                    if super::preflight::is_common_io_problem(source) =>
+                {
+                    Prepared::Paused(error.to_string())
                 }
-            }
-            return Err(error);
+                // This run's folder alone (a folder its earlier attempt left where input.json
+                // goes, say): the run fails to start, with the reason, and the search goes on.
+                CoordinatorError::Io { .. } => Prepared::Failed(format!(
+                    "cannot write its input.json: {error}; clear the run's folder and `hpsearch resume` to run it again"
+                )),
+                _ => return Err(error),
+            });
         }
-        Ok(Ok(self.spec(id)))
+        Ok(Prepared::Ready(self.spec(id)))
+    }
+
+    /// A run that could not be prepared: recorded as failed to start.
+    fn failed_to_prepare(&mut self, id: u64, message: String) -> Result<(), CoordinatorError> {
+        self.record_end(Ended {
+            combination_id: id,
+            end: crate::executor::RunEnd::StartFailed(message),
+            finished_at: crate::clock::now(),
+            scheduler: Default::default(),
+        })
     }
 
     /// Submissions went through: a pause, if there was one, is over.
@@ -191,12 +216,24 @@ impl Coordinator {
         }
         // Every run of the wave is durable and has its input before the one sbatch.
         let mut specs = Vec::with_capacity(ids.len());
+        let mut failed = Vec::new();
         for id in &ids {
             match self.prepare(*id)? {
-                Ok(spec) => specs.push(spec),
-                Err(why) => {
-                    self.requeue_front(&ids);
-                    self.pause_submissions(ids[0], &why);
+                Prepared::Ready(spec) => specs.push(spec),
+                Prepared::Failed(message) => {
+                    self.failed_to_prepare(*id, message)?;
+                    failed.push(*id);
+                }
+                Prepared::Paused(why) => {
+                    let untried: Vec<u64> = ids
+                        .iter()
+                        .copied()
+                        .filter(|i| !failed.contains(i))
+                        .collect();
+                    self.requeue_front(&untried);
+                    if let Some(first) = untried.first() {
+                        self.pause_submissions(*first, &why);
+                    }
                     return Ok(());
                 }
             }
@@ -204,6 +241,7 @@ impl Coordinator {
         if specs.is_empty() {
             return Ok(());
         }
+        let ids: Vec<u64> = specs.iter().map(|spec| spec.combination_id).collect();
         match self.executor.submit_wave(&specs, slots) {
             Ok(submitted) => {
                 let sent = submitted.len();
@@ -302,10 +340,15 @@ impl Coordinator {
     /// Starts the run of a combination; `false` when the executor cannot take runs now.
     pub(super) fn start(&mut self, id: u64) -> Result<bool, CoordinatorError> {
         let spec = match self.prepare(id)? {
-            Ok(spec) => spec,
-            Err(why) => {
+            Prepared::Ready(spec) => spec,
+            Prepared::Paused(why) => {
                 self.pause_submissions(id, &why);
                 return Ok(false);
+            }
+            Prepared::Failed(message) => {
+                // The next run may try: this one's problem is its own.
+                self.failed_to_prepare(id, message)?;
+                return Ok(true);
             }
         };
         match self.executor.send(&spec) {

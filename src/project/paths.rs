@@ -132,30 +132,54 @@ pub fn existing_ids(project: &Path) -> Vec<u64> {
 }
 
 /// Writes a file so that a reader sees the old content or the new, never a part: write a
-/// temporary file beside it, then rename over it.
+/// temporary file beside it, then rename over it. The rename replaces whatever `path` was (a
+/// file, a link, a named pipe) without opening it.
 pub fn write_atomically(path: &Path, content: &[u8]) -> std::io::Result<()> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    // A leftover of that name (a crash of an earlier process with this pid, or anything a
-    // script put there) is removed, not written through: it may be a link or a named pipe.
-    match std::fs::remove_file(&temporary) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&temporary)
-        .and_then(|mut file| std::io::Write::write_all(&mut file, content))
-        // The rename replaces whatever `path` was (a file, a link, a named pipe) without
-        // opening it.
+    // A fresh name each time (the process, the host and a count): another writer's temporary is
+    // never touched, and a name already taken (a link or a pipe a script put there, or a crash's
+    // leftover) is passed over, never opened: `create_new` does not follow links.
+    let mut attempt = 0;
+    let (temporary, mut file) = loop {
+        let temporary = path.with_file_name(format!(
+            ".{name}.{}.{}.{}.tmp",
+            host_tag(),
+            std::process::id(),
+            TEMPORARY_COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temporary)
+        {
+            Ok(file) => break (temporary, file),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 16 => {
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let written = std::io::Write::write_all(&mut file, content)
         .and_then(|()| std::fs::rename(&temporary, path));
     if written.is_err() {
         // A full disk leaves no partial temporary behind.
         let _ = std::fs::remove_file(&temporary);
     }
     written
+}
+
+static TEMPORARY_COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// This machine's name, for temporary names on a file system that several machines share.
+fn host_tag() -> &'static str {
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        super::lock::hostname()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .take(32)
+            .collect()
+    })
 }
 
 #[cfg(test)]
@@ -182,6 +206,24 @@ mod tests {
         write_atomically(&pipe, b"plain").expect("write over the pipe");
         assert_eq!(std::fs::read_to_string(&pipe).expect("read"), "plain");
 
+        // Every temporary name this process could take next, taken by a link to a file: none
+        // is written through.
+        let count = super::TEMPORARY_COUNT.load(std::sync::atomic::Ordering::Relaxed);
+        let planted = dir.path().join("planted.json");
+        std::fs::write(&planted, "planted").expect("write");
+        for next in count..count + 4 {
+            let taken = dir.path().join(format!(
+                ".out.json.{}.{}.{next}.tmp",
+                super::host_tag(),
+                std::process::id()
+            ));
+            std::os::unix::fs::symlink(&planted, taken).expect("symlink");
+        }
+        let out = dir.path().join("out.json");
+        write_atomically(&out, b"out").expect("write past the taken names");
+        assert_eq!(std::fs::read_to_string(&out).expect("read"), "out");
+        assert_eq!(std::fs::read_to_string(&planted).expect("read"), "planted");
+
         // A folder in the file's place: the rename fails, and no temporary is left.
         let folder = dir.path().join("taken");
         std::fs::create_dir_all(folder.join("inside")).expect("mkdir");
@@ -190,6 +232,11 @@ mod tests {
             .expect("list")
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
             .collect();
-        assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+        assert!(
+            names
+                .iter()
+                .all(|n| !n.ends_with(".tmp") || n.starts_with(".out.json.")),
+            "{names:?}"
+        );
     }
 }

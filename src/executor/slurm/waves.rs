@@ -133,7 +133,8 @@ impl SlurmExecutor {
             std::os::unix::fs::symlink(&spec.folder, &link).map_err(|e| cannot(&link, e))?;
         }
         let script = dir.join("job.sh");
-        std::fs::write(&script, self.wave_script(specs)).map_err(|e| cannot(&script, e))?;
+        crate::project::paths::write_atomically(&script, self.wave_script(specs).as_bytes())
+            .map_err(|e| cannot(&script, e))?;
         let log = pattern_path(&dir) + "/%a/log.txt";
         let mut args = vec![
             "--parsable".to_string(),
@@ -229,7 +230,9 @@ impl SlurmExecutor {
     /// The live task running a combination as part of a wave, from the marker in its folder:
     /// one `squeue --name` per wave (remembered while a resume takes runs over).
     pub(super) fn live_wave_task(&mut self, folder: &Path) -> Option<String> {
-        let marker = std::fs::read_to_string(folder.join(WAVE_MARKER)).ok()?;
+        // Read without waiting, and only as a small plain file: the folder is the script's.
+        let marker =
+            crate::executor::run_files::read_regular(&folder.join(WAVE_MARKER), 4096).ok()?;
         let mut lines = marker.lines();
         let (name, index) = (lines.next()?.trim().to_string(), lines.next()?.trim());
         if !self.wave_tasks.contains_key(&name) {
