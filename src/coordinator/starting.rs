@@ -182,8 +182,8 @@ impl Coordinator {
         Ok(Prepared::Ready(self.spec(id)))
     }
 
-    /// A run that could not be prepared: recorded as failed to start.
-    fn failed_to_prepare(&mut self, id: u64, message: String) -> Result<(), CoordinatorError> {
+    /// A run that could not start (not prepared, or refused by the executor): recorded so.
+    fn record_start_failure(&mut self, id: u64, message: String) -> Result<(), CoordinatorError> {
         self.record_end(Ended {
             combination_id: id,
             end: crate::executor::RunEnd::StartFailed(message),
@@ -221,7 +221,7 @@ impl Coordinator {
             match self.prepare(*id)? {
                 Prepared::Ready(spec) => specs.push(spec),
                 Prepared::Failed(message) => {
-                    self.failed_to_prepare(*id, message)?;
+                    self.record_start_failure(*id, message)?;
                     failed.push(*id);
                 }
                 Prepared::Paused(why) => {
@@ -347,7 +347,7 @@ impl Coordinator {
             }
             Prepared::Failed(message) => {
                 // The next run may try: this one's problem is its own.
-                self.failed_to_prepare(id, message)?;
+                self.record_start_failure(id, message)?;
                 return Ok(true);
             }
         };
@@ -443,27 +443,14 @@ impl Coordinator {
         error: ExecutorError,
     ) -> Result<bool, CoordinatorError> {
         match error {
-            ExecutorError::Start { message, .. } => {
-                let now = crate::clock::now();
-                self.record_end(Ended {
-                    combination_id: id,
-                    end: crate::executor::RunEnd::StartFailed(message),
-                    finished_at: now,
-                    scheduler: Default::default(),
-                })?;
-            }
+            ExecutorError::Start { message, .. } => self.record_start_failure(id, message)?,
             ExecutorError::Unavailable { message } => {
                 self.pause_submissions(id, &message);
                 return Ok(false);
             }
             ExecutorError::Refused { message, .. } => {
                 // The same request goes out for every run: no later run can start either.
-                self.record_end(Ended {
-                    combination_id: id,
-                    end: crate::executor::RunEnd::StartFailed(message.clone()),
-                    finished_at: crate::clock::now(),
-                    scheduler: Default::default(),
-                })?;
+                self.record_start_failure(id, message.clone())?;
                 self.refused = Some(format!(
                     "stopped: the scheduler refuses every run of this search ({message}); fix job_config.json (memory, num_processors, gpus, time) or the cluster profile (partition, account, qos), then `hpsearch resume {}`",
                     self.paths.dir.display()

@@ -136,14 +136,13 @@ pub fn existing_ids(project: &Path) -> Vec<u64> {
 /// file, a link, a named pipe) without opening it.
 pub fn write_atomically(path: &Path, content: &[u8]) -> std::io::Result<()> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    // A fresh name each time (the process, the host and a count): another writer's temporary is
-    // never touched, and a name already taken (a link or a pipe a script put there, or a crash's
-    // leftover) is passed over, never opened: `create_new` does not follow links.
+    // A fresh name each time (the process and a count), made with `create_new`, which neither
+    // follows a link nor opens what is there: a name already taken (another writer's
+    // temporary, a link or a pipe a script put there, a crash's leftover) is passed over.
     let mut attempt = 0;
     let (temporary, mut file) = loop {
         let temporary = path.with_file_name(format!(
-            ".{name}.{}.{}.{}.tmp",
-            host_tag(),
+            ".{name}.{}.{}.tmp",
             std::process::id(),
             TEMPORARY_COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
@@ -169,18 +168,6 @@ pub fn write_atomically(path: &Path, content: &[u8]) -> std::io::Result<()> {
 }
 
 static TEMPORARY_COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// This machine's name, for temporary names on a file system that several machines share.
-fn host_tag() -> &'static str {
-    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HOST.get_or_init(|| {
-        super::lock::hostname()
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-            .take(32)
-            .collect()
-    })
-}
 
 #[cfg(test)]
 mod tests {
@@ -212,11 +199,9 @@ mod tests {
         let planted = dir.path().join("planted.json");
         std::fs::write(&planted, "planted").expect("write");
         for next in count..count + 4 {
-            let taken = dir.path().join(format!(
-                ".out.json.{}.{}.{next}.tmp",
-                super::host_tag(),
-                std::process::id()
-            ));
+            let taken = dir
+                .path()
+                .join(format!(".out.json.{}.{next}.tmp", std::process::id()));
             std::os::unix::fs::symlink(&planted, taken).expect("symlink");
         }
         let out = dir.path().join("out.json");
