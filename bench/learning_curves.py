@@ -83,7 +83,9 @@ import records
 from learning_curve_problems import PROBLEMS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RESULTS = os.path.join(ROOT, "bench", "learning_curve_results")
+# LC_RESULTS: another folder of records (a budget other than the default 15 full runs must not
+# mix with the kept records, which the summary compares as one budget).
+RESULTS = os.environ.get("LC_RESULTS") or os.path.join(ROOT, "bench", "learning_curve_results")
 
 
 # ---------------------------------------------------------------------------------------------
