@@ -38,8 +38,9 @@ pub struct Rungs {
     pub reduction_factor: u64,
     pub min_early_stopping_rate: u64,
     /// `order_check` (default true): a rung stops runs only once the runs' order there has been
-    /// seen to hold at a later step (where learning curves cross, an early rung would stop the
-    /// runs that end best). The default since 2026-12-05: on ten learning-curve problems asha
+    /// seen to hold where runs were decided (at `max_step`, or at the later rung that stopped
+    /// one of a pair; where learning curves cross, an early rung would stop the runs that end
+    /// best). The default since 2026-12-05: on ten learning-curve problems asha
     /// with the check beat asha without it on 54 seeds and lost on 32 (better on seven problems,
     /// worse on two), hyperband was level with it (28 / 27); docs/benchmarks.md.
     pub order_check: bool,

@@ -156,6 +156,10 @@ impl Coordinator {
         for (id, state, stop_step) in rows {
             // Malformed lines were noted in the run's log when they were first read.
             let _ = watcher.take_in(id, &self.paths.combination_dir(id), false);
+            // A run a rung stopped is decided there, for the order check.
+            if let Some(step) = stop_step {
+                watcher.pruner.stopped(id, step);
+            }
             if state.is_final() {
                 watcher.readers.remove(&id);
                 watcher.metrics.remove(&id);

@@ -7,13 +7,18 @@
 //! when other runs catch up.
 //!
 //! With `order_check` (the default), asha and hyperband judge at a rung only once the runs'
-//! order there has held to the end: among the latest runs (`ORDER_CHECK_MIN_RUNS` at least) that
-//! reached `max_step`, at least `ORDER_CHECK_CONCORDANCE` of the pairs are in the same order at
-//! the rung as at their end (pairs tied in either left out; where every pair ties, the rung does
-//! not judge). Until then runs pass the rung unjudged. Only `max_step` decides, never a nearer
-//! step: with runs in flight, neighbouring steps agree even where the curves cross later. Once a
-//! rung judges, only its survivors reach the end, and their narrower spread can turn the check
-//! off again. Where learning curves cross (a fast learner looks best early and ends
+//! order there has held to the end: once `ORDER_CHECK_MIN_RUNS` runs reached `max_step`, at
+//! least `ORDER_CHECK_CONCORDANCE` of the pairs among the latest decided runs are in the same
+//! order at the rung as where the pair was decided (pairs tied in either left out; where every
+//! pair ties, the rung does not judge). A decided run is one that reached `max_step` or one a
+//! later rung stopped; a pair is decided where the first of the two ended (`max_step` for two
+//! whole runs). Until then runs pass the rung unjudged. Only decided runs count, never runs in
+//! flight at a nearer step: with runs in flight, neighbouring steps agree even where the curves
+//! cross later. The runs stopped later count because the whole runs alone are the survivors of
+//! every later rung: where a region's curves start fast and end worse, its runs are stopped at
+//! a later rung and never finish, and without them the whole runs would show an order at the
+//! early rung that the search as a whole does not have. Once a rung judges, only its survivors
+//! reach the end, and their narrower spread can turn the check off again. Where learning curves cross (a fast learner looks best early and ends
 //! worse), the early rungs never pass the check and the rule judges late; where the order holds
 //! from the start, it is ASHA after a few runs.
 
@@ -32,6 +37,8 @@ struct Curve {
     /// The lowest loss so far, kept as points come: the median rule asks for it at each
     /// interval, and a script reporting every batch has millions of points.
     best: Option<f64>,
+    /// The step at which asha or hyperband stopped the run.
+    stopped_at: Option<u64>,
 }
 
 impl Curve {
@@ -112,14 +119,36 @@ impl Pruner {
                 interval_steps,
             } => self.median(id, step, startup_runs, warmup_steps, interval_steps, judge),
             EarlyStopping::Asha(rungs) => {
-                self.successive_halving(id, step, 0, rungs.min_early_stopping_rate, &rungs, judge)
+                let stop = self.successive_halving(
+                    id,
+                    step,
+                    0,
+                    rungs.min_early_stopping_rate,
+                    &rungs,
+                    judge,
+                );
+                self.note_stop(id, stop)
             }
             EarlyStopping::Hyperband(rungs) => {
                 let bracket = id % rungs.brackets().max(1);
                 let rate = rungs.min_early_stopping_rate + bracket;
-                self.successive_halving(id, step, bracket, rate, &rungs, judge)
+                let stop = self.successive_halving(id, step, bracket, rate, &rungs, judge);
+                self.note_stop(id, stop)
             }
         }
+    }
+
+    /// Marks a run asha or hyperband stopped at `step` (by this pruner, or as the store
+    /// remembers after a restart): the order check reads it as decided there.
+    pub fn stopped(&mut self, id: u64, step: u64) {
+        self.curves.entry(id).or_default().stopped_at = Some(step);
+    }
+
+    fn note_stop(&mut self, id: u64, stop: Option<Stop>) -> Option<Stop> {
+        if let Some(stop) = &stop {
+            self.stopped(id, stop.step);
+        }
+        stop
     }
 
     /// Marks a run's end: a run that succeeded is one the median rule compares against.
@@ -217,41 +246,79 @@ impl Pruner {
         None
     }
 
-    /// Whether the runs' order at `rung` has held to `max_step` (see the module's doc). Each
-    /// run is read at the rung as the rung read it (its first report at or past the rung step)
-    /// and at its last report at or past `max_step`.
+    /// Whether the runs' order at `rung` has held where it was decided (see the module's doc).
+    /// Each run is read at the rung as the rung read it (its first report at or past the rung
+    /// step), and a pair where the first of the two ended: `max_step` (each run's last report
+    /// at or past it) or the step a later rung stopped one of them at.
     fn order_holds(&self, rung: u64, rungs: &Rungs) -> bool {
-        let pairs: Vec<(f64, f64)> = self
+        // (value at the rung, the step where the run was decided, the curve)
+        let decided: Vec<(f64, u64, &Curve)> = self
             .curves
             .values()
             .rev()
-            .filter(|c| {
-                c.points
-                    .last()
-                    .is_some_and(|(last, _)| *last >= rungs.max_step)
+            .filter_map(|c| {
+                let last = c.points.last()?.0;
+                let end = if last >= rungs.max_step {
+                    rungs.max_step
+                } else {
+                    c.stopped_at.filter(|stop| *stop > rung)?
+                };
+                Some((c.from(rung)?, end, c))
             })
-            .filter_map(|c| Some((c.from(rung)?, c.points.last()?.1)))
             .take(ORDER_CHECK_MAX_RUNS)
             .collect();
-        pairs.len() >= ORDER_CHECK_MIN_RUNS
-            && concordance(&pairs).is_some_and(|c| c >= ORDER_CHECK_CONCORDANCE)
+        let whole = decided
+            .iter()
+            .filter(|(_, end, _)| *end == rungs.max_step)
+            .count();
+        if whole < ORDER_CHECK_MIN_RUNS {
+            return false;
+        }
+        let mut pairs = Vec::new();
+        for (i, (at_rung_a, end_a, a)) in decided.iter().enumerate() {
+            for (at_rung_b, end_b, b) in &decided[i + 1..] {
+                let end = (*end_a).min(*end_b);
+                let at_end = |c: &Curve| {
+                    if end == rungs.max_step {
+                        c.points.last().map(|(_, v)| *v)
+                    } else {
+                        c.from(end)
+                    }
+                };
+                if let (Some(end_a), Some(end_b)) = (at_end(a), at_end(b)) {
+                    pairs.push(((*at_rung_a, *at_rung_b), (end_a, end_b)));
+                }
+            }
+        }
+        concordant_share(pairs).is_some_and(|c| c >= ORDER_CHECK_CONCORDANCE)
     }
 }
 
 /// The share of pairs ordered alike by both values (pairs tied in either left out); `None`
 /// when every pair ties.
-fn concordance(pairs: &[(f64, f64)]) -> Option<f64> {
+#[cfg(test)]
+fn concordance(items: &[(f64, f64)]) -> Option<f64> {
+    let pairs = items.iter().enumerate().flat_map(|(i, (a1, b1))| {
+        items[i + 1..]
+            .iter()
+            .map(move |(a2, b2)| ((*a1, *a2), (*b1, *b2)))
+    });
+    concordant_share(pairs)
+}
+
+/// Of pairs of runs, each read twice (`(first, second)` at one point, then at another), the
+/// share ordered alike both times (pairs tied at either point left out); `None` when every pair
+/// ties.
+fn concordant_share(pairs: impl IntoIterator<Item = ((f64, f64), (f64, f64))>) -> Option<f64> {
     let (mut same, mut opposite) = (0u64, 0u64);
-    for (i, (a1, b1)) in pairs.iter().enumerate() {
-        for (a2, b2) in &pairs[i + 1..] {
-            if a1 == a2 || b1 == b2 {
-                continue;
-            }
-            if (a1 < a2) == (b1 < b2) {
-                same += 1;
-            } else {
-                opposite += 1;
-            }
+    for ((a1, a2), (b1, b2)) in pairs {
+        if a1 == a2 || b1 == b2 {
+            continue;
+        }
+        if (a1 < a2) == (b1 < b2) {
+            same += 1;
+        } else {
+            opposite += 1;
         }
     }
     let total = same + opposite;
@@ -479,6 +546,53 @@ mod tests {
         let stop = pruner
             .add(11, 1, 50.0, true)
             .expect("4 runs kept their order");
+        assert!(stop.reason.contains("rung of step 1"), "{}", stop.reason);
+    }
+
+    #[test]
+    fn order_check_counts_runs_a_later_rung_stopped_not_only_the_whole_runs() {
+        // Slow learners (0-4) go the whole way, in the same order at every step. Fast learners
+        // (10-13) looked best at rungs 1 and 3, then worst, and rung 9 stopped them: at rung 1
+        // the whole runs alone keep their order, the search as a whole does not.
+        let slow = |id: u64, step: u64| 3.0 - 2.5 * step as f64 / 27.0 - id as f64 / 100.0;
+        let fast = |id: u64, step: u64| {
+            let level = if step < 9 { 1.0 } else { 2.5 };
+            level + id as f64 / 100.0
+        };
+        let mut pruner = checked(27);
+        for id in 0..5 {
+            for step in 1..=27 {
+                pruner.add(id, step, slow(id, step), false);
+            }
+            pruner.ended(id, true);
+        }
+        for id in 10..14 {
+            for step in 1..=9 {
+                pruner.add(id, step, fast(id, step), false);
+            }
+            pruner.stopped(id, 9);
+            pruner.ended(id, false);
+        }
+        // A slow learner, worse at rung 1 than every fast one: it goes on.
+        assert_eq!(pruner.add(20, 1, slow(0, 1) + 0.01, true), None);
+        // Without the stopped runs (as after a restart that lost them) the whole runs' order
+        // holds, and rung 1 stops it.
+        let mut whole_only = checked(27);
+        for id in 0..5 {
+            for step in 1..=27 {
+                whole_only.add(id, step, slow(id, step), false);
+            }
+            whole_only.ended(id, true);
+        }
+        for id in 10..14 {
+            for step in 1..=9 {
+                whole_only.add(id, step, fast(id, step), false);
+            }
+            whole_only.ended(id, false);
+        }
+        let stop = whole_only
+            .add(20, 1, slow(0, 1) + 0.01, true)
+            .expect("the whole runs alone kept their order at rung 1");
         assert!(stop.reason.contains("rung of step 1"), "{}", stop.reason);
     }
 
