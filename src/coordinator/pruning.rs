@@ -559,38 +559,31 @@ mod tests {
             let level = if step < 9 { 1.0 } else { 2.5 };
             level + id as f64 / 100.0
         };
-        let mut pruner = checked(27);
-        for id in 0..5 {
-            for step in 1..=27 {
-                pruner.add(id, step, slow(id, step), false);
+        // The runs recorded (as read again on resume), with the fast ones marked stopped or not
+        // (the check as it was read the whole runs alone).
+        let recorded = |mark_stopped: bool| {
+            let mut pruner = checked(27);
+            for id in 0..5 {
+                for step in 1..=27 {
+                    pruner.add(id, step, slow(id, step), false);
+                }
+                pruner.ended(id, true);
             }
-            pruner.ended(id, true);
-        }
-        for id in 10..14 {
-            for step in 1..=9 {
-                pruner.add(id, step, fast(id, step), false);
+            for id in 10..14 {
+                for step in 1..=9 {
+                    pruner.add(id, step, fast(id, step), false);
+                }
+                if mark_stopped {
+                    pruner.stopped(id, 9);
+                }
+                pruner.ended(id, false);
             }
-            pruner.stopped(id, 9);
-            pruner.ended(id, false);
-        }
+            pruner
+        };
         // A slow learner, worse at rung 1 than every fast one: it goes on.
-        assert_eq!(pruner.add(20, 1, slow(0, 1) + 0.01, true), None);
-        // Without the stopped runs (as after a restart that lost them) the whole runs' order
-        // holds, and rung 1 stops it.
-        let mut whole_only = checked(27);
-        for id in 0..5 {
-            for step in 1..=27 {
-                whole_only.add(id, step, slow(id, step), false);
-            }
-            whole_only.ended(id, true);
-        }
-        for id in 10..14 {
-            for step in 1..=9 {
-                whole_only.add(id, step, fast(id, step), false);
-            }
-            whole_only.ended(id, false);
-        }
-        let stop = whole_only
+        assert_eq!(recorded(true).add(20, 1, slow(0, 1) + 0.01, true), None);
+        // Reading the whole runs alone, their order holds, and rung 1 stops it.
+        let stop = recorded(false)
             .add(20, 1, slow(0, 1) + 0.01, true)
             .expect("the whole runs alone kept their order at rung 1");
         assert!(stop.reason.contains("rung of step 1"), "{}", stop.reason);
