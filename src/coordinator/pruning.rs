@@ -18,9 +18,9 @@
 //! every later rung: where a region's curves start fast and end worse, its runs are stopped at
 //! a later rung and never finish, and without them the whole runs would show an order at the
 //! early rung that the search as a whole does not have. Once a rung judges, only its survivors
-//! reach the end, and their narrower spread can turn the check off again. Where learning curves cross (a fast learner looks best early and ends
-//! worse), the early rungs never pass the check and the rule judges late; where the order holds
-//! from the start, it is ASHA after a few runs.
+//! reach the end, and their narrower spread can turn the check off again. Where learning curves
+//! cross (a fast learner looks best early and ends worse), the early rungs never pass the check
+//! and the rule judges late; where the order holds from the start, it is ASHA after a few runs.
 
 use crate::config::early_stopping::{EarlyStopping, Rungs};
 use crate::config::search::YTransformation;
@@ -37,7 +37,7 @@ struct Curve {
     /// The lowest loss so far, kept as points come: the median rule asks for it at each
     /// interval, and a script reporting every batch has millions of points.
     best: Option<f64>,
-    /// The step at which asha or hyperband stopped the run.
+    /// The step at which the rule stopped the run.
     stopped_at: Option<u64>,
 }
 
@@ -111,7 +111,7 @@ impl Pruner {
             return None;
         }
         curve.push(step, loss);
-        match self.rule {
+        let stop = match self.rule {
             EarlyStopping::None => None,
             EarlyStopping::Median {
                 startup_runs,
@@ -119,36 +119,24 @@ impl Pruner {
                 interval_steps,
             } => self.median(id, step, startup_runs, warmup_steps, interval_steps, judge),
             EarlyStopping::Asha(rungs) => {
-                let stop = self.successive_halving(
-                    id,
-                    step,
-                    0,
-                    rungs.min_early_stopping_rate,
-                    &rungs,
-                    judge,
-                );
-                self.note_stop(id, stop)
+                self.successive_halving(id, step, 0, rungs.min_early_stopping_rate, &rungs, judge)
             }
             EarlyStopping::Hyperband(rungs) => {
                 let bracket = id % rungs.brackets().max(1);
                 let rate = rungs.min_early_stopping_rate + bracket;
-                let stop = self.successive_halving(id, step, bracket, rate, &rungs, judge);
-                self.note_stop(id, stop)
+                self.successive_halving(id, step, bracket, rate, &rungs, judge)
             }
-        }
-    }
-
-    /// Marks a run asha or hyperband stopped at `step` (by this pruner, or as the store
-    /// remembers after a restart): the order check reads it as decided there.
-    pub fn stopped(&mut self, id: u64, step: u64) {
-        self.curves.entry(id).or_default().stopped_at = Some(step);
-    }
-
-    fn note_stop(&mut self, id: u64, stop: Option<Stop>) -> Option<Stop> {
+        };
         if let Some(stop) = &stop {
             self.stopped(id, stop.step);
         }
         stop
+    }
+
+    /// Marks a run the rule stopped at `step` (by this pruner, or as the store remembers after
+    /// a restart): the order check reads it as decided there.
+    pub fn stopped(&mut self, id: u64, step: u64) {
+        self.curves.entry(id).or_default().stopped_at = Some(step);
     }
 
     /// Marks a run's end: a run that succeeded is one the median rule compares against.
@@ -292,18 +280,6 @@ impl Pruner {
         }
         concordant_share(pairs).is_some_and(|c| c >= ORDER_CHECK_CONCORDANCE)
     }
-}
-
-/// The share of pairs ordered alike by both values (pairs tied in either left out); `None`
-/// when every pair ties.
-#[cfg(test)]
-fn concordance(items: &[(f64, f64)]) -> Option<f64> {
-    let pairs = items.iter().enumerate().flat_map(|(i, (a1, b1))| {
-        items[i + 1..]
-            .iter()
-            .map(move |(a2, b2)| ((*a1, *a2), (*b1, *b2)))
-    });
-    concordant_share(pairs)
 }
 
 /// Of pairs of runs, each read twice (`(first, second)` at one point, then at another), the
@@ -619,6 +595,17 @@ mod tests {
             .add(10, 2, 50.0, true)
             .expect("worst at rung 1, whose order held");
         assert!(stop.reason.contains("rung of step 1"), "{}", stop.reason);
+    }
+
+    /// The share of pairs ordered alike by both values (pairs tied in either left out); `None`
+    /// when every pair ties.
+    fn concordance(items: &[(f64, f64)]) -> Option<f64> {
+        let pairs = items.iter().enumerate().flat_map(|(i, (a1, b1))| {
+            items[i + 1..]
+                .iter()
+                .map(move |(a2, b2)| ((*a1, *a2), (*b1, *b2)))
+        });
+        concordant_share(pairs)
     }
 
     #[test]
