@@ -305,6 +305,66 @@ fn a_stop_decided_before_a_coordinator_crash_holds_after_resume() {
 }
 
 #[test]
+fn a_control_run_the_order_check_let_go_on_is_not_stopped_after_a_coordinator_crash() {
+    let project = Project::new();
+    // Every curve keeps its order (loss x + 1/step), so rungs 1 and 3 judge once four runs have
+    // ended. Runs x = 9 down to 1 each lead when they come: none is stopped, 81 steps in all.
+    // x = 4.5 then ranks 5th of 10 at rung 1, near the cut: with a tenth of the steps seen
+    // free for it, it goes on to the end as a control of the check, slowly, and is the worst
+    // from step 3 on, where rung 3 would stop any other run. x = 4.6 comes after it (slowly
+    // enough to be judged before it ends): no steps are free for a second control, and rung 1
+    // stops it.
+    project.write(
+        "train.py",
+        "import json, sys, time\ncfg = json.load(open(sys.argv[1]))\nx = cfg['x']\nfor step in range(1, 10):\n    time.sleep(0.6 if x == 4.5 else 0.3 if x == 4.6 else 0.02)\n    loss = x + 1 / step if x != 4.5 or step < 3 else 100\n    with open('progress.jsonl', 'a') as f:\n        f.write(json.dumps({'step': step, 'objective': loss}) + '\\n')\njson.dump({'objective': loss}, open('output.json', 'w'))\n",
+    );
+    project.configs(
+        "python3",
+        "train.py",
+        json!({"x": {"type": "categorical", "domain": [9, 8, 7, 6, 5, 4, 3, 2, 1, 4.5, 4.6]}}),
+        json!({"search_type": "grid", "max_active_points": 1, "y_transformation": "none",
+               "early_stopping": {"rule": "asha", "min_step": 1, "max_step": 9,
+                                  "reduction_factor": 3}}),
+    );
+    project.hpsearch(&["launch", "."]).ok();
+    let log_path = project.search_dir(0).join("log.txt");
+    wait_until(Duration::from_secs(90), "the control decision", || {
+        std::fs::read_to_string(&log_path)
+            .unwrap_or_default()
+            .contains("as a control")
+    });
+    // The coordinator dies at the control's rung 1; the run lives on, and reaches rung 3 while
+    // the resumed coordinator watches it.
+    kill_coordinator_and_wait(&project);
+    project.hpsearch(&["resume", "hp_search_0"]).ok();
+    let rows: BTreeMap<String, BTreeMap<String, String>> = project
+        .data_rows(0)
+        .into_iter()
+        .map(|row| (row["x"].clone(), row))
+        .collect();
+    let control = &rows["4.5"];
+    assert_eq!(control["status"], "succeeded", "{control:?}");
+    assert_eq!(control["steps"], "9", "{control:?}");
+    let stopped = &rows["4.6"];
+    assert_eq!(stopped["status"], "pruned", "{stopped:?}");
+    assert!(
+        stopped["failure_reason"].contains("at the rung of step 1"),
+        "{stopped:?}"
+    );
+    for x in ["9", "8", "7", "6", "5", "4", "3", "2", "1"] {
+        assert_eq!(rows[x]["status"], "succeeded", "{:?}", rows[x]);
+    }
+    let folder = project
+        .search_dir(0)
+        .join(format!("hp_combination_{}", control["combination_id"]));
+    let run_log = std::fs::read_to_string(folder.join("log.txt")).unwrap_or_default();
+    assert!(
+        run_log.contains("ranks 5 of the 10 runs") && run_log.contains("as a control"),
+        "{run_log}"
+    );
+}
+
+#[test]
 fn a_run_that_ended_while_no_coordinator_watched_keeps_the_steps_it_reported() {
     // A succeeded run's steps are a whole run's length for the model under `median`: a resumed
     // search must read them as an uninterrupted one does.

@@ -120,7 +120,16 @@ impl Coordinator {
                 continue;
             }
             let folder = self.paths.combination_dir(id);
-            let (stop, notes) = watcher.take_in(id, &folder, true);
+            let (stop, mut notes) = watcher.take_in(id, &folder, true);
+            // A control is recorded before anything else of the run changes: on resume no later
+            // rung stops it.
+            for (control, rung, why) in watcher.pruner.take_controls() {
+                self.store.set_control_step(control, rung)?;
+                self.store.commit_and_continue()?;
+                self.refresh(&[control])?;
+                self.emit(Event::Note(format!("run {control}: {why}")));
+                notes.push(why);
+            }
             note_in_log(&folder, &notes);
             let Some(stop) = stop else {
                 continue;
@@ -147,18 +156,21 @@ impl Coordinator {
     /// stopped that still lives is signalled again.
     fn load_curves(&mut self, watcher: &mut Watcher) -> Result<(), CoordinatorError> {
         watcher.loaded = true;
-        let rows: Vec<(u64, RunState, Option<u64>)> = self
+        let rows: Vec<(u64, RunState, Option<u64>, Option<u64>)> = self
             .combinations
             .iter()
             .filter(|c| c.state.is_final() || c.state.is_active())
-            .map(|c| (c.id, c.state, c.stop_step))
+            .map(|c| (c.id, c.state, c.stop_step, c.control_step))
             .collect();
-        for (id, state, stop_step) in rows {
+        for (id, state, stop_step, control_step) in rows {
             // Malformed lines were noted in the run's log when they were first read.
             let _ = watcher.take_in(id, &self.paths.combination_dir(id), false);
-            // A run a rung stopped is decided there, for the order check.
+            // A run a rung stopped is decided there, for the order check; a control goes on.
             if let Some(step) = stop_step {
                 watcher.pruner.stopped(id, step);
+            }
+            if let Some(rung) = control_step {
+                watcher.pruner.control(id, rung);
             }
             if state.is_final() {
                 watcher.readers.remove(&id);

@@ -18,7 +18,12 @@
 //! every later rung: where a region's curves start fast and end worse, its runs are stopped at
 //! a later rung and never finish, and without them the whole runs would show an order at the
 //! early rung that the search as a whole does not have. Once a rung judges, only its survivors
-//! reach the end, and their narrower spread can turn the check off again. Where learning curves
+//! reach the end, and they alone cannot show that the runs it stops would have ended best: so
+//! the check keeps controls. A run a judging rung would stop that ranks within twice the cut
+//! goes on instead, to the end and past every later rung, while the controls' steps stay within
+//! `ORDER_CHECK_CONTROL_SHARE` of the steps reported; in the check at that rung a control stands
+//! for every run the rung stopped (its pairs weighted by their number over the controls'), so a
+//! few controls that end better than the survivors turn the rung off. Where learning curves
 //! cross (a fast learner looks best early and ends worse), the early rungs never pass the check
 //! and the rule judges late; where the order holds from the start, it is ASHA after a few runs.
 
@@ -39,6 +44,9 @@ struct Curve {
     best: Option<f64>,
     /// The step at which the rule stopped the run.
     stopped_at: Option<u64>,
+    /// The rung at which the order check let the run go on as a control: a run that rung would
+    /// have stopped, run to the end so the check sees how such runs end. No rung stops it.
+    control_at: Option<u64>,
 }
 
 impl Curve {
@@ -66,6 +74,11 @@ pub(super) const ORDER_CHECK_MIN_RUNS: usize = 4;
 const ORDER_CHECK_CONCORDANCE: f64 = 0.75;
 /// Most runs the check compares (the latest), so it stays cheap in searches of thousands of runs.
 const ORDER_CHECK_MAX_RUNS: usize = 200;
+/// Most of the steps reported so far that the order check's control runs may take (each
+/// counted, to `max_step`, when it is let go on). A tenth: where the rungs' order holds, the
+/// controls are the check's whole cost (level with no controls over the ten learning-curve
+/// problems at 15 runs' worth; docs/benchmarks.md).
+const ORDER_CHECK_CONTROL_SHARE: f64 = 0.1;
 
 /// Every run's curve, and the rule that judges them.
 #[derive(Debug)]
@@ -74,6 +87,14 @@ pub struct Pruner {
     curves: BTreeMap<u64, Curve>,
     /// For asha/hyperband: the losses each run had on reaching each rung, by (bracket, step).
     rungs: BTreeMap<(u64, u64), Vec<(u64, f64)>>,
+    /// Steps reported by every run so far (each run's furthest step, summed).
+    steps_seen: u64,
+    /// Steps that control runs were let go on for (each to `max_step`), when let go on.
+    control_steps: u64,
+    /// By rung step: the runs the rung would have stopped (controls included), and the controls.
+    would_stop: BTreeMap<u64, (u64, u64)>,
+    /// Controls made since `take_controls` was last called: (run, rung, why).
+    new_controls: Vec<(u64, u64, String)>,
 }
 
 /// A decision to stop a run: where it was and why.
@@ -89,6 +110,10 @@ impl Pruner {
             rule,
             curves: BTreeMap::new(),
             rungs: BTreeMap::new(),
+            steps_seen: 0,
+            control_steps: 0,
+            would_stop: BTreeMap::new(),
+            new_controls: Vec::new(),
         }
     }
 
@@ -107,10 +132,13 @@ impl Pruner {
     /// not judged again).
     pub fn add(&mut self, id: u64, step: u64, loss: f64, judge: bool) -> Option<Stop> {
         let curve = self.curves.entry(id).or_default();
-        if curve.points.last().is_some_and(|(s, _)| *s >= step) {
-            return None;
-        }
+        let previous = match curve.points.last() {
+            Some((s, _)) if *s >= step => return None,
+            Some((s, _)) => *s,
+            None => 0,
+        };
         curve.push(step, loss);
+        self.steps_seen += step - previous;
         let stop = match self.rule {
             EarlyStopping::None => None,
             EarlyStopping::Median {
@@ -128,15 +156,50 @@ impl Pruner {
             }
         };
         if let Some(stop) = &stop {
-            self.stopped(id, stop.step);
+            self.curves.entry(id).or_default().stopped_at = Some(stop.step);
         }
         stop
     }
 
-    /// Marks a run the rule stopped at `step` (by this pruner, or as the store remembers after
-    /// a restart): the order check reads it as decided there.
+    /// Marks a run an earlier session's rule stopped at `step`, as the store remembers it: the
+    /// order check reads it as decided there, and counts it among the runs its rung stopped.
     pub fn stopped(&mut self, id: u64, step: u64) {
         self.curves.entry(id).or_default().stopped_at = Some(step);
+        if let Some(rung) = self.rung_at_or_before(id, step) {
+            self.would_stop.entry(rung).or_default().0 += 1;
+        }
+    }
+
+    /// Marks a run an earlier session's order check let go on as a control at `rung`, as the
+    /// store remembers it: no rung stops it, and the check weighs it for the runs stopped there.
+    pub fn control(&mut self, id: u64, rung: u64) {
+        let max_step = match self.rule {
+            EarlyStopping::Asha(rungs) | EarlyStopping::Hyperband(rungs) => rungs.max_step,
+            _ => return,
+        };
+        self.curves.entry(id).or_default().control_at = Some(rung);
+        let counts = self.would_stop.entry(rung).or_default();
+        counts.0 += 1;
+        counts.1 += 1;
+        self.control_steps += max_step.saturating_sub(rung);
+    }
+
+    /// The runs the order check let go on as controls since the last call: (run, rung, why).
+    pub fn take_controls(&mut self) -> Vec<(u64, u64, String)> {
+        std::mem::take(&mut self.new_controls)
+    }
+
+    /// The last rung at or before `step` of the run's bracket (asha and hyperband).
+    fn rung_at_or_before(&self, id: u64, step: u64) -> Option<u64> {
+        let (rungs, rate) = match self.rule {
+            EarlyStopping::Asha(rungs) => (rungs, rungs.min_early_stopping_rate),
+            EarlyStopping::Hyperband(rungs) => (
+                rungs,
+                rungs.min_early_stopping_rate + id % rungs.brackets().max(1),
+            ),
+            _ => return None,
+        };
+        rungs.rung_steps(rate).into_iter().rfind(|r| *r <= step)
     }
 
     /// Marks a run's end: a run that succeeded is one the median rule compares against.
@@ -207,12 +270,13 @@ impl Pruner {
         if let Some(last) = reached.last() {
             curve.judged = *last;
         }
+        let mut control = curve.control_at.is_some();
         for rung in reached {
             self.rungs
                 .entry((bracket, rung))
                 .or_default()
                 .push((id, loss));
-            if !judge {
+            if !judge || control {
                 continue;
             }
             let entries = &self.rungs[&(bracket, rung)];
@@ -221,6 +285,20 @@ impl Pruner {
             let going_on = (n as u64 / rungs.reduction_factor).max(1) as usize;
             // The order check only where it matters: a run that would be stopped.
             if better >= going_on && (!rungs.order_check || self.order_holds(rung, rungs)) {
+                let near = better < 2 * going_on;
+                if rungs.order_check && self.let_go_on_as_control(id, step, rung, rungs, near) {
+                    self.new_controls.push((
+                        id,
+                        rung,
+                        format!(
+                            "at the rung of step {rung} it ranks {} of the {n} runs that reached it and would stop there, but it goes on to the end as a control of the rung's order check: a run near the cut, so the check sees how the runs this rung stops would have ended",
+                            better + 1
+                        ),
+                    ));
+                    control = true;
+                    continue;
+                }
+                self.would_stop.entry(rung).or_default().0 += 1;
                 return Some(Stop {
                     step,
                     reason: format!(
@@ -232,6 +310,44 @@ impl Pruner {
             }
         }
         None
+    }
+
+    /// Whether a run that `rung` would stop goes on instead, as a control: one near the cut
+    /// (`near`), while the controls' steps (each to `max_step`) stay within `ORDER_CHECK_CONTROL_SHARE` of
+    /// the steps reported so far.
+    fn let_go_on_as_control(
+        &mut self,
+        id: u64,
+        step: u64,
+        rung: u64,
+        rungs: &Rungs,
+        near: bool,
+    ) -> bool {
+        let cost = rungs.max_step.saturating_sub(step);
+        let affordable = (self.control_steps + cost) as f64
+            <= ORDER_CHECK_CONTROL_SHARE * self.steps_seen as f64;
+        if !(near && affordable) {
+            return false;
+        }
+        let counts = self.would_stop.entry(rung).or_default();
+        counts.0 += 1;
+        counts.1 += 1;
+        self.control_steps += cost;
+        if let Some(curve) = self.curves.get_mut(&id) {
+            curve.control_at = Some(rung);
+        }
+        true
+    }
+
+    /// How many runs a decided run stands for in the check at `rung`: a control there stands
+    /// for every run that rung would have stopped, shared among its controls; any other, itself.
+    fn weight_at(&self, curve: &Curve, rung: u64) -> f64 {
+        match (curve.control_at, self.would_stop.get(&rung)) {
+            (Some(at), Some((stopped, controls))) if at == rung && *controls > 0 => {
+                *stopped as f64 / *controls as f64
+            }
+            _ => 1.0,
+        }
     }
 
     /// Whether the runs' order at `rung` has held where it was decided (see the module's doc).
@@ -274,7 +390,8 @@ impl Pruner {
                     }
                 };
                 if let (Some(end_a), Some(end_b)) = (at_end(a), at_end(b)) {
-                    pairs.push(((*at_rung_a, *at_rung_b), (end_a, end_b)));
+                    let weight = self.weight_at(a, rung) * self.weight_at(b, rung);
+                    pairs.push(((*at_rung_a, *at_rung_b), (end_a, end_b), weight));
                 }
             }
         }
@@ -285,20 +402,20 @@ impl Pruner {
 /// Of pairs of runs, each read twice (`(first, second)` at one point, then at another), the
 /// share ordered alike both times (pairs tied at either point left out); `None` when every pair
 /// ties.
-fn concordant_share(pairs: impl IntoIterator<Item = ((f64, f64), (f64, f64))>) -> Option<f64> {
-    let (mut same, mut opposite) = (0u64, 0u64);
-    for ((a1, a2), (b1, b2)) in pairs {
+fn concordant_share(pairs: impl IntoIterator<Item = ((f64, f64), (f64, f64), f64)>) -> Option<f64> {
+    let (mut same, mut opposite) = (0.0, 0.0);
+    for ((a1, a2), (b1, b2), weight) in pairs {
         if a1 == a2 || b1 == b2 {
             continue;
         }
         if (a1 < a2) == (b1 < b2) {
-            same += 1;
+            same += weight;
         } else {
-            opposite += 1;
+            opposite += weight;
         }
     }
     let total = same + opposite;
-    (total > 0).then(|| same as f64 / total as f64)
+    (total > 0.0).then(|| same / total)
 }
 
 /// The rules compare losses in the search's direction (lower is better): the objective times
@@ -566,6 +683,41 @@ mod tests {
     }
 
     #[test]
+    fn order_check_lets_a_run_near_the_cut_go_on_as_a_control_and_counts_it_for_those_stopped() {
+        // Ten whole runs in the same order at every step, each better than the last: rungs 1, 3
+        // and 9 judge.
+        let kept = |id: u64, step: u64| (10 - id) as f64 / step as f64;
+        let mut pruner = checked(27);
+        whole_runs(&mut pruner, 0..10, 27, kept);
+        // Run 20 ranks 4th of 11 at rung 1, below the best 3 but near them: rung 1 would stop
+        // it, and with 270 steps seen its 26 more are within a tenth: it goes on as a control.
+        assert_eq!(pruner.add(20, 1, 3.5, true), None);
+        // No later rung stops it, though it is the worst at rungs 3 and 9; it ends the best.
+        for step in 2..27 {
+            assert_eq!(pruner.add(20, step, 100.0, true), None, "step {step}");
+        }
+        assert_eq!(pruner.add(20, 27, 0.0, true), None);
+        pruner.ended(20, true);
+        // Run 21 is the worst at rung 1: stopped (rung 1's order held for all but the control).
+        // Each run stopped there adds to the weight of the control, which stands for them, until
+        // its pairs outweigh the whole runs' and the rung no longer judges.
+        let mut stopped = 0;
+        for id in 21..60 {
+            if pruner.add(id, 1, 50.0, true).is_none() {
+                break;
+            }
+            stopped += 1;
+        }
+        // The control's pairs: 7 in the same order at rung 1 and at the end, 3 reversed; the
+        // whole runs' 45 pairs all the same: the rung judges while (45 + 7w) / (45 + 10w) >= 0.75,
+        // that is for w up to 22.5 runs stopped, the control among them.
+        assert_eq!(
+            stopped, 22,
+            "runs stopped at rung 1 before the check turned it off"
+        );
+    }
+
+    #[test]
     fn order_check_is_not_passed_by_runs_in_flight_at_a_nearer_step() {
         // Four runs in flight at step 3, none at the end yet; their order at steps 1 and 3 is
         // the same (it reverses only from step 9): rung 1 must not judge on that.
@@ -603,7 +755,7 @@ mod tests {
         let pairs = items.iter().enumerate().flat_map(|(i, (a1, b1))| {
             items[i + 1..]
                 .iter()
-                .map(move |(a2, b2)| ((*a1, *a2), (*b1, *b2)))
+                .map(move |(a2, b2)| ((*a1, *a2), (*b1, *b2), 1.0))
         });
         concordant_share(pairs)
     }

@@ -597,6 +597,8 @@ impl Optimizer {
         let loss = direction(self.config.y_transformation) * objective;
         let judge = !self.stops.contains_key(&id);
         let stop = self.pruner.add(id, step, loss, judge);
+        // A control goes on like any run the rule lets go on; only a log would tell it apart.
+        let _ = self.pruner.take_controls();
         if let Some(stop) = &stop {
             self.stops.insert(id, stop.clone());
         }

@@ -1182,6 +1182,7 @@ mod tests {
             stop_step: None,
             cpu_seconds: None,
             gpus: None,
+            control_step: None,
         }
     }
 

@@ -180,6 +180,10 @@ pub struct Combination {
     /// The step at which early stopping stopped it (set before the run is signalled).
     #[serde(default)]
     pub stop_step: Option<u64>,
+    /// The rung at which early stopping's order check let it go on as a control: a run that
+    /// rung would have stopped, run to the end so the check sees how such runs end.
+    #[serde(default)]
+    pub control_step: Option<u64>,
     /// CPU seconds the run used (user and system, its processes together), when measured.
     #[serde(default)]
     pub cpu_seconds: Option<f64>,

@@ -83,7 +83,7 @@ CREATE TABLE IF NOT EXISTS test_runs (
 
 /// Columns added after the first release, with their types: `open_writer` adds the ones an
 /// older database lacks, so searches started by an older hpsearch still resume.
-const ADDED_COLUMNS: [(&str, &str); 9] = [
+const ADDED_COLUMNS: [(&str, &str); 10] = [
     ("interruptions", "INTEGER NOT NULL DEFAULT 0"),
     ("replicate_of", "INTEGER"),
     ("scheduler_state", "TEXT"),
@@ -93,6 +93,7 @@ const ADDED_COLUMNS: [(&str, &str); 9] = [
     ("stop_step", "INTEGER"),
     ("cpu_seconds", "REAL"),
     ("gpus", "INTEGER"),
+    ("control_step", "INTEGER"),
 ];
 
 /// A new combination, before the store gives it an id.
@@ -448,6 +449,17 @@ impl Store {
         Ok(())
     }
 
+    /// Records that early stopping's order check let the run go on past `rung` as a control, so
+    /// that on resume no later rung stops it.
+    pub fn set_control_step(&self, id: u64, rung: u64) -> Result<(), StoreError> {
+        self.write(
+            "UPDATE combinations SET control_step = ?2 WHERE id = ?1",
+            params![id, rung],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
     /// Records the start of a test-phase run; returns its number (0, 1, ...).
     pub fn insert_test_run(
         &self,
@@ -602,7 +614,7 @@ impl Store {
             .prepare_cached(&format!(
                 "SELECT id, state, search_type, point, params, previous_results_count, is_queued, job_id, pid, pid_start,
                  created_at, started_at, finished_at, attempts, objective, loss, failure_kind, failure_reason, metrics,
-                 replicate_of, scheduler_state, elapsed_seconds, peak_memory_mb, steps, stop_step, cpu_seconds, gpus
+                 replicate_of, scheduler_state, elapsed_seconds, peak_memory_mb, steps, stop_step, cpu_seconds, gpus, control_step
                  FROM combinations {tail}"
             ))
             .map_err(|e| self.err(e))?;
@@ -763,6 +775,7 @@ fn read_row(r: &Row) -> rusqlite::Result<(Combination, Vec<RowWarning>)> {
         stop_step: r.get(24)?,
         cpu_seconds: r.get(25)?,
         gpus: r.get(26)?,
+        control_step: r.get(27)?,
     };
     Ok((combination, warnings))
 }
