@@ -313,8 +313,8 @@ impl Pruner {
     }
 
     /// Whether a run that `rung` would stop goes on instead, as a control: one near the cut
-    /// (`near`), while the controls' steps (each to `max_step`) stay within `ORDER_CHECK_CONTROL_SHARE` of
-    /// the steps reported so far.
+    /// (`near`), while the controls' steps (each to `max_step`) stay within
+    /// `ORDER_CHECK_CONTROL_SHARE` of the steps reported so far.
     fn let_go_on_as_control(
         &mut self,
         id: u64,
