@@ -146,12 +146,8 @@ impl Pruner {
                 warmup_steps,
                 interval_steps,
             } => self.median(id, step, startup_runs, warmup_steps, interval_steps, judge),
-            EarlyStopping::Asha(rungs) => {
-                self.successive_halving(id, step, 0, rungs.min_early_stopping_rate, &rungs, judge)
-            }
-            EarlyStopping::Hyperband(rungs) => {
-                let bracket = id % rungs.brackets().max(1);
-                let rate = rungs.min_early_stopping_rate + bracket;
+            EarlyStopping::Asha(_) | EarlyStopping::Hyperband(_) => {
+                let (rungs, bracket, rate) = self.bracket_of(id)?;
                 self.successive_halving(id, step, bracket, rate, &rungs, judge)
             }
         };
@@ -170,18 +166,23 @@ impl Pruner {
         }
     }
 
-    /// Marks a run an earlier session's order check let go on as a control at `rung`, as the
-    /// store remembers it: no rung stops it, and the check weighs it for the runs stopped there.
+    /// Marks a run the order check let go on as a control at `rung` (now, or in an earlier
+    /// session as the store remembers it): no rung stops it, and the check weighs it for the
+    /// runs stopped there.
     pub fn control(&mut self, id: u64, rung: u64) {
-        let max_step = match self.rule {
-            EarlyStopping::Asha(rungs) | EarlyStopping::Hyperband(rungs) => rungs.max_step,
-            _ => return,
+        let Some((rungs, _, _)) = self.bracket_of(id) else {
+            return;
         };
         self.curves.entry(id).or_default().control_at = Some(rung);
         let counts = self.would_stop.entry(rung).or_default();
         counts.0 += 1;
         counts.1 += 1;
-        self.control_steps += max_step.saturating_sub(rung);
+        self.control_steps += Self::control_cost(rungs.max_step, rung);
+    }
+
+    /// The steps a control let go on at `rung` is counted for: the rest of a whole run.
+    fn control_cost(max_step: u64, rung: u64) -> u64 {
+        max_step.saturating_sub(rung)
     }
 
     /// The runs the order check let go on as controls since the last call: (run, rung, why).
@@ -189,16 +190,22 @@ impl Pruner {
         std::mem::take(&mut self.new_controls)
     }
 
+    /// For asha and hyperband: the rungs, the run's bracket (hyperband deals runs to brackets in
+    /// turn; asha has one) and the bracket's early-stopping rate.
+    fn bracket_of(&self, id: u64) -> Option<(Rungs, u64, u64)> {
+        match self.rule {
+            EarlyStopping::Asha(rungs) => Some((rungs, 0, rungs.min_early_stopping_rate)),
+            EarlyStopping::Hyperband(rungs) => {
+                let bracket = id % rungs.brackets().max(1);
+                Some((rungs, bracket, rungs.min_early_stopping_rate + bracket))
+            }
+            _ => None,
+        }
+    }
+
     /// The last rung at or before `step` of the run's bracket (asha and hyperband).
     fn rung_at_or_before(&self, id: u64, step: u64) -> Option<u64> {
-        let (rungs, rate) = match self.rule {
-            EarlyStopping::Asha(rungs) => (rungs, rungs.min_early_stopping_rate),
-            EarlyStopping::Hyperband(rungs) => (
-                rungs,
-                rungs.min_early_stopping_rate + id % rungs.brackets().max(1),
-            ),
-            _ => return None,
-        };
+        let (rungs, _, rate) = self.bracket_of(id)?;
         rungs.rung_steps(rate).into_iter().rfind(|r| *r <= step)
     }
 
@@ -286,7 +293,7 @@ impl Pruner {
             // The order check only where it matters: a run that would be stopped.
             if better >= going_on && (!rungs.order_check || self.order_holds(rung, rungs)) {
                 let near = better < 2 * going_on;
-                if rungs.order_check && self.let_go_on_as_control(id, step, rung, rungs, near) {
+                if rungs.order_check && self.let_go_on_as_control(id, rung, rungs, near) {
                     self.new_controls.push((
                         id,
                         rung,
@@ -315,28 +322,14 @@ impl Pruner {
     /// Whether a run that `rung` would stop goes on instead, as a control: one near the cut
     /// (`near`), while the controls' steps (each to `max_step`) stay within
     /// `ORDER_CHECK_CONTROL_SHARE` of the steps reported so far.
-    fn let_go_on_as_control(
-        &mut self,
-        id: u64,
-        step: u64,
-        rung: u64,
-        rungs: &Rungs,
-        near: bool,
-    ) -> bool {
-        let cost = rungs.max_step.saturating_sub(step);
+    fn let_go_on_as_control(&mut self, id: u64, rung: u64, rungs: &Rungs, near: bool) -> bool {
+        let cost = Self::control_cost(rungs.max_step, rung);
         let affordable = (self.control_steps + cost) as f64
             <= ORDER_CHECK_CONTROL_SHARE * self.steps_seen as f64;
-        if !(near && affordable) {
-            return false;
+        if near && affordable {
+            self.control(id, rung);
         }
-        let counts = self.would_stop.entry(rung).or_default();
-        counts.0 += 1;
-        counts.1 += 1;
-        self.control_steps += cost;
-        if let Some(curve) = self.curves.get_mut(&id) {
-            curve.control_at = Some(rung);
-        }
-        true
+        near && affordable
     }
 
     /// How many runs a decided run stands for in the check at `rung`: a control there stands
