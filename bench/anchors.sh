@@ -28,6 +28,9 @@
 #                                          # (BBOB's 24 functions in 2-20 D, 3 instances each,
 #                                          # 14 scikit-learn models, the six anchors), ours beside
 #                                          # the references; see "The broad benchmark" below.
+#   bash bench/anchors.sh --noisy-broad    # the same for its noisy set (BBOB in 2 and 5 D with two
+#                                          # noise models, bench/noisy_problems.py), scored by the
+#                                          # noiseless loss at each run's best settings
 #
 # Extra settings for our solver: HPSEARCH_SOLVER_CONFIG='{"bopt_config": {"kernel": "RatQuad"}}'.
 # Another build of it: HPSEARCH_SOLVER=path/to/hpsearch (see bench/broad_compare.py).
@@ -91,7 +94,7 @@ case "${1:-}" in
   summarize
   exit 0
   ;;
---broad)
+--broad | --noisy-broad)
   # The broad benchmark. The references' records are kept in bench/broad_results/ (gzipped
   # JSON lines, one file per solver), so a comparison re-runs only ours: a reference run is
   # made only where its record is missing, and then saved there to be committed. Which part
@@ -122,13 +125,27 @@ case "${1:-}" in
     BROAD_ANCHORS="${BROAD_ANCHORS:-1}" PYTHONPATH="$root/bench:$PWD" \
     "$python" -c 'import broad_problems as b; print(",".join(b.selected()))')
   references="${BROAD_REFERENCES:-random,optuna_tpe,optuna_gp,skopt_gp,hebo}"
+  kept="$root/bench/broad_results"
+  if [ "$1" = --noisy-broad ]; then
+    # The noisy broad set: BBOB f1-f24 in 2 and 5 D on instance 4, with COCO's severe Gaussian
+    # noise on the regret (`_gn`) or an additive floor (`_add`), bench/noisy_problems.py; its
+    # references' records in bench/noisy_results/, scored by the noiseless loss at each run's
+    # best settings. NOISY_DIMS=2 or 5 runs one dimension.
+    export HPS_EXTRA_PROBLEMS="$root/bench/noisy_problems.py"
+    problems=$(NOISY_DIMS="${NOISY_DIMS:-2,5}" PYTHONPATH="$root/bench:$PWD" "$python" -c '
+import os, noisy_problems as n
+dims = {int(d) for d in os.environ["NOISY_DIMS"].split(",")}
+print(",".join(p.name for p in n.NOISY_BROAD if p.dim in dims))')
+    references="${BROAD_REFERENCES:-random,optuna_tpe,optuna_gp}"
+    kept="$root/bench/noisy_results"
+  fi
   seeds="${BROAD_SEEDS:-0-9}"
   # Only the chosen solvers' records in results/: the harness's recorded anchor runs of a
   # reference seed its file until bench/broad_results/ has one (a superset, saved below).
-  mkdir -p results.recorded "$root/bench/broad_results"
+  mkdir -p results.recorded "$kept"
   mv results/*.jsonl results.recorded/ 2>/dev/null || true
   for solver_name in ${references//,/ }; do
-    recorded="$root/bench/broad_results/$solver_name.jsonl.gz"
+    recorded="$kept/$solver_name.jsonl.gz"
     if [ -e "$recorded" ]; then
       gzip -dc "$recorded" > "results/$solver_name.jsonl"
     elif [ -e "results.recorded/$solver_name.jsonl" ]; then
@@ -142,6 +159,10 @@ case "${1:-}" in
   done
   "$python" run.py all --solvers "ext:$solver ask-tell" --problems "$problems" --seeds "$seeds" \
     --jobs 2 --timeout 900
+  if [ "$1" = --noisy-broad ]; then
+    PYTHONPATH="$root/bench:$PWD" "$python" "$root/bench/noisy_regret.py" results --noiseless results.noiseless
+    rm -rf results && mv results.noiseless results
+  fi
   PYTHONPATH="$root/bench:$PWD" "$python" "$root/bench/broad_summary.py" results --problems "$problems" |
     sed "s#ext:$solver ask-tell#hpsearch (ours)#g"
   exit 0
@@ -174,7 +195,7 @@ case "${1:-}" in
   ;;
 "") ;;
 *)
-  echo "bench/anchors.sh: unknown option '$1' (use --rerun-anchors, --extra, --extra8, --steep, --broad, --noisy, --noisy-references or --rosenbrock60)" >&2
+  echo "bench/anchors.sh: unknown option '$1' (use --rerun-anchors, --extra, --extra8, --steep, --broad, --noisy-broad, --noisy, --noisy-references or --rosenbrock60)" >&2
   exit 2
   ;;
 esac

@@ -319,8 +319,12 @@ def selected(env=None):
 
 
 def family(name):
-    """The family a problem's results are grouped under in the broad table."""
+    """The family a problem's results are grouped under in the broad table (a noisy copy of the
+    noisy broad set, bench/noisy_problems.py, under its noise model)."""
     problem = PROBLEMS.get(name)
+    base, _, noise = name.rpartition("_")
+    if problem is None and base.startswith("bbob_") and noise in ("gn", "add"):
+        return f"noise {noise}"
     return getattr(problem, "family", "anchor suite")
 
 
