@@ -20,7 +20,9 @@
 //! Where the loss comes back the same, the MAP fit may assume a noise variance of at most 3e-3 of
 //! the targets' and a point on a face of the box is taken only where the model's mean there beats
 //! the improvement reference; otherwise the noise is fitted freely (on the Box-Cox path it is
-//! bounded at 1e-4 either way). Runs of the same settings enter the GP as one, at their mean.
+//! bounded at 1e-4 either way), and the decades rule reads the losses from zero only, not from a
+//! floor below the best, whose spacing is then the noise's. Runs of the same settings enter the
+//! GP as one, at their mean.
 //!
 //! The MAP fit is warm-started: a full multi-start fit runs only at anchor sizes of the data
 //! (`anchor_size`) and is remembered; in between one L-BFGS-B run starts from the anchor's
@@ -84,6 +86,10 @@ pub struct BoptStrategy {
     noise_noted: bool,
     /// Whether the losses are log10 of the objective (`y_transformation` log or neglog).
     logged: bool,
+    /// Whether the noise check found the loss noisy (its repeat gave another loss): the
+    /// decades rule then reads the losses from zero only, not from a floor below the best
+    /// (`BoptStrategy::decades_scale`).
+    loss_is_noisy: bool,
 }
 
 /// Most MCMC draws the acquisition is averaged over (evenly thinned).
@@ -106,6 +112,7 @@ impl BoptStrategy {
                 config.y_transformation,
                 YTransformation::Log | YTransformation::NegLog
             ),
+            loss_is_noisy: false,
         }
     }
 }
@@ -177,6 +184,7 @@ impl Strategy for BoptStrategy {
         let noise_check = self.bopt.noise_check && !self.bopt.exact_feval;
         let repeats = Repeats::of(context, &keys, &pending_keys);
         let deterministic = noise_check && repeats.deterministic == Some(true);
+        self.loss_is_noisy = noise_check && repeats.deterministic == Some(false);
         if noise_check && !repeats.made && fidelity.is_none() && !final_phase {
             let best = loss_order(&data)[0];
             return Ok(Some(Suggestion {

@@ -561,3 +561,30 @@ fn a_flat_floor_of_a_deterministic_loss_does_not_send_the_search_to_the_faces_of
         .fold(f64::INFINITY, f64::min);
     assert!(best <= 1e-9, "closest to the face: {best}");
 }
+
+#[test]
+fn a_noisy_loss_near_its_optimum_is_not_read_from_a_floor() {
+    // An optimum whose value is 40, away from zero. Deterministic, the search closes in on it
+    // and the decades rule reads the best losses from a floor just below the best. With noise
+    // (the noise check's repeat gives another loss) the spacing of the best losses is the
+    // noise's, so no floor is read from it (docs/benchmarks.md, "A noisy broad set").
+    let bowl = |u: &[f64]| 40.0 + 100.0 * ((u[0] - 0.3).powi(2) + (u[1] - 0.6).powi(2));
+    let closed_in = |suggestions: &[Suggestion]| {
+        suggestions
+            .iter()
+            .flat_map(|s| &s.notes)
+            .any(|n| n.contains("closed in on an optimum"))
+    };
+    assert!(closed_in(&search(UNWARPED, 2, 30, 0, bowl)));
+    let mut draws = 0u64;
+    let noisy = |u: &[f64]| {
+        draws += 1;
+        bowl(u) + 0.5 * (((draws as f64 * 12.9898).sin() * 43758.5453).fract() - 0.5)
+    };
+    let suggestions = search(UNWARPED, 2, 30, 0, noisy);
+    assert!(suggestions
+        .iter()
+        .flat_map(|s| &s.notes)
+        .any(|n| n.contains("the loss is noisy")));
+    assert!(!closed_in(&suggestions));
+}
