@@ -39,6 +39,15 @@ def standard_normal(name, params, repeat=0):
     return random.Random(int(hashlib.sha256(key.encode()).hexdigest()[:15], 16)).gauss(0.0, 1.0)
 
 
+def fresh_normal(problem, params):
+    """The draw for `problem`'s next evaluation of `params` (counted in `problem.evaluations`): a
+    repeat of the same settings draws fresh noise, as a rerun of a noisy training does."""
+    key = repr(sorted((k, float(v)) for k, v in params.items()))
+    repeat = problem.evaluations.get(key, 0)
+    problem.evaluations[key] = repeat + 1
+    return standard_normal(problem.name, params, repeat)
+
+
 class Noisy(Problem):
     """`base` with noise: relative (the loss times exp(σ·z), constant on a log scale) or additive
     (the loss plus sd·z, kept above zero), so the noise dominates near the minimum."""
@@ -55,10 +64,7 @@ class Noisy(Problem):
         return self.base(params)
 
     def __call__(self, params):
-        key = repr(sorted((k, float(v)) for k, v in params.items()))
-        repeat = self.evaluations.get(key, 0)
-        self.evaluations[key] = repeat + 1
-        z = standard_normal(self.name, params, repeat)
+        z = fresh_normal(self, params)
         if self.relative:
             return self.base(params) * math.exp(self.relative * z)
         return max(self.base(params) + self.additive * z, 1e-9)
@@ -86,10 +92,6 @@ class NoisyBbob(Problem):
         self._scale = None
 
     @property
-    def family(self):
-        return f"{self.base.family}, {self.model}"
-
-    @property
     def f_star(self):
         return self.base.f_star
 
@@ -111,10 +113,7 @@ class NoisyBbob(Problem):
         return self._scale
 
     def __call__(self, params):
-        key = repr(sorted((k, float(v)) for k, v in params.items()))
-        repeat = self.evaluations.get(key, 0)
-        self.evaluations[key] = repeat + 1
-        z = standard_normal(self.name, params, repeat)
+        z = fresh_normal(self, params)
         f = self.base(params)
         if self.model == "gn":
             return self.f_star + (f - self.f_star) * math.exp(z)
