@@ -28,9 +28,10 @@
 #                                          # (BBOB's 24 functions in 2-20 D, 3 instances each,
 #                                          # 14 scikit-learn models, the six anchors), ours beside
 #                                          # the references; see "The broad benchmark" below.
-#   bash bench/anchors.sh --noisy-broad    # the same for its noisy set (BBOB in 2 and 5 D with two
-#                                          # noise models, bench/noisy_problems.py), scored by the
-#                                          # noiseless loss at each run's best settings
+#   bash bench/anchors.sh --noisy-broad    # the same for its noisy set (BBOB in 2, 5, 10 D with two
+#                                          # noise models; ten models on fresh CV splits,
+#                                          # bench/noisy_problems.py), scored by the noiseless
+#                                          # loss at each run's best settings
 #
 # Extra settings for our solver: HPSEARCH_SOLVER_CONFIG='{"bopt_config": {"kernel": "RatQuad"}}'.
 # Another build of it: HPSEARCH_SOLVER=path/to/hpsearch (see bench/broad_compare.py).
@@ -127,15 +128,18 @@ case "${1:-}" in
   references="${BROAD_REFERENCES:-random,optuna_tpe,optuna_gp,skopt_gp,hebo}"
   kept="$root/bench/broad_results"
   if [ "$1" = --noisy-broad ]; then
-    # The noisy broad set: BBOB f1-f24 in 2 and 5 D on instance 4, with COCO's severe Gaussian
+    # The noisy broad set: BBOB f1-f24 in 2, 5 and 10 D on instance 4, with COCO's severe Gaussian
     # noise on the regret (`_gn`) or an additive floor (`_add`), bench/noisy_problems.py; its
     # references' records in bench/noisy_results/, scored by the noiseless loss at each run's
-    # best settings. NOISY_DIMS=2 or 5 runs one dimension.
+    # best settings; and ten scikit-learn models whose cross-validation split and seeds are
+    # drawn afresh at every evaluation (`skl_*_cv`). NOISY_DIMS=2 (or 5, 10) runs one dimension
+    # (NOISY_DIMS= leaves BBOB out), NOISY_MODELS=0 leaves the models out.
     export HPS_EXTRA_PROBLEMS="$root/bench/noisy_problems.py"
-    problems=$(NOISY_DIMS="${NOISY_DIMS:-2,5}" PYTHONPATH="$root/bench:$PWD" "$python" -c '
+    problems=$(NOISY_DIMS="${NOISY_DIMS-2,5,10}" NOISY_MODELS="${NOISY_MODELS:-1}" PYTHONPATH="$root/bench:$PWD" "$python" -c '
 import os, noisy_problems as n
-dims = {int(d) for d in os.environ["NOISY_DIMS"].split(",")}
-print(",".join(p.name for p in n.NOISY_BROAD if p.dim in dims))')
+dims = {int(d) for d in os.environ["NOISY_DIMS"].split(",") if d}
+models = n.NOISY_MODELS if os.environ["NOISY_MODELS"] != "0" else []
+print(",".join([p.name for p in n.NOISY_BROAD if p.dim in dims] + [p.name for p in models]))')
     references="${BROAD_REFERENCES:-random,optuna_tpe,optuna_gp}"
     kept="$root/bench/noisy_results"
   fi
@@ -175,7 +179,7 @@ print(",".join(p.name for p in n.NOISY_BROAD if p.dim in dims))')
     python=.venv/bin/python
     solvers="random,optuna_tpe,optuna_gp,skopt_gp,$solvers" seeds=0-9
   fi
-  noisy=$(PYTHONPATH="$root/bench" "$python" -c 'import noisy_problems as n; print(",".join(n.PROBLEMS))')
+  noisy=$(PYTHONPATH="$root/bench" "$python" -c 'import noisy_problems as n; print(",".join(p.name for p in n.ANCHOR_COPIES))')
   "$python" run.py all --solvers "$solvers" --problems "$noisy" --seeds "$seeds" \
     --jobs 2 --timeout 600
   PYTHONPATH="$root/bench:$PWD" "$python" "$root/bench/noisy_regret.py" results |

@@ -244,15 +244,26 @@ class SklearnModel(Problem):
         return self._xy
 
     def __call__(self, p):
+        return self.loss(p)
+
+    def loss(self, p, seed=None):
+        """The 3-fold cross-validated error of `p`. With `seed` None, on the fixed split
+        (random_state 0) with each model's own fixed seed, as this benchmark scores it; with a
+        seed, the split and every random_state of the model drawn from it (the noisy copies of
+        bench/noisy_problems.py)."""
         import warnings
         import numpy as np
         from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score
         x, y = self._dataset()
-        split = (StratifiedKFold if self.task == "clf" else KFold)(3, shuffle=True, random_state=0)
+        split = (StratifiedKFold if self.task == "clf" else KFold)(
+            3, shuffle=True, random_state=0 if seed is None else seed)
+        estimator = self._build(self.task, p)
+        if seed is not None:
+            estimator.set_params(**{k: seed for k in estimator.get_params() if k.endswith("random_state")})
         scoring = "accuracy" if self.task == "clf" else "neg_mean_squared_error"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            scores = cross_val_score(self._build(self.task, p), x, y, cv=split, scoring=scoring,
+            scores = cross_val_score(estimator, x, y, cv=split, scoring=scoring,
                                      error_score=np.nan)
         score = float(np.mean(scores))
         if not math.isfinite(score):
@@ -325,6 +336,8 @@ def family(name):
     base, _, noise = name.rpartition("_")
     if problem is None and base.startswith("bbob_") and noise in ("gn", "add"):
         return f"noise {noise}"
+    if problem is None and noise == "cv" and base in PROBLEMS:
+        return f"noisy CV, {PROBLEMS[base].family}"
     return getattr(problem, "family", "anchor suite")
 
 

@@ -1,13 +1,14 @@
-"""Noisy copies of problems whose losses span decades, to check that bopt's handling of such
-losses (the Box-Cox warp and its bounded noise) survives noise, as a user's losses have it.
+"""Noisy problems, as a user's losses are noisy: copies of anchor-suite problems whose losses
+span decades (`ANCHOR_COPIES`, `bash bench/anchors.sh --noisy`), and the held-out noisy broad
+set (`bash bench/anchors.sh --noisy-broad`): BBOB in 2, 5 and 10 D with two noise models
+(`NoisyBbob`) and scikit-learn models cross-validated on a fresh split each time (`NoisyModel`).
 
-Loaded by the anchor harness through HPS_EXTRA_PROBLEMS=bench/noisy_problems.py
-(`bash bench/anchors.sh --noisy`). A solver sees the noisy value; `noisy_regret.py` scores the
-noiseless value at the settings the solver found best, as a user would rerun them. The noise is a
-pseudo-random function of the settings and of how many times the run has evaluated them before,
-so runs are reproducible and a repeat of the same settings draws fresh noise, as a rerun of a
-noisy training does (the first evaluation of any settings draws what it always drew, so earlier
-records stay valid).
+Loaded by the anchor harness through HPS_EXTRA_PROBLEMS=bench/noisy_problems.py. A solver sees
+the noisy value; `noisy_regret.py` scores the noiseless value at the settings the solver found
+best, as a user would rerun them. The noise is a pseudo-random function of the settings and of
+how many times the run has evaluated them before, so runs are reproducible and a repeat of the
+same settings draws fresh noise, as a rerun of a noisy training does (the first evaluation of any
+settings draws what it always drew, so earlier records stay valid).
 """
 import hashlib
 import importlib.util
@@ -30,22 +31,42 @@ _spec.loader.exec_module(_broad)
 BASES = {**SUITE, **_extra.PROBLEMS}
 
 
-def standard_normal(name, params, repeat=0):
-    """A standard normal draw fixed by the problem's name, the settings and the repeat (0 for the
+def _settings_key(params):
+    """The settings as text (numbers as floats, categorical values as they are)."""
+    return repr(sorted((k, v if isinstance(v, str) else float(v)) for k, v in params.items()))
+
+
+def _generator(name, params, repeat=0):
+    """A random generator fixed by the problem's name, the settings and the repeat (0 for the
     first evaluation of those settings)."""
-    key = name + repr(sorted((k, float(v)) for k, v in params.items()))
+    key = name + _settings_key(params)
     if repeat:
         key += f"#{repeat}"
-    return random.Random(int(hashlib.sha256(key.encode()).hexdigest()[:15], 16)).gauss(0.0, 1.0)
+    return random.Random(int(hashlib.sha256(key.encode()).hexdigest()[:15], 16))
+
+
+def standard_normal(name, params, repeat=0):
+    """A standard normal draw fixed by the problem's name, the settings and the repeat."""
+    return _generator(name, params, repeat).gauss(0.0, 1.0)
+
+
+def _next_repeat(problem, params):
+    """How many times `problem` has evaluated `params` before (counted in `problem.evaluations`)."""
+    key = _settings_key(params)
+    repeat = problem.evaluations.get(key, 0)
+    problem.evaluations[key] = repeat + 1
+    return repeat
 
 
 def fresh_normal(problem, params):
-    """The draw for `problem`'s next evaluation of `params` (counted in `problem.evaluations`): a
-    repeat of the same settings draws fresh noise, as a rerun of a noisy training does."""
-    key = repr(sorted((k, float(v)) for k, v in params.items()))
-    repeat = problem.evaluations.get(key, 0)
-    problem.evaluations[key] = repeat + 1
-    return standard_normal(problem.name, params, repeat)
+    """The draw for `problem`'s next evaluation of `params`: a repeat of the same settings draws
+    fresh noise, as a rerun of a noisy training does."""
+    return standard_normal(problem.name, params, _next_repeat(problem, params))
+
+
+def fresh_seed(problem, params):
+    """A seed for `problem`'s next evaluation of `params` (fresh for a repeat, as `fresh_normal`)."""
+    return _generator(problem.name, params, _next_repeat(problem, params)).randrange(1, 2**31)
 
 
 class Noisy(Problem):
@@ -120,18 +141,53 @@ class NoisyBbob(Problem):
         return f + self.scale() * z
 
 
-NOISY_BROAD_DIMS = (2, 5)
+class NoisyModel(Problem):
+    """A scikit-learn model of the broad benchmark (`skl_<model>_<data>_cv`) whose 3-fold
+    cross-validation is drawn afresh at every evaluation: the split and every random_state of the
+    model (forest, boosting, tree, the saga solver's shuffling) come from a new seed, so the same
+    settings give another loss each time, as a user's tuning on shuffled folds or on a model with
+    random initialisation sees it. The noise is the data's own, not a model of it: a floor of
+    about 0.5-1% error on the classification sets. Its noiseless loss is the mean over
+    `TRUE_SPLITS` fixed seeds (what a user who reruns the settings many times would expect);
+    log10 of it is ranked (f* = 0, as for the broad benchmark's models).
+    """
+
+    TRUE_SPLITS = 8
+
+    def __init__(self, model, data):
+        self.base = _broad.SklearnModel(model, data)
+        self.name = f"{self.base.name}_cv"
+        self.space, self.budget = self.base.space, self.base.budget
+        self.f_star, self.x_star = 0.0, {}
+        self.evaluations = {}
+
+    def true(self, params):
+        return sum(self.base.loss(params, seed=10_000 + k) for k in range(self.TRUE_SPLITS)) / self.TRUE_SPLITS
+
+    def __call__(self, params):
+        return self.base.loss(params, seed=fresh_seed(self, params))
+
+
+NOISY_BROAD_DIMS = (2, 5, 10)
 NOISY_BROAD_INSTANCE = 4
 NOISY_BROAD = [NoisyBbob(f, d, NOISY_BROAD_INSTANCE, m)
                for m in NoisyBbob.MODELS for d in NOISY_BROAD_DIMS for f in range(1, 25)]
+# The broad benchmark's models but the MLPs and the boosting ones: those take seconds per
+# evaluation (two hours a solver for ten seeds on 2 cores), and the MLPs' max_iter cut-off makes
+# their losses depend on the BLAS as much as on the seed.
+NOISY_MODELS = [NoisyModel(m, d) for m, d in _broad.MODEL_PROBLEMS if m not in ("mlp", "boosting")]
 
-PROBLEMS = {p.name: p for p in (
+# The noisy copies of anchor-suite problems (`bash bench/anchors.sh --noisy`).
+ANCHOR_COPIES = [
     Noisy("rosenbrock4", relative=0.2), Noisy("rosenbrock4", relative=0.5),
     Noisy("levy10", relative=0.2), Noisy("goldstein", relative=0.5),
-    Noisy("goldstein", additive=1.0), Noisy("branin", additive=0.1), Noisy("branin", additive=0.5),
-    *NOISY_BROAD)}
+    Noisy("goldstein", additive=1.0), Noisy("branin", additive=0.1), Noisy("branin", additive=0.5)]
+
+PROBLEMS = {p.name: p for p in (*ANCHOR_COPIES, *NOISY_BROAD, *NOISY_MODELS)}
 
 if __name__ == "__main__":
     for p in PROBLEMS.values():
+        if not p.x_star:  # the noisy models: no known optimum
+            continue
         v = p.true(p.x_star)
         print(f"{p.name:18s} f(x*)={v:.12g} f*={p.f_star:.12g} {'OK' if abs(v - p.f_star) < 1e-9 else 'MISMATCH'}")
