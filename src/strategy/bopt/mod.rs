@@ -201,7 +201,7 @@ impl Strategy for BoptStrategy {
             notes.push(if same {
                 format!("the repeated combination gave the same loss: the loss is taken as deterministic, so the GP assumes a noise variance of at most {MAX_NOISE} of the losses' and suggests a point on a face of the box only where it expects improvement there")
             } else {
-                "the repeated combination gave another loss: the loss is noisy, and the GP fits its noise freely".to_string()
+                format!("the repeated combination gave another loss: the loss is noisy, and the GP fits its noise freely (on losses spanning decades, within {DECADES_MAX_NOISE} of the Box-Cox targets' variance)")
             });
         }
         let grid_draw = rng.random::<f64>();
