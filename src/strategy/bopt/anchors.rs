@@ -63,6 +63,9 @@ impl BoptStrategy {
             seed,
             m,
             deterministic,
+            // The targets depend on it (no floor is read under noise): an anchor fitted while
+            // the noise check's repeat was in flight is not the one a resumed search would fit.
+            self.loss_is_noisy,
         )
             .hash(&mut hasher);
         for (p, l) in prefix {
@@ -118,5 +121,52 @@ mod tests {
         assert_eq!(anchor_size(11), 10);
         assert_eq!(anchor_size(44), 41);
         assert!(sizes.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn an_anchor_fitted_before_the_noise_check_answered_is_not_reused_once_the_loss_is_noisy() {
+        // With runs in flight, anchors are fitted while the noise check's repeat is still
+        // running; once it comes back noisy, the same prefix has other targets (no floor is read
+        // under noise). A resumed search fits the anchor afresh, so the search that went on must
+        // too, or the two suggest different points.
+        use crate::config::search::SearchConfig;
+        use rand::RngExt;
+        let config = SearchConfig::from_map(
+            std::path::Path::new("test"),
+            &serde_json::from_str(r#"{"search_type": "bopt", "y_transformation": "none"}"#)
+                .unwrap(),
+        )
+        .unwrap();
+        let space = Space::unit_cube(2);
+        // A bowl whose optimum's value is 40, half the runs already close to it: read from a
+        // floor below the best the losses span decades, read from zero they do not.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let points: Vec<Vec<f64>> = (0..24)
+            .map(|i| {
+                let spread = if i % 2 == 0 { 1.0 } else { 0.04 };
+                vec![
+                    (0.3 + spread * (rng.random::<f64>() - 0.5)).clamp(0.0, 1.0),
+                    (0.6 + spread * (rng.random::<f64>() - 0.5)).clamp(0.0, 1.0),
+                ]
+            })
+            .collect();
+        let data: Vec<(&Vec<f64>, f64)> = points
+            .iter()
+            .map(|u| {
+                (
+                    u,
+                    40.0 + 100.0 * ((u[0] - 0.3).powi(2) + (u[1] - 0.6).powi(2)),
+                )
+            })
+            .collect();
+        let mut went_on = BoptStrategy::new(&config);
+        let before = went_on.anchor(Kernel::Matern52, &space, &data, 7, false);
+        went_on.loss_is_noisy = true;
+        let after = went_on.anchor(Kernel::Matern52, &space, &data, 7, false);
+        let mut resumed = BoptStrategy::new(&config);
+        resumed.loss_is_noisy = true;
+        let fresh = resumed.anchor(Kernel::Matern52, &space, &data, 7, false);
+        assert_ne!(before, fresh, "the noisy targets should give another fit");
+        assert_eq!(after, fresh);
     }
 }
