@@ -24,6 +24,10 @@
 #   bash bench/anchors.sh --noisy-references  # the same on seeds 0-9 beside random, Optuna TPE
 #                                          # and GP, skopt (~15 min; venv)
 #
+#   bash bench/anchors.sh --standing       # instead: where we stand, the table that opens
+#                                          # docs/benchmarks.md, from the kept records alone
+#                                          # (bench/standing.py; seconds; add --noisy for the
+#                                          # held-out noisy sets, about 5 minutes)
 #   bash bench/anchors.sh --broad          # instead: the broad benchmark of bench/broad_problems.py
 #                                          # (BBOB's 24 functions in 2-20 D, 3 instances each,
 #                                          # 14 scikit-learn models, the six anchors), ours beside
@@ -44,6 +48,8 @@ work=${WORK:-target/anchors}
 # records by its path: bench/broad_compare.py sets two such runs side by side).
 if [ -n "${HPSEARCH_SOLVER:-}" ]; then
   solver=$(realpath "$HPSEARCH_SOLVER")
+elif [ "${1:-}" = --standing ]; then
+  solver=none # reads the kept records only
 else
   cargo build --release --locked --bin hpsearch
   solver="$PWD/target/release/hpsearch"
@@ -93,6 +99,26 @@ case "${1:-}" in
     gunzip -c "$root/bench/steep_results/hebo.jsonl.gz" > results/hebo.jsonl
   fi
   summarize
+  exit 0
+  ;;
+--standing)
+  # Nothing is run: the kept records of bench/broad_results/ (and bench/noisy_results/), read
+  # through the harness's summarize.py. The broad benchmark's venv serves where it exists;
+  # otherwise a small one with the libraries that scoring needs (the noisy models' noiseless
+  # losses are cross-validated again, so scikit-learn is pinned to the version they were run
+  # with).
+  python="$root/target/anchors-venv/.venv/bin/python"
+  if ! "$python" -c 'import cocoex, sklearn, scipy' 2>/dev/null; then
+    python="$root/target/standing-venv/bin/python"
+    if ! "$python" -c 'import cocoex, sklearn, scipy' 2>/dev/null; then
+      rm -rf "$root/target/standing-venv"
+      python3 -m venv "$root/target/standing-venv"
+      "$python" -m pip install --quiet numpy==2.4.6 scipy==1.17.1 scikit-learn==1.9.1 \
+        coco-experiment==2.8.2
+    fi
+  fi
+  shift
+  PYTHONPATH="$root/bench:$PWD" "$python" "$root/bench/standing.py" "$@"
   exit 0
   ;;
 --broad | --noisy-broad)
@@ -199,7 +225,7 @@ print(",".join([p.name for p in n.NOISY_BROAD if p.dim in dims] + [p.name for p 
   ;;
 "") ;;
 *)
-  echo "bench/anchors.sh: unknown option '$1' (use --rerun-anchors, --extra, --extra8, --steep, --broad, --noisy-broad, --noisy, --noisy-references or --rosenbrock60)" >&2
+  echo "bench/anchors.sh: unknown option '$1' (use --standing, --rerun-anchors, --extra, --extra8, --steep, --broad, --noisy-broad, --noisy, --noisy-references or --rosenbrock60)" >&2
   exit 2
   ;;
 esac

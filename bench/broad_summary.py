@@ -51,13 +51,21 @@ def main():
     ours = args.ours or next((s for s in solvers if s.startswith("ext:")), "")
     if ours not in solvers:
         sys.exit(f"broad_summary: no records of our solver in {args.results}")
-    seeds_of = lambda p, s: tuple(stats[(p, s)]["seeds"])  # noqa: E731
     wanted = set(filter(None, args.problems.split(",")))
+    a = analyse(stats, problems, solvers, ours, wanted)
+    report(a, stats, solvers, ours, len(bad), args.per_problem)
+
+
+def analyse(stats, problems, solvers, ours, wanted=()):
+    """Ranks and shares over the problems that every solver ran on the same seeds (of `wanted`,
+    when given): what the table and the lines under it print, and what bench/standing.py
+    gathers set by set."""
+    seeds_of = lambda p, s: tuple(stats[(p, s)]["seeds"])  # noqa: E731
     complete = [p for p in problems
                 if (not wanted or p in wanted)
                 and all((p, s) in stats for s in solvers)
                 and len({seeds_of(p, s) for s in solvers}) == 1]
-    left_out = sorted((wanted or set(problems)) - set(complete))
+    left_out = sorted((set(wanted) or set(problems)) - set(complete))
     references = [s for s in solvers if s != ours]
     ranks = defaultdict(list)                       # solver -> ranks
     family_ranks = defaultdict(lambda: defaultdict(list))
@@ -83,22 +91,37 @@ def main():
             if any(mannwhitneyu(stats[(p, ours)]["fin"], stats[(p, s)]["fin"],
                                 alternative="greater").pvalue < 0.05 for s in references):
                 beaten_beyond_noise.append(p)
+    spp = {s: (np.median([stats[(p, s)]["spp_med"] for p in complete]) if complete else math.nan)
+           for s in solvers}
+    return {
+        "complete": complete, "left_out": left_out, "references": references,
+        "seeds": sorted({x for p in complete for x in seeds_of(p, ours)}),
+        "ranks": ranks, "family_ranks": family_ranks,
+        "order": sorted(solvers, key=lambda s: np.mean(ranks[s]) if ranks[s] else math.inf),
+        "at_least_best": at_least_best, "margins": margins,
+        "behind_beyond_noise": behind_beyond_noise, "beaten_beyond_noise": beaten_beyond_noise,
+        "spp": spp,
+    }
 
+
+def report(a, stats, solvers, ours, failed, per_problem):
+    complete, ranks, family_ranks = a["complete"], a["ranks"], a["family_ranks"]
+    at_least_best, margins = a["at_least_best"], a["margins"]
+    behind_beyond_noise, references = a["behind_beyond_noise"], a["references"]
     name = lambda s: "hpsearch (ours)" if s == ours else s  # noqa: E731
-    seeds = sorted({x for p in complete for x in seeds_of(p, ours)})
+    seeds = a["seeds"]
     print(f"broad benchmark: {len(complete)} problems every solver ran on seeds "
           f"{seeds[0] if seeds else '-'}-{seeds[-1] if seeds else '-'} ({len(seeds)} seeds); "
-          f"{len(left_out)} left out (not run by every solver), {len(bad)} failed records")
-    order = sorted(solvers, key=lambda s: np.mean(ranks[s]) if ranks[s] else math.inf)
+          f"{len(a['left_out'])} left out (not run by every solver), {failed} failed records")
+    order = a["order"]
     families = sorted(family_ranks)
     print()
     print("| solver | mean rank | " + " | ".join(f"{f} ({len(family_ranks[f][ours])})"
                                                for f in families) + " | s/suggestion (median) |")
     print("|---|---|" + "---|" * len(families) + "---|")
     for s in order:
-        spp = np.median([stats[(p, s)]["spp_med"] for p in complete]) if complete else math.nan
         cells = " | ".join(f"{np.mean(family_ranks[f][s]):.2f}" for f in families)
-        print(f"| {name(s)} | {np.mean(ranks[s]):.2f} | {cells} | {spp:.4f} |")
+        print(f"| {name(s)} | {np.mean(ranks[s]):.2f} | {cells} | {a['spp'][s]:.4f} |")
     if at_least_best:
         share = sum(at_least_best) / len(at_least_best)
         q1, med, q3 = np.percentile(margins, [25, 50, 75])
@@ -125,10 +148,10 @@ def main():
         print("each solver's own share, at least as good as the best median of all the others: "
               + ", ".join(f"{name(s)} {own[s]} ({own[s] / len(complete):.0%})"
                           for s in sorted(solvers, key=lambda s: -own[s])))
-        clear = len(at_least_best) - len(beaten_beyond_noise)
+        clear = len(at_least_best) - len(a["beaten_beyond_noise"])
         print(f"no reference better than hpsearch beyond the noise (one-sided, p < 0.05) on "
               f"{clear} of {len(at_least_best)} problems ({clear / len(at_least_best):.0%})")
-    if args.per_problem:
+    if per_problem:
         print()
         print("| problem | " + " | ".join(name(s) for s in order) + " |")
         print("|---|" + "---|" * len(order))

@@ -276,6 +276,7 @@ def summary(_args=None):
         by.setdefault(r["problem"], {}).setdefault(r["method"], {})[r["seed"]] = r
     methods = [m for m in METHODS if any(m in per for per in by.values())]
     ranks_all = {m: [] for m in methods}
+    goals = []  # per problem: (problem, medians by method, reach by method)
     for problem, per in by.items():
         common = sorted(set.intersection(*(set(per[m]) for m in methods if m in per)))
         f_star = next(iter(next(iter(per.values())).values()))["f_star"]
@@ -295,6 +296,8 @@ def summary(_args=None):
             return math.log10(max(r["best"] - f_star, 1e-12))
 
         ranks = records.mean_ranks(per, [m for m in methods if m in per], common, score)
+        medians, reaches = {}, {}
+        goals.append((problem, f_star is not None, medians, reaches))
         for m in ranks:
             rs = [per[m][s] for s in common]
             low, mid, high = records.quartiles([score(r) for r in rs])
@@ -312,6 +315,7 @@ def summary(_args=None):
             solver = statistics.median(r["suggest_seconds"] for r in rs)
             ranks_all[m].append(ranks[m])
             reach_text = f"{reach_mid:.2f}" if math.isfinite(reach_mid) else "not reached"
+            medians[m], reaches[m] = mid, reach_mid
             print(f"| {m} | {mid:.4g} [{low:.4g}, {high:.4g}] | {ranks[m]:.2f} "
                   f"| {runs:g} ({pruned:g}) | {reach_text} ({reached}/{len(common)} seeds) "
                   f"| {solver:.2f} |")
@@ -340,6 +344,47 @@ def summary(_args=None):
         print("| method | mean rank |\n|---|---|")
         for m in sorted(everywhere, key=lambda m: statistics.mean(ranked[m])):
             print(f"| {m} | {statistics.mean(ranked[m]):.2f} |")
+    goals_table(goals)
+
+
+# The rule whose standing against issue 17's two goals is printed: asha with the order check,
+# first by mean rank (docs/benchmarks.md, "Early stopping").
+GOAL_METHOD = "hp_asha_checked"
+
+
+def goals_table(goals):
+    """Issue 17's goals for GOAL_METHOD, problem by problem: its median beside no stopping's and
+    the best Optuna pair's (ahead, level or behind), and the share of the budget it spent before
+    its best whole run was as good as no stopping's final (the goal: at most a third)."""
+    rows = [g for g in goals if GOAL_METHOD in g[2]]
+    if not rows:
+        return
+    print(f"\nissue 17's goals for {GOAL_METHOD}, median over the seeds (log10 regret on the "
+          "synthetic curves, the final objective on the models):")
+    print("| problem | no stopping | ours | best Optuna pair | ours against it | share of the "
+          "budget to reach no stopping's final (goal ≤ 0.33) |")
+    print("|---|---|---|---|---|---|")
+    ahead = level = within_third = 0
+    for problem, _, medians, reaches in rows:
+        optuna = [m for m in medians if m.startswith("optuna_")]
+        best = min(optuna, key=medians.get) if optuna else None
+        ours = medians[GOAL_METHOD]
+        if best is None:
+            verdict = "-"
+        elif ours < medians[best]:
+            verdict, ahead = "ahead", ahead + 1
+        elif ours == medians[best]:
+            verdict, level = "level", level + 1
+        else:
+            verdict = f"behind by {ours - medians[best]:.3g}"
+        reach = reaches[GOAL_METHOD]
+        within_third += reach <= 1 / 3
+        none = f"{medians['hp_none']:.4g}" if "hp_none" in medians else "-"
+        best_text = f"{best} {medians[best]:.4g}" if best else "-"
+        reach_text = f"{reach:.2f}" if math.isfinite(reach) else "not reached"
+        print(f"| {problem} | {none} | {ours:.4g} | {best_text} | {verdict} | {reach_text} |")
+    print(f"ahead of every Optuna pair on {ahead} of {len(rows)} problems (level on {level}); "
+          f"no stopping's final within a third of the budget on {within_third} of {len(rows)}")
 
 
 def main():
