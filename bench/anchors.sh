@@ -10,7 +10,7 @@
 #
 # bench/anchor_reruns/<solver>.jsonl replaces the harness's recorded results of that solver:
 # hebo.jsonl holds HEBO on seeds 0-9 with the harness's seeded adapter (the recorded HEBO runs had
-# seeds 0-4 and predate the seeding fix, so they cannot be reproduced; docs/benchmarks.md).
+# seeds 0-4 and predate the seeding fix, so they cannot be reproduced; docs/benchmarks/anchors.md).
 #   bash bench/anchors.sh --rosenbrock60   # instead: rosenbrock4 on seeds 0-59, ours and HEBO (its
 #                                          # seeds 10-59 in bench/anchor_reruns/more_seeds/; ~2 min)
 #   bash bench/anchors.sh --extra          # instead: the problems of bench/extra_problems.py, ours

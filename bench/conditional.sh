@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Conditional search spaces (issue 18): hpsearch on trees beside Optuna TPE, Hyperopt TPE, SMAC3
-# and random search; see the docstring of bench/conditional.py and docs/benchmarks.md.
+# and random search; see the docstring of bench/conditional.py and docs/benchmarks/conditional-spaces.md.
 #
 #   bash bench/conditional.sh              # what the kept records lack, then the tables
 #   bash bench/conditional.sh --summary    # the tables from bench/conditional_results/

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Early stopping on learning-curve problems (issue 17): hpsearch's rules (in process, through
 # the Python package's Optimizer.report) beside Optuna's pruners, at equal total steps; see the
-# docstring of bench/learning_curves.py and docs/benchmarks.md.
+# docstring of bench/learning_curves.py and docs/benchmarks/early-stopping.md.
 #
 #   bash bench/learning_curves.sh                 # what the kept records lack, then the tables
 #   bash bench/learning_curves.sh --summary       # the tables from bench/learning_curve_results/

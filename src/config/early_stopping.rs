@@ -42,7 +42,7 @@ pub struct Rungs {
     /// one of a pair; where learning curves cross, an early rung would stop the runs that end
     /// best). The default since 2026-12-05: on ten learning-curve problems asha
     /// with the check beat asha without it on 54 seeds and lost on 32 (better on seven problems,
-    /// worse on two), hyperband was level with it (28 / 27); docs/benchmarks.md. With it a
+    /// worse on two), hyperband was level with it (28 / 27); docs/benchmarks/early-stopping.md. With it a
     /// few runs a judging rung would stop go on as the check's controls (`pruning.rs`).
     pub order_check: bool,
 }

@@ -103,32 +103,32 @@ pub struct BoptConfig {
     pub acquisition_type: Vec<Acquisition>,
     pub kernel: Vec<Kernel>,
     /// No `kernel` in the config: Matern52, or Matern32 where `warp_Y` takes the logarithm-like
-    /// Box-Cox transform (losses spanning decades above zero; docs/benchmarks.md).
+    /// Box-Cox transform (losses spanning decades above zero; docs/benchmarks/anchors.md).
     pub kernel_is_default: bool,
     pub model_estimation_method: Vec<Estimator>,
     pub normalize_y: bool,
     /// `warp_Y`: a power transform of the losses before the GP fit. Box-Cox with the
     /// maximum-likelihood exponent when every loss is positive and the smallest is under 1% of
     /// the largest; otherwise Yeo-Johnson on the normalised losses, its exponent halfway between
-    /// 1 and the maximum-likelihood one (docs/benchmarks.md).
+    /// 1 and the maximum-likelihood one (docs/benchmarks/anchors.md).
     pub warp_y: bool,
     /// `additive_kernel`: at each anchor fit, fit the GP also with a first-order additive part
     /// in its kernel and keep it where it predicts the finished runs clearly better, each left
     /// out in turn (`strategy/bopt/structure.rs`; from three features). On by default since
-    /// 2026-12-05 (docs/benchmarks.md "Additive structure decided at the anchors").
+    /// 2026-12-05 (docs/benchmarks/broad-benchmark.md "Additive structure decided at the anchors").
     pub additive_kernel: bool,
     /// `final_exploitation`: the share of `max_suggestions` (or of ask-tell's budget) that bopt
     /// spends last on what its model expects to be best (a lower confidence bound one standard
     /// deviation below the mean, instead of the configured acquisition, and no random
     /// or grid suggestions), to make the most of the basin it has found. 0 turns it off. Default 0.3
-    /// since 2026-12-06 (docs/benchmarks.md "The last tenth of the budget spent on the model's
+    /// since 2026-12-06 (docs/benchmarks/broad-benchmark.md "The last tenth of the budget spent on the model's
     /// best guess" and "The final share raised to the budget's last 30%").
     pub final_exploitation: f64,
     /// `noise_check`: after the initial design, run the best settings once more. A loss that
     /// comes back the same is taken as deterministic: the GP may then assume a noise variance of
     /// at most 3e-3 of the losses' (instead of fitting it freely), and a point on a face of the
     /// box is suggested only where the model expects improvement there
-    /// (`strategy/bopt/repeats.rs`; docs/benchmarks.md "A repeated run tells a deterministic loss").
+    /// (`strategy/bopt/repeats.rs`; docs/benchmarks/broad-benchmark.md "A repeated run tells a deterministic loss").
     pub noise_check: bool,
     pub de_duplication: bool,
     pub exact_feval: bool,

@@ -77,7 +77,7 @@ const ORDER_CHECK_MAX_RUNS: usize = 200;
 /// Most of the steps reported so far that the order check's control runs may take (each
 /// counted, to `max_step`, when it is let go on). A tenth: where the rungs' order holds, the
 /// controls are the check's whole cost (level with no controls over the ten learning-curve
-/// problems at 15 runs' worth; docs/benchmarks.md).
+/// problems at 15 runs' worth; docs/benchmarks/early-stopping.md).
 const ORDER_CHECK_CONTROL_SHARE: f64 = 0.1;
 
 /// Every run's curve, and the rule that judges them.

@@ -183,7 +183,7 @@ impl Told {
 }
 
 /// What the strategy sees of a pruned trial. A search uses `AtTheirStep`; the others are kept
-/// to measure the choice (bench/learning_curves.py, docs/benchmarks.md "Early stopping on
+/// to measure the choice (bench/learning_curves.py, docs/benchmarks/early-stopping.md "Early stopping on
 /// learning curves").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PrunedRuns {

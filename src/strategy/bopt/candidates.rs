@@ -72,7 +72,7 @@ pub(super) fn draw(
     // is snapped to the domain before the acquisition sees it, and the refinement moves the
     // continuous dimensions alone (the snapped acquisition is flat along the others). Against
     // scoring relaxed values and snapping afterwards, with or without a search over
-    // neighbouring values, this won on both mixed problems (docs/benchmarks.md).
+    // neighbouring values, this won on both mixed problems (docs/benchmarks/anchors.md).
     let continuous: Vec<Option<usize>> = numeric
         .iter()
         .zip(space.hyperparameters())
@@ -166,7 +166,7 @@ pub(super) fn pick(
     // bound); one that the acquisition prefers for its variance alone is passed over for the
     // next. The variance is largest where the data are one-sided, so the refinement climbed to
     // the faces: on Michalewicz's function in 5-D 59 of 250 suggested coordinates sat on one,
-    // where that function is flat (docs/benchmarks.md, "The fitted noise bounded").
+    // where that function is flat (docs/benchmarks/broad-benchmark.md, "The fitted noise bounded").
     let on_face_for_its_variance = |p: &[f64]| {
         faces_rule
             && p.iter()

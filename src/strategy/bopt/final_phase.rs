@@ -7,7 +7,7 @@ use crate::strategy::contract::SuggestContext;
 
 /// LCB's κ for the budget's final suggestions: one standard deviation below the mean. Against
 /// κ = 0 (the mean alone), which stalled in curved valleys (BBOB's Rosenbrock functions lost 9
-/// of 10 seeds in 5 D) and lost hartmann6's basin more often (docs/benchmarks.md).
+/// of 10 seeds in 5 D) and lost hartmann6's basin more often (docs/benchmarks/broad-benchmark.md).
 pub(super) const FINAL_KAPPA: f64 = 1.0;
 /// What the data file's `search_type` says in place of the acquisition for those suggestions.
 pub(super) const FINAL_LABEL: &str = "final";

@@ -6,7 +6,7 @@
 //! others clearly better (the leave-one-out log density, by `MARGIN_NATS`); the suggestions up
 //! to the next anchor start their fit from that choice. On Styblinski-Tang and on BBOB's
 //! sphere-like functions the mixture, on functions of interacting coordinates the product kernel
-//! (docs/benchmarks.md, "Additive structure decided at the anchors").
+//! (docs/benchmarks/broad-benchmark.md, "Additive structure decided at the anchors").
 
 use crate::config::search::Kernel;
 use crate::gp::likelihood::ADDITIVE_PRIOR_MEAN;

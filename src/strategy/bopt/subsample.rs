@@ -19,7 +19,7 @@ const MAX_FULL_FIT: usize = 200;
 /// them while `n` is at most `max(MAX_FIT, 10·dims)` (200 at most), else `MAX_FIT`.
 ///
 /// Why: in 20 D a typical budget (10·d) ends at 200 results, and fitting the last 50 on a
-/// sample of 150 lost on the broad benchmark (docs/benchmarks.md, "The fit's cap in 20 D":
+/// sample of 150 lost on the broad benchmark (docs/benchmarks/broad-benchmark.md, "The fit's cap in 20 D":
 /// 148 / 57 seed pairs, 7 problems better, none worse). Past the full fit the cap falls back
 /// to `MAX_FIT`, so a search of thousands of results costs what it did (a suggestion under a
 /// second at 5,000 results in 20 D); a larger cap everywhere doubled that.

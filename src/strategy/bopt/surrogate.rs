@@ -187,7 +187,7 @@ type Evaluated = (Vec<f64>, f64, Vec<f64>);
 /// beside the incumbent seemed unlikely, so EI left descending valleys (rosenbrock4's stalled
 /// runs: median 1.19 → 0.86 and 1.17 → 0.79 on two sets of 30 seeds). Elsewhere the smoothed
 /// reference let searches settle in the local minima of rugged losses (ackley5_off 0.90 → 1.08),
-/// so the observed best stays (docs/benchmarks.md). Since the noise of that path is bounded
+/// so the observed best stays (docs/benchmarks/anchors.md). Since the noise of that path is bounded
 /// (`BoptStrategy::noise`) the model's mean at the incumbent stays close to its target and the
 /// two references give nearly the same suggestions (60 seeds: rosenbrock4 0.85 / 0.60 smoothed,
 /// 0.86 / 0.58 observed; the others within the noise).
@@ -216,7 +216,7 @@ pub(super) fn improvement_reference(
 /// validation set): no point inside it can improve on its known value, yet a GP that interpolates
 /// the ties keeps a little variance between them, and EI measured against their level found
 /// improvement there. On BBOB's step ellipsoid (f7) in 2 D the search spent 25 of its last 33
-/// suggestions inside the plateau it had found (docs/benchmarks.md, "Ties at the best"). The
+/// suggestions inside the plateau it had found (docs/benchmarks/broad-benchmark.md, "Ties at the best"). The
 /// reference is then lowered by this step: improvement must be by at least one observed level.
 pub(super) fn plateau_step(targets: &[f64]) -> Option<f64> {
     match levels(targets).as_slice() {

@@ -77,7 +77,7 @@ fn power_transform(y: &[f64]) -> Vec<f64> {
     let log_slope: f64 = y.iter().map(|v| v.signum() * v.abs().ln_1p()).sum();
     // Halfway to the likelihood's choice: with the full exponent (often −2 once the search
     // has concentrated near an optimum) the stretched low tail made the model over-exploit on
-    // mixed_hpo; the half step kept the gains elsewhere (docs/benchmarks.md).
+    // mixed_hpo; the half step kept the gains elsewhere (docs/benchmarks/anchors.md).
     let lambda = 0.5 * (1.0 + likeliest_exponent(y, yeo_johnson, log_slope));
     standardised(y.iter().map(|v| yeo_johnson(lambda, *v)).collect())
 }
@@ -100,7 +100,7 @@ fn box_cox_transform(losses: &[f64]) -> Vec<f64> {
 /// Whether losses "span decades above zero": all positive, the smallest under `DECADES_RATIO`
 /// of the largest. Such losses (residuals, errors with an optimum near 0, runtimes) get the
 /// Box-Cox warp and, unless the config names a kernel, Matern32: the log-like warp turns the
-/// optimum into a sharp funnel that the rougher kernel fits (docs/benchmarks.md).
+/// optimum into a sharp funnel that the rougher kernel fits (docs/benchmarks/anchors.md).
 pub(super) fn spans_decades(losses: &[f64]) -> bool {
     let low = losses.iter().copied().fold(f64::INFINITY, f64::min);
     let high = losses.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -111,7 +111,7 @@ pub(super) fn spans_decades(losses: &[f64]) -> bool {
 /// (`from_floor`): the `2·d`-th for `d` hyperparameters. Locating a minimum takes more runs near
 /// it the more dimensions it has; a fixed rank read the floor too early in 10 D (the 5th:
 /// better on none of BBOB's 24 functions, worse on 4, the sphere by 0.65 decades), where the
-/// 20th was level or better (docs/benchmarks.md, "The decades rule read from a floor").
+/// 20th was level or better (docs/benchmarks/broad-benchmark.md, "The decades rule read from a floor").
 pub(super) const FLOOR_RANK_PER_DIMENSION: usize = 2;
 
 /// `losses` measured from a floor as far below the best as the `rank`-th distinct loss above
@@ -194,7 +194,7 @@ impl BoptStrategy {
     /// under noise that spacing is the noise's, not the optimum's. On the held-out noisy set
     /// (`bench/noisy_problems.py`, BBOB in 2 and 5 D with an additive floor or COCO's severe
     /// Gaussian noise) the floor read under noise lost 201 / 129 seed pairs on the additive
-    /// floor and was level under the Gaussian noise (docs/benchmarks.md, "A noisy broad set").
+    /// floor and was level under the Gaussian noise (docs/benchmarks/broad-benchmark.md, "A noisy broad set").
     pub(super) fn decades_scale(&self, losses: &[f64], dims: usize) -> Vec<f64> {
         let objective = self.objective_scale(losses);
         if spans_decades(&objective) || self.loss_is_noisy {
@@ -238,7 +238,7 @@ impl BoptStrategy {
     /// still need some noise to absorb their ripples (1e-3 cost ackley5 when the decades bound
     /// was set; 1e-2 here cost levy10_off), so the bound is looser than the decades path's. With
     /// suggestions on a face of the box taken only where the model expects improvement there
-    /// (`candidates::pick`), measured together (docs/benchmarks.md, "The fitted noise bounded").
+    /// (`candidates::pick`), measured together (docs/benchmarks/broad-benchmark.md, "The fitted noise bounded").
     /// Only for a deterministic loss: on noisy ones a fit that may explain little as noise chases
     /// lucky runs (up to a decade lost), and no fit tells a valley from noise; a repeated run
     /// does. MCMC draws are not bounded; they start from the MAP fit.
@@ -275,7 +275,7 @@ impl BoptStrategy {
     /// losses. Fitting the anchors of the decades path on the normalised losses gave those fits
     /// a start tuned to other targets (60 seeds: goldstein's worst tenth −0.94 → −3.30, its
     /// median −4.77 → −4.89, the other decades problems within the noise); the Yeo-Johnson
-    /// targets in the anchors of the other path cost hartmann6 and hpo_ints (docs/benchmarks.md).
+    /// targets in the anchors of the other path cost hartmann6 and hpo_ints (docs/benchmarks/anchors.md).
     pub(super) fn anchor_targets(&self, prefix: &[(&Vec<f64>, f64)]) -> Vec<f64> {
         let losses: Vec<f64> = prefix.iter().map(|(_, l)| *l).collect();
         let dims = prefix.first().map_or(1, |(p, _)| p.len());

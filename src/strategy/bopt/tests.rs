@@ -567,7 +567,7 @@ fn a_noisy_loss_near_its_optimum_is_not_read_from_a_floor() {
     // An optimum whose value is 40, away from zero. Deterministic, the search closes in on it
     // and the decades rule reads the best losses from a floor just below the best. With noise
     // (the noise check's repeat gives another loss) the spacing of the best losses is the
-    // noise's, so no floor is read from it (docs/benchmarks.md, "A noisy broad set").
+    // noise's, so no floor is read from it (docs/benchmarks/broad-benchmark.md, "A noisy broad set").
     let bowl = |u: &[f64]| 40.0 + 100.0 * ((u[0] - 0.3).powi(2) + (u[1] - 0.6).powi(2));
     let closed_in = |suggestions: &[Suggestion]| {
         suggestions
