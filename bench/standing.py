@@ -64,8 +64,7 @@ def noisy_sets():
     return [
         ("noisy BBOB 2 D (instance 4, two noise models)", bbob[2], SEEDS),
         ("noisy BBOB 5 D", bbob[5], SEEDS),
-        # The references' 10-D runs are kept on seeds 0-4 (an hour of GPSampler's per five seeds).
-        ("noisy BBOB 10 D", bbob[10], SEEDS[:5]),
+        ("noisy BBOB 10 D", bbob[10], SEEDS),
         ("10 models cross-validated on a fresh split each time",
          [p.name for p in noisy_problems.NOISY_MODELS], SEEDS),
     ]
