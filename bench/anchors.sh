@@ -40,10 +40,22 @@
 # Extra settings for our solver: HPSEARCH_SOLVER_CONFIG='{"bopt_config": {"kernel": "RatQuad"}}'.
 # Another build of it: HPSEARCH_SOLVER=path/to/hpsearch (see bench/broad_compare.py).
 set -euo pipefail
+# An unknown option is refused before anything is built or copied.
+case "${1:-}" in
+"" | --standing | --rerun-anchors | --extra | --extra8 | --steep | --broad | --noisy-broad | \
+  --noisy | --noisy-references | --rosenbrock60) ;;
+*)
+  echo "bench/anchors.sh: unknown option '$1' (use --standing, --rerun-anchors, --extra, --extra8, --steep, --broad, --noisy-broad, --noisy, --noisy-references or --rosenbrock60)" >&2
+  exit 2
+  ;;
+esac
 cd "$(dirname "$0")/.."
 root="$PWD"
 anchors_src=${ANCHORS:-../shared/bench/anchors}
 work=${WORK:-target/anchors}
+# --standing reads the kept records only: its copy of the harness is its own, so it leaves the
+# last comparison's results in target/anchors as they were.
+if [ "${1:-}" = --standing ]; then work=${WORK:-target/anchors-standing}; fi
 # HPSEARCH_SOLVER=/path/to/hpsearch runs that build instead (a variant to compare, named in the
 # records by its path: bench/broad_compare.py sets two such runs side by side).
 if [ -n "${HPSEARCH_SOLVER:-}" ]; then
@@ -225,8 +237,7 @@ print(",".join([p.name for p in n.NOISY_BROAD if p.dim in dims] + [p.name for p 
   ;;
 "") ;;
 *)
-  echo "bench/anchors.sh: unknown option '$1' (use --standing, --rerun-anchors, --extra, --extra8, --steep, --broad, --noisy-broad, --noisy, --noisy-references or --rosenbrock60)" >&2
-  exit 2
+  exit 2 # refused at the top
   ;;
 esac
 "$python" run.py all --solvers "ext:$solver ask-tell" --seeds 0-9 --jobs 2 --timeout 600
