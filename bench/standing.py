@@ -75,6 +75,9 @@ def load(folder):
     records = defaultdict(dict)
     paths = [os.path.join(folder, f) for f in sorted(os.listdir(folder)) if f.endswith(".jsonl.gz")]
     paths.append(os.path.join(folder, "ours", "defaults.jsonl.gz"))
+    if not os.path.exists(paths[-1]):
+        sys.exit(f"standing: no kept runs of ours in {paths[-1]} (bench/anchors.sh --broad with "
+                 f"the defaults makes them; copy its records of ours there)")
     for path in paths:
         with gzip.open(path, "rt") as f:
             for line in f:
@@ -107,6 +110,10 @@ def set_folder(records, problems, seeds, out):
 
 
 def row(name, folder, problems, seeds, references, families):
+    if not references:
+        # Ours alone: nothing to rank against, so the row says so rather than ranking one solver.
+        return (f"| {name} ({len(problems)}) | {seeds[0]}-{seeds[-1]} | no reference has run the "
+                f"whole set on these seeds | | | | | | | |"), 0, 0, 0
     _, bad, found, solvers, stats, _, _, _ = summarize(folder)
     a = analyse(stats, found, solvers, OURS, set(problems))
     mean_rank = {s: np.mean(a["ranks"][s]) for s in solvers}
@@ -154,8 +161,9 @@ def table(title, sets, records, rescore=None):
         print(line)
         total_hits, total, failed = total_hits + hits, total + count, failed + bad
     print()
-    print(f"Over the {total} problems: ours at least as good as the best reference's median on "
-          f"{total_hits} ({total_hits / total:.0%})." + (f" {failed} failed records." if failed else ""))
+    if total:
+        print(f"Over the {total} problems: ours at least as good as the best reference's median on "
+              f"{total_hits} ({total_hits / total:.0%})." + (f" {failed} failed records." if failed else ""))
     return families
 
 
