@@ -93,6 +93,11 @@ def analyse(stats, problems, solvers, ours, wanted=()):
                 beaten_beyond_noise.append(p)
     spp = {s: (np.median([stats[(p, s)]["spp_med"] for p in complete]) if complete else math.nan)
            for s in solvers}
+    # How hard the share is to reach: each solver's own count of problems where its median is at
+    # least as good as the best median of all the others (ours among them).
+    own = {s: sum(stats[(p, s)]["fin_med"] <= min(stats[(p, o)]["fin_med"] for o in solvers if o != s)
+                  for p in complete)
+           for s in solvers}
     return {
         "complete": complete, "left_out": left_out, "references": references,
         "seeds": sorted({x for p in complete for x in seeds_of(p, ours)}),
@@ -100,7 +105,7 @@ def analyse(stats, problems, solvers, ours, wanted=()):
         "order": sorted(solvers, key=lambda s: np.mean(ranks[s]) if ranks[s] else math.inf),
         "at_least_best": at_least_best, "margins": margins,
         "behind_beyond_noise": behind_beyond_noise, "beaten_beyond_noise": beaten_beyond_noise,
-        "spp": spp,
+        "spp": spp, "own": own,
     }
 
 
@@ -142,9 +147,7 @@ def report(a, stats, solvers, ours, failed, per_problem):
         print(f"that share with the seeds drawn again (bootstrap, 2,000 draws, a rough spread: "
               f"biased low by the best of several redrawn medians): mean {mean:.0%}, 5th-95th "
               f"percentile {low:.0%}-{high:.0%}")
-        own = {s: sum(stats[(p, s)]["fin_med"] <= min(stats[(p, o)]["fin_med"] for o in solvers
-                                                       if o != s) for p in complete)
-               for s in solvers}
+        own = a["own"]
         print("each solver's own share, at least as good as the best median of all the others: "
               + ", ".join(f"{name(s)} {own[s]} ({own[s] / len(complete):.0%})"
                           for s in sorted(solvers, key=lambda s: -own[s])))

@@ -22,7 +22,6 @@ import argparse
 import gzip
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from collections import defaultdict
@@ -125,10 +124,8 @@ def row(name, folder, problems, seeds, references, families):
     for p, hit in zip(a["complete"], hits):
         families[broad_problems.family(p)].append(hit)
     gp = f"{a['spp']['optuna_gp'] * 1000:.1f} ms" if "optuna_gp" in solvers else "-"
-    # How hard the share is: each reference's own share against the best median of all the
-    # others, ours among them; the highest of those.
-    own = {s: sum(stats[(p, s)]["fin_med"] <= min(stats[(p, o)]["fin_med"] for o in solvers if o != s)
-                  for p in a["complete"]) for s in solvers if s != OURS}
+    # How hard the share is: the highest count any reference reaches against all the others.
+    own = {s: count for s, count in a["own"].items() if s != OURS}
     hardest = max(own, key=own.get)
     seeds_text = f"{seeds[0]}-{seeds[-1]}"
     return (f"| {name} ({len(a['complete'])}) | {seeds_text} | {', '.join(references)} "
@@ -168,9 +165,9 @@ def table(title, sets, records, rescore=None):
 
 
 def rescore_noiseless(folder):
+    import noisy_regret
     out = folder + "/noiseless"
-    subprocess.run([sys.executable, os.path.join(HERE, "noisy_regret.py"), folder, "--noiseless", out],
-                   check=True)
+    noisy_regret.noiseless(folder, out)
     return out
 
 
