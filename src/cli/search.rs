@@ -14,9 +14,38 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+/// The hpsearch binary that runs scripts (`_runner`), Slurm jobs and launched coordinators.
 pub(super) fn self_exe() -> Result<PathBuf, CliError> {
-    std::env::current_exe()
-        .map_err(|e| CliError::Runtime(format!("cannot find the hpsearch binary: {e}")))
+    let reported = std::env::current_exe()
+        .map_err(|e| CliError::Runtime(format!("cannot find the hpsearch binary: {e}")))?;
+    installed_path(reported)
+}
+
+/// Linux names a running binary whose file was replaced since it started `…/hpsearch
+/// (deleted)`: an upgrade (`cargo install`, `pip install -U`) or a rebuild renames a new file
+/// over the old one. Written into a job script or spawned as is, that name fails with
+/// "not found", so every run of the search would fail; the new binary at the same path is the
+/// one to run.
+fn installed_path(reported: PathBuf) -> Result<PathBuf, CliError> {
+    const DELETED: &str = " (deleted)";
+    let Some(name) = reported.to_str() else {
+        return Ok(reported);
+    };
+    let Some(stripped) = name.strip_suffix(DELETED) else {
+        return Ok(reported);
+    };
+    if reported.is_file() {
+        // A binary really named so.
+        return Ok(reported);
+    }
+    let installed = PathBuf::from(stripped);
+    if installed.is_file() {
+        Ok(installed)
+    } else {
+        Err(CliError::Runtime(format!(
+            "{stripped}: the hpsearch binary was deleted while it ran; install it there again (or run the one you use now) and start the command again"
+        )))
+    }
 }
 
 /// Checks everything that can be checked, then creates the search: nothing is left half made
@@ -526,5 +555,38 @@ fn scancel_coordinator(paths: &SearchPaths) -> bool {
             .status()
             .is_ok_and(|s| s.success()),
         None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_binary_replaced_while_it_ran_is_named_by_its_installed_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let installed = dir.path().join("hpsearch");
+        std::fs::write(&installed, "new build").unwrap();
+        let reported = dir.path().join("hpsearch (deleted)");
+        assert_eq!(installed_path(reported).unwrap(), installed);
+    }
+
+    #[test]
+    fn a_binary_deleted_without_a_replacement_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let reported = dir.path().join("hpsearch (deleted)");
+        let message = installed_path(reported).unwrap_err().to_string();
+        assert!(message.contains("was deleted while it ran"), "{message}");
+        assert!(message.contains(&dir.path().join("hpsearch").display().to_string()));
+    }
+
+    #[test]
+    fn an_ordinary_path_is_kept_even_when_it_ends_like_a_deleted_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let odd = dir.path().join("hpsearch (deleted)");
+        std::fs::write(&odd, "a binary named so").unwrap();
+        assert_eq!(installed_path(odd.clone()).unwrap(), odd);
+        let plain = dir.path().join("hpsearch");
+        assert_eq!(installed_path(plain.clone()).unwrap(), plain);
     }
 }
