@@ -445,3 +445,44 @@ fn runs_that_end_short_of_max_step_are_never_judged_and_the_search_log_says_why(
         "{log}"
     );
 }
+
+#[test]
+fn a_step_too_large_to_store_is_a_noted_line_and_the_search_goes_on() {
+    let project = Project::new();
+    // 2^63: a whole number, but beyond what the store (SQLite's signed 64-bit integers) holds.
+    // Before, writing it stopped the search with a store error, and every resume failed again.
+    project.script(
+        "train.sh",
+        "#!/bin/sh\nq=$(sed -n 's/.*\"q\": *\\([0-9.]*\\).*/\\1/p' \"$1\")\nprintf '{\"step\": 1, \"objective\": %s}\\n' \"$q\" >> progress.jsonl\nprintf '{\"step\": 9223372036854775808, \"objective\": %s}\\n' \"$q\" >> progress.jsonl\nprintf '{\"step\": 2, \"objective\": %s}\\n' \"$q\" >> progress.jsonl\necho \"$q\" > output.json\n",
+    );
+    project.configs(
+        "/bin/sh",
+        "train.sh",
+        json!({"q": {"type": "discrete", "domain": [1, 2, 3]}}),
+        json!({"search_type": "grid", "num_grid_points_per_hyperparameter": 3,
+               "max_active_points": 1, "y_transformation": "none",
+               "early_stopping": {"rule": "median", "startup_runs": 1}}),
+    );
+    let run = project.hpsearch(&["run", "."]).ok();
+    assert!(run.stdout.contains("3 succeeded"), "{}", run.stdout);
+    let rows = rows_by_q(&project);
+    for q in ["1", "2", "3"] {
+        assert_eq!(rows[q]["status"], "succeeded", "{:?}", rows[q]);
+        assert_eq!(
+            rows[q]["steps"], "2",
+            "the huge step is not counted: {:?}",
+            rows[q]
+        );
+        let log = std::fs::read_to_string(
+            project
+                .search_dir(0)
+                .join(format!("hp_combination_{}", rows[q]["combination_id"]))
+                .join("log.txt"),
+        )
+        .unwrap();
+        assert!(
+            log.contains("progress.jsonl line 2") && log.contains("9223372036854775808"),
+            "{log}"
+        );
+    }
+}

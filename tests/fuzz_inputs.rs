@@ -695,3 +695,18 @@ fn ask_tell_survives_extreme_values_once_the_gp_is_fitted() {
     }
     check_ask_tell(&lines).unwrap();
 }
+
+#[test]
+fn ask_tell_refuses_an_integer_range_at_the_edge_of_i64_in_one_line() {
+    // A narrow range at i64::MIN passed the span check and then overflowed taking its absolute
+    // value: a panic in a debug build, and a range let through in a release one.
+    let problem = json!({"space": [{"name": "n", "type": "int",
+                                    "low": i64::MIN, "high": i64::MIN + 1}]});
+    let (code, stderr) = ask_tell(&[problem.to_string()]).unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("integer range") && stderr.contains("not supported"),
+        "{stderr}"
+    );
+}

@@ -808,7 +808,17 @@ fn replicate_adds_runs_of_the_best_settings_and_refuses_while_the_search_runs() 
     refused_with(
         &["replicate", "hp_search_0", "--top", "0"],
         2,
-        &["--top and --runs must be at least 1"],
+        &["--top must be a whole number from 1 to 10000"],
+    );
+    // A mistyped count is refused before a row is made (it used to fill the store until the
+    // disk or the memory ran out), with the same range as the config's `replicates`.
+    refused_with(
+        &["replicate", "hp_search_0", "--runs", "1000000000000"],
+        2,
+        &[
+            "--runs must be a whole number from 1 to 1000",
+            "replicates in search_config.json",
+        ],
     );
 
     project.write("release", "");

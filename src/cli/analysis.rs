@@ -3,6 +3,7 @@
 
 use super::errors::{CliError, EXIT_STOPPED};
 use super::progress::ProgressObserver;
+use crate::config::search::{MAX_REPLICATES, MAX_REPLICATE_TOP_K};
 use crate::coordinator::events::Observer;
 use crate::coordinator::{Coordinator, SearchEnd};
 use crate::project::lock;
@@ -89,10 +90,17 @@ fn refuse_if_running(paths: &SearchPaths, what: &str) -> Result<(), CliError> {
 pub fn replicate(search: &Path, top: Option<u64>, runs: Option<u64>) -> Result<i32, CliError> {
     // A bad argument is reported as such whatever state the search is in. (The config's own
     // values are never 0: replicate_top_k >= 1 is checked when it is read.)
-    if top == Some(0) || runs == Some(0) {
-        return Err(CliError::Usage(
-            "--top and --runs must be at least 1".into(),
-        ));
+    // The same ranges as the config's `replicate_top_k` and `replicates`: a mistyped --runs
+    // would otherwise create its rows in one transaction until the disk or the memory ran out.
+    if top.is_some_and(|k| !(1..=MAX_REPLICATE_TOP_K).contains(&k)) {
+        return Err(CliError::Usage(format!(
+            "--top must be a whole number from 1 to {MAX_REPLICATE_TOP_K}, as replicate_top_k in search_config.json"
+        )));
+    }
+    if runs.is_some_and(|n| !(1..=MAX_REPLICATES).contains(&n)) {
+        return Err(CliError::Usage(format!(
+            "--runs must be a whole number from 1 to {MAX_REPLICATES}, as replicates in search_config.json"
+        )));
     }
     let paths = SearchPaths::from_dir(search)?;
     refuse_if_running(&paths, "replicate it")?;

@@ -87,8 +87,8 @@ fn parse_space(items: &[Value]) -> Result<Space, CliError> {
                     .ok_or_else(|| bad(format!("{quoted}: no high")))?;
                 let span = i128::from(high) - i128::from(low);
                 if !(0..=MAX_INT_VALUES).contains(&span)
-                    || low.abs() > MAX_EXACT_INTEGER
-                    || high.abs() > MAX_EXACT_INTEGER
+                    || low.unsigned_abs() > MAX_EXACT_INTEGER.unsigned_abs()
+                    || high.unsigned_abs() > MAX_EXACT_INTEGER.unsigned_abs()
                 {
                     return Err(bad(format!(
                         "{quoted}: integer range {low}..{high} not supported"

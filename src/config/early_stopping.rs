@@ -8,6 +8,10 @@ use super::fields::{describe, Fields};
 use serde_json::Value;
 use std::path::Path;
 
+/// The largest step a run may report (in progress.jsonl, a `progress_pattern` line or the
+/// Python package's `report`): the store keeps steps as SQLite's signed 64-bit integers.
+pub const MAX_STEP: u64 = i64::MAX as u64;
+
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum EarlyStopping {
     /// Every run goes to its end.

@@ -178,6 +178,10 @@ pub struct SearchConfig {
 
 /// The largest seed every JSON reader (a browser's included) keeps exact: 2^53 - 1.
 const MAX_SEED: u64 = (1 << 53) - 1;
+/// The most extra runs of each setting `replicates` (and `hpsearch replicate --runs`) asks.
+pub const MAX_REPLICATES: u64 = 1000;
+/// The most settings `replicate_top_k` (and `hpsearch replicate --top`) replicates.
+pub const MAX_REPLICATE_TOP_K: u64 = 10_000;
 
 const PROBABILITY: &str = "allowed: a number from 0 to 1";
 
@@ -356,13 +360,13 @@ impl SearchConfig {
         let replicates = f.integer(
             "replicates",
             0,
-            0..=1000,
+            0..=MAX_REPLICATES,
             "allowed: a whole number from 0 to 1000 (extra runs of each of the best settings after the search; 0 for none)",
         )?;
         let replicate_top_k = f.integer(
             "replicate_top_k",
             5,
-            1..=10_000,
+            1..=MAX_REPLICATE_TOP_K,
             "allowed: a whole number from 1 to 10000 (how many of the best settings are replicated)",
         )?;
         let stop_after_failures = f.integer(

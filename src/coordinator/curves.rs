@@ -3,6 +3,7 @@
 //! of the run's log.txt that the pattern matches. Each read takes only what was appended since the
 //! last one, and a line still being written (no newline yet) waits for the next read.
 
+use crate::config::early_stopping::MAX_STEP;
 use crate::executor::run_files::{open_regular, RunFileError};
 use regex::Regex;
 use serde_json::{Map, Value};
@@ -190,7 +191,8 @@ fn from_json(text: &str) -> Result<Point, String> {
         Some(Value::Number(n)) => n.as_u64().filter(|s| *s >= 1),
         Some(_) => None,
     }
-    .ok_or_else(|| format!("\"step\" is {}, not a whole number from 1", map["step"]))?;
+    .ok_or_else(|| format!("\"step\" is {}, not a whole number from 1", map["step"]))
+    .and_then(within_max_step)?;
     let objective = match map.get("objective") {
         None => return Err("no \"objective\" (a finite number)".into()),
         Some(value) => value
@@ -211,6 +213,19 @@ fn from_json(text: &str) -> Result<Point, String> {
     })
 }
 
+/// A step the store can keep: a larger one (a counter of samples or tokens gone past 2^63, or
+/// a pattern's group that caught another number) is a malformed line, noted, not a failed
+/// write that would end the search.
+fn within_max_step(step: u64) -> Result<u64, String> {
+    if step <= MAX_STEP {
+        Ok(step)
+    } else {
+        Err(format!(
+            "step {step} is larger than the largest step hpsearch keeps ({MAX_STEP}); count steps from 1 in epochs, rounds or batches"
+        ))
+    }
+}
+
 fn from_groups(step: Option<&str>, objective: Option<&str>) -> Result<Point, String> {
     let step_text = step.unwrap_or_default().trim();
     let step = step_text
@@ -219,7 +234,8 @@ fn from_groups(step: Option<&str>, objective: Option<&str>) -> Result<Point, Str
         .filter(|s| *s >= 1)
         .ok_or_else(|| {
             format!("progress_pattern matched, but its `step` group is \"{step_text}\", not a whole number from 1")
-        })?;
+        })
+        .and_then(within_max_step)?;
     let objective_text = objective.unwrap_or_default().trim();
     let objective = objective_text
         .parse::<f64>()

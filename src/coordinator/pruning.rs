@@ -138,7 +138,8 @@ impl Pruner {
             None => 0,
         };
         curve.push(step, loss);
-        self.steps_seen += step - previous;
+        // Saturating: steps are a script's numbers (each at most MAX_STEP, summed over runs).
+        self.steps_seen = self.steps_seen.saturating_add(step - previous);
         let stop = match self.rule {
             EarlyStopping::None => None,
             EarlyStopping::Median {
@@ -475,6 +476,19 @@ mod tests {
         // A run as good as the median goes on.
         assert_eq!(pruner.add(11, 2, 1.0, true), None);
         assert_eq!(pruner.add(11, 3, 0.2, true), None);
+    }
+
+    #[test]
+    fn steps_summed_over_runs_at_the_largest_step_do_not_overflow() {
+        // Each run's furthest step counts towards the order check's control budget: three runs
+        // at the largest step a script may report overflowed the sum (a panic in a debug build).
+        let mut pruner = median_rule(1, 0, 1);
+        let largest = crate::config::early_stopping::MAX_STEP;
+        for id in 0..3 {
+            assert_eq!(pruner.add(id, 1, 1.0, true), None);
+            pruner.add(id, largest, 0.5, true);
+        }
+        assert_eq!(pruner.steps_seen, u64::MAX);
     }
 
     #[test]

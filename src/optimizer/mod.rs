@@ -36,7 +36,7 @@
 //! trial's, says whether to stop it; a trial stopped is told `Told::Pruned` and the strategy
 //! sees it as a search's pruned run (`PrunedRuns`).
 
-use crate::config::early_stopping::EarlyStopping;
+use crate::config::early_stopping::{EarlyStopping, MAX_STEP};
 use crate::config::fields::{parse_object, read_object};
 use crate::config::{ConfigError, ModelConfig, SearchConfig};
 use crate::coordinator::imputation::imputed_loss;
@@ -577,9 +577,9 @@ impl Optimizer {
         objective: f64,
     ) -> Result<Option<Stop>, OptimizerError> {
         self.pending(id)?;
-        if step == 0 {
+        if step == 0 || step > MAX_STEP {
             return Err(OptimizerError::Usage(format!(
-                "trial {id}: step 0; steps are whole numbers from 1"
+                "trial {id}: step {step}; steps are whole numbers from 1 to {MAX_STEP}"
             )));
         }
         if !objective.is_finite() {

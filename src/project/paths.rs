@@ -25,6 +25,8 @@ pub struct SearchPaths {
 pub enum PathsError {
     #[error("{0}: not a search folder; expected PROJECT/hp_search_N (see `hpsearch status PROJECT` for the searches of a project)")]
     NotASearch(PathBuf),
+    #[error("{0}: no search id is left after this folder's; rename it (or move it out of the project) to start another search")]
+    IdsUsedUp(PathBuf),
     #[error("{path}: cannot create the search folder: {source}")]
     Create {
         path: PathBuf,
@@ -94,15 +96,19 @@ impl SearchPaths {
 /// searches started at the same moment get distinct ids: the loser of a race takes the next id.
 pub fn allocate(project: &Path) -> Result<SearchPaths, PathsError> {
     let project = std::path::absolute(project).unwrap_or_else(|_| project.to_path_buf());
-    let mut next = existing_ids(&project)
-        .into_iter()
-        .max()
-        .map_or(0, |m| m + 1);
+    // A folder's name is the user's to choose: `hp_search_18446744073709551615` leaves no id.
+    let used_up = |id: u64| PathsError::IdsUsedUp(SearchPaths::new(&project, id).dir);
+    let mut next = match existing_ids(&project).into_iter().max() {
+        Some(last) => last.checked_add(1).ok_or_else(|| used_up(last))?,
+        None => 0,
+    };
     loop {
         let paths = SearchPaths::new(&project, next);
         match std::fs::create_dir(&paths.dir) {
             Ok(()) => return Ok(paths),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => next += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                next = next.checked_add(1).ok_or_else(|| used_up(next))?
+            }
             Err(source) => {
                 return Err(PathsError::Create {
                     path: paths.dir,
@@ -172,6 +178,18 @@ static TEMPORARY_COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::Atomic
 #[cfg(test)]
 mod tests {
     use super::write_atomically;
+
+    #[test]
+    fn a_folder_with_the_last_search_id_is_a_clear_error_not_an_overflow() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir(dir.path().join("hp_search_3")).expect("mkdir");
+        assert_eq!(super::allocate(dir.path()).expect("allocate").search_id, 4);
+        let last = dir.path().join(format!("hp_search_{}", u64::MAX));
+        std::fs::create_dir(&last).expect("mkdir");
+        let message = super::allocate(dir.path()).unwrap_err().to_string();
+        assert!(message.contains(&last.display().to_string()), "{message}");
+        assert!(message.contains("no search id is left"), "{message}");
+    }
 
     #[test]
     fn an_atomic_write_replaces_a_link_or_a_pipe_and_leaves_nothing_behind_when_it_fails() {
