@@ -52,21 +52,25 @@ impl Hyperparameter {
 
     /// Position of a number on the unit interval of a numeric domain.
     fn unit_of_number(&self, x: f64, low: f64, high: f64) -> f64 {
+        self.unit_scale(low, high)(x)
+    }
+
+    /// `unit_of_number` for one domain's bounds, their transforms taken once (a binary search
+    /// over a domain's members places many numbers on the same interval).
+    fn unit_scale(&self, low: f64, high: f64) -> impl Fn(f64) -> f64 + '_ {
         let (a, b) = (self.forward(low), self.forward(high));
-        if b == a {
-            0.5
-        } else {
-            ((self.forward(x) - a) / (b - a)).clamp(0.0, 1.0)
+        move |x| {
+            if b == a {
+                0.5
+            } else {
+                ((self.forward(x) - a) / (b - a)).clamp(0.0, 1.0)
+            }
         }
     }
 
     /// The value a point `u` of [0, 1] stands for.
     pub fn decode(&self, u: f64) -> Value {
-        let u = if u.is_finite() {
-            u.clamp(0.0, 1.0)
-        } else {
-            0.5
-        };
+        let u = unit_or_middle(u);
         match &self.domain {
             Domain::Continuous { low, high } => {
                 let (a, b) = (self.forward(*low), self.forward(*high));
@@ -89,9 +93,9 @@ impl Hyperparameter {
     /// sorted and their positions grow with them, so a binary search finds it: an `integer`
     /// domain may hold a million members.
     fn nearest_discrete(&self, u: f64, values: &[f64]) -> usize {
-        let (low, high) = (values[0], values[values.len() - 1]);
-        let position = |i: usize| self.unit_of_number(values[i], low, high);
-        let above = values.partition_point(|v| self.unit_of_number(*v, low, high) < u);
+        let scale = self.unit_scale(values[0], values[values.len() - 1]);
+        let position = |i: usize| scale(values[i]);
+        let above = values.partition_point(|v| scale(*v) < u);
         if above == 0 {
             return 0;
         }
@@ -103,6 +107,21 @@ impl Hyperparameter {
         } else {
             above
         }
+    }
+
+    /// The point of [0, 1] of the value `u` stands for: `encode(&decode(u))`, or `u` where that
+    /// has none. Every candidate of a suggestion is snapped so; for a discrete domain the member
+    /// found is placed directly, without a JSON value and a scan of the domain to find it again.
+    pub fn snap(&self, u: f64) -> f64 {
+        if let Domain::Discrete { values, integer } = &self.domain {
+            let x = values[self.nearest_discrete(unit_or_middle(u), values)];
+            // An integer domain's member goes through i64 in `decode`: the same number when it
+            // is whole and within i64 (the config sees to both).
+            if !*integer || (x as i64) as f64 == x {
+                return self.unit_of_number(x, values[0], values[values.len() - 1]);
+            }
+        }
+        self.encode(&self.decode(u)).unwrap_or(u)
     }
 
     /// The point of [0, 1] that stands for a value, or `None` when the value is not in the domain.
@@ -180,6 +199,15 @@ impl Hyperparameter {
     }
 }
 
+/// `u` within [0, 1]; the middle for a point that is not a number.
+fn unit_or_middle(u: f64) -> f64 {
+    if u.is_finite() {
+        u.clamp(0.0, 1.0)
+    } else {
+        0.5
+    }
+}
+
 fn category_index(u: f64, k: usize) -> usize {
     ((u * k as f64).floor() as usize).min(k - 1)
 }
@@ -189,4 +217,71 @@ fn number(x: f64) -> Value {
     serde_json::Number::from_f64(x)
         .map(Value::Number)
         .unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn hyperparameter(domain: Domain, transformation: Transformation) -> Hyperparameter {
+        Hyperparameter {
+            name: "h".into(),
+            domain,
+            transformation,
+        }
+    }
+
+    #[test]
+    fn snap_places_a_point_where_decoding_and_encoding_it_again_would() {
+        let domains = [
+            hyperparameter(
+                Domain::Discrete {
+                    values: (1..=1000).map(f64::from).collect(),
+                    integer: true,
+                },
+                Transformation::Log,
+            ),
+            hyperparameter(
+                Domain::Discrete {
+                    values: vec![-3.0, 0.0, 0.5, 2.0, 40.0],
+                    integer: false,
+                },
+                Transformation::Linear,
+            ),
+            hyperparameter(
+                Domain::Discrete {
+                    values: vec![7.0],
+                    integer: true,
+                },
+                Transformation::Linear,
+            ),
+            hyperparameter(
+                Domain::Categorical {
+                    values: vec![json!("a"), json!(2), json!(null)],
+                },
+                Transformation::Linear,
+            ),
+            hyperparameter(
+                Domain::Continuous {
+                    low: 1e-5,
+                    high: 10.0,
+                },
+                Transformation::Log,
+            ),
+        ];
+        let mut points: Vec<f64> = (0..=4000).map(|i| f64::from(i) / 4000.0).collect();
+        points.extend([-0.5, 1.5, f64::NAN, f64::INFINITY, 1e-300, 1.0 - 1e-16]);
+        for h in &domains {
+            for u in &points {
+                let expected = h.encode(&h.decode(*u)).unwrap_or(*u);
+                assert_eq!(
+                    h.snap(*u).to_bits(),
+                    expected.to_bits(),
+                    "{:?} at {u}",
+                    h.domain
+                );
+            }
+        }
+    }
 }

@@ -154,7 +154,7 @@ impl Space {
             .hyperparameters
             .iter()
             .zip(point)
-            .map(|(h, u)| h.encode(&h.decode(*u)).unwrap_or(*u))
+            .map(|(h, u)| h.snap(*u))
             .collect();
         self.deactivate(&snapped)
     }
