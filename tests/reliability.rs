@@ -668,3 +668,57 @@ fn a_script_gets_sigusr1_before_its_time_limit_to_save_its_work() {
         .unwrap_or_default();
     assert!(log.contains("SIGUSR1"), "{log}");
 }
+
+/// The snapshot's `updated_at`, when the file reads whole.
+fn published_at(project: &Project) -> Option<f64> {
+    let text = std::fs::read_to_string(project.search_dir(0).join("hp_search_state.json")).ok()?;
+    serde_json::from_str::<serde_json::Value>(&text).ok()?["updated_at"].as_f64()
+}
+
+#[test]
+fn while_no_run_changes_the_exports_are_not_rewritten_every_half_second() {
+    // A run of hours, nothing else happening: each publish rewrote the data files and the
+    // snapshot every half second (at 50,000 rows about 40 MB every few seconds, on the shared
+    // file system of a cluster). Now only a row's change, or the clock after CLOCK_ONLY_INTERVAL,
+    // publishes; the run's end still shows at once.
+    let project = Project::new();
+    project.script(
+        "wait.sh",
+        "#!/bin/sh\ni=0; while [ ! -e ../../release ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done\necho 1 > output.json\n",
+    );
+    project.configs(
+        "/bin/sh",
+        "wait.sh",
+        json!({"x": {"type": "discrete", "domain": [1]}}),
+        json!({"search_type": "grid", "max_active_points": 1, "y_transformation": "none"}),
+    );
+    project.hpsearch(&["launch", "."]).ok();
+    wait_until(
+        Duration::from_secs(20),
+        "the run to show as running",
+        || {
+            project
+                .data_rows(0)
+                .first()
+                .is_some_and(|row| row["status"] == "running")
+        },
+    );
+    let first = published_at(&project).expect("a snapshot");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        published_at(&project),
+        Some(first),
+        "nothing changed, yet the exports were written again"
+    );
+    project.write("release", "");
+    wait_until(
+        Duration::from_secs(5),
+        "the run's end to be published",
+        || {
+            project
+                .data_rows(0)
+                .first()
+                .is_some_and(|row| row["status"] == "succeeded")
+        },
+    );
+}

@@ -112,6 +112,11 @@ pub struct Coordinator {
     pub(super) wakeups: super::wakeups::Wakeups,
     pub(super) stop_requests: u32,
     pub(super) last_publish: Option<Instant>,
+    /// When the last publish was written, what it cost and how many rows it showed; and whether
+    /// a row has changed since (see `publish`: a publish that only the clock would change waits
+    /// longer).
+    pub(super) last_written: Option<(Instant, Duration, usize)>,
+    pub(super) rows_changed: bool,
     /// Each settled row's published text, kept between publishes (told of every row change).
     pub(super) published: crate::export::published::RowCache,
     pub(super) summary: Summary,
@@ -195,6 +200,8 @@ impl Coordinator {
             wakeups,
             stop_requests: 0,
             last_publish: None,
+            last_written: None,
+            rows_changed: true,
             published: Default::default(),
             summary: Summary::default(),
             paused_until: None,
@@ -219,6 +226,7 @@ impl Coordinator {
     pub(super) fn reload(&mut self) -> Result<(), StoreError> {
         self.combinations = self.store.combinations()?;
         self.published.clear();
+        self.rows_changed = true;
         self.observations = Observations::of(&self.combinations);
         self.summarize();
         for warning in self.store.take_warnings() {
@@ -239,6 +247,7 @@ impl Coordinator {
             };
             let i = *id as usize;
             self.published.forget(i);
+            self.rows_changed = true;
             // The summary follows each row's change (see `tally`), or one full pass at the end.
             if self.combinations.get(i).is_some_and(|old| old.id == *id) {
                 let old = std::mem::replace(&mut self.combinations[i], c);
