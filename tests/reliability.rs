@@ -669,10 +669,9 @@ fn a_script_gets_sigusr1_before_its_time_limit_to_save_its_work() {
     assert!(log.contains("SIGUSR1"), "{log}");
 }
 
-/// The snapshot's `updated_at`, when the file reads whole.
+/// The snapshot's `updated_at`, once there is one.
 fn published_at(project: &Project) -> Option<f64> {
-    let text = std::fs::read_to_string(project.search_dir(0).join("hp_search_state.json")).ok()?;
-    serde_json::from_str::<serde_json::Value>(&text).ok()?["updated_at"].as_f64()
+    snapshot(project)["updated_at"].as_f64()
 }
 
 #[test]
@@ -693,15 +692,16 @@ fn while_no_run_changes_the_exports_are_not_rewritten_every_half_second() {
         json!({"search_type": "grid", "max_active_points": 1, "y_transformation": "none"}),
     );
     project.hpsearch(&["launch", "."]).ok();
+    // `launch` returns before the first publish: read the snapshot once it shows the run.
+    let run_state = |project: &Project| {
+        snapshot(project)["combinations"][0]["state"]
+            .as_str()
+            .map(String::from)
+    };
     wait_until(
         Duration::from_secs(20),
         "the run to show as running",
-        || {
-            project
-                .data_rows(0)
-                .first()
-                .is_some_and(|row| row["status"] == "running")
-        },
+        || run_state(&project).as_deref() == Some("running"),
     );
     let first = published_at(&project).expect("a snapshot");
     std::thread::sleep(Duration::from_secs(3));
@@ -714,11 +714,6 @@ fn while_no_run_changes_the_exports_are_not_rewritten_every_half_second() {
     wait_until(
         Duration::from_secs(5),
         "the run's end to be published",
-        || {
-            project
-                .data_rows(0)
-                .first()
-                .is_some_and(|row| row["status"] == "succeeded")
-        },
+        || run_state(&project).as_deref() == Some("succeeded"),
     );
 }
