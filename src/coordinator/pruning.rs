@@ -47,6 +47,10 @@ struct Curve {
     /// The rung at which the order check let the run go on as a control: a run that rung would
     /// have stopped, run to the end so the check sees how such runs end. No rung stops it.
     control_at: Option<u64>,
+    /// The spacing in steps of the points a thinned curve keeps (0 or 1: every point).
+    grid: u64,
+    /// Whether the last point is kept only for being the last (see `push`).
+    off_grid: bool,
 }
 
 impl Curve {
@@ -62,11 +66,73 @@ impl Curve {
         self.points.get(i).map(|(_, v)| *v)
     }
 
-    fn push(&mut self, step: u64, loss: f64) {
+    fn push(&mut self, step: u64, loss: f64, pinned: &[u64]) {
+        let grid = self.grid.max(1);
+        if let Some(&(previous, _)) = self.points.last() {
+            // The last report stays while it is the last; once another comes, it stays only if
+            // it is on the grid or beside a pinned step.
+            if self.off_grid && !self.beside_pinned(self.points.len() - 1, step, pinned) {
+                self.points.pop();
+            }
+            self.off_grid = previous / grid == step / grid;
+        }
         self.points.push((step, loss));
         self.best = Some(self.best.map_or(loss, |best| best.min(loss)));
+        if self.points.len() >= 2 * CURVE_POINTS {
+            self.thin(pinned);
+        }
+    }
+
+    /// Whether the point at `i` is the first report at or past a pinned step, or the last at or
+    /// before one (`next`: the step reported after it), which is how the rules and the
+    /// in-process optimizer read a rung and `max_step`.
+    fn beside_pinned(&self, i: usize, next: u64, pinned: &[u64]) -> bool {
+        let step = self.points[i].0;
+        let before = i.checked_sub(1).map_or(0, |j| self.points[j].0);
+        pinned
+            .iter()
+            .any(|p| (before < *p && *p <= step) || (step <= *p && *p < next))
+    }
+
+    /// Halves a long curve by doubling its grid: of the points, the first report at or past
+    /// each multiple of the grid stays, with the last report and the ones beside a pinned step.
+    /// So a curve keeps under twice `CURVE_POINTS` points (plus the pinned ones), spread evenly
+    /// over its steps, however often a script reports.
+    fn thin(&mut self, pinned: &[u64]) {
+        self.grid = self.grid.max(1).saturating_mul(2);
+        let grid = self.grid;
+        let n = self.points.len();
+        let mut kept_step: Option<u64> = None;
+        let keep: Vec<bool> = (0..n)
+            .map(|i| {
+                let step = self.points[i].0;
+                let on_grid = kept_step.is_none_or(|k| k / grid < step / grid);
+                let next = self.points.get(i + 1).map_or(u64::MAX, |(s, _)| *s);
+                let kept = i + 1 == n || on_grid || self.beside_pinned(i, next, pinned);
+                if kept {
+                    kept_step = Some(step);
+                }
+                kept
+            })
+            .collect();
+        let mut index = 0;
+        self.points.retain(|_| {
+            index += 1;
+            keep[index - 1]
+        });
+        // The last report is kept as the last; it is on the new grid only by chance.
+        self.off_grid = true;
     }
 }
+
+/// A curve is thinned (see `Curve::thin`) when it reaches twice this many points. Scripts that
+/// report every batch, or a `progress_pattern` that matches a line per batch, report hundreds of
+/// thousands of points a run; kept whole for every run of a long search they took gigabytes of
+/// the coordinator's memory (16 bytes a point). Curves of up to twice this many points, one per
+/// epoch or boosting round, are kept whole, and every rule reads them exactly; on a thinned
+/// curve the median rule reads a finished run's loss at the nearest kept report before the
+/// step, at most a few hundredths of its length early.
+const CURVE_POINTS: usize = 1024;
 
 /// Fewest runs whose order at a rung and at `max_step` the order check compares.
 pub(super) const ORDER_CHECK_MIN_RUNS: usize = 4;
@@ -89,6 +155,8 @@ pub struct Pruner {
     rungs: BTreeMap<(u64, u64), Vec<(u64, f64)>>,
     /// Steps reported by every run so far (each run's furthest step, summed).
     steps_seen: u64,
+    /// Steps a long curve keeps whatever its thinning (the rungs and `max_step`), sorted.
+    pinned: Vec<u64>,
     /// Steps that control runs were let go on for (each to `max_step`), when let go on.
     control_steps: u64,
     /// By rung step: the runs the rung would have stopped (controls included), and the controls.
@@ -106,8 +174,18 @@ pub struct Stop {
 
 impl Pruner {
     pub fn new(rule: EarlyStopping) -> Self {
+        let pinned = match &rule {
+            EarlyStopping::Asha(rungs) | EarlyStopping::Hyperband(rungs) => {
+                // From rate 0: what the in-process optimizer reads (`highest_rung`) too.
+                let mut steps = rungs.rung_steps(0);
+                steps.push(rungs.max_step);
+                steps
+            }
+            _ => Vec::new(),
+        };
         Pruner {
             rule,
+            pinned,
             curves: BTreeMap::new(),
             rungs: BTreeMap::new(),
             steps_seen: 0,
@@ -137,7 +215,7 @@ impl Pruner {
             Some((s, _)) => *s,
             None => 0,
         };
-        curve.push(step, loss);
+        curve.push(step, loss, &self.pinned);
         // Saturating: steps are a script's numbers (each at most MAX_STEP, summed over runs).
         self.steps_seen = self.steps_seen.saturating_add(step - previous);
         let stop = match self.rule {
@@ -528,6 +606,44 @@ mod tests {
             min_early_stopping_rate: 0,
             order_check: false,
         }
+    }
+
+    #[test]
+    fn a_curve_reported_every_batch_is_thinned_but_its_rungs_and_end_are_read_exactly() {
+        // A script reporting 200,000 batches: kept whole, 3.2 MB for this one run.
+        let steps = 200_000;
+        let mut pruner = Pruner::new(EarlyStopping::Asha(asha(steps)));
+        let loss = |step: u64| 1.0 + 1.0 / step as f64;
+        for step in 1..=steps {
+            pruner.add(0, step, loss(step), true);
+        }
+        pruner.ended(0, true);
+        let kept = pruner.curves[&0].points.len();
+        assert!(kept < 2 * CURVE_POINTS + 40, "{kept} points kept");
+        assert_eq!(pruner.last(0), Some((steps, loss(steps))));
+        // Every rung (3^k) and max_step reads the value reported there, before and after it.
+        let mut rungs = asha(steps).rung_steps(0);
+        rungs.push(steps);
+        for rung in rungs {
+            assert_eq!(pruner.at(0, rung), Some(loss(rung)), "at {rung}");
+            assert_eq!(
+                pruner.curves[&0].from(rung),
+                Some(loss(rung)),
+                "from {rung}"
+            );
+        }
+        // Between them the nearest kept report before the step: close, never later.
+        let read = pruner.at(0, 150_000).expect("a loss");
+        assert!(read >= loss(150_000) && read < loss(140_000), "{read}");
+    }
+
+    #[test]
+    fn a_curve_of_an_epoch_a_step_is_kept_whole() {
+        let mut pruner = median_rule(1, 0, 1);
+        for step in 1..=(2 * CURVE_POINTS as u64 - 1) {
+            pruner.add(0, step, 1.0 / step as f64, true);
+        }
+        assert_eq!(pruner.curves[&0].points.len(), 2 * CURVE_POINTS - 1);
     }
 
     #[test]
