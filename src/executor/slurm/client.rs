@@ -3,6 +3,7 @@
 //! no node can satisfy, an unknown partition or account).
 
 use std::io::Read;
+use std::os::fd::{AsFd, OwnedFd};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -64,18 +65,8 @@ pub fn run_bounded(
         .spawn()
         .map_err(|e| Failure::NoAnswer(format!("cannot run {name}: {e}")))?;
     // Read both pipes while waiting, so that a long answer cannot fill a pipe and stall.
-    let stdout = PipeReader::start(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let stderr = PipeReader::start(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
+    let stdout = PipeReader::start(child.stdout.take().map(OwnedFd::from));
+    let stderr = PipeReader::start(child.stderr.take().map(OwnedFd::from));
     let started = Instant::now();
     let status = loop {
         match child.try_wait() {
@@ -117,35 +108,41 @@ const AFTER_EXIT_GRACE: Duration = Duration::from_secs(2);
 
 /// One of a command's output pipes, read on a thread of its own into a buffer shared with the
 /// caller, who can take what has come so far without waiting for the pipe's end.
+///
+/// Once the caller has its answer (or gave up on the command), the thread closes the pipe and
+/// ends within `ABANDON_CHECK`, even while a process the command left behind still holds the
+/// pipe's other end: before, each such call kept a thread, a file descriptor and a growing
+/// buffer for as long as that process lived, and a site's sbatch wrapper that leaves a daemon
+/// on every call ran a long search out of descriptors.
 struct PipeReader {
     bytes: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
     ended: std::sync::mpsc::Receiver<()>,
+    abandoned: std::sync::Arc<AtomicBool>,
 }
 
+/// How often a pipe's reader looks whether it is still wanted.
+const ABANDON_CHECK: Duration = Duration::from_millis(100);
+
+/// The most a command's pipe is read into memory: Slurm's answers are lines.
+const MAX_ANSWER_BYTES: usize = 16 << 20;
+
 impl PipeReader {
-    fn start(pipe: Option<Box<dyn Read + Send>>) -> PipeReader {
+    fn start(pipe: Option<OwnedFd>) -> PipeReader {
         let bytes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let abandoned = std::sync::Arc::new(AtomicBool::new(false));
         let (sender, ended) = std::sync::mpsc::channel();
-        let shared = bytes.clone();
+        let (shared, given_up) = (bytes.clone(), abandoned.clone());
         std::thread::spawn(move || {
-            if let Some(mut pipe) = pipe {
-                let mut chunk = [0u8; 8192];
-                loop {
-                    match pipe.read(&mut chunk) {
-                        Ok(0) => break,
-                        Ok(n) => {
-                            if let Ok(mut bytes) = shared.lock() {
-                                bytes.extend_from_slice(&chunk[..n]);
-                            }
-                        }
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                        Err(_) => break,
-                    }
-                }
+            if let Some(pipe) = pipe {
+                read_until_end_or_abandoned(pipe, &shared, &given_up);
             }
             let _ = sender.send(());
         });
-        PipeReader { bytes, ended }
+        PipeReader {
+            bytes,
+            ended,
+            abandoned,
+        }
     }
 
     /// What the pipe gave, once it has ended or `deadline` has passed.
@@ -157,6 +154,47 @@ impl PipeReader {
             .lock()
             .map(|mut bytes| std::mem::take(&mut *bytes))
             .unwrap_or_default()
+    }
+}
+
+impl Drop for PipeReader {
+    fn drop(&mut self) {
+        self.abandoned.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Reads `pipe` into `bytes` (up to `MAX_ANSWER_BYTES`) until its end, or until `abandoned`;
+/// the pipe is closed on return.
+fn read_until_end_or_abandoned(
+    pipe: OwnedFd,
+    bytes: &std::sync::Mutex<Vec<u8>>,
+    abandoned: &AtomicBool,
+) {
+    let mut file = std::fs::File::from(pipe);
+    let mut chunk = [0u8; 8192];
+    let wait = nix::poll::PollTimeout::try_from(ABANDON_CHECK.as_millis())
+        .unwrap_or(nix::poll::PollTimeout::MAX);
+    while !abandoned.load(Ordering::Relaxed) {
+        let mut fds = [nix::poll::PollFd::new(
+            file.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        match nix::poll::poll(&mut fds, wait) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+            Ok(_) => {}
+            Err(_) => return,
+        }
+        match file.read(&mut chunk) {
+            Ok(0) => return,
+            Ok(n) => {
+                if let Ok(mut bytes) = bytes.lock() {
+                    let room = MAX_ANSWER_BYTES.saturating_sub(bytes.len());
+                    bytes.extend_from_slice(&chunk[..n.min(room)]);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
     }
 }
 
@@ -237,6 +275,53 @@ mod tests {
             started.elapsed() < Duration::from_secs(15),
             "waited {:?} for the daemon",
             started.elapsed()
+        );
+    }
+
+    #[test]
+    fn a_process_left_holding_the_output_no_longer_keeps_a_reader_once_answered() {
+        // The daemon writes to the inherited stdout for as long as it lives. Before, the pipe's
+        // reader thread kept it open and its buffer growing for that whole time; now the pipe
+        // is closed once the answer is taken, and the daemon's next write fails (SIGPIPE).
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pid_file = dir.path().join("daemon.pid");
+        let script = format!(
+            "echo 4242; sh -c 'while :; do echo tick; sleep 0.05; done' & echo $! > {}",
+            pid_file.display()
+        );
+        let out = run_bounded(
+            Command::new("sh").args(["-c", &script]),
+            Duration::from_secs(60),
+            None,
+        );
+        assert_eq!(
+            out.ok().as_deref().map(|o| o.lines().next()),
+            Some(Some("4242"))
+        );
+        let pid: i32 = std::fs::read_to_string(&pid_file)
+            .expect("the daemon's pid")
+            .trim()
+            .parse()
+            .expect("a pid");
+        let alive = || {
+            std::path::Path::new(&format!("/proc/{pid}")).exists()
+                && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .is_ok_and(|stat| stat.contains(") Z "))
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while alive() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let still_alive = alive();
+        if still_alive {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        assert!(
+            !still_alive,
+            "the daemon still had a reader 5 s after the answer"
         );
     }
 
