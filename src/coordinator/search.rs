@@ -164,6 +164,14 @@ impl Coordinator {
         observers: Vec<Box<dyn Observer>>,
     ) -> Result<Coordinator, CoordinatorError> {
         let lock = lock::acquire(&paths.lock())?;
+        // The exports' writer is the lock's holder: what an earlier one left mid-publish goes.
+        for export in [
+            paths.data_file(),
+            crate::export::data_file::full_path(&paths),
+            paths.snapshot(),
+        ] {
+            crate::project::paths::remove_leftover_temporaries(&export);
+        }
         let store = Store::open_writer(&paths.database())?;
         let definition = Definition::from_store(&store)?;
         let strategy = crate::strategy::build(&definition.search);

@@ -175,9 +175,78 @@ pub fn write_atomically(path: &Path, content: &[u8]) -> std::io::Result<()> {
 
 static TEMPORARY_COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
+/// Removes what `write_atomically` left of `path` in another process that died between writing
+/// its temporary and renaming it (`.NAME.PID.N.tmp`): a coordinator killed mid-publish left one
+/// of up to tens of megabytes each time. Called by the one writer of `path` (the coordinator,
+/// holding the search's lock), so no other writer's temporary is in flight; returns how many.
+pub fn remove_leftover_temporaries(path: &Path) -> usize {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return 0;
+    };
+    let prefix = format!(".{name}.");
+    let own = std::process::id().to_string();
+    let leftover = |file: &str| {
+        let Some(middle) = file
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+        else {
+            return false;
+        };
+        let mut parts = middle.split('.');
+        let (Some(pid), Some(count), None) = (parts.next(), parts.next(), parts.next()) else {
+            return false;
+        };
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        digits(pid) && digits(count) && pid != own
+    };
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| entry.file_name().to_str().is_some_and(leftover))
+        .filter(|entry| std::fs::remove_file(entry.path()).is_ok())
+        .count()
+}
+
 #[cfg(test)]
 mod tests {
     use super::write_atomically;
+
+    #[test]
+    fn only_another_processs_leftover_temporaries_of_the_file_are_removed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("hp_search_state.json");
+        let make = |name: &str| std::fs::write(dir.path().join(name), "x").expect("write");
+        make(".hp_search_state.json.4242.7.tmp");
+        make(".hp_search_state.json.4243.0.tmp");
+        let own = format!(".hp_search_state.json.{}.3.tmp", std::process::id());
+        make(&own);
+        for kept in [
+            "hp_search_state.json",
+            ".hp_search_data.txt.4242.7.tmp",
+            ".hp_search_state.json.4242.tmp",
+            ".hp_search_state.json.x.1.tmp",
+            "notes.tmp",
+        ] {
+            make(kept);
+        }
+        assert_eq!(super::remove_leftover_temporaries(&path), 2);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("read")
+            .map(|e| e.expect("entry").file_name().into_string().expect("name"))
+            .collect();
+        left.sort();
+        let mut expected = vec![
+            ".hp_search_data.txt.4242.7.tmp",
+            own.as_str(),
+            ".hp_search_state.json.4242.tmp",
+            ".hp_search_state.json.x.1.tmp",
+            "hp_search_state.json",
+            "notes.tmp",
+        ];
+        expected.sort();
+        assert_eq!(left, expected);
+    }
 
     #[test]
     fn a_folder_with_the_last_search_id_is_a_clear_error_not_an_overflow() {
