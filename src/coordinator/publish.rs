@@ -16,7 +16,7 @@ use super::search::{Coordinator, CoordinatorError};
 use crate::export::data_file;
 use crate::export::snapshot::{ConfigCopy, Snapshot};
 use crate::project::lock;
-use crate::project::paths::write_atomically;
+use crate::project::paths::{write_atomically, write_durably};
 use std::time::{Duration, Instant};
 
 /// The shortest time between two routine publishes.
@@ -59,7 +59,7 @@ impl Coordinator {
             }
         }
         let began = Instant::now();
-        self.write_exports()?;
+        self.write_exports(force)?;
         let cost = began.elapsed();
         let now = Instant::now();
         self.last_publish = Some(now.checked_add(cost * COST_FACTOR).unwrap_or(now));
@@ -88,7 +88,16 @@ impl Coordinator {
         crate::export::compute::Compute::of(&self.combinations[..shown], gpus, max_step, now)
     }
 
-    fn write_exports(&mut self) -> Result<(), CoordinatorError> {
+    /// With `durable` (a forced publish: a search's end, a stop), each file is on disk before
+    /// this returns: no coordinator may write them again.
+    fn write_exports(&mut self, durable: bool) -> Result<(), CoordinatorError> {
+        let write = |path: &std::path::Path, text: &[u8]| {
+            if durable {
+                write_durably(path, text)
+            } else {
+                write_atomically(path, text)
+            }
+        };
         self.store
             .set_meta("elapsed_seconds", &self.elapsed().to_string())?;
         self.summary.elapsed_seconds = self.elapsed();
@@ -113,7 +122,7 @@ impl Coordinator {
             (data_file::full_path(&self.paths), tables.full),
             (self.paths.data_file(), tables.seed),
         ] {
-            write_atomically(&path, text.as_bytes()).map_err(|e| CoordinatorError::io(&path, e))?;
+            write(&path, text.as_bytes()).map_err(|e| CoordinatorError::io(&path, e))?;
         }
         // Before the rows are lent to the snapshot below.
         let compute = self.compute(now, shown);
@@ -156,6 +165,6 @@ impl Coordinator {
                 .unwrap_or_default()
         });
         let path = self.paths.snapshot();
-        write_atomically(&path, text?.as_bytes()).map_err(|e| CoordinatorError::io(&path, e))
+        write(&path, text?.as_bytes()).map_err(|e| CoordinatorError::io(&path, e))
     }
 }

@@ -141,6 +141,18 @@ pub fn existing_ids(project: &Path) -> Vec<u64> {
 /// temporary file beside it, then rename over it. The rename replaces whatever `path` was (a
 /// file, a link, a named pipe) without opening it.
 pub fn write_atomically(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    write_replacing(path, content, false)
+}
+
+/// `write_atomically`, and on disk before it returns: the file is flushed before the rename and
+/// the folder after it. For what must survive a power cut that comes right after: a search's
+/// exports when it ends, which no coordinator writes again (a rename not yet on disk can leave
+/// an empty file on XFS, and `status` then finds no readable snapshot).
+pub fn write_durably(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    write_replacing(path, content, true)
+}
+
+fn write_replacing(path: &Path, content: &[u8], durable: bool) -> std::io::Result<()> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     // A fresh name each time (the process and a count), made with `create_new`, which neither
     // follows a link nor opens what is there: a name already taken (another writer's
@@ -165,10 +177,16 @@ pub fn write_atomically(path: &Path, content: &[u8]) -> std::io::Result<()> {
         }
     };
     let written = std::io::Write::write_all(&mut file, content)
+        .and_then(|()| if durable { file.sync_all() } else { Ok(()) })
         .and_then(|()| std::fs::rename(&temporary, path));
     if written.is_err() {
         // A full disk leaves no partial temporary behind.
         let _ = std::fs::remove_file(&temporary);
+    } else if durable {
+        // The rename itself is the folder's: flushed too, where the file system allows it.
+        if let Some(folder) = path.parent().and_then(|p| std::fs::File::open(p).ok()) {
+            let _ = folder.sync_all();
+        }
     }
     written
 }
@@ -211,6 +229,16 @@ pub fn remove_leftover_temporaries(path: &Path) -> usize {
 #[cfg(test)]
 mod tests {
     use super::write_atomically;
+
+    #[test]
+    fn a_durable_write_replaces_the_file_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("hp_search_state.json");
+        std::fs::write(&path, "old").expect("write");
+        super::write_durably(&path, b"new").expect("durable write");
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "new");
+        assert_eq!(std::fs::read_dir(dir.path()).expect("read").count(), 1);
+    }
 
     #[test]
     fn only_another_processs_leftover_temporaries_of_the_file_are_removed() {
