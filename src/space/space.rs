@@ -5,7 +5,7 @@
 //! points that differ only where it does not matter are one combination, and a model of the
 //! flattened cube sees one value for "not used".
 
-use super::hyperparameter::Hyperparameter;
+use super::hyperparameter::{Domain, Hyperparameter};
 use super::tree::{same_value, Tree};
 use serde_json::{Map, Value};
 
@@ -88,7 +88,7 @@ impl Space {
     /// `d` linear continuous hyperparameters `x0`, `x1`, ... on [0, 1]: the space of the
     /// benchmark functions and of tests of the engine.
     pub fn unit_cube(d: usize) -> Self {
-        use super::hyperparameter::{Domain, Transformation};
+        use super::hyperparameter::Transformation;
         Space::new(
             (0..d)
                 .map(|i| Hyperparameter {
@@ -157,6 +157,27 @@ impl Space {
             .map(|(h, u)| h.snap(*u))
             .collect();
         self.deactivate(&snapped)
+    }
+
+    /// The point with its discrete and categorical dimensions on their members (inactive ones at
+    /// `INACTIVE`) and its continuous ones as they were: `canonical`, but for those. Without
+    /// conditions each dimension snaps on its own, and the continuous ones are not decoded.
+    pub fn snap_to_members(&self, point: &mut [f64]) {
+        let is_member = |h: &Hyperparameter| !matches!(h.domain, Domain::Continuous { .. });
+        if self.is_conditional() {
+            let snapped = self.canonical(point);
+            for ((u, s), h) in point.iter_mut().zip(snapped).zip(&self.hyperparameters) {
+                if is_member(h) {
+                    *u = s;
+                }
+            }
+        } else {
+            for (u, h) in point.iter_mut().zip(&self.hyperparameters) {
+                if is_member(h) {
+                    *u = h.snap(*u);
+                }
+            }
+        }
     }
 
     /// A key that is equal for two points exactly when they run the same combination.

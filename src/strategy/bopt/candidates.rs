@@ -81,24 +81,9 @@ pub(super) fn draw(
             _ => None,
         })
         .collect();
-    if continuous.iter().any(Option::is_none) && !space.is_conditional() {
-        // Without conditions each dimension snaps on its own (what `canonical` gives, without
-        // decoding the continuous ones it would leave as they are).
+    if continuous.iter().any(Option::is_none) {
         for c in candidates.iter_mut() {
-            for ((u, h), kept) in c.iter_mut().zip(space.hyperparameters()).zip(&continuous) {
-                if kept.is_none() {
-                    *u = h.snap(*u);
-                }
-            }
-        }
-    } else if continuous.iter().any(Option::is_none) {
-        for c in candidates.iter_mut() {
-            let snapped = space.canonical(c);
-            for (d, u) in c.iter_mut().enumerate() {
-                if continuous[d].is_none() {
-                    *u = snapped[d];
-                }
-            }
+            space.snap_to_members(c);
         }
     }
     (candidates, continuous)
