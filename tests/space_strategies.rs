@@ -19,11 +19,7 @@ use std::path::Path;
 // ---------------------------------------------------------------------------------------------
 
 fn continuous(name: &str, low: f64, high: f64, transformation: Transformation) -> Hyperparameter {
-    Hyperparameter {
-        name: name.to_string(),
-        domain: Domain::Continuous { low, high },
-        transformation,
-    }
+    Hyperparameter::new(name, Domain::Continuous { low, high }, transformation)
 }
 
 fn discrete(
@@ -32,19 +28,11 @@ fn discrete(
     integer: bool,
     transformation: Transformation,
 ) -> Hyperparameter {
-    Hyperparameter {
-        name: name.to_string(),
-        domain: Domain::Discrete { values, integer },
-        transformation,
-    }
+    Hyperparameter::new(name, Domain::Discrete { values, integer }, transformation)
 }
 
 fn categorical(name: &str, values: Vec<Value>) -> Hyperparameter {
-    Hyperparameter {
-        name: name.to_string(),
-        domain: Domain::Categorical { values },
-        transformation: Transformation::Linear,
-    }
+    Hyperparameter::new(name, Domain::Categorical { values }, Transformation::Linear)
 }
 
 /// The space a model_config.json object describes, as `hpsearch run` would read it.

@@ -120,11 +120,7 @@ fn parse_space(items: &[Value]) -> Result<Space, CliError> {
             }
             other => return Err(bad(format!("{quoted}: unknown type {other:?}"))),
         };
-        hyperparameters.push(Hyperparameter {
-            name,
-            domain,
-            transformation,
-        });
+        hyperparameters.push(Hyperparameter::new(name, domain, transformation));
     }
     Ok(Space::new(hyperparameters))
 }

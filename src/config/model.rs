@@ -322,11 +322,7 @@ fn parse_hyperparameter(
         }
     });
     f.finish()?;
-    let hyperparameter = Hyperparameter {
-        name: name.to_string(),
-        domain,
-        transformation,
-    };
+    let hyperparameter = Hyperparameter::new(name, domain, transformation);
     Ok((hyperparameter, HyperparameterNotes { unit, simpler }))
 }
 

@@ -1263,21 +1263,21 @@ mod tests {
     fn a_category_tried_once_has_no_importance() {
         use crate::space::{Hyperparameter, Transformation};
         let space = Space::new(vec![
-            Hyperparameter {
-                name: "x".into(),
-                domain: Domain::Continuous {
+            Hyperparameter::new(
+                "x",
+                Domain::Continuous {
                     low: 0.0,
                     high: 1.0,
                 },
-                transformation: Transformation::Linear,
-            },
-            Hyperparameter {
-                name: "kernel".into(),
-                domain: Domain::Categorical {
+                Transformation::Linear,
+            ),
+            Hyperparameter::new(
+                "kernel",
+                Domain::Categorical {
                     values: vec![Value::from("rbf"), Value::from("laplacian")],
                 },
-                transformation: Transformation::Linear,
-            },
+                Transformation::Linear,
+            ),
         ]);
         let mut combinations: Vec<Combination> = (0..10)
             .map(|i| {

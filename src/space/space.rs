@@ -91,13 +91,15 @@ impl Space {
         use super::hyperparameter::Transformation;
         Space::new(
             (0..d)
-                .map(|i| Hyperparameter {
-                    name: format!("x{i}"),
-                    domain: Domain::Continuous {
-                        low: 0.0,
-                        high: 1.0,
-                    },
-                    transformation: Transformation::Linear,
+                .map(|i| {
+                    Hyperparameter::new(
+                        format!("x{i}"),
+                        Domain::Continuous {
+                            low: 0.0,
+                            high: 1.0,
+                        },
+                        Transformation::Linear,
+                    )
                 })
                 .collect(),
         )
