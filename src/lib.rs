@@ -2,6 +2,9 @@
 //!
 //! See ARCHITECTURE.md for the map of modules and the rules between them.
 
+#[macro_use]
+mod console;
+
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -61,18 +61,18 @@ pub fn report(search: &Path, out: Option<&Path>, alpha: f64) -> Result<i32, CliE
     let html_path = folder.join("report.html");
     std::fs::write(&html_path, html)
         .map_err(|e| CliError::Runtime(format!("{}: {e}", html_path.display())))?;
-    println!("report: {}", html_path.display());
-    println!(
+    outln!("report: {}", html_path.display());
+    outln!(
         "figures: {} files (PNG and SVG) in {}",
         files.len(),
         figures.display()
     );
     match (&analysis.recommendation, &analysis.no_recommendation) {
-        (Some(r), _) => println!("recommended: combination {} ({})", r.id, r.why),
-        (None, Some(why)) => println!("recommended: nothing ({why})"),
+        (Some(r), _) => outln!("recommended: combination {} ({})", r.id, r.why),
+        (None, Some(why)) => outln!("recommended: nothing ({why})"),
         (None, None) => {}
     }
-    println!("took {:.2} s", started.elapsed().as_secs_f64());
+    outln!("took {:.2} s", started.elapsed().as_secs_f64());
     Ok(0)
 }
 
@@ -122,7 +122,7 @@ pub fn replicate(search: &Path, top: Option<u64>, runs: Option<u64>) -> Result<i
             paths.search_id
         )));
     }
-    println!(
+    outln!(
         "replicating the {top} best settings of search {} {runs} more time(s) each",
         paths.search_id
     );
@@ -133,7 +133,7 @@ pub fn replicate(search: &Path, top: Option<u64>, runs: Option<u64>) -> Result<i
     let end = coordinator.replicate(top, runs)?;
     bar.finish_and_clear();
     super::search::report_end(&paths, &end);
-    println!("  next:    hpsearch report {}", paths.dir.display());
+    outln!("  next:    hpsearch report {}", paths.dir.display());
     Ok(match end {
         SearchEnd::Finished(_) => 0,
         SearchEnd::Stopped(_) => EXIT_STOPPED,
@@ -161,9 +161,10 @@ pub fn test(search: &Path, combination: Option<u64>, alpha: f64) -> Result<i32, 
                     paths.dir.display()
                 )));
             };
-            println!(
+            outln!(
                 "testing the recommended setting, combination {}: {}",
-                r.id, r.why
+                r.id,
+                r.why
             );
             r.id
         }
@@ -171,7 +172,7 @@ pub fn test(search: &Path, combination: Option<u64>, alpha: f64) -> Result<i32, 
     let coordinator = Coordinator::open(paths.clone(), super::search::self_exe()?, Vec::new())?;
     let earlier = coordinator.test_run_count()?;
     if earlier > 0 {
-        eprintln!(
+        errln!(
             "warning: search {} has been tested {earlier} time(s) before; a test score picked among several is no longer an unbiased estimate of the final performance",
             paths.search_id
         );
@@ -180,13 +181,13 @@ pub fn test(search: &Path, combination: Option<u64>, alpha: f64) -> Result<i32, 
     let folder = paths.test_run_dir(run.id);
     match run.state {
         RunState::Succeeded => {
-            println!(
+            outln!(
                 "test run {} of combination {id}: objective {} (loss {})",
                 run.id,
                 run.objective.map(|o| o.to_string()).unwrap_or_default(),
                 run.loss.map(|o| o.to_string()).unwrap_or_default()
             );
-            println!("  folder: {}", folder.display());
+            outln!("  folder: {}", folder.display());
             Ok(0)
         }
         _ => Err(CliError::Runtime(format!(

@@ -242,7 +242,7 @@ pub fn ask_tell() -> Result<i32, CliError> {
                 break;
             };
             for note in &suggestion.notes {
-                eprintln!("{note}");
+                errln!("{note}");
             }
             ahead_of_values.push_back((space.canonical(&suggestion.point), suggestion.label));
             made += 1;

@@ -138,9 +138,9 @@ pub fn init(project: &Path, language: Language) -> Result<(), CliError> {
         }
     }
     let names: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
-    println!("Created the project {}:", project.display());
-    println!("  {}", names.join(", "));
-    println!(
+    outln!("Created the project {}:", project.display());
+    outln!("  {}", names.join(", "));
+    outln!(
         "Edit {} and model_config.json, then run:  hpsearch run {}",
         runs.file,
         project.display()

@@ -70,7 +70,7 @@ pub fn main() -> i32 {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error}");
+            errln!("error: {error}");
             error.exit_code()
         }
     }
@@ -80,7 +80,7 @@ fn dashboard(options: crate::dashboard::DashboardOptions) -> Result<i32, errors:
     use crate::dashboard::DashboardError;
     use std::io::Write;
     let result = crate::dashboard::serve(options, |addr| {
-        println!("dashboard: http://{addr}/ (Ctrl-C stops it)");
+        outln!("dashboard: http://{addr}/ (Ctrl-C stops it)");
         let _ = std::io::stdout().flush();
     });
     match result {
@@ -100,7 +100,7 @@ fn wrap(words: &[std::ffi::OsString]) -> i32 {
     match crate::executor::wrapper::WrapArgs::parse(words) {
         Ok(args) => crate::executor::wrapper::run(args),
         Err(message) => {
-            eprintln!("hpsearch _wrap: {message}");
+            errln!("hpsearch _wrap: {message}");
             errors::EXIT_USAGE
         }
     }

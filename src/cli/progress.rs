@@ -33,6 +33,23 @@ impl ProgressObserver {
     pub fn handle(&self) -> ProgressBar {
         self.bar.clone()
     }
+
+    /// Another observer drawing on the same bar (for the coordinator opened after a pause).
+    pub fn share(&self) -> ProgressObserver {
+        ProgressObserver {
+            bar: self.bar.clone(),
+            interactive: self.interactive,
+        }
+    }
+
+    /// Shows a line above the bar (or on stderr where there is no bar).
+    pub fn note(&self, text: &str) {
+        if self.interactive {
+            self.bar.println(text);
+        } else {
+            errln!("{text}");
+        }
+    }
 }
 
 impl Default for ProgressObserver {
@@ -70,11 +87,7 @@ impl Observer for ProgressObserver {
                 | Event::RunRestarted { .. }
         );
         if noteworthy {
-            if self.interactive {
-                self.bar.println(describe(event));
-            } else {
-                eprintln!("{}", describe(event));
-            }
+            self.note(&describe(event));
         }
     }
 }

@@ -5,7 +5,9 @@ use super::errors::{CliError, EXIT_RUNTIME, EXIT_STOPPED};
 use super::progress::ProgressObserver;
 use crate::config::cluster::Cluster;
 use crate::coordinator::events::Observer;
-use crate::coordinator::{create, Coordinator, Definition, SearchEnd};
+use crate::coordinator::{
+    create, run_pausing_when_full, Coordinator, Definition, Pausing, SearchEnd,
+};
 use crate::executor::slurm::{self, shell_quote};
 use crate::project::launched::{self, LaunchRecord};
 use crate::project::lock;
@@ -68,7 +70,7 @@ fn prepare(args: &ConfigArgs) -> Result<(Definition, SearchPaths), CliError> {
         ))
     })?;
     for warning in &definition.model.warnings {
-        eprintln!("warning: {warning}");
+        errln!("warning: {warning}");
     }
     let paths = create(&definition)?;
     Ok((definition, paths))
@@ -85,7 +87,7 @@ fn record_started_launch(
     slurm_command: String,
 ) {
     if let Err(e) = record_launch(definition, paths, job_id, command, slurm_command) {
-        eprintln!("warning: {e}; the search runs all the same");
+        errln!("warning: {e}; the search runs all the same");
     }
 }
 
@@ -138,16 +140,22 @@ pub fn run(args: &ConfigArgs) -> Result<i32, CliError> {
         command_line(),
         String::new(),
     );
-    println!("search {} in {}", paths.search_id, paths.dir.display());
+    outln!("search {} in {}", paths.search_id, paths.dir.display());
     coordinate_foreground(paths, false)
 }
 
 fn coordinate_foreground(paths: SearchPaths, resumed: bool) -> Result<i32, CliError> {
     let progress = ProgressObserver::new();
     let bar = progress.handle();
-    let observers: Vec<Box<dyn Observer>> = vec![Box::new(progress)];
-    let coordinator = Coordinator::open(paths.clone(), self_exe()?, observers)?;
-    let end = coordinator.run(resumed)?;
+    let end = run_pausing_when_full(
+        &paths,
+        &self_exe()?,
+        resumed,
+        Pausing {
+            observers: &mut || vec![Box::new(progress.share()) as Box<dyn Observer>],
+            paused: &mut |note| progress.note(note),
+        },
+    )?;
     bar.finish_and_clear();
     report_end(&paths, &end);
     Ok(exit_code(&paths, &end))
@@ -177,11 +185,11 @@ pub(super) fn report_end(paths: &SearchPaths, end: &SearchEnd) {
     let reason = match end {
         SearchEnd::Finished(r) | SearchEnd::Stopped(r) | SearchEnd::Failed(r) => r,
     };
-    println!("search {}: {reason}", paths.search_id);
+    outln!("search {}: {reason}", paths.search_id);
     if let Ok(text) = std::fs::read_to_string(paths.snapshot()) {
         if let Ok(snapshot) = serde_json::from_str::<crate::export::Snapshot>(&text) {
             let s = &snapshot.summary;
-            println!(
+            outln!(
                 "  {} succeeded, {} failed, {} cancelled{}, of {} combinations",
                 s.succeeded,
                 s.failed,
@@ -190,21 +198,21 @@ pub(super) fn report_end(paths: &SearchPaths, end: &SearchEnd) {
                 s.created
             );
             if s.created > 0 && s.succeeded == 0 {
-                println!(
+                outln!(
                     "  no run succeeded: `hpsearch results {}` lists each failure's reason",
                     paths.dir.display()
                 );
             }
             if let (Some(loss), Some(id)) = (s.best_loss, s.best_id) {
-                println!(
+                outln!(
                     "  best: loss {loss} (combination {id}, {})",
                     paths.combination_dir(id).display()
                 );
             }
         }
     }
-    println!("  results: {}", paths.data_file().display());
-    println!("  log:     {}", paths.log().display());
+    outln!("  results: {}", paths.data_file().display());
+    outln!("  log:     {}", paths.log().display());
 }
 
 /// Starts `hpsearch _coordinate` for a search, detached from this terminal and session.
@@ -341,9 +349,11 @@ pub fn launch(args: &ConfigArgs, local: bool) -> Result<i32, CliError> {
                 coordinator,
                 job.sbatch_command,
             );
-            println!(
+            outln!(
                 "launched search {} as Slurm job {} (cluster profile \"{}\")",
-                paths.search_id, job.job_id, profile.name
+                paths.search_id,
+                job.job_id,
+                profile.name
             );
         }
         _ => {
@@ -355,24 +365,32 @@ pub fn launch(args: &ConfigArgs, local: bool) -> Result<i32, CliError> {
                 coordinator,
                 String::new(),
             );
-            println!(
+            outln!(
                 "launched search {} (coordinator pid {pid})",
                 paths.search_id
             );
         }
     }
-    println!("  folder:   {}", paths.dir.display());
-    println!("  progress: tail -f {}", paths.log().display());
-    println!("  status:   hpsearch status {}", paths.dir.display());
-    println!("  results:  {}", paths.data_file().display());
+    outln!("  folder:   {}", paths.dir.display());
+    outln!("  progress: tail -f {}", paths.log().display());
+    outln!("  status:   hpsearch status {}", paths.dir.display());
+    outln!("  results:  {}", paths.data_file().display());
     Ok(0)
 }
 
 /// `hpsearch _coordinate`: the detached coordinator.
 pub fn coordinate(search: &Path, resumed: bool) -> Result<i32, CliError> {
     let paths = SearchPaths::from_dir(search)?;
-    let coordinator = Coordinator::open(paths.clone(), self_exe()?, Vec::new())?;
-    let end = coordinator.run(resumed)?;
+    // Its stderr is the search log, where the pause's note is written already.
+    let end = run_pausing_when_full(
+        &paths,
+        &self_exe()?,
+        resumed,
+        Pausing {
+            observers: &mut Vec::new,
+            paused: &mut |_| {},
+        },
+    )?;
     Ok(exit_code(&paths, &end))
 }
 
@@ -390,14 +408,14 @@ pub fn resume(search: &Path, detach: bool, on_slurm: bool) -> Result<i32, CliErr
     }
     if detach {
         let pid = spawn_detached(&paths, true)?;
-        println!(
+        outln!(
             "resumed search {} in the background (coordinator pid {pid}); log: {}",
             paths.search_id,
             paths.log().display()
         );
         return Ok(0);
     }
-    println!(
+    outln!(
         "resuming search {} in {}",
         paths.search_id,
         paths.dir.display()
@@ -453,7 +471,7 @@ fn resume_on_slurm(paths: &SearchPaths) -> Result<i32, CliError> {
         coordinator,
         job.sbatch_command,
     );
-    println!(
+    outln!(
         "resumed search {} as Slurm job {} (cluster profile \"{}\"); log: {}",
         paths.search_id,
         job.job_id,
@@ -475,7 +493,7 @@ pub fn cancel(search: &Path) -> Result<i32, CliError> {
                     holder.pid
                 ))
             })?;
-            println!("asked the coordinator of search {} (pid {}) to stop; waiting for its runs to stop...", paths.search_id, holder.pid);
+            outln!("asked the coordinator of search {} (pid {}) to stop; waiting for its runs to stop...", paths.search_id, holder.pid);
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
             while lock::live_holder(&paths.lock()).is_some() {
                 if std::time::Instant::now() > deadline {
@@ -486,7 +504,7 @@ pub fn cancel(search: &Path) -> Result<i32, CliError> {
                 }
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
-            println!(
+            outln!(
                 "search {} stopped; `hpsearch resume {}` continues it",
                 paths.search_id,
                 paths.dir.display()
@@ -494,9 +512,10 @@ pub fn cancel(search: &Path) -> Result<i32, CliError> {
             Ok(0)
         }
         Some(holder) if scancel_coordinator(&paths) => {
-            println!(
+            outln!(
                 "asked Slurm to stop the coordinator of search {} (on {}); its runs stop with it",
-                paths.search_id, holder.host
+                paths.search_id,
+                holder.host
             );
             Ok(0)
         }
@@ -507,7 +526,7 @@ pub fn cancel(search: &Path) -> Result<i32, CliError> {
         None => {
             if let Some((state, reason)) = ended_state(&paths) {
                 if state == "finished" {
-                    println!(
+                    outln!(
                         "search {} has already finished ({reason}); nothing to cancel",
                         paths.search_id
                     );
@@ -517,7 +536,7 @@ pub fn cancel(search: &Path) -> Result<i32, CliError> {
             // No coordinator: stop whatever runs it left behind, as a coordinator would.
             let coordinator = Coordinator::open(paths.clone(), self_exe()?, Vec::new())?;
             let stopped = coordinator.cancel()?;
-            println!(
+            outln!(
                 "search {} has no running coordinator; stopped {stopped} run(s) it left behind",
                 paths.search_id
             );

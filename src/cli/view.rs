@@ -25,7 +25,7 @@ pub(super) fn load(paths: &SearchPaths) -> Result<Snapshot, CliError> {
         .map_err(|e| CliError::Runtime(format!("{}: unreadable snapshot: {e}", path.display())))?;
     // A corrupted row is shown as read, never silently.
     for warning in &snapshot.warnings {
-        eprintln!("warning: {warning}");
+        errln!("warning: {warning}");
     }
     Ok(snapshot)
 }
@@ -105,7 +105,7 @@ pub fn status(path: &Path) -> Result<i32, CliError> {
     let width = |i: usize| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);
     let widths: Vec<usize> = (0..5).map(width).collect();
     for r in &rows {
-        println!(
+        outln!(
             "{:<w0$}  {:<w1$}  {:>w2$}  {:>w3$}  {:>w4$}  {}",
             r[0],
             r[1],
@@ -126,17 +126,17 @@ pub fn status(path: &Path) -> Result<i32, CliError> {
 fn search_status(paths: &SearchPaths) -> Result<i32, CliError> {
     let s = load(paths)?;
     let sum = &s.summary;
-    println!(
+    outln!(
         "search {} ({}): {}",
         s.search_id,
         s.search_folder,
         live_state(paths, &s).describe(&paths.dir)
     );
     if let Some(reason) = &s.end_reason {
-        println!("  ended: {reason}");
+        outln!("  ended: {reason}");
     }
     let planned = sum.planned.map(|p| format!(" of {p}")).unwrap_or_default();
-    println!(
+    outln!(
         "  {} search · {} created{planned} · {} succeeded · {} failed · {} queued · {} running · {} cancelled{} · elapsed {}",
         s.search_type,
         sum.created,
@@ -155,10 +155,10 @@ fn search_status(paths: &SearchPaths) -> Result<i32, CliError> {
             .find(|c| c.id == id)
             .map(|c| params_text(&c.params))
             .unwrap_or_default();
-        println!("  best: loss {} (combination {id}): {params}", sig(loss));
+        outln!("  best: loss {} (combination {id}): {params}", sig(loss));
     }
     if let Some(compute) = s.compute.describe() {
-        println!("  {compute}");
+        outln!("  {compute}");
     }
     let failures: Vec<&Combination> = s
         .combinations
@@ -166,9 +166,9 @@ fn search_status(paths: &SearchPaths) -> Result<i32, CliError> {
         .filter(|c| c.state == RunState::Failed)
         .collect();
     if !failures.is_empty() {
-        println!("  failures:");
+        outln!("  failures:");
         for c in failures {
-            println!(
+            outln!(
                 "    combination {} ({}): {}",
                 c.id,
                 c.failure_kind.map(|k| k.name()).unwrap_or("failed"),
@@ -176,7 +176,7 @@ fn search_status(paths: &SearchPaths) -> Result<i32, CliError> {
             );
         }
     }
-    println!("  data: {}", paths.data_file().display());
+    outln!("  data: {}", paths.data_file().display());
     Ok(0)
 }
 
@@ -307,13 +307,13 @@ pub fn results(search: &Path, top: Option<usize>, format: Format) -> Result<i32,
                 .iter()
                 .map(|row| Value::Object(header.iter().cloned().zip(row.iter().cloned()).collect()))
                 .collect();
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&Value::Array(objects)).unwrap_or_default()
             );
         }
         Format::Csv => {
-            println!(
+            outln!(
                 "{}",
                 header
                     .iter()
@@ -322,7 +322,7 @@ pub fn results(search: &Path, top: Option<usize>, format: Format) -> Result<i32,
                     .join(",")
             );
             for row in &rows {
-                println!(
+                outln!(
                     "{}",
                     row.iter()
                         .map(|v| csv_field(&exact(v)))
@@ -377,9 +377,9 @@ pub fn results(search: &Path, top: Option<usize>, format: Format) -> Result<i32,
                     .trim_end()
                     .to_string()
             };
-            println!("{}", line(&header[..shown]));
+            outln!("{}", line(&header[..shown]));
             for row in &cells {
-                println!("{}", line(row));
+                outln!("{}", line(row));
             }
         }
     }

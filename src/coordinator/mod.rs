@@ -8,6 +8,7 @@ mod elapsed;
 mod ends;
 pub mod events;
 mod fail_fast;
+mod full_disk;
 pub mod imputation;
 pub mod outcome;
 mod preflight;
@@ -21,5 +22,6 @@ mod test_phase;
 mod wakeups;
 
 pub use definition::Definition;
+pub use full_disk::{run_pausing_when_full, Pausing};
 pub use search::{create, Coordinator, CoordinatorError, SearchEnd};
 pub use test_phase::TestPhaseError;

@@ -62,6 +62,17 @@ pub fn create(definition: &Definition) -> Result<SearchPaths, CoordinatorError> 
             path: definition.project().display().to_string(),
             source: std::io::Error::other(e.to_string()),
         })?;
+    // A search that could not be made whole (a full disk, say) leaves no folder behind:
+    // one with a lock file alone would be listed as starting forever.
+    if let Err(error) = record_definition(definition, &paths) {
+        let _ = std::fs::remove_dir_all(&paths.dir);
+        return Err(error);
+    }
+    Ok(paths)
+}
+
+/// Writes a new search's definition, seed and config copies into its folder.
+fn record_definition(definition: &Definition, paths: &SearchPaths) -> Result<(), CoordinatorError> {
     let _lock = lock::acquire(&paths.lock())?;
     let store = Store::open_writer(&paths.database())?;
     definition.save(&store)?;
@@ -83,7 +94,7 @@ pub fn create(definition: &Definition) -> Result<SearchPaths, CoordinatorError> 
         let copy = paths.config_copy(name);
         std::fs::write(&copy, &file.text).map_err(|e| CoordinatorError::io(&copy, e))?;
     }
-    Ok(paths)
+    Ok(())
 }
 
 pub struct Coordinator {

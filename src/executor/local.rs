@@ -284,7 +284,7 @@ impl LocalExecutor {
                 // (started again, up to the restart limit), never as a request to send again,
                 // which would run it twice.
                 self.drop_runner();
-                eprintln!("hpsearch: the runner ended while starting a run ({e})");
+                errln!("hpsearch: the runner ended while starting a run ({e})");
                 let started = read_started(&spec.folder);
                 StartReply {
                     pid: started.as_ref().map(|s| s.pid),

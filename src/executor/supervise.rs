@@ -119,7 +119,7 @@ impl Watch {
                 let mut file = file;
                 let _ = writeln!(file, "{text}");
             }
-            None => eprintln!("{text}"),
+            None => errln!("{text}"),
         }
     }
 }

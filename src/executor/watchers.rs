@@ -50,7 +50,7 @@ impl Watchers {
         if let Err(error) = spawned {
             // No thread to watch the run: it goes unwatched, and its end is found from /proc
             // by the coordinator as for a runner that died. Nothing waits for the job.
-            eprintln!("hpsearch runner: cannot start a thread to watch a run: {error}");
+            errln!("hpsearch runner: cannot start a thread to watch a run: {error}");
             self.pool.forget_one();
         }
     }

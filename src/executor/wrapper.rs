@@ -112,7 +112,7 @@ pub fn run(args: WrapArgs) -> i32 {
         Ok(child) => child,
         Err(e) => {
             let message = format!("cannot start {}: {e}", args.program.display());
-            eprintln!("hpsearch: {message}");
+            errln!("hpsearch: {message}");
             record_start_error(&args.folder, &message, started_at);
             return 127;
         }

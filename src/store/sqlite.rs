@@ -29,6 +29,41 @@ pub enum StoreError {
     },
     #[error("search database {path}: {message}")]
     Corrupt { path: String, message: String },
+    /// A write failed for want of space: SQLite's "database or disk is full", or its "disk I/O
+    /// error" where the system's answer was an exceeded quota (SQLite names only ENOSPC).
+    #[error("search database {path}: {what}: {source}")]
+    OutOfSpace {
+        path: String,
+        what: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+impl StoreError {
+    /// Whether the error is a full disk or an exceeded quota, which freeing space cures.
+    pub fn is_out_of_space(&self) -> bool {
+        matches!(self, StoreError::OutOfSpace { .. })
+    }
+}
+
+/// What a failed write's system error says of the space left: `None` when it is not about
+/// space. `errno` is the one SQLite saw (`sqlite3_system_errno`).
+fn lack_of_space(source: &rusqlite::Error, errno: i32) -> Option<&'static str> {
+    let rusqlite::Error::SqliteFailure(failure, _) = source else {
+        return None;
+    };
+    match failure.code {
+        rusqlite::ErrorCode::DiskFull if errno == libc::EDQUOT => {
+            Some("the disk quota is exceeded")
+        }
+        rusqlite::ErrorCode::DiskFull => Some("the disk is full"),
+        rusqlite::ErrorCode::SystemIoFailure if errno == libc::EDQUOT => {
+            Some("the disk quota is exceeded")
+        }
+        rusqlite::ErrorCode::SystemIoFailure if errno == libc::ENOSPC => Some("the disk is full"),
+        _ => None,
+    }
 }
 
 pub struct Store {
@@ -130,6 +165,16 @@ pub struct Finish<'a> {
     pub metrics: &'a Map<String, Value>,
 }
 
+/// A failed statement's error, told apart when it is for want of space.
+fn classify(conn: &Connection, path: String, source: rusqlite::Error) -> StoreError {
+    // SAFETY: the handle is the live connection's own; sqlite3_system_errno only reads it.
+    let errno = unsafe { rusqlite::ffi::sqlite3_system_errno(conn.handle()) };
+    match lack_of_space(&source, errno) {
+        Some(what) => StoreError::OutOfSpace { path, what, source },
+        None => StoreError::Sqlite { path, source },
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) the database for writing. Only the lock holder may call this.
     pub fn open_writer(path: &Path) -> Result<Store, StoreError> {
@@ -143,8 +188,9 @@ impl Store {
         conn.execute_batch(
             "PRAGMA locking_mode = EXCLUSIVE; PRAGMA busy_timeout = 2000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",
         )
-        .map_err(wrap)?;
-        conn.execute_batch(SCHEMA).map_err(wrap)?;
+        .map_err(|e| classify(&conn, name.clone(), e))?;
+        conn.execute_batch(SCHEMA)
+            .map_err(|e| classify(&conn, name.clone(), e))?;
         conn.set_prepared_statement_cache_capacity(48);
         let store = Store {
             conn,
@@ -215,10 +261,7 @@ impl Store {
     }
 
     fn err(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Sqlite {
-            path: self.path.clone(),
-            source,
-        }
+        classify(&self.conn, self.path.clone(), source)
     }
 
     pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
@@ -778,4 +821,40 @@ fn read_row(r: &Row) -> rusqlite::Result<(Combination, Vec<RowWarning>)> {
         control_step: r.get(27)?,
     };
     Ok((combination, warnings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lack_of_space;
+    use rusqlite::ffi;
+
+    fn failure(code: i32) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(ffi::Error::new(code), None)
+    }
+
+    /// SQLite calls only ENOSPC "database or disk is full"; an exceeded quota reaches it as a
+    /// "disk I/O error", which read as a hardware fault.
+    #[test]
+    fn a_write_failed_for_want_of_space_is_told_apart_quota_included() {
+        assert_eq!(
+            lack_of_space(&failure(ffi::SQLITE_FULL), libc::ENOSPC),
+            Some("the disk is full")
+        );
+        assert_eq!(
+            lack_of_space(&failure(ffi::SQLITE_IOERR_WRITE), libc::EDQUOT),
+            Some("the disk quota is exceeded")
+        );
+        assert_eq!(
+            lack_of_space(&failure(ffi::SQLITE_IOERR_FSYNC), libc::ENOSPC),
+            Some("the disk is full")
+        );
+        assert_eq!(
+            lack_of_space(&failure(ffi::SQLITE_IOERR_READ), libc::EIO),
+            None
+        );
+        assert_eq!(
+            lack_of_space(&failure(ffi::SQLITE_CORRUPT), libc::ENOSPC),
+            None
+        );
+    }
 }

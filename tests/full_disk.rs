@@ -1,0 +1,273 @@
+//! A full disk under a running search (HPC scratch space and quotas fill up): the search pauses
+//! and goes on by itself once there is space, every finished run kept; and a terminal or log
+//! that can no longer be written to ends nothing.
+//!
+//! The full disk is real: a small tmpfs mounted by the test, which needs root (CI runs as root).
+
+mod support;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use support::*;
+
+/// A tmpfs of `size` mounted on a fresh folder, unmounted when dropped.
+struct SmallDisk {
+    _parent: tempfile::TempDir,
+    mount: PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> SmallDisk {
+        let parent = tempfile::Builder::new()
+            .prefix("hpsearch-test-disk-")
+            .tempdir()
+            .expect("temp dir");
+        let mount = parent.path().join("small");
+        std::fs::create_dir(&mount).expect("mkdir");
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&mount)
+            .status()
+            .expect("run mount");
+        assert!(
+            status.success(),
+            "mounting a {size} tmpfs on {} failed ({status}): these tests need root",
+            mount.display()
+        );
+        SmallDisk {
+            _parent: parent,
+            mount,
+        }
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.mount).status();
+    }
+}
+
+/// The project: a shell script that records its start on the test's own disk, sleeps a little,
+/// writes its objective; the first run of combination `fill_at` then fills the disk (its
+/// output.json is written first, so its result is whole).
+fn project_on(disk: &SmallDisk, starts: &Path, fill_at: u32, suggestions: u32) -> PathBuf {
+    let project = disk.mount.join("project");
+    std::fs::create_dir(&project).expect("mkdir");
+    let script = format!(
+        "#!/bin/sh\nid=$(basename \"$PWD\" | sed 's/hp_combination_//')\necho \"$id\" >> '{starts}'\nsleep 0.2\necho \"{{\\\"objective\\\": $id}}\" > output.json\nif [ \"$id\" = {fill_at} ] && [ ! -e '{filled}' ]; then touch '{filled}'; dd if=/dev/zero of=../../filler bs=64k 2>/dev/null; fi\nexit 0\n",
+        starts = starts.display(),
+        filled = starts.with_extension("filled").display()
+    );
+    std::fs::write(project.join("run.sh"), script).expect("write script");
+    let write_json = |name: &str, value: serde_json::Value| {
+        std::fs::write(project.join(name), value.to_string()).expect("write config");
+    };
+    write_json(
+        "job_config.json",
+        serde_json::json!({"environment_path": "/bin/sh", "script_path": "run.sh",
+            "cluster": "local", "time": 1, "memory": 1, "processor_type": "CPU",
+            "num_processors": 1, "kill_grace_seconds": 1}),
+    );
+    write_json(
+        "model_config.json",
+        serde_json::json!({"x": {"type": "continuous", "domain": [0, 1], "transformation": "linear"}}),
+    );
+    write_json(
+        "search_config.json",
+        serde_json::json!({"search_type": "random", "max_suggestions": suggestions,
+            "max_active_points": 1, "y_transformation": "none", "random_seed": 1}),
+    );
+    project
+}
+
+fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let until = Instant::now() + limit;
+    while Instant::now() < until {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    done()
+}
+
+#[test]
+#[ignore = "needs root, to mount a small tmpfs"]
+fn a_search_that_fills_its_disk_pauses_and_finishes_by_itself_once_space_is_freed() {
+    let disk = SmallDisk::mount("4m");
+    let outside = tempfile::tempdir().expect("temp dir");
+    let starts = outside.path().join("starts.log");
+    let errors = outside.path().join("stderr.txt");
+    let project = project_on(&disk, &starts, 3, 6);
+    let mut search = Command::new(hpsearch_bin())
+        .args(["run", "."])
+        .current_dir(&project)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&errors).expect("stderr file"))
+        .spawn()
+        .expect("run hpsearch");
+    let stderr = || std::fs::read_to_string(&errors).unwrap_or_default();
+    // The disk fills during the third run; a write of the search then fails.
+    let paused = wait_for(Duration::from_secs(60), || {
+        stderr().contains("the search pauses") || matches!(search.try_wait(), Ok(Some(_)))
+    });
+    assert!(
+        paused && matches!(search.try_wait(), Ok(None)),
+        "the search should pause on the full disk, not end ({:?}); its stderr:\n{}",
+        search.try_wait(),
+        stderr()
+    );
+    assert!(
+        stderr().contains("the disk is full") || stderr().contains("No space left"),
+        "the pause names the cause: {}",
+        stderr()
+    );
+    // Still paused a few seconds on (it tries again, and the disk is still full).
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        matches!(search.try_wait(), Ok(None)),
+        "the search waits for space: {}",
+        stderr()
+    );
+    std::fs::remove_file(project.join("filler")).expect("free the disk");
+    let ended = wait_for(Duration::from_secs(120), || {
+        matches!(search.try_wait(), Ok(Some(_)))
+    });
+    if !ended {
+        let _ = search.kill();
+    }
+    let status = search.wait().expect("wait");
+    assert!(
+        ended && status.success(),
+        "once there is space the search goes on to its end by itself ({status}): {}",
+        stderr()
+    );
+    // Every combination ran to success, the one that filled the disk included, with its own
+    // objective.
+    let text = std::fs::read_to_string(project.join("hp_search_0/hp_search_state.json"))
+        .expect("snapshot");
+    let snapshot: serde_json::Value = serde_json::from_str(&text).expect("snapshot json");
+    let combinations = snapshot["combinations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(combinations.len(), 6, "{text}");
+    for c in &combinations {
+        assert_eq!(c["state"], "succeeded", "{c}");
+        assert_eq!(c["loss"].as_f64(), c["id"].as_f64(), "{c}");
+    }
+    // No combination before the full disk ran again.
+    let started = std::fs::read_to_string(&starts).unwrap_or_default();
+    for before in ["1", "2"] {
+        assert_eq!(
+            started.lines().filter(|l| *l == before).count(),
+            1,
+            "combination {before} ran once: {started}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs root, to mount a small tmpfs"]
+fn ctrl_c_stops_a_search_paused_for_want_of_space() {
+    let disk = SmallDisk::mount("4m");
+    let outside = tempfile::tempdir().expect("temp dir");
+    let errors = outside.path().join("stderr.txt");
+    let said = outside.path().join("stdout.txt");
+    let project = project_on(&disk, &outside.path().join("starts.log"), 2, 4);
+    let mut search = Command::new(hpsearch_bin())
+        .args(["run", "."])
+        .current_dir(&project)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&said).expect("stdout file"))
+        .stderr(std::fs::File::create(&errors).expect("stderr file"))
+        .spawn()
+        .expect("run hpsearch");
+    let stderr = || std::fs::read_to_string(&errors).unwrap_or_default();
+    assert!(
+        wait_for(Duration::from_secs(60), || stderr()
+            .contains("the search pauses")),
+        "{}",
+        stderr()
+    );
+    let interrupted = Instant::now();
+    let pid = nix::unistd::Pid::from_raw(search.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT");
+    let ended = wait_for(Duration::from_secs(10), || {
+        matches!(search.try_wait(), Ok(Some(_)))
+    });
+    if !ended {
+        let _ = search.kill();
+    }
+    let status = search.wait().expect("wait");
+    assert!(
+        ended && interrupted.elapsed() < Duration::from_secs(5),
+        "{}",
+        stderr()
+    );
+    assert_eq!(status.code(), Some(130), "{}", stderr());
+    let stdout = std::fs::read_to_string(&said).unwrap_or_default();
+    assert!(
+        stdout.contains("stopped while paused for want of space")
+            && stdout.contains("hpsearch resume"),
+        "{stdout}"
+    );
+}
+
+#[test]
+#[ignore = "needs root, to mount a small tmpfs"]
+fn a_search_started_on_a_full_disk_is_a_clear_error_not_a_pause() {
+    let disk = SmallDisk::mount("1m");
+    let outside = tempfile::tempdir().expect("temp dir");
+    let project = project_on(&disk, &outside.path().join("starts.log"), 0, 2);
+    let _ = Command::new("dd")
+        .args(["if=/dev/zero", "bs=64k"])
+        .arg(format!("of={}", project.join("filler").display()))
+        .stderr(Stdio::null())
+        .status();
+    let started = Instant::now();
+    let output = Command::new(hpsearch_bin())
+        .args(["run", "."])
+        .current_dir(&project)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run hpsearch");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("No space left") || stderr.contains("the disk is full"),
+        "{stderr}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30), "{stderr}");
+    // Nothing is left that `status` would list as a search starting forever.
+    let left: Vec<_> = std::fs::read_dir(&project)
+        .expect("project")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("hp_search_"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// `eprintln!` panicked (exit 101) when stderr could not be written: a batch job's
+/// `2> file` on the disk that just filled up.
+#[test]
+fn an_error_that_cannot_be_printed_still_ends_with_its_own_exit_code() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let output = Command::new(hpsearch_bin())
+        .args(["resume", "/nonexistent/hp_search_0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(full)
+        .output()
+        .expect("run hpsearch");
+    assert!(
+        matches!(output.status.code(), Some(1 | 2)),
+        "exit {:?} (101 is a panic)",
+        output.status.code()
+    );
+}
