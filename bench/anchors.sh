@@ -28,6 +28,10 @@
 #                                          # docs/benchmarks.md, from the kept records alone
 #                                          # (bench/standing.py; seconds; add --noisy for the
 #                                          # held-out noisy sets, about 5 minutes)
+#   bash bench/anchors.sh --timing         # instead: today's build's time per suggestion, by
+#                                          # replaying the kept defaults' runs one at a time
+#                                          # (bench/replay_timing.py; ~10 min; needs a build that
+#                                          # suggests what the kept one did, which it checks)
 #   bash bench/anchors.sh --broad          # instead: the broad benchmark of bench/broad_problems.py
 #                                          # (BBOB's 24 functions in 2-20 D, 3 instances each,
 #                                          # 14 scikit-learn models, the six anchors), ours beside
@@ -42,10 +46,10 @@
 set -euo pipefail
 # An unknown option is refused before anything is built or copied.
 case "${1:-}" in
-"" | --standing | --rerun-anchors | --extra | --extra8 | --steep | --broad | --noisy-broad | \
+"" | --standing | --timing | --rerun-anchors | --extra | --extra8 | --steep | --broad | --noisy-broad | \
   --noisy | --noisy-references | --rosenbrock60) ;;
 *)
-  echo "bench/anchors.sh: unknown option '$1' (use --standing, --rerun-anchors, --extra, --extra8, --steep, --broad, --noisy-broad, --noisy, --noisy-references or --rosenbrock60)" >&2
+  echo "bench/anchors.sh: unknown option '$1' (use --standing, --timing, --rerun-anchors, --extra, --extra8, --steep, --broad, --noisy-broad, --noisy, --noisy-references or --rosenbrock60)" >&2
   exit 2
   ;;
 esac
@@ -55,7 +59,7 @@ anchors_src=${ANCHORS:-../shared/bench/anchors}
 work=${WORK:-target/anchors}
 # --standing reads the kept records only: its copy of the harness is its own, so it leaves the
 # last comparison's results in target/anchors as they were.
-if [ "${1:-}" = --standing ]; then work=${WORK:-target/anchors-standing}; fi
+if [ "${1:-}" = --standing ] || [ "${1:-}" = --timing ]; then work=${WORK:-target/anchors-standing}; fi
 # HPSEARCH_SOLVER=/path/to/hpsearch runs that build instead (a variant to compare, named in the
 # records by its path: bench/broad_compare.py sets two such runs side by side).
 if [ -n "${HPSEARCH_SOLVER:-}" ]; then
@@ -113,8 +117,8 @@ case "${1:-}" in
   summarize
   exit 0
   ;;
---standing)
-  # Nothing is run: the kept records of bench/broad_results/ (and bench/noisy_results/), read
+--standing | --timing)
+  # Nothing is searched (--timing replays ours' kept runs through today's build): the kept records of bench/broad_results/ (and bench/noisy_results/), read
   # through the harness's summarize.py. The broad benchmark's venv serves where it exists;
   # otherwise a small one with the libraries that scoring needs (the noisy models' noiseless
   # losses are cross-validated again, so scikit-learn is pinned to the version they were run
@@ -128,6 +132,12 @@ case "${1:-}" in
       "$python" -m pip install --quiet numpy==2.4.6 scipy==1.17.1 scikit-learn==1.9.1 \
         coco-experiment==2.8.2
     fi
+  fi
+  if [ "$1" = --timing ]; then
+    shift
+    PYTHONPATH="$root/bench:$PWD" HPS_EXTRA_PROBLEMS="$root/bench/broad_problems.py" \
+      "$python" "$root/bench/replay_timing.py" --binary "$solver" "$@"
+    exit 0
   fi
   shift
   PYTHONPATH="$root/bench:$PWD" "$python" "$root/bench/standing.py" "$@"
