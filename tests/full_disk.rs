@@ -47,14 +47,25 @@ impl Drop for SmallDisk {
     }
 }
 
+/// When the disk fills: in the first run of a combination, after it wrote its output.json (its
+/// result is whole) or before (it cannot write it).
+#[derive(Clone, Copy)]
+enum Fill {
+    AfterOutput(u32),
+    BeforeOutput(u32),
+}
+
 /// The project: a shell script that records its start on the test's own disk, sleeps a little,
-/// writes its objective; the first run of combination `fill_at` then fills the disk (its
-/// output.json is written first, so its result is whole).
-fn project_on(disk: &SmallDisk, starts: &Path, fill_at: u32, suggestions: u32) -> PathBuf {
+/// writes its objective, and fills the disk as `fill` says.
+fn project_on(disk: &SmallDisk, starts: &Path, fill: Fill, suggestions: u32) -> PathBuf {
     let project = disk.mount.join("project");
     std::fs::create_dir(&project).expect("mkdir");
+    let (fill_at, before, after) = match fill {
+        Fill::AfterOutput(id) => (id, "", "fill"),
+        Fill::BeforeOutput(id) => (id, "fill", ""),
+    };
     let script = format!(
-        "#!/bin/sh\nid=$(basename \"$PWD\" | sed 's/hp_combination_//')\necho \"$id\" >> '{starts}'\nsleep 0.2\necho \"{{\\\"objective\\\": $id}}\" > output.json\nif [ \"$id\" = {fill_at} ] && [ ! -e '{filled}' ]; then touch '{filled}'; dd if=/dev/zero of=../../filler bs=64k 2>/dev/null; fi\nexit 0\n",
+        "#!/bin/sh\nid=$(basename \"$PWD\" | sed 's/hp_combination_//')\necho \"$id\" >> '{starts}'\nsleep 0.2\nfill() {{ if [ \"$id\" = {fill_at} ] && [ ! -e '{filled}' ]; then touch '{filled}'; dd if=/dev/zero of=../../filler bs=64k 2>/dev/null; fi; }}\n{before}\necho \"{{\\\"objective\\\": $id}}\" > output.json\n{after}\nexit 0\n",
         starts = starts.display(),
         filled = starts.with_extension("filled").display()
     );
@@ -98,7 +109,7 @@ fn a_search_that_fills_its_disk_pauses_and_finishes_by_itself_once_space_is_free
     let outside = tempfile::tempdir().expect("temp dir");
     let starts = outside.path().join("starts.log");
     let errors = outside.path().join("stderr.txt");
-    let project = project_on(&disk, &starts, 3, 6);
+    let project = project_on(&disk, &starts, Fill::AfterOutput(3), 6);
     let mut search = Command::new(hpsearch_bin())
         .args(["run", "."])
         .current_dir(&project)
@@ -157,14 +168,72 @@ fn a_search_that_fills_its_disk_pauses_and_finishes_by_itself_once_space_is_free
         assert_eq!(c["state"], "succeeded", "{c}");
         assert_eq!(c["loss"].as_f64(), c["id"].as_f64(), "{c}");
     }
-    // No combination before the full disk ran again.
+    // None ran twice: not those before the full disk, nor the one that ended as the disk filled,
+    // whose record of its end went into space reserved at its start.
     let started = std::fs::read_to_string(&starts).unwrap_or_default();
-    for before in ["1", "2"] {
+    for id in 0..6 {
         assert_eq!(
-            started.lines().filter(|l| *l == before).count(),
+            started.lines().filter(|l| *l == id.to_string()).count(),
             1,
-            "combination {before} ran once: {started}"
+            "combination {id} ran once: {started}\n{}",
+            stderr()
         );
+    }
+}
+
+/// A run whose script met the full disk (its output.json could not be written) failed for the
+/// disk, not for its hyperparameters: it runs again once there is room, and succeeds.
+#[test]
+#[ignore = "needs root, to mount a small tmpfs"]
+fn a_run_that_could_not_write_its_output_on_the_full_disk_runs_again_once_there_is_room() {
+    let disk = SmallDisk::mount("4m");
+    let outside = tempfile::tempdir().expect("temp dir");
+    let starts = outside.path().join("starts.log");
+    let errors = outside.path().join("stderr.txt");
+    let project = project_on(&disk, &starts, Fill::BeforeOutput(2), 4);
+    let mut search = Command::new(hpsearch_bin())
+        .args(["run", "."])
+        .current_dir(&project)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&errors).expect("stderr file"))
+        .spawn()
+        .expect("run hpsearch");
+    let stderr = || std::fs::read_to_string(&errors).unwrap_or_default();
+    let paused = wait_for(Duration::from_secs(60), || {
+        stderr().contains("is full") || matches!(search.try_wait(), Ok(Some(_)))
+    });
+    assert!(
+        paused && matches!(search.try_wait(), Ok(None)),
+        "{}",
+        stderr()
+    );
+    std::fs::remove_file(project.join("filler")).expect("free the disk");
+    let ended = wait_for(Duration::from_secs(120), || {
+        matches!(search.try_wait(), Ok(Some(_)))
+    });
+    if !ended {
+        let _ = search.kill();
+    }
+    let status = search.wait().expect("wait");
+    assert!(ended && status.success(), "{status}: {}", stderr());
+    let text = std::fs::read_to_string(project.join("hp_search_0/hp_search_state.json"))
+        .expect("snapshot");
+    let snapshot: serde_json::Value = serde_json::from_str(&text).expect("snapshot json");
+    let combinations = snapshot["combinations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(combinations.len(), 4, "{text}");
+    for c in &combinations {
+        assert_eq!(c["state"], "succeeded", "{c}\n{}", stderr());
+        assert_eq!(c["loss"].as_f64(), c["id"].as_f64(), "{c}");
+    }
+    let started = std::fs::read_to_string(&starts).unwrap_or_default();
+    let runs_of = |id: &str| started.lines().filter(|l| *l == id).count();
+    assert_eq!(runs_of("2"), 2, "{started}");
+    for once in ["0", "1", "3"] {
+        assert_eq!(runs_of(once), 1, "{started}");
     }
 }
 
@@ -175,7 +244,12 @@ fn ctrl_c_stops_a_search_paused_for_want_of_space() {
     let outside = tempfile::tempdir().expect("temp dir");
     let errors = outside.path().join("stderr.txt");
     let said = outside.path().join("stdout.txt");
-    let project = project_on(&disk, &outside.path().join("starts.log"), 2, 4);
+    let project = project_on(
+        &disk,
+        &outside.path().join("starts.log"),
+        Fill::AfterOutput(2),
+        4,
+    );
     let mut search = Command::new(hpsearch_bin())
         .args(["run", "."])
         .current_dir(&project)
@@ -220,7 +294,12 @@ fn ctrl_c_stops_a_search_paused_for_want_of_space() {
 fn a_search_started_on_a_full_disk_is_a_clear_error_not_a_pause() {
     let disk = SmallDisk::mount("1m");
     let outside = tempfile::tempdir().expect("temp dir");
-    let project = project_on(&disk, &outside.path().join("starts.log"), 0, 2);
+    let project = project_on(
+        &disk,
+        &outside.path().join("starts.log"),
+        Fill::AfterOutput(9),
+        2,
+    );
     let _ = Command::new("dd")
         .args(["if=/dev/zero", "bs=64k"])
         .arg(format!("of={}", project.join("filler").display()))

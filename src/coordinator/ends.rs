@@ -42,6 +42,27 @@ impl Coordinator {
             self.definition.search.y_transformation,
             self.definition.job.time_hours,
         );
+        // A run that failed as its disk filled up: the failure is the disk's, not the
+        // combination's (its output could not be written). It runs again once there is room.
+        if let Outcome::Failure { kind, .. } = &outcome {
+            if super::preflight::may_be_the_disk(*kind) {
+                let ended_while_full = self
+                    .disk_was_full
+                    .filter(|(from, to)| (*from..=*to).contains(&ended.finished_at))
+                    .map(|_| {
+                        "its disk was full when it ended (its output could not be written)"
+                            .to_string()
+                    });
+                if let Some(problem) =
+                    super::preflight::disk_full(&self.paths.dir).or(ended_while_full)
+                {
+                    self.store.mark_interrupted(id)?;
+                    self.refresh(&[id])?;
+                    self.pause_submissions(id, &problem);
+                    return Ok(());
+                }
+            }
+        }
         self.account(&ended)?;
         let rules = self.definition.search.y_failure_value.clone();
         // The other succeeded runs' losses: a pass over every row, so taken only when `max`

@@ -6,9 +6,11 @@
 //! memory may then be ahead of the store (a commit that failed is rolled back). So the pause
 //! happens out here: the coordinator is closed (its runs in flight go on under the runner),
 //! and after a wait it is opened again and resumed from its files, as `hpsearch resume` would,
-//! which re-reads every run's record. Waits double from 2 s to 5 minutes, and a stop request
-//! (Ctrl-C, SIGTERM, `hpsearch cancel`'s signal) ends the wait. Only a search that has run in
-//! this process pauses: a full disk at the start is an error for the user who just asked.
+//! which re-reads every run's record. A run that ended meanwhile without a readable output
+//! (its script could not write it) is not taken as failed: it runs again. Waits double from 2 s
+//! to 5 minutes, and a stop request (Ctrl-C, SIGTERM, `hpsearch cancel`'s signal) ends the
+//! wait. Only a search that has run in this process pauses: a full disk at the start is an
+//! error for the user who just asked.
 
 use super::events::{LogObserver, Observer};
 use super::search::{Coordinator, CoordinatorError, SearchEnd};
@@ -20,6 +22,10 @@ use std::time::{Duration, Instant};
 
 /// The first wait after a write failed for want of space; each failure in a row doubles it.
 const FIRST_WAIT: Duration = Duration::from_secs(2);
+/// How long before the coordinator noticed the full disk a run may have ended for it: the
+/// run that filled the disk ends before the coordinator's next write fails. A run that ended
+/// from then until the coordinator opened again, its output missing or unreadable, runs again.
+const ENDED_BEFORE_NOTICED: f64 = 60.0;
 /// The longest wait between two tries.
 const MAX_WAIT: Duration = Duration::from_secs(300);
 /// A coordinator that ran this long before the next failure starts the waits again from the
@@ -65,14 +71,18 @@ pub fn run_pausing_when_full(
 ) -> Result<SearchEnd, CoordinatorError> {
     let mut wait = FIRST_WAIT;
     let mut has_run = false;
+    // When this episode of a full disk was first noticed (wall clock).
+    let mut full_since: Option<f64> = None;
     // Listening for a stop from the start: one that comes while no coordinator is open (between
     // a failure and the wait) must not be lost.
     let stop = StopRequests::listen();
     loop {
         let started = Instant::now();
         let result = Coordinator::open(paths.clone(), wrapper.to_path_buf(), (pausing.observers)())
-            .and_then(|coordinator| {
+            .and_then(|mut coordinator| {
                 has_run = true;
+                coordinator.disk_was_full =
+                    full_since.map(|since| (since - ENDED_BEFORE_NOTICED, crate::clock::now()));
                 coordinator.run(resumed)
             });
         let error = match result {
@@ -81,7 +91,9 @@ pub fn run_pausing_when_full(
         };
         if started.elapsed() >= RAN_WELL {
             wait = FIRST_WAIT;
+            full_since = None;
         }
+        full_since.get_or_insert_with(crate::clock::now);
         let note = format!(
             "the search pauses: {error}. Its runs in flight go on; it tries again in {} s, and goes on by itself once there is space (free some, or raise the quota; Ctrl-C stops the search, and `hpsearch resume {}` continues it later)",
             wait.as_secs(),

@@ -43,6 +43,38 @@ pub fn common_start_problem(job: &JobConfig) -> Option<String> {
 
 pub use crate::executor::is_common_io_problem;
 
+/// Free space below which a search's disk counts as full: a run started there could not write
+/// its output, and a run that failed there may have failed for that alone.
+const FULL_BELOW_BYTES: u64 = 64 * 1024;
+
+/// Why runs cannot be started in `folder` now, when its disk is full (as an unprivileged user
+/// sees it: the blocks reserved for root do not count). `None` when there is room, or when the
+/// file system does not say. (An exceeded quota does not show here; it shows when a write
+/// fails.)
+pub fn disk_full(folder: &std::path::Path) -> Option<String> {
+    let stats = nix::sys::statvfs::statvfs(folder).ok()?;
+    let free = stats.blocks_available().saturating_mul(stats.fragment_size());
+    (stats.blocks() > 0 && free < FULL_BELOW_BYTES).then(|| {
+        format!(
+            "the disk holding {} is full ({free} bytes free): a run could not write its output",
+            folder.display()
+        )
+    })
+}
+
+/// The failures that a full disk alone causes in a run that ended while it was full: its
+/// output.json missing, cut short or empty, or its script ending with an error on a write.
+pub fn may_be_the_disk(kind: crate::store::FailureKind) -> bool {
+    use crate::store::FailureKind;
+    matches!(
+        kind,
+        FailureKind::NonZeroExit
+            | FailureKind::MissingOutput
+            | FailureKind::UnparseableOutput
+            | FailureKind::NoObjective
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +109,15 @@ mod tests {
             problem.contains("train.sh cannot be read: not a regular file"),
             "{problem}"
         );
+    }
+
+    #[test]
+    fn a_disk_with_room_is_not_full() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // The test's temporary folder has room (the tests write there); tmpfs tests of a
+        // full disk are in tests/full_disk.rs.
+        assert_eq!(disk_full(dir.path()), None);
+        assert_eq!(disk_full(&dir.path().join("no such folder")), None);
     }
 
     #[test]

@@ -144,6 +144,9 @@ pub struct Coordinator {
     pub(super) interrupt: Arc<AtomicBool>,
     /// Corrupted rows found in the store, published for `status` and `results` to show.
     pub(super) row_warnings: Vec<String>,
+    /// When the disk was found full before this coordinator opened (wall clock, from, to): a run
+    /// that ended then without a readable output is run again (`full_disk.rs`).
+    pub(super) disk_was_full: Option<(f64, f64)>,
     /// Early stopping's state, when search_config.json turns it on.
     pub(super) watcher: Option<super::early_stop::Watcher>,
     pub(super) _lock: CoordinatorLock,
@@ -230,6 +233,7 @@ impl Coordinator {
             refused: None,
             interrupt,
             row_warnings: Vec::new(),
+            disk_was_full: None,
             watcher,
             _lock: lock,
         };

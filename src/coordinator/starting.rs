@@ -158,7 +158,9 @@ impl Coordinator {
 
     /// Makes a run ready to submit: its row durable, its folder and input.json written.
     pub(super) fn prepare(&mut self, id: u64) -> Result<Prepared, CoordinatorError> {
-        if let Some(problem) = super::preflight::common_start_problem(&self.definition.job) {
+        if let Some(problem) = super::preflight::common_start_problem(&self.definition.job)
+            .or_else(|| super::preflight::disk_full(&self.paths.dir))
+        {
             return Ok(Prepared::Paused(problem));
         }
         // The row is durable before its folder exists; the pid recorded after the submit is

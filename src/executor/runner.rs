@@ -20,7 +20,8 @@
 
 use super::process::start_ticks;
 use super::supervise::{
-    record_start_error, supervise, write_record, ProcessIdentity, RunStarted, Watch, STARTED_FILE,
+    record_start_error, reserve_record, supervise, write_record, ProcessIdentity, RunStarted,
+    Watch, STARTED_FILE, STATUS_FILE,
 };
 use super::watchers::Watchers;
 use serde::{Deserialize, Serialize};
@@ -133,6 +134,7 @@ impl Launched {
                 supervisor: Some(me),
             },
         );
+        reserve_record(&watch.folder.join(STATUS_FILE));
         // `supervise` waits for the pid itself (wait4, for the run's own resource use); the
         // handle is not needed, and dropping it neither waits nor kills.
         drop(child);

@@ -91,10 +91,50 @@ pub fn read_started(folder: &Path) -> Option<RunStarted> {
 /// that catches a record half written cannot parse it and takes it as not there yet; the
 /// executor then waits for the supervisor (see `LocalRun::end`), and a record cut short by a
 /// crash counts as no record, as the crash itself would.
+///
+/// Written over the file's space reserved at the run's start (`reserve_record`) without
+/// truncating it first: a truncation would give that space back, and on a disk that filled up
+/// meanwhile the record could then not be written, so that a run which ended well was taken for
+/// interrupted and run again.
 pub fn write_record<T: Serialize>(path: &Path, record: &T) {
+    use std::io::Write;
     let text = serde_json::to_string(record).unwrap_or_default();
-    let _ = std::fs::write(path, text.as_bytes());
+    let Ok(mut file) = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+    else {
+        return;
+    };
+    if file.write_all(text.as_bytes()).is_ok() {
+        // Whatever an earlier record left beyond this one goes (same size: nothing to do).
+        let _ = file.set_len(text.len() as u64);
+    }
 }
+
+/// The space a run's record of its end needs, reserved when the run starts: the file is made
+/// empty (which reads as no record yet) with 4 KiB allocated past its end, where the file
+/// system can (fallocate with KEEP_SIZE; elsewhere nothing is reserved).
+pub fn reserve_record(path: &Path) {
+    let Ok(file) = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+    else {
+        return;
+    };
+    let _ = nix::fcntl::fallocate(
+        &file,
+        nix::fcntl::FallocateFlags::FALLOC_FL_KEEP_SIZE,
+        0,
+        RECORD_RESERVE,
+    );
+}
+
+/// Bytes reserved for a run's record of its end (it holds a few hundred).
+const RECORD_RESERVE: i64 = 4096;
 
 /// How to watch a run.
 pub struct Watch {

@@ -6,7 +6,8 @@
 //! process for all, rather than one more process per run.
 
 use super::supervise::{
-    record_start_error, supervise, write_record, ProcessIdentity, RunStarted, Watch, STARTED_FILE,
+    record_start_error, reserve_record, supervise, write_record, ProcessIdentity, RunStarted,
+    Watch, STARTED_FILE, STATUS_FILE,
 };
 use std::path::PathBuf;
 use std::process::Command;
@@ -108,6 +109,7 @@ pub fn run(args: WrapArgs) -> i32 {
             supervisor: None,
         },
     );
+    reserve_record(&args.folder.join(STATUS_FILE));
     let child = match Command::new(&args.program).args(&args.arguments).spawn() {
         Ok(child) => child,
         Err(e) => {
