@@ -53,7 +53,9 @@ const FULL_BELOW_BYTES: u64 = 64 * 1024;
 /// fails.)
 pub fn disk_full(folder: &std::path::Path) -> Option<String> {
     let stats = nix::sys::statvfs::statvfs(folder).ok()?;
-    let free = stats.blocks_available().saturating_mul(stats.fragment_size());
+    let free = stats
+        .blocks_available()
+        .saturating_mul(stats.fragment_size());
     (stats.blocks() > 0 && free < FULL_BELOW_BYTES).then(|| {
         format!(
             "the disk holding {} is full ({free} bytes free): a run could not write its output",
