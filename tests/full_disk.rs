@@ -243,7 +243,7 @@ fn ctrl_c_stops_a_search_paused_for_want_of_space() {
     let disk = SmallDisk::mount("4m");
     let outside = tempfile::tempdir().expect("temp dir");
     let errors = outside.path().join("stderr.txt");
-    let said = outside.path().join("stdout.txt");
+    let printed = outside.path().join("stdout.txt");
     let project = project_on(
         &disk,
         &outside.path().join("starts.log"),
@@ -254,7 +254,7 @@ fn ctrl_c_stops_a_search_paused_for_want_of_space() {
         .args(["run", "."])
         .current_dir(&project)
         .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&said).expect("stdout file"))
+        .stdout(std::fs::File::create(&printed).expect("stdout file"))
         .stderr(std::fs::File::create(&errors).expect("stderr file"))
         .spawn()
         .expect("run hpsearch");
@@ -264,6 +264,17 @@ fn ctrl_c_stops_a_search_paused_for_want_of_space() {
             .contains("the search pauses")),
         "{}",
         stderr()
+    );
+    // Paused, the search still has its coordinator: `status` says so, with this process's pid.
+    let status = Command::new(hpsearch_bin())
+        .args(["status", "hp_search_0"])
+        .current_dir(&project)
+        .output()
+        .expect("run hpsearch status");
+    let said = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        said.contains(&format!("running (coordinator pid {}", search.id())),
+        "{said}"
     );
     let interrupted = Instant::now();
     let pid = nix::unistd::Pid::from_raw(search.id() as i32);
@@ -281,7 +292,7 @@ fn ctrl_c_stops_a_search_paused_for_want_of_space() {
         stderr()
     );
     assert_eq!(status.code(), Some(130), "{}", stderr());
-    let stdout = std::fs::read_to_string(&said).unwrap_or_default();
+    let stdout = std::fs::read_to_string(&printed).unwrap_or_default();
     assert!(
         stdout.contains("stopped while paused for want of space")
             && stdout.contains("hpsearch resume"),

@@ -4,8 +4,8 @@
 //! run's folder. A run's folder that cannot be made pauses the submissions inside the loop
 //! (`starting.rs`); any other write ends the coordinator's loop with an error, and the state in
 //! memory may then be ahead of the store (a commit that failed is rolled back). So the pause
-//! happens out here: the coordinator is closed (its runs in flight go on under the runner),
-//! and after a wait it is opened again and resumed from its files, as `hpsearch resume` would,
+//! happens out here: the coordinator is closed (its runs in flight go on under the runner, and
+//! this process keeps the search's lock), and after a wait it is opened again and resumed from its files, as `hpsearch resume` would,
 //! which re-reads every run's record. A run that ended meanwhile without a readable output
 //! (its script could not write it) is not taken as failed: it runs again. Waits double from 2 s
 //! to 5 minutes, and a stop request (Ctrl-C, SIGTERM, `hpsearch cancel`'s signal) ends the
@@ -71,6 +71,7 @@ pub fn run_pausing_when_full(
 ) -> Result<SearchEnd, CoordinatorError> {
     let mut wait = FIRST_WAIT;
     let mut has_run = false;
+    let mut held = None;
     // When this episode of a full disk was first noticed (wall clock).
     let mut full_since: Option<f64> = None;
     // Listening for a stop from the start: one that comes while no coordinator is open (between
@@ -78,13 +79,26 @@ pub fn run_pausing_when_full(
     let stop = StopRequests::listen();
     loop {
         let started = Instant::now();
-        let result = Coordinator::open(paths.clone(), wrapper.to_path_buf(), (pausing.observers)())
-            .and_then(|mut coordinator| {
+        let opened = Coordinator::open_holding(
+            paths.clone(),
+            wrapper.to_path_buf(),
+            (pausing.observers)(),
+            held.take(),
+        );
+        let result = match opened {
+            Ok(mut coordinator) => {
                 has_run = true;
                 coordinator.disk_was_full =
                     full_since.map(|since| (since - ENDED_BEFORE_NOTICED, crate::clock::now()));
-                coordinator.run(resumed)
-            });
+                let result = coordinator.run_session(resumed);
+                // The lock stays held through the pause: `status` shows the search running
+                // (this process), `cancel` signals this process, and no other coordinator
+                // takes the search over meanwhile.
+                held = coordinator.lock.take();
+                result
+            }
+            Err(error) => Err(error),
+        };
         let error = match result {
             Err(error) if has_run && error.is_out_of_space() => error,
             other => return other,

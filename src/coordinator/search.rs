@@ -149,7 +149,9 @@ pub struct Coordinator {
     pub(super) disk_was_full: Option<(f64, f64)>,
     /// Early stopping's state, when search_config.json turns it on.
     pub(super) watcher: Option<super::early_stop::Watcher>,
-    pub(super) _lock: CoordinatorLock,
+    /// Held for the coordinator's life; taken back by a pause for a full disk (`full_disk.rs`),
+    /// which keeps holding it while it waits.
+    pub(super) lock: Option<CoordinatorLock>,
 }
 
 /// The input.json key that tells a run its full length under asha and hyperband.
@@ -177,7 +179,20 @@ impl Coordinator {
         wrapper: std::path::PathBuf,
         observers: Vec<Box<dyn Observer>>,
     ) -> Result<Coordinator, CoordinatorError> {
-        let lock = lock::acquire(&paths.lock())?;
+        Self::open_holding(paths, wrapper, observers, None)
+    }
+
+    /// `open`, with the search's lock already held by this process (`held`), or taken now.
+    pub(super) fn open_holding(
+        paths: SearchPaths,
+        wrapper: std::path::PathBuf,
+        observers: Vec<Box<dyn Observer>>,
+        held: Option<CoordinatorLock>,
+    ) -> Result<Coordinator, CoordinatorError> {
+        let lock = match held {
+            Some(lock) => lock,
+            None => lock::acquire(&paths.lock())?,
+        };
         // The exports' writer is the lock's holder: what an earlier one left mid-publish goes.
         for export in [
             paths.data_file(),
@@ -235,7 +250,7 @@ impl Coordinator {
             row_warnings: Vec::new(),
             disk_was_full: None,
             watcher,
-            _lock: lock,
+            lock: Some(lock),
         };
         coordinator.reload()?;
         Ok(coordinator)
@@ -439,6 +454,11 @@ impl Coordinator {
 
     /// Runs the search until it is finished or stopped.
     pub fn run(mut self, resumed: bool) -> Result<SearchEnd, CoordinatorError> {
+        self.run_session(resumed)
+    }
+
+    /// `run`, leaving the coordinator to its caller (which may take back its lock).
+    pub(super) fn run_session(&mut self, resumed: bool) -> Result<SearchEnd, CoordinatorError> {
         self.store.set_meta("state", "running")?;
         let seed = self.seed;
         self.emit(Event::SearchStarted {
