@@ -300,6 +300,77 @@ fn ctrl_c_stops_a_search_paused_for_want_of_space() {
     );
 }
 
+/// `hpsearch cancel` while the search waits for space, once there is some again: the search is
+/// stopped properly (recorded stopped), not left running behind a pause.
+#[test]
+#[ignore = "needs root, to mount a small tmpfs"]
+fn cancel_during_the_pause_once_there_is_space_stops_the_search_properly() {
+    let disk = SmallDisk::mount("4m");
+    let outside = tempfile::tempdir().expect("temp dir");
+    let errors = outside.path().join("stderr.txt");
+    let project = project_on(
+        &disk,
+        &outside.path().join("starts.log"),
+        Fill::AfterOutput(1),
+        50,
+    );
+    let mut search = Command::new(hpsearch_bin())
+        .args(["run", "."])
+        .current_dir(&project)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&errors).expect("stderr file"))
+        .spawn()
+        .expect("run hpsearch");
+    let stderr = || std::fs::read_to_string(&errors).unwrap_or_default();
+    assert!(
+        wait_for(Duration::from_secs(60), || stderr()
+            .contains("the search pauses")),
+        "{}",
+        stderr()
+    );
+    std::fs::remove_file(project.join("filler")).expect("free the disk");
+    let cancel = Command::new(hpsearch_bin())
+        .args(["cancel", "hp_search_0"])
+        .current_dir(&project)
+        .output()
+        .expect("run hpsearch cancel");
+    assert!(
+        cancel.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cancel.stderr)
+    );
+    let ended = wait_for(Duration::from_secs(30), || {
+        matches!(search.try_wait(), Ok(Some(_)))
+    });
+    if !ended {
+        let _ = search.kill();
+    }
+    let status = search.wait().expect("wait");
+    assert_eq!(status.code(), Some(130), "{}", stderr());
+    let text = std::fs::read_to_string(project.join("hp_search_0/hp_search_state.json"))
+        .expect("snapshot");
+    let snapshot: serde_json::Value = serde_json::from_str(&text).expect("snapshot json");
+    assert_eq!(
+        snapshot["state"],
+        "stopped",
+        "{}\n{}",
+        snapshot["state"],
+        stderr()
+    );
+    let combinations = snapshot["combinations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        combinations.len() < 50
+            && combinations
+                .iter()
+                .all(|c| c["state"] != "running" && c["state"] != "queued"),
+        "{text}"
+    );
+}
+
 #[test]
 #[ignore = "needs root, to mount a small tmpfs"]
 fn a_search_started_on_a_full_disk_is_a_clear_error_not_a_pause() {

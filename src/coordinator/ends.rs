@@ -49,17 +49,17 @@ impl Coordinator {
                 let ended_while_full = self
                     .disk_was_full
                     .filter(|(from, to)| (*from..=*to).contains(&ended.finished_at))
-                    .map(|_| {
-                        "its disk was full when it ended (its output could not be written)"
-                            .to_string()
-                    });
+                    .map(|_| "its disk was full when it ended".to_string());
                 if let Some(problem) =
                     super::preflight::disk_full(&self.paths.dir).or(ended_while_full)
                 {
-                    self.store.mark_interrupted(id)?;
-                    self.refresh(&[id])?;
-                    self.pause_submissions(id, &problem);
-                    return Ok(());
+                    // Counted as a restart: a combination whose own output fills the disk is
+                    // recorded failed after `max_resubmits` tries instead of looping for ever.
+                    let reason = format!("its output.json could not be read while {problem}");
+                    if self.run_again_after_interruption(id, &reason)? {
+                        self.pause_submissions(id, &problem);
+                        return Ok(());
+                    }
                 }
             }
         }

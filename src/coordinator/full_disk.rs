@@ -9,8 +9,9 @@
 //! which re-reads every run's record. A run that ended meanwhile without a readable output
 //! (its script could not write it) is not taken as failed: it runs again. Waits double from 2 s
 //! to 5 minutes, and a stop request (Ctrl-C, SIGTERM, `hpsearch cancel`'s signal) ends the
-//! wait. Only a search that has run in this process pauses: a full disk at the start is an
-//! error for the user who just asked.
+//! wait; the next coordinator then stops the search properly where there is space for it, and
+//! otherwise the command ends with its runs going on. Only a search whose coordinator opened in
+//! this process pauses: a disk too full to open it is an error at once for the user who asked.
 
 use super::events::{LogObserver, Observer};
 use super::search::{Coordinator, CoordinatorError, SearchEnd};
@@ -79,6 +80,9 @@ pub fn run_pausing_when_full(
     let stop = StopRequests::listen();
     loop {
         let started = Instant::now();
+        // A stop that came while no coordinator listened (opening one, or the wait) goes to
+        // the next: it stops the search properly, its runs too, if there is space for it.
+        let stopping = stop.take();
         let opened = Coordinator::open_holding(
             paths.clone(),
             wrapper.to_path_buf(),
@@ -88,8 +92,13 @@ pub fn run_pausing_when_full(
         let result = match opened {
             Ok(mut coordinator) => {
                 has_run = true;
+                // The runs it finds ended when it takes them over, since shortly before the
+                // full disk was noticed, and without a readable output, run again.
                 coordinator.disk_was_full =
-                    full_since.map(|since| (since - ENDED_BEFORE_NOTICED, crate::clock::now()));
+                    full_since.map(|since| (since - ENDED_BEFORE_NOTICED, f64::INFINITY));
+                if stopping {
+                    coordinator.stop_requests = coordinator.stop_requests.saturating_add(1);
+                }
                 let result = coordinator.run_session(resumed);
                 // The lock stays held through the pause: `status` shows the search running
                 // (this process), `cancel` signals this process, and no other coordinator
@@ -97,12 +106,18 @@ pub fn run_pausing_when_full(
                 held = coordinator.lock.take();
                 result
             }
-            Err(error) => Err(error),
+            Err((error, lock)) => {
+                held = lock;
+                Err(error)
+            }
         };
         let error = match result {
             Err(error) if has_run && error.is_out_of_space() => error,
             other => return other,
         };
+        if stopping {
+            return Ok(stopped_while_full(paths, &error));
+        }
         if started.elapsed() >= RAN_WELL {
             wait = FIRST_WAIT;
             full_since = None;
@@ -116,15 +131,22 @@ pub fn run_pausing_when_full(
         // The search log is on the same disk: the line may be lost, but costs nothing to try.
         LogObserver::open(&paths.log()).line(&note);
         (pausing.paused)(&note);
-        if stop.requested_within(wait) {
-            return Ok(SearchEnd::Stopped(format!(
-                "stopped while paused for want of space ({error}); its runs in flight go on: `hpsearch resume {dir}` continues the search once there is space, `hpsearch cancel {dir}` stops them",
-                dir = paths.dir.display()
-            )));
-        }
+        // A stop ends the wait; the next coordinator then tries to stop the search properly.
+        let _ = stop.requested_within(wait);
         wait = (wait * 2).min(MAX_WAIT);
         resumed = true;
     }
+}
+
+/// The end of a search asked to stop while its disk was too full to stop it properly: its runs
+/// in flight go on.
+fn stopped_while_full(paths: &SearchPaths, error: &CoordinatorError) -> SearchEnd {
+    let reason = format!(
+        "stopped while paused for want of space ({error}); its runs in flight go on: `hpsearch resume {dir}` continues the search once there is space, `hpsearch cancel {dir}` then stops them",
+        dir = paths.dir.display()
+    );
+    LogObserver::open(&paths.log()).line(&reason);
+    SearchEnd::Stopped(reason)
 }
 
 /// Stop requests (SIGINT, SIGTERM, SIGHUP) seen by this process while the pausing loop runs,
@@ -143,6 +165,11 @@ impl StopRequests {
             .filter_map(|signal| signal_hook::flag::register(signal, Arc::clone(&stop)).ok())
             .collect();
         StopRequests { stop, handlers }
+    }
+
+    /// Whether a stop request came since the last look, which it takes.
+    fn take(&self) -> bool {
+        self.stop.swap(false, Ordering::Relaxed)
     }
 
     /// Waits `wait`, or until a stop request comes; whether one came (or had come already).

@@ -179,20 +179,27 @@ impl Coordinator {
         wrapper: std::path::PathBuf,
         observers: Vec<Box<dyn Observer>>,
     ) -> Result<Coordinator, CoordinatorError> {
-        Self::open_holding(paths, wrapper, observers, None)
+        Self::open_holding(paths, wrapper, observers, None).map_err(|(error, _)| error)
     }
 
     /// `open`, with the search's lock already held by this process (`held`), or taken now.
+    /// On an error the lock comes back with it, where it was held (see `full_disk.rs`).
     pub(super) fn open_holding(
         paths: SearchPaths,
         wrapper: std::path::PathBuf,
         observers: Vec<Box<dyn Observer>>,
         held: Option<CoordinatorLock>,
-    ) -> Result<Coordinator, CoordinatorError> {
-        let lock = match held {
-            Some(lock) => lock,
-            None => lock::acquire(&paths.lock())?,
+    ) -> Result<Coordinator, (CoordinatorError, Option<CoordinatorLock>)> {
+        let mut lock = match held {
+            Some(lock) => Some(lock),
+            None => Some(lock::acquire(&paths.lock()).map_err(|e| (e.into(), None))?),
         };
+        // Each step that can fail gives the lock back with its error.
+        macro_rules! or_give_back {
+            ($step:expr) => {
+                $step.map_err(|e| (CoordinatorError::from(e), lock.take()))?
+            };
+        }
         // The exports' writer is the lock's holder: what an earlier one left mid-publish goes.
         for export in [
             paths.data_file(),
@@ -201,16 +208,19 @@ impl Coordinator {
         ] {
             crate::project::paths::remove_leftover_temporaries(&export);
         }
-        let store = Store::open_writer(&paths.database())?;
-        let definition = Definition::from_store(&store)?;
+        let store = or_give_back!(Store::open_writer(&paths.database()));
+        let definition = or_give_back!(Definition::from_store(&store));
         let strategy = crate::strategy::build(&definition.search);
         let executor = crate::executor::build(&definition.job, wrapper, &paths);
-        let seed = store.require_meta("random_seed")?.parse().unwrap_or(0);
-        let (elapsed_before, session_clock) = super::elapsed::start_session(&store, &paths.dir)?;
+        let seed = or_give_back!(store.require_meta("random_seed"))
+            .parse()
+            .unwrap_or(0);
+        let (elapsed_before, session_clock) =
+            or_give_back!(super::elapsed::start_session(&store, &paths.dir));
         // A stop also sets this flag, which an executor blocked on its scheduler watches.
         let interrupt = Arc::new(AtomicBool::new(false));
-        let wakeups = super::wakeups::Wakeups::install(&interrupt)
-            .map_err(|e| CoordinatorError::io(&paths.dir, e))?;
+        let wakeups = or_give_back!(super::wakeups::Wakeups::install(&interrupt)
+            .map_err(|e| CoordinatorError::io(&paths.dir, e)));
         let mut executor = executor;
         executor.set_interrupt(Arc::clone(&interrupt));
         executor.set_max_running(definition.search.max_active_points as usize);
@@ -250,9 +260,11 @@ impl Coordinator {
             row_warnings: Vec::new(),
             disk_was_full: None,
             watcher,
-            lock: Some(lock),
+            lock,
         };
-        coordinator.reload()?;
+        if let Err(error) = coordinator.reload() {
+            return Err((error.into(), coordinator.lock.take()));
+        }
         Ok(coordinator)
     }
 
@@ -470,6 +482,8 @@ impl Coordinator {
             self.emit(Event::Note(format!("warning: {warning}")));
         }
         self.reconcile()?;
+        // Only the runs taken over just now may have ended while the disk was full.
+        self.disk_was_full = None;
         // Readers see the search running, with what the resume found, before any run starts;
         // and this first publish, which renders every row (0.6 s at 100,000), holds up no run.
         self.publish(true)?;

@@ -113,9 +113,10 @@ pub fn write_record<T: Serialize>(path: &Path, record: &T) {
     }
 }
 
-/// The space a run's record of its end needs, reserved when the run starts: the file is made
-/// empty (which reads as no record yet) with 4 KiB allocated past its end, where the file
-/// system can (fallocate with KEEP_SIZE; elsewhere nothing is reserved).
+/// The space a run's record of its end needs, reserved when the run starts: the file is
+/// created empty (which reads as no record yet; the records of an earlier start were removed
+/// before this one) with 4 KiB allocated past its end, where the file system can (fallocate
+/// with KEEP_SIZE; NFSv3, ZFS and some parallel file systems cannot, and nothing is reserved).
 pub fn reserve_record(path: &Path) {
     let Ok(file) = std::fs::OpenOptions::new()
         .write(true)

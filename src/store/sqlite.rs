@@ -62,6 +62,12 @@ fn lack_of_space(source: &rusqlite::Error, errno: i32) -> Option<&'static str> {
             Some("the disk quota is exceeded")
         }
         rusqlite::ErrorCode::SystemIoFailure if errno == libc::ENOSPC => Some("the disk is full"),
+        // A new file (the write-ahead log, made again at each opening) that cannot be created:
+        // the disk is full, or a quota on the number of files is reached.
+        rusqlite::ErrorCode::CannotOpen if errno == libc::EDQUOT => {
+            Some("the disk quota is exceeded")
+        }
+        rusqlite::ErrorCode::CannotOpen if errno == libc::ENOSPC => Some("the disk is full"),
         _ => None,
     }
 }
