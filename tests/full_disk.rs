@@ -6,7 +6,7 @@
 
 mod support;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 use support::*;
 
@@ -102,81 +102,138 @@ fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     done()
 }
 
+/// `hpsearch run .` in a project on the small disk, its stdout and stderr in files on the
+/// test's own disk (where they can be written whatever the small disk holds).
+struct Search {
+    child: Child,
+    outside: PathBuf,
+}
+
+impl Search {
+    fn start(project: &Path, outside: &Path) -> Search {
+        let file = |name: &str| std::fs::File::create(outside.join(name)).expect("output file");
+        let child = Command::new(hpsearch_bin())
+            .args(["run", "."])
+            .current_dir(project)
+            .stdin(Stdio::null())
+            .stdout(file("stdout.txt"))
+            .stderr(file("stderr.txt"))
+            .spawn()
+            .expect("run hpsearch");
+        Search {
+            child,
+            outside: outside.to_path_buf(),
+        }
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(self.outside.join("stderr.txt")).unwrap_or_default()
+    }
+
+    fn stdout(&self) -> String {
+        std::fs::read_to_string(self.outside.join("stdout.txt")).unwrap_or_default()
+    }
+
+    fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Waits (a minute at most) for `note` on stderr; fails the test if the search ends first.
+    fn wait_for_note(&mut self, note: &str) {
+        let seen = wait_for(Duration::from_secs(60), || {
+            self.stderr().contains(note) || !self.running()
+        });
+        assert!(
+            seen && self.running(),
+            "the search should pause on the full disk, not end ({:?}); its stderr:\n{}",
+            self.child.try_wait(),
+            self.stderr()
+        );
+    }
+
+    /// Its exit status, once it has ended within `limit` (else the test fails).
+    fn end_within(&mut self, limit: Duration) -> ExitStatus {
+        let ended = wait_for(limit, || !self.running());
+        if !ended {
+            let _ = self.child.kill();
+        }
+        let status = self.child.wait().expect("wait");
+        assert!(
+            ended,
+            "the search did not end within {limit:?}: {}",
+            self.stderr()
+        );
+        status
+    }
+}
+
+/// The search's snapshot, as text and parsed.
+fn snapshot(project: &Path) -> (String, serde_json::Value) {
+    let text = std::fs::read_to_string(project.join("hp_search_0/hp_search_state.json"))
+        .expect("snapshot");
+    let value = serde_json::from_str(&text).expect("snapshot json");
+    (text, value)
+}
+
+/// How many times each combination started.
+fn starts_of(starts: &Path, id: u32) -> usize {
+    let text = std::fs::read_to_string(starts).unwrap_or_default();
+    text.lines().filter(|l| *l == id.to_string()).count()
+}
+
+/// Every combination succeeded, each with its own objective (its id).
+fn all_succeeded(project: &Path, count: usize, stderr: &str) {
+    let (text, snapshot) = snapshot(project);
+    let combinations = snapshot["combinations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(combinations.len(), count, "{text}");
+    for c in &combinations {
+        assert_eq!(c["state"], "succeeded", "{c}\n{stderr}");
+        assert_eq!(c["loss"].as_f64(), c["id"].as_f64(), "{c}");
+    }
+}
+
 #[test]
 #[ignore = "needs root, to mount a small tmpfs"]
 fn a_search_that_fills_its_disk_pauses_and_finishes_by_itself_once_space_is_freed() {
     let disk = SmallDisk::mount("4m");
     let outside = tempfile::tempdir().expect("temp dir");
     let starts = outside.path().join("starts.log");
-    let errors = outside.path().join("stderr.txt");
     let project = project_on(&disk, &starts, Fill::AfterOutput(3), 6);
-    let mut search = Command::new(hpsearch_bin())
-        .args(["run", "."])
-        .current_dir(&project)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&errors).expect("stderr file"))
-        .spawn()
-        .expect("run hpsearch");
-    let stderr = || std::fs::read_to_string(&errors).unwrap_or_default();
-    // The disk fills during the third run; a write of the search then fails.
-    let paused = wait_for(Duration::from_secs(60), || {
-        stderr().contains("the search pauses") || matches!(search.try_wait(), Ok(Some(_)))
-    });
+    let mut search = Search::start(&project, outside.path());
+    // The disk fills during the fourth run; a write of the search then fails.
+    search.wait_for_note("the search pauses");
     assert!(
-        paused && matches!(search.try_wait(), Ok(None)),
-        "the search should pause on the full disk, not end ({:?}); its stderr:\n{}",
-        search.try_wait(),
-        stderr()
-    );
-    assert!(
-        stderr().contains("the disk is full") || stderr().contains("No space left"),
+        search.stderr().contains("the disk is full") || search.stderr().contains("No space left"),
         "the pause names the cause: {}",
-        stderr()
+        search.stderr()
     );
     // Still paused a few seconds on (it tries again, and the disk is still full).
     std::thread::sleep(Duration::from_secs(3));
     assert!(
-        matches!(search.try_wait(), Ok(None)),
+        search.running(),
         "the search waits for space: {}",
-        stderr()
+        search.stderr()
     );
     std::fs::remove_file(project.join("filler")).expect("free the disk");
-    let ended = wait_for(Duration::from_secs(120), || {
-        matches!(search.try_wait(), Ok(Some(_)))
-    });
-    if !ended {
-        let _ = search.kill();
-    }
-    let status = search.wait().expect("wait");
+    let status = search.end_within(Duration::from_secs(120));
     assert!(
-        ended && status.success(),
-        "once there is space the search goes on to its end by itself ({status}): {}",
-        stderr()
+        status.success(),
+        "once there is space the search ends by itself ({status}): {}",
+        search.stderr()
     );
-    // Every combination ran to success, the one that filled the disk included, with its own
-    // objective.
-    let text = std::fs::read_to_string(project.join("hp_search_0/hp_search_state.json"))
-        .expect("snapshot");
-    let snapshot: serde_json::Value = serde_json::from_str(&text).expect("snapshot json");
-    let combinations = snapshot["combinations"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    assert_eq!(combinations.len(), 6, "{text}");
-    for c in &combinations {
-        assert_eq!(c["state"], "succeeded", "{c}");
-        assert_eq!(c["loss"].as_f64(), c["id"].as_f64(), "{c}");
-    }
+    // Every combination ran to success, the one that filled the disk included.
+    all_succeeded(&project, 6, &search.stderr());
     // None ran twice: not those before the full disk, nor the one that ended as the disk filled,
     // whose record of its end went into space reserved at its start.
-    let started = std::fs::read_to_string(&starts).unwrap_or_default();
     for id in 0..6 {
         assert_eq!(
-            started.lines().filter(|l| *l == id.to_string()).count(),
+            starts_of(&starts, id),
             1,
-            "combination {id} ran once: {started}\n{}",
-            stderr()
+            "combination {id}: {}",
+            search.stderr()
         );
     }
 }
@@ -189,51 +246,16 @@ fn a_run_that_could_not_write_its_output_on_the_full_disk_runs_again_once_there_
     let disk = SmallDisk::mount("4m");
     let outside = tempfile::tempdir().expect("temp dir");
     let starts = outside.path().join("starts.log");
-    let errors = outside.path().join("stderr.txt");
     let project = project_on(&disk, &starts, Fill::BeforeOutput(2), 4);
-    let mut search = Command::new(hpsearch_bin())
-        .args(["run", "."])
-        .current_dir(&project)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&errors).expect("stderr file"))
-        .spawn()
-        .expect("run hpsearch");
-    let stderr = || std::fs::read_to_string(&errors).unwrap_or_default();
-    let paused = wait_for(Duration::from_secs(60), || {
-        stderr().contains("is full") || matches!(search.try_wait(), Ok(Some(_)))
-    });
-    assert!(
-        paused && matches!(search.try_wait(), Ok(None)),
-        "{}",
-        stderr()
-    );
+    let mut search = Search::start(&project, outside.path());
+    search.wait_for_note("is full");
     std::fs::remove_file(project.join("filler")).expect("free the disk");
-    let ended = wait_for(Duration::from_secs(120), || {
-        matches!(search.try_wait(), Ok(Some(_)))
-    });
-    if !ended {
-        let _ = search.kill();
-    }
-    let status = search.wait().expect("wait");
-    assert!(ended && status.success(), "{status}: {}", stderr());
-    let text = std::fs::read_to_string(project.join("hp_search_0/hp_search_state.json"))
-        .expect("snapshot");
-    let snapshot: serde_json::Value = serde_json::from_str(&text).expect("snapshot json");
-    let combinations = snapshot["combinations"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    assert_eq!(combinations.len(), 4, "{text}");
-    for c in &combinations {
-        assert_eq!(c["state"], "succeeded", "{c}\n{}", stderr());
-        assert_eq!(c["loss"].as_f64(), c["id"].as_f64(), "{c}");
-    }
-    let started = std::fs::read_to_string(&starts).unwrap_or_default();
-    let runs_of = |id: &str| started.lines().filter(|l| *l == id).count();
-    assert_eq!(runs_of("2"), 2, "{started}");
-    for once in ["0", "1", "3"] {
-        assert_eq!(runs_of(once), 1, "{started}");
+    let status = search.end_within(Duration::from_secs(120));
+    assert!(status.success(), "{status}: {}", search.stderr());
+    all_succeeded(&project, 4, &search.stderr());
+    assert_eq!(starts_of(&starts, 2), 2);
+    for once in [0, 1, 3] {
+        assert_eq!(starts_of(&starts, once), 1);
     }
 }
 
@@ -242,29 +264,14 @@ fn a_run_that_could_not_write_its_output_on_the_full_disk_runs_again_once_there_
 fn ctrl_c_stops_a_search_paused_for_want_of_space() {
     let disk = SmallDisk::mount("4m");
     let outside = tempfile::tempdir().expect("temp dir");
-    let errors = outside.path().join("stderr.txt");
-    let printed = outside.path().join("stdout.txt");
     let project = project_on(
         &disk,
         &outside.path().join("starts.log"),
         Fill::AfterOutput(2),
         4,
     );
-    let mut search = Command::new(hpsearch_bin())
-        .args(["run", "."])
-        .current_dir(&project)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&printed).expect("stdout file"))
-        .stderr(std::fs::File::create(&errors).expect("stderr file"))
-        .spawn()
-        .expect("run hpsearch");
-    let stderr = || std::fs::read_to_string(&errors).unwrap_or_default();
-    assert!(
-        wait_for(Duration::from_secs(60), || stderr()
-            .contains("the search pauses")),
-        "{}",
-        stderr()
-    );
+    let mut search = Search::start(&project, outside.path());
+    search.wait_for_note("the search pauses");
     // Paused, the search still has its coordinator: `status` says so, with this process's pid.
     let status = Command::new(hpsearch_bin())
         .args(["status", "hp_search_0"])
@@ -273,26 +280,20 @@ fn ctrl_c_stops_a_search_paused_for_want_of_space() {
         .expect("run hpsearch status");
     let said = String::from_utf8_lossy(&status.stdout);
     assert!(
-        said.contains(&format!("running (coordinator pid {}", search.id())),
+        said.contains(&format!("running (coordinator pid {}", search.child.id())),
         "{said}"
     );
     let interrupted = Instant::now();
-    let pid = nix::unistd::Pid::from_raw(search.id() as i32);
+    let pid = nix::unistd::Pid::from_raw(search.child.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT");
-    let ended = wait_for(Duration::from_secs(10), || {
-        matches!(search.try_wait(), Ok(Some(_)))
-    });
-    if !ended {
-        let _ = search.kill();
-    }
-    let status = search.wait().expect("wait");
+    let status = search.end_within(Duration::from_secs(10));
     assert!(
-        ended && interrupted.elapsed() < Duration::from_secs(5),
+        interrupted.elapsed() < Duration::from_secs(5),
         "{}",
-        stderr()
+        search.stderr()
     );
-    assert_eq!(status.code(), Some(130), "{}", stderr());
-    let stdout = std::fs::read_to_string(&printed).unwrap_or_default();
+    assert_eq!(status.code(), Some(130), "{}", search.stderr());
+    let stdout = search.stdout();
     assert!(
         stdout.contains("stopped while paused for want of space")
             && stdout.contains("hpsearch resume"),
@@ -307,28 +308,14 @@ fn ctrl_c_stops_a_search_paused_for_want_of_space() {
 fn cancel_during_the_pause_once_there_is_space_stops_the_search_properly() {
     let disk = SmallDisk::mount("4m");
     let outside = tempfile::tempdir().expect("temp dir");
-    let errors = outside.path().join("stderr.txt");
     let project = project_on(
         &disk,
         &outside.path().join("starts.log"),
         Fill::AfterOutput(1),
         50,
     );
-    let mut search = Command::new(hpsearch_bin())
-        .args(["run", "."])
-        .current_dir(&project)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&errors).expect("stderr file"))
-        .spawn()
-        .expect("run hpsearch");
-    let stderr = || std::fs::read_to_string(&errors).unwrap_or_default();
-    assert!(
-        wait_for(Duration::from_secs(60), || stderr()
-            .contains("the search pauses")),
-        "{}",
-        stderr()
-    );
+    let mut search = Search::start(&project, outside.path());
+    search.wait_for_note("the search pauses");
     std::fs::remove_file(project.join("filler")).expect("free the disk");
     let cancel = Command::new(hpsearch_bin())
         .args(["cancel", "hp_search_0"])
@@ -340,24 +327,10 @@ fn cancel_during_the_pause_once_there_is_space_stops_the_search_properly() {
         "{}",
         String::from_utf8_lossy(&cancel.stderr)
     );
-    let ended = wait_for(Duration::from_secs(30), || {
-        matches!(search.try_wait(), Ok(Some(_)))
-    });
-    if !ended {
-        let _ = search.kill();
-    }
-    let status = search.wait().expect("wait");
-    assert_eq!(status.code(), Some(130), "{}", stderr());
-    let text = std::fs::read_to_string(project.join("hp_search_0/hp_search_state.json"))
-        .expect("snapshot");
-    let snapshot: serde_json::Value = serde_json::from_str(&text).expect("snapshot json");
-    assert_eq!(
-        snapshot["state"],
-        "stopped",
-        "{}\n{}",
-        snapshot["state"],
-        stderr()
-    );
+    let status = search.end_within(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(130), "{}", search.stderr());
+    let (text, snapshot) = snapshot(&project);
+    assert_eq!(snapshot["state"], "stopped", "{}", search.stderr());
     let combinations = snapshot["combinations"]
         .as_array()
         .cloned()

@@ -99,12 +99,7 @@ pub fn read_started(folder: &Path) -> Option<RunStarted> {
 pub fn write_record<T: Serialize>(path: &Path, record: &T) {
     use std::io::Write;
     let text = serde_json::to_string(record).unwrap_or_default();
-    let Ok(mut file) = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-    else {
+    let Some(mut file) = open_record(path) else {
         return;
     };
     if file.write_all(text.as_bytes()).is_ok() {
@@ -118,12 +113,7 @@ pub fn write_record<T: Serialize>(path: &Path, record: &T) {
 /// before this one) with 4 KiB allocated past its end, where the file system can (fallocate
 /// with KEEP_SIZE; NFSv3, ZFS and some parallel file systems cannot, and nothing is reserved).
 pub fn reserve_record(path: &Path) {
-    let Ok(file) = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-    else {
+    let Some(file) = open_record(path) else {
         return;
     };
     let _ = nix::fcntl::fallocate(
@@ -132,6 +122,16 @@ pub fn reserve_record(path: &Path) {
         0,
         RECORD_RESERVE,
     );
+}
+
+/// A record's file for writing, made if missing, its content and space kept.
+fn open_record(path: &Path) -> Option<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .ok()
 }
 
 /// Bytes reserved for a run's record of its end (it holds a few hundred).
