@@ -167,6 +167,16 @@ impl Search {
     }
 }
 
+/// `hpsearch ARGS` in the project, to its end, with what it printed.
+fn hpsearch_in(project: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(hpsearch_bin())
+        .args(args)
+        .current_dir(project)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run hpsearch")
+}
+
 /// The search's snapshot, as text and parsed.
 fn snapshot(project: &Path) -> (String, serde_json::Value) {
     let text = std::fs::read_to_string(project.join("hp_search_0/hp_search_state.json"))
@@ -273,11 +283,7 @@ fn ctrl_c_stops_a_search_paused_for_want_of_space() {
     let mut search = Search::start(&project, outside.path());
     search.wait_for_note("the search pauses");
     // Paused, the search still has its coordinator: `status` says so, with this process's pid.
-    let status = Command::new(hpsearch_bin())
-        .args(["status", "hp_search_0"])
-        .current_dir(&project)
-        .output()
-        .expect("run hpsearch status");
+    let status = hpsearch_in(&project, &["status", "hp_search_0"]);
     let said = String::from_utf8_lossy(&status.stdout);
     assert!(
         said.contains(&format!("running (coordinator pid {}", search.child.id())),
@@ -317,11 +323,7 @@ fn cancel_during_the_pause_once_there_is_space_stops_the_search_properly() {
     let mut search = Search::start(&project, outside.path());
     search.wait_for_note("the search pauses");
     std::fs::remove_file(project.join("filler")).expect("free the disk");
-    let cancel = Command::new(hpsearch_bin())
-        .args(["cancel", "hp_search_0"])
-        .current_dir(&project)
-        .output()
-        .expect("run hpsearch cancel");
+    let cancel = hpsearch_in(&project, &["cancel", "hp_search_0"]);
     assert!(
         cancel.status.success(),
         "{}",
@@ -361,12 +363,7 @@ fn a_search_started_on_a_full_disk_is_a_clear_error_not_a_pause() {
         .stderr(Stdio::null())
         .status();
     let started = Instant::now();
-    let output = Command::new(hpsearch_bin())
-        .args(["run", "."])
-        .current_dir(&project)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run hpsearch");
+    let output = hpsearch_in(&project, &["run", "."]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(

@@ -47,8 +47,8 @@ impl Coordinator {
         if let Outcome::Failure { kind, .. } = &outcome {
             if super::preflight::may_be_the_disk(*kind) {
                 let ended_while_full = self
-                    .disk_was_full
-                    .filter(|(from, to)| (*from..=*to).contains(&ended.finished_at))
+                    .disk_full_since
+                    .filter(|since| ended.finished_at >= *since)
                     .map(|_| "its disk was full when it ended".to_string());
                 if let Some(problem) =
                     super::preflight::disk_full(&self.paths.dir).or(ended_while_full)

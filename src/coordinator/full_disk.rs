@@ -5,8 +5,8 @@
 //! (`starting.rs`); any other write ends the coordinator's loop with an error, and the state in
 //! memory may then be ahead of the store (a commit that failed is rolled back). So the pause
 //! happens out here: the coordinator is closed (its runs in flight go on under the runner, and
-//! this process keeps the search's lock), and after a wait it is opened again and resumed from its files, as `hpsearch resume` would,
-//! which re-reads every run's record. A run that ended meanwhile without a readable output
+//! this process keeps the search's lock), and after a wait it is opened again and resumed from
+//! its files, as `hpsearch resume` would, which re-reads every run's record. A run that ended meanwhile without a readable output
 //! (its script could not write it) is not taken as failed: it runs again. Waits double from 2 s
 //! to 5 minutes, and a stop request (Ctrl-C, SIGTERM, `hpsearch cancel`'s signal) ends the
 //! wait; the next coordinator then stops the search properly where there is space for it, and
@@ -15,7 +15,7 @@
 
 use super::events::{LogObserver, Observer};
 use super::search::{Coordinator, CoordinatorError, SearchEnd};
-use crate::project::lock::LockError;
+use crate::project::lock;
 use crate::project::paths::SearchPaths;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -37,19 +37,12 @@ impl CoordinatorError {
     /// Whether the error is a write that failed for want of space (a full disk, an exceeded
     /// quota), which freeing space cures.
     pub fn is_out_of_space(&self) -> bool {
-        let io = |e: &std::io::Error| {
-            matches!(
-                e.kind(),
-                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
-            )
-        };
         match self {
             CoordinatorError::Store(e)
             | CoordinatorError::Definition(super::definition::DefinitionError::Store(e)) => {
                 e.is_out_of_space()
             }
-            CoordinatorError::Lock(LockError::Io { source, .. }) => io(source),
-            CoordinatorError::Io { source, .. } => io(source),
+            CoordinatorError::Io { source, .. } => crate::executor::is_out_of_space(source),
             _ => false,
         }
     }
@@ -70,9 +63,11 @@ pub fn run_pausing_when_full(
     mut resumed: bool,
     pausing: Pausing,
 ) -> Result<SearchEnd, CoordinatorError> {
+    // Held by this process throughout: while it waits, `status` shows the search running (this
+    // process), `cancel` signals this process, and no other coordinator takes the search over.
+    let _lock = lock::acquire(&paths.lock())?;
     let mut wait = FIRST_WAIT;
     let mut has_run = false;
-    let mut held = None;
     // When this episode of a full disk was first noticed (wall clock).
     let mut full_since: Option<f64> = None;
     // Listening for a stop from the start: one that comes while no coordinator is open (between
@@ -83,34 +78,19 @@ pub fn run_pausing_when_full(
         // A stop that came while no coordinator listened (opening one, or the wait) goes to
         // the next: it stops the search properly, its runs too, if there is space for it.
         let stopping = stop.take();
-        let opened = Coordinator::open_holding(
-            paths.clone(),
-            wrapper.to_path_buf(),
-            (pausing.observers)(),
-            held.take(),
-        );
-        let result = match opened {
-            Ok(mut coordinator) => {
-                has_run = true;
-                // The runs it finds ended when it takes them over, since shortly before the
-                // full disk was noticed, and without a readable output, run again.
-                coordinator.disk_was_full =
-                    full_since.map(|since| (since - ENDED_BEFORE_NOTICED, f64::INFINITY));
-                if stopping {
-                    coordinator.stop_requests = coordinator.stop_requests.saturating_add(1);
-                }
-                let result = coordinator.run_session(resumed);
-                // The lock stays held through the pause: `status` shows the search running
-                // (this process), `cancel` signals this process, and no other coordinator
-                // takes the search over meanwhile.
-                held = coordinator.lock.take();
-                result
-            }
-            Err((error, lock)) => {
-                held = lock;
-                Err(error)
-            }
-        };
+        let result =
+            Coordinator::open_locked(paths.clone(), wrapper.to_path_buf(), (pausing.observers)())
+                .and_then(|mut coordinator| {
+                    has_run = true;
+                    // The runs it takes over that ended since shortly before the full disk was
+                    // noticed, without a readable output, run again.
+                    coordinator.disk_full_since =
+                        full_since.map(|since| since - ENDED_BEFORE_NOTICED);
+                    if stopping {
+                        coordinator.stop_requests = coordinator.stop_requests.saturating_add(1);
+                    }
+                    coordinator.run(resumed)
+                });
         let error = match result {
             Err(error) if has_run && error.is_out_of_space() => error,
             other => return other,
@@ -132,7 +112,7 @@ pub fn run_pausing_when_full(
         LogObserver::open(&paths.log()).line(&note);
         (pausing.paused)(&note);
         // A stop ends the wait; the next coordinator then tries to stop the search properly.
-        let _ = stop.requested_within(wait);
+        stop.wait(wait);
         wait = (wait * 2).min(MAX_WAIT);
         resumed = true;
     }
@@ -172,13 +152,12 @@ impl StopRequests {
         self.stop.swap(false, Ordering::Relaxed)
     }
 
-    /// Waits `wait`, or until a stop request comes; whether one came (or had come already).
-    fn requested_within(&self, wait: Duration) -> bool {
+    /// Waits `wait`, or until a stop request comes (or had come already).
+    fn wait(&self, wait: Duration) {
         let until = Instant::now() + wait;
         while !self.stop.load(Ordering::Relaxed) && Instant::now() < until {
             std::thread::sleep(Duration::from_millis(50));
         }
-        self.stop.load(Ordering::Relaxed)
     }
 }
 

@@ -144,14 +144,13 @@ pub struct Coordinator {
     pub(super) interrupt: Arc<AtomicBool>,
     /// Corrupted rows found in the store, published for `status` and `results` to show.
     pub(super) row_warnings: Vec<String>,
-    /// When the disk was found full before this coordinator opened (wall clock, from, to): a run
-    /// that ended then without a readable output is run again (`full_disk.rs`).
-    pub(super) disk_was_full: Option<(f64, f64)>,
+    /// Since when (wall clock) the disk was full before this coordinator opened: a run it takes
+    /// over that ended since then without a readable output runs again (`full_disk.rs`).
+    pub(super) disk_full_since: Option<f64>,
     /// Early stopping's state, when search_config.json turns it on.
     pub(super) watcher: Option<super::early_stop::Watcher>,
-    /// Held for the coordinator's life; taken back by a pause for a full disk (`full_disk.rs`),
-    /// which keeps holding it while it waits.
-    pub(super) lock: Option<CoordinatorLock>,
+    /// Held for the coordinator's life; `None` where its caller holds it (`open_locked`).
+    pub(super) _lock: Option<CoordinatorLock>,
 }
 
 /// The input.json key that tells a run its full length under asha and hyperband.
@@ -179,27 +178,19 @@ impl Coordinator {
         wrapper: std::path::PathBuf,
         observers: Vec<Box<dyn Observer>>,
     ) -> Result<Coordinator, CoordinatorError> {
-        Self::open_holding(paths, wrapper, observers, None).map_err(|(error, _)| error)
+        let lock = lock::acquire(&paths.lock())?;
+        let mut coordinator = Self::open_locked(paths, wrapper, observers)?;
+        coordinator._lock = Some(lock);
+        Ok(coordinator)
     }
 
-    /// `open`, with the search's lock already held by this process (`held`), or taken now.
-    /// On an error the lock comes back with it, where it was held (see `full_disk.rs`).
-    pub(super) fn open_holding(
+    /// `open` for a caller that holds the search's lock itself: a pause for a full disk keeps it
+    /// while no coordinator is open (`full_disk.rs`).
+    pub(super) fn open_locked(
         paths: SearchPaths,
         wrapper: std::path::PathBuf,
         observers: Vec<Box<dyn Observer>>,
-        held: Option<CoordinatorLock>,
-    ) -> Result<Coordinator, (CoordinatorError, Option<CoordinatorLock>)> {
-        let mut lock = match held {
-            Some(lock) => Some(lock),
-            None => Some(lock::acquire(&paths.lock()).map_err(|e| (e.into(), None))?),
-        };
-        // Each step that can fail gives the lock back with its error.
-        macro_rules! or_give_back {
-            ($step:expr) => {
-                $step.map_err(|e| (CoordinatorError::from(e), lock.take()))?
-            };
-        }
+    ) -> Result<Coordinator, CoordinatorError> {
         // The exports' writer is the lock's holder: what an earlier one left mid-publish goes.
         for export in [
             paths.data_file(),
@@ -208,19 +199,16 @@ impl Coordinator {
         ] {
             crate::project::paths::remove_leftover_temporaries(&export);
         }
-        let store = or_give_back!(Store::open_writer(&paths.database()));
-        let definition = or_give_back!(Definition::from_store(&store));
+        let store = Store::open_writer(&paths.database())?;
+        let definition = Definition::from_store(&store)?;
         let strategy = crate::strategy::build(&definition.search);
         let executor = crate::executor::build(&definition.job, wrapper, &paths);
-        let seed = or_give_back!(store.require_meta("random_seed"))
-            .parse()
-            .unwrap_or(0);
-        let (elapsed_before, session_clock) =
-            or_give_back!(super::elapsed::start_session(&store, &paths.dir));
+        let seed = store.require_meta("random_seed")?.parse().unwrap_or(0);
+        let (elapsed_before, session_clock) = super::elapsed::start_session(&store, &paths.dir)?;
         // A stop also sets this flag, which an executor blocked on its scheduler watches.
         let interrupt = Arc::new(AtomicBool::new(false));
-        let wakeups = or_give_back!(super::wakeups::Wakeups::install(&interrupt)
-            .map_err(|e| CoordinatorError::io(&paths.dir, e)));
+        let wakeups = super::wakeups::Wakeups::install(&interrupt)
+            .map_err(|e| CoordinatorError::io(&paths.dir, e))?;
         let mut executor = executor;
         executor.set_interrupt(Arc::clone(&interrupt));
         executor.set_max_running(definition.search.max_active_points as usize);
@@ -258,13 +246,11 @@ impl Coordinator {
             refused: None,
             interrupt,
             row_warnings: Vec::new(),
-            disk_was_full: None,
+            disk_full_since: None,
             watcher,
-            lock,
+            _lock: None,
         };
-        if let Err(error) = coordinator.reload() {
-            return Err((error.into(), coordinator.lock.take()));
-        }
+        coordinator.reload()?;
         Ok(coordinator)
     }
 
@@ -466,11 +452,6 @@ impl Coordinator {
 
     /// Runs the search until it is finished or stopped.
     pub fn run(mut self, resumed: bool) -> Result<SearchEnd, CoordinatorError> {
-        self.run_session(resumed)
-    }
-
-    /// `run`, leaving the coordinator to its caller (which may take back its lock).
-    pub(super) fn run_session(&mut self, resumed: bool) -> Result<SearchEnd, CoordinatorError> {
         self.store.set_meta("state", "running")?;
         let seed = self.seed;
         self.emit(Event::SearchStarted {
@@ -483,7 +464,7 @@ impl Coordinator {
         }
         self.reconcile()?;
         // Only the runs taken over just now may have ended while the disk was full.
-        self.disk_was_full = None;
+        self.disk_full_since = None;
         // Readers see the search running, with what the resume found, before any run starts;
         // and this first publish, which renders every row (0.6 s at 100,000), holds up no run.
         self.publish(true)?;

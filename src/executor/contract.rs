@@ -149,12 +149,19 @@ pub enum ExecutorEvent {
 /// or forbidden folder) rather than one run: an executor reports it as `Unavailable`.
 pub fn is_common_io_problem(error: &std::io::Error) -> bool {
     use std::io::ErrorKind;
+    is_out_of_space(error)
+        || matches!(
+            error.kind(),
+            ErrorKind::ReadOnlyFilesystem | ErrorKind::PermissionDenied
+        )
+}
+
+/// Whether a file-system error is a full disk or an exceeded quota, which freeing space cures.
+pub fn is_out_of_space(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
     matches!(
         error.kind(),
-        ErrorKind::StorageFull
-            | ErrorKind::QuotaExceeded
-            | ErrorKind::ReadOnlyFilesystem
-            | ErrorKind::PermissionDenied
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded
     )
 }
 

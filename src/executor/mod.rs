@@ -14,8 +14,8 @@ pub mod wrapper;
 pub use log_tail::{last_lines, log_tail};
 
 pub use contract::{
-    is_common_io_problem, Adoption, Ended, Executor, ExecutorError, ExecutorEvent, Known, RunEnd,
-    RunSpec, SchedulerRecord, Submitted,
+    is_common_io_problem, is_out_of_space, Adoption, Ended, Executor, ExecutorError, ExecutorEvent,
+    Known, RunEnd, RunSpec, SchedulerRecord, Submitted,
 };
 pub use local::LocalExecutor;
 pub use slurm::{SlurmExecutor, MAX_WAVE};

@@ -122,10 +122,16 @@ impl Hyperparameter {
     /// domain may hold a million members.
     fn nearest_discrete(&self, u: f64, values: &[f64]) -> usize {
         match self.member_positions(values) {
-            Some(positions) => nearest_position(u, positions.len(), |i| positions[i]),
+            Some(positions) => nearest_around(
+                u,
+                positions.partition_point(|p| *p < u),
+                positions.len(),
+                |i| positions[i],
+            ),
             None => {
                 let scale = self.unit_scale(values[0], values[values.len() - 1]);
-                nearest_position(u, values.len(), |i| scale(values[i]))
+                let above = values.partition_point(|v| scale(*v) < u);
+                nearest_around(u, above, values.len(), |i| scale(values[i]))
             }
         }
     }
@@ -238,19 +244,8 @@ impl Hyperparameter {
 }
 
 /// The index among `count` sorted, increasing unit points (`position(i)`) nearest to `u`, the
-/// lower one on a tie.
-fn nearest_position(u: f64, count: usize, position: impl Fn(usize) -> f64) -> usize {
-    // The first member at or above `u`, by binary search.
-    let (mut low, mut high) = (0, count);
-    while low < high {
-        let middle = low + (high - low) / 2;
-        if position(middle) < u {
-            low = middle + 1;
-        } else {
-            high = middle;
-        }
-    }
-    let above = low;
+/// lower one on a tie, given `above`: the first at or above `u`.
+fn nearest_around(u: f64, above: usize, count: usize, position: impl Fn(usize) -> f64) -> usize {
     if above == 0 {
         return 0;
     }

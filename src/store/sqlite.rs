@@ -53,21 +53,14 @@ fn lack_of_space(source: &rusqlite::Error, errno: i32) -> Option<&'static str> {
     let rusqlite::Error::SqliteFailure(failure, _) = source else {
         return None;
     };
-    match failure.code {
-        rusqlite::ErrorCode::DiskFull if errno == libc::EDQUOT => {
+    use rusqlite::ErrorCode::{CannotOpen, DiskFull, SystemIoFailure};
+    // A log file that cannot be created (SQLite makes its write-ahead log again at each
+    // opening) is the same want of space: a full disk, or a quota on the number of files.
+    match (failure.code, errno) {
+        (DiskFull | SystemIoFailure | CannotOpen, libc::EDQUOT) => {
             Some("the disk quota is exceeded")
         }
-        rusqlite::ErrorCode::DiskFull => Some("the disk is full"),
-        rusqlite::ErrorCode::SystemIoFailure if errno == libc::EDQUOT => {
-            Some("the disk quota is exceeded")
-        }
-        rusqlite::ErrorCode::SystemIoFailure if errno == libc::ENOSPC => Some("the disk is full"),
-        // A new file (the write-ahead log, made again at each opening) that cannot be created:
-        // the disk is full, or a quota on the number of files is reached.
-        rusqlite::ErrorCode::CannotOpen if errno == libc::EDQUOT => {
-            Some("the disk quota is exceeded")
-        }
-        rusqlite::ErrorCode::CannotOpen if errno == libc::ENOSPC => Some("the disk is full"),
+        (DiskFull, _) | (SystemIoFailure | CannotOpen, libc::ENOSPC) => Some("the disk is full"),
         _ => None,
     }
 }
