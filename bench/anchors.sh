@@ -55,7 +55,8 @@ case "${1:-}" in
 esac
 cd "$(dirname "$0")/.."
 root="$PWD"
-anchors_src=${ANCHORS:-../shared/bench/anchors}
+# Absolute: the harness folder is also read after the cd into the work folder (the venv's copy).
+anchors_src=$(realpath "${ANCHORS:-../shared/bench/anchors}")
 work=${WORK:-target/anchors}
 # --standing reads the kept records only: its copy of the harness is its own, so it leaves the
 # last comparison's results in target/anchors as they were.

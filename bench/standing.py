@@ -43,10 +43,9 @@ def _bbob(dim, instances):
 
 
 def deterministic_sets():
-    """(name, problems, seeds) of every set in the standing table; together the 162 problems of
-    the broad benchmark that were run (every model but the two MLPs, which take seconds per
-    evaluation)."""
-    models = [f"skl_{m}_{d}" for m, d in broad_problems.MODEL_PROBLEMS if m != "mlp"]
+    """(name, problems, seeds) of every set in the standing table; together the 164 problems of
+    the broad benchmark that were run (BBOB instances 2-3 in 2 D only)."""
+    models = [f"skl_{m}_{d}" for m, d in broad_problems.MODEL_PROBLEMS]
     return [
         ("BBOB 2 D instance 1 and the six anchors", _bbob(2, [1]) + list(broad_problems.ANCHORS), SEEDS),
         ("BBOB 2 D instances 2-3", _bbob(2, [2, 3]), SEEDS),
