@@ -220,6 +220,8 @@ MODEL_PROBLEMS = [
     ("knn", "diabetes"), ("tree", "diabetes"),
 ]
 
+# Their problem names, as the records and the tables call them.
+MODEL_NAMES = [f"skl_{m}_{data}" for m, data in MODEL_PROBLEMS]
 
 class SklearnModel(Problem):
     f_star = 0.0
@@ -314,7 +316,7 @@ def selected(env=None):
                          f"instances {INSTANCES}, functions 1-24)")
     models = env.get("BROAD_MODELS", "1").strip()
     if models == "1":
-        names += [f"skl_{m}_{data}" for m, data in MODEL_PROBLEMS]
+        names += MODEL_NAMES
     elif models != "0":
         # A list: models (`svm`) or model_dataset pairs (`mlp_wine`); the MLPs and the boosting
         # take seconds per evaluation, the rest well under one.

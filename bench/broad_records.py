@@ -4,6 +4,8 @@ that a comparison re-runs only ours): gzipped JSON lines, with the per-evaluatio
 which otherwise make up most of the size. Every other field is kept as the harness wrote it.
 
     python3 bench/broad_records.py RESULTS/solver.jsonl bench/broad_results/solver.jsonl.gz
+    # ours: the kept runs stay, the (problem, seed) pairs they lack are added
+    python3 bench/broad_records.py --add RESULTS/ext_….jsonl bench/broad_results/ours/defaults.jsonl.gz
 """
 import gzip
 import json
@@ -21,11 +23,23 @@ def pack(record):
 
 
 def main():
-    if len(sys.argv) != 3:
+    args = sys.argv[1:]
+    add = args[:1] == ["--add"]
+    if add:
+        args = args[1:]
+    if len(args) != 2:
         sys.exit(__doc__)
-    source, destination = sys.argv[1:]
+    source, destination = args
     with open(source) as f:
-        lines = [json.dumps(pack(json.loads(line))) for line in f if line.strip()]
+        records = [pack(json.loads(line)) for line in f if line.strip()]
+    if add:
+        # Ours' kept runs are read back as they are; a run of a pair they hold is not taken.
+        with gzip.open(destination, "rt") as f:
+            kept = [json.loads(line) for line in f if line.strip()]
+        held = {(r["problem"], r["seed"]) for r in kept}
+        records = kept + [r for r in records if r.get("status") == "ok"
+                          and (r["problem"], r["seed"]) not in held]
+    lines = [json.dumps(record) for record in records]
     # No time stamp in the gzip header: the same records make the same file, so a comparison
     # that ran no new reference leaves the committed records untouched.
     data = ("\n".join(lines) + "\n").encode()

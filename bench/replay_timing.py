@@ -46,7 +46,7 @@ def _bbob(dim):
 
 def sets():
     """name -> problems, as the standing table groups them (instance 1 of BBOB)."""
-    models = [f"skl_{m}_{d}" for m, d in broad_problems.MODEL_PROBLEMS]
+    models = broad_problems.MODEL_NAMES
     return {
         "2": ("BBOB 2 D instance 1 and the anchors", _bbob(2) + list(broad_problems.ANCHORS)),
         "5": ("BBOB 5 D", _bbob(5)),

@@ -45,7 +45,7 @@ def _bbob(dim, instances):
 def deterministic_sets():
     """(name, problems, seeds) of every set in the standing table; together the 164 problems of
     the broad benchmark that were run (BBOB instances 2-3 in 2 D only)."""
-    models = [f"skl_{m}_{d}" for m, d in broad_problems.MODEL_PROBLEMS]
+    models = broad_problems.MODEL_NAMES
     return [
         ("BBOB 2 D instance 1 and the six anchors", _bbob(2, [1]) + list(broad_problems.ANCHORS), SEEDS),
         ("BBOB 2 D instances 2-3", _bbob(2, [2, 3]), SEEDS),

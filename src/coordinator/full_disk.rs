@@ -6,12 +6,13 @@
 //! memory may then be ahead of the store (a commit that failed is rolled back). So the pause
 //! happens out here: the coordinator is closed (its runs in flight go on under the runner, and
 //! this process keeps the search's lock), and after a wait it is opened again and resumed from
-//! its files, as `hpsearch resume` would, which re-reads every run's record. A run that ended meanwhile without a readable output
-//! (its script could not write it) is not taken as failed: it runs again. Waits double from 2 s
-//! to 5 minutes, and a stop request (Ctrl-C, SIGTERM, `hpsearch cancel`'s signal) ends the
-//! wait; the next coordinator then stops the search properly where there is space for it, and
-//! otherwise the command ends with its runs going on. Only a search whose coordinator opened in
-//! this process pauses: a disk too full to open it is an error at once for the user who asked.
+//! its files, as `hpsearch resume` would, which re-reads every run's record. A run that ended
+//! meanwhile without a readable output (its script could not write it) is not taken as failed:
+//! it runs again. Waits double from 2 s to 5 minutes, and a stop request (Ctrl-C, SIGTERM,
+//! `hpsearch cancel`'s signal) ends the wait; the next coordinator then stops the search
+//! properly where there is space for it, and otherwise the command ends with its runs going on.
+//! Only a search whose coordinator opened in this process pauses: a disk too full to open it is
+//! an error at once for the user who asked.
 
 use super::events::{LogObserver, Observer};
 use super::search::{Coordinator, CoordinatorError, SearchEnd};
