@@ -4,12 +4,13 @@ the table that opens docs/benchmarks.md, one row per set of problems, nothing re
     bash bench/anchors.sh --standing            # the deterministic sets (seconds)
     bash bench/anchors.sh --standing --noisy    # and the held-out noisy sets (minutes: each run's
                                                 # best settings are scored without noise)
+    bash bench/anchors.sh --standing --seeds 10-19   # seeds no default was decided on, where
+                                                     # their runs are kept (0-19: twenty seeds)
 
 Ours is `bench/broad_results/ours/defaults.jsonl.gz` (and `bench/noisy_results/ours/`), the
 defaults' runs; the references are the other files there. A set's references are those that
-ran every problem of the set on the set's seeds, so a reference whose records are partial (Ax
-and SMAC3 on five seeds, HEBO on part of the models) is left out of that row rather than
-shrinking it. For each set, through bench/broad_summary.py's analysis: ours' mean rank by
+ran every problem of the set on the set's seeds, so a reference whose records are partial (HEBO
+on part of the models) is left out of that row rather than shrinking it. For each set, through bench/broad_summary.py's analysis: ours' mean rank by
 median final log10 regret and the best other solver's, the share of problems where ours' median
 is at least as good as the best reference's median (issue 16 asks 80% over all problems), how
 many of the gaps lie beyond the seeds' noise (Mann-Whitney U, p < 0.05), how hard the share is
@@ -42,17 +43,17 @@ def _bbob(dim, instances):
     return [f"bbob_f{f:02d}_d{dim}_i{i}" for i in instances for f in range(1, 25)]
 
 
-def deterministic_sets():
+def deterministic_sets(seeds=SEEDS):
     """(name, problems, seeds) of every set in the standing table; together the 164 problems of
     the broad benchmark that were run (BBOB instances 2-3 in 2 D only)."""
     models = broad_problems.MODEL_NAMES
     return [
-        ("BBOB 2 D instance 1 and the six anchors", _bbob(2, [1]) + list(broad_problems.ANCHORS), SEEDS),
-        ("BBOB 2 D instances 2-3", _bbob(2, [2, 3]), SEEDS),
-        ("BBOB 5 D", _bbob(5, [1]), SEEDS),
-        ("BBOB 10 D", _bbob(10, [1]), SEEDS),
-        ("BBOB 20 D", _bbob(20, [1]), SEEDS),
-        (f"{len(models)} scikit-learn models", models, SEEDS),
+        ("BBOB 2 D instance 1 and the six anchors", _bbob(2, [1]) + list(broad_problems.ANCHORS), seeds),
+        ("BBOB 2 D instances 2-3", _bbob(2, [2, 3]), seeds),
+        ("BBOB 5 D", _bbob(5, [1]), seeds),
+        ("BBOB 10 D", _bbob(10, [1]), seeds),
+        ("BBOB 20 D", _bbob(20, [1]), seeds),
+        (f"{len(models)} scikit-learn models", models, seeds),
     ]
 
 
@@ -88,16 +89,18 @@ def load(folder):
     return records
 
 
-def set_folder(records, problems, seeds, out):
+def set_folder(records, problems, seeds, out, allow_missing=False):
     """Writes the set's runs of ours and of every reference that ran all of it on those seeds;
-    the references so chosen."""
+    the references so chosen (None where ours has not run all of it and `allow_missing`)."""
     wanted = [(p, s) for p in problems for s in seeds]
     references = [solver for solver in sorted(records)
                   if solver != OURS and all(key in records[solver] for key in wanted)]
     missing = [key for key in wanted if key not in records[OURS]]
-    if missing:
+    if missing and not allow_missing:
         sys.exit(f"standing: no kept run of ours on {missing[0][0]} seed {missing[0][1]} "
                  f"(bench/broad_results/ours/defaults.jsonl.gz)")
+    if missing:
+        return None
     for solver in [OURS, *references]:
         with open(os.path.join(out, f"{solver}.jsonl"), "w") as f:
             for key in wanted:
@@ -139,7 +142,7 @@ def _ordinal(place):
     return {1: "1st", 2: "2nd", 3: "3rd"}.get(place, f"{place}th")
 
 
-def table(title, sets, records, rescore=None):
+def table(title, sets, records, rescore=None, allow_missing=False):
     print(f"### {title}")
     print()
     print("| set (problems) | seeds | references | ours: mean rank | best of the others | ours ≥ best "
@@ -150,7 +153,11 @@ def table(title, sets, records, rescore=None):
     total_hits = total = failed = 0
     for name, problems, seeds in sets:
         with tempfile.TemporaryDirectory() as folder:
-            references = set_folder(records, problems, seeds, folder)
+            references = set_folder(records, problems, seeds, folder, allow_missing)
+            if references is None:
+                print(f"| {name} ({len(problems)}) | {seeds[0]}-{seeds[-1]} | ours has no kept runs "
+                      f"of the whole set on these seeds | | | | | | | |")
+                continue
             if rescore:
                 folder = rescore(folder)
             line, hits, count, bad = row(name, folder, problems, seeds, references, families)
@@ -173,9 +180,22 @@ def rescore_noiseless(folder):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--noisy", action="store_true", help="also the held-out noisy sets (minutes)")
+    ap.add_argument("--seeds", default=None,
+                    help="other seeds than 0-9, e.g. 10-19 (seeds no default was decided on) or "
+                         "0-19; a set is shown where ours and a reference have run all of it")
     args = ap.parse_args()
-    families = table("The broad benchmark (deterministic; every default is decided on it)",
-                     deterministic_sets(), load(os.path.join(HERE, "broad_results")))
+    seeds = SEEDS
+    if args.seeds:
+        first, _, last = args.seeds.partition("-")
+        try:
+            seeds = list(range(int(first), int(last or first) + 1))
+        except ValueError:
+            sys.exit(f"standing: --seeds '{args.seeds}' is not a range such as 10-19")
+    title = "The broad benchmark (deterministic; every default is decided on it)"
+    if args.seeds:
+        title = f"The broad benchmark on seeds {args.seeds} (every default was decided on seeds 0-9)"
+    families = table(title, deterministic_sets(seeds), load(os.path.join(HERE, "broad_results")),
+                     allow_missing=bool(args.seeds))
     print()
     print("| family | problems | ours ≥ best reference's median |")
     print("|---|---|---|")
