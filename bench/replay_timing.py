@@ -11,8 +11,8 @@ A replay is the kept run only if the build suggests what the kept build did, bit
 build that moves a suggestion is told the loss of another point from then on. So each replay is
 checked: the point suggested where the kept run found its best must be the kept run's best
 point ("same" below). A build that changes the suggestions is timed through the harness instead
-(bench/anchors.sh --broad). The kept runs of `skl_linear_breast` are not all reproducible (its
-model is not seeded), so a replay of some of its seeds differs on any build.
+(bench/anchors.sh --broad). Every model is seeded (`skl_linear_breast` since 2026-12-07), so
+every kept run replays.
 
 Per set: the median over problems of each problem's median seconds per suggestion (a run's
 mean over its suggestions after the first, which also holds the process's start), beside Optuna
