@@ -299,9 +299,14 @@ fn ctrl_c_stops_a_search_paused_for_want_of_space() {
         search.stderr()
     );
     assert_eq!(status.code(), Some(130), "{}", search.stderr());
+    // The stop goes to a coordinator opened for it, which stops the search properly where the
+    // disk has room for that by then (a run in flight may have ended and freed some: seen in CI
+    // under load), and otherwise ends it as stopped while paused. Either way the user is told how
+    // to go on.
     let stdout = search.stdout();
     assert!(
-        stdout.contains("stopped while paused for want of space")
+        (stdout.contains("stopped while paused for want of space")
+            || stdout.contains("stopped by a signal"))
             && stdout.contains("hpsearch resume"),
         "{stdout}"
     );
