@@ -33,6 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import broad_problems  # noqa: E402
 from broad_summary import analyse  # noqa: E402
+from run import parse_seeds  # noqa: E402
 from summarize import summarize  # noqa: E402
 
 OURS = "hpsearch"
@@ -186,10 +187,11 @@ def main():
     args = ap.parse_args()
     seeds = SEEDS
     if args.seeds:
-        first, _, last = args.seeds.partition("-")
         try:
-            seeds = list(range(int(first), int(last or first) + 1))
+            seeds = parse_seeds(args.seeds)
         except ValueError:
+            seeds = []
+        if not seeds:
             sys.exit(f"standing: --seeds '{args.seeds}' is not a range such as 10-19")
     title = "The broad benchmark (deterministic; every default is decided on it)"
     if args.seeds:

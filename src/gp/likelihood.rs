@@ -11,7 +11,6 @@
 use super::kernel::shape;
 use super::linalg;
 use crate::config::search::Kernel;
-use multiversion::multiversion;
 
 pub(super) const LOG_2PI: f64 = 1.837_877_066_409_345_5;
 
@@ -151,127 +150,119 @@ impl<'a> Likelihood<'a> {
 
     /// Negative log posterior at `theta` and its gradient.
     pub fn evaluate(&mut self, theta: &[f64]) -> (f64, Vec<f64>) {
-        evaluate(self, theta)
-    }
-}
-
-/// `Likelihood::evaluate`, a free function so that it is compiled for AVX2 as well as for the
-/// baseline (its loops over pairs and dimensions are most of a fit's time; the same bits either
-/// way, see `linalg`).
-#[multiversion(targets("x86_64+avx2"))]
-fn evaluate(lik: &mut Likelihood<'_>, theta: &[f64]) -> (f64, Vec<f64>) {
-    let (n, d) = (lik.n, lik.d);
-    let h = Hyper::from_vec(theta, d);
-    let inv_ls2: Vec<f64> = h
-        .log_lengthscales
-        .iter()
-        .map(|l| (-2.0 * l).exp())
-        .collect();
-    let sf2 = h.log_signal.exp();
-    let sn2 = h.log_noise.exp();
-    let alpha_rq = h.log_alpha.exp();
-    let rq = lik.kernel == Kernel::RatQuad;
-    let share = h.additive_share();
-    if share.is_some() && lik.d_share.is_empty() {
-        lik.d_s_dims = vec![0.0; lik.d_s.len() * d];
-        lik.d_share = vec![0.0; lik.d_s.len()];
-    }
-    let per_dim = 1.0 / d.max(1) as f64;
-    let mut p = 0;
-    for i in 0..n {
-        for j in 0..i {
-            let diff2 = &lik.diff2[p * d..(p + 1) * d];
-            let s = linalg::dot(diff2, &inv_ls2);
-            let g = shape(lik.kernel, s, alpha_rq);
-            match share {
-                None => {
-                    lik.k0[i * n + j] = sf2 * g.value;
-                    lik.d_s[p] = sf2 * g.d_s;
-                    if rq {
-                        lik.d_alpha[p] = sf2 * g.d_log_alpha;
-                    }
-                }
-                Some(w) => {
-                    let (mut sum, mut sum_alpha) = (0.0, 0.0);
-                    for f in 0..d {
-                        let one = shape(lik.kernel, diff2[f] * inv_ls2[f], alpha_rq);
-                        sum += one.value;
-                        sum_alpha += one.d_log_alpha;
-                        lik.d_s_dims[p * d + f] = sf2 * w * per_dim * one.d_s;
-                    }
-                    lik.k0[i * n + j] = sf2 * ((1.0 - w) * g.value + w * per_dim * sum);
-                    lik.d_s[p] = sf2 * (1.0 - w) * g.d_s;
-                    lik.d_share[p] = sf2 * (per_dim * sum - g.value) * w * (1.0 - w);
-                    if rq {
-                        lik.d_alpha[p] =
-                            sf2 * ((1.0 - w) * g.d_log_alpha + w * per_dim * sum_alpha);
-                    }
-                }
-            }
-            p += 1;
+        let (n, d) = (self.n, self.d);
+        let h = Hyper::from_vec(theta, d);
+        let inv_ls2: Vec<f64> = h
+            .log_lengthscales
+            .iter()
+            .map(|l| (-2.0 * l).exp())
+            .collect();
+        let sf2 = h.log_signal.exp();
+        let sn2 = h.log_noise.exp();
+        let alpha_rq = h.log_alpha.exp();
+        let rq = self.kernel == Kernel::RatQuad;
+        let share = h.additive_share();
+        if share.is_some() && self.d_share.is_empty() {
+            self.d_s_dims = vec![0.0; self.d_s.len() * d];
+            self.d_share = vec![0.0; self.d_s.len()];
         }
-        lik.k0[i * n + i] = sf2 + sn2;
-    }
-    let mut grad = vec![0.0; theta.len()];
-    if linalg::robust_cholesky(&lik.k0, n, &mut lik.chol).is_none() {
-        return (1e25, grad);
-    }
-    for (a, y) in lik.alpha.iter_mut().zip(lik.y) {
-        *a = y - h.mean;
-    }
-    // rᵀ K⁻¹ r = |L⁻¹ r|², read off between the two triangular solves.
-    linalg::solve_lower(&lik.chol, n, &mut lik.alpha);
-    let r_dot_alpha = linalg::dot(&lik.alpha, &lik.alpha);
-    linalg::solve_lower_transposed(&lik.chol, n, &mut lik.alpha);
-    let log_det: f64 = 2.0 * (0..n).map(|i| lik.chol[i * n + i].ln()).sum::<f64>();
-    let nll = 0.5 * r_dot_alpha + 0.5 * log_det + 0.5 * n as f64 * LOG_2PI;
-    linalg::inverse_from_cholesky(&lik.chol, n, &mut lik.scratch, &mut lik.inverse);
-    // W = K⁻¹ − ααᵀ; dNLL/dθ = ½ tr(W dK/dθ), summed over i > j twice plus the diagonal.
-    let mut acc = vec![0.0; d];
-    let (mut signal, mut alpha_sum, mut share_sum) = (0.0, 0.0, 0.0);
-    let mut p = 0;
-    for i in 0..n {
-        let ai = lik.alpha[i];
-        for j in 0..i {
-            let w = lik.inverse[i * n + j] - ai * lik.alpha[j];
-            let t = w * lik.d_s[p];
-            let diff2 = &lik.diff2[p * d..(p + 1) * d];
-            if share.is_some() {
-                let dims = &lik.d_s_dims[p * d..(p + 1) * d];
-                for ((a, x), one) in acc.iter_mut().zip(diff2).zip(dims) {
-                    *a += (t + w * one) * x;
+        let per_dim = 1.0 / d.max(1) as f64;
+        let mut p = 0;
+        for i in 0..n {
+            for j in 0..i {
+                let diff2 = &self.diff2[p * d..(p + 1) * d];
+                let s = linalg::dot(diff2, &inv_ls2);
+                let g = shape(self.kernel, s, alpha_rq);
+                match share {
+                    None => {
+                        self.k0[i * n + j] = sf2 * g.value;
+                        self.d_s[p] = sf2 * g.d_s;
+                        if rq {
+                            self.d_alpha[p] = sf2 * g.d_log_alpha;
+                        }
+                    }
+                    Some(w) => {
+                        let (mut sum, mut sum_alpha) = (0.0, 0.0);
+                        for f in 0..d {
+                            let one = shape(self.kernel, diff2[f] * inv_ls2[f], alpha_rq);
+                            sum += one.value;
+                            sum_alpha += one.d_log_alpha;
+                            self.d_s_dims[p * d + f] = sf2 * w * per_dim * one.d_s;
+                        }
+                        self.k0[i * n + j] = sf2 * ((1.0 - w) * g.value + w * per_dim * sum);
+                        self.d_s[p] = sf2 * (1.0 - w) * g.d_s;
+                        self.d_share[p] = sf2 * (per_dim * sum - g.value) * w * (1.0 - w);
+                        if rq {
+                            self.d_alpha[p] =
+                                sf2 * ((1.0 - w) * g.d_log_alpha + w * per_dim * sum_alpha);
+                        }
+                    }
                 }
-                share_sum += w * lik.d_share[p];
-            } else {
-                for (a, x) in acc.iter_mut().zip(diff2) {
-                    *a += t * x;
-                }
+                p += 1;
             }
-            signal += w * lik.k0[i * n + j];
-            if rq {
-                alpha_sum += w * lik.d_alpha[p];
-            }
-            p += 1;
+            self.k0[i * n + i] = sf2 + sn2;
         }
+        let mut grad = vec![0.0; theta.len()];
+        if linalg::robust_cholesky(&self.k0, n, &mut self.chol).is_none() {
+            return (1e25, grad);
+        }
+        for (a, y) in self.alpha.iter_mut().zip(self.y) {
+            *a = y - h.mean;
+        }
+        // rᵀ K⁻¹ r = |L⁻¹ r|², read off between the two triangular solves.
+        linalg::solve_lower(&self.chol, n, &mut self.alpha);
+        let r_dot_alpha = linalg::dot(&self.alpha, &self.alpha);
+        linalg::solve_lower_transposed(&self.chol, n, &mut self.alpha);
+        let log_det: f64 = 2.0 * (0..n).map(|i| self.chol[i * n + i].ln()).sum::<f64>();
+        let nll = 0.5 * r_dot_alpha + 0.5 * log_det + 0.5 * n as f64 * LOG_2PI;
+        linalg::inverse_from_cholesky(&self.chol, n, &mut self.scratch, &mut self.inverse);
+        // W = K⁻¹ − ααᵀ; dNLL/dθ = ½ tr(W dK/dθ), summed over i > j twice plus the diagonal.
+        let mut acc = vec![0.0; d];
+        let (mut signal, mut alpha_sum, mut share_sum) = (0.0, 0.0, 0.0);
+        let mut p = 0;
+        for i in 0..n {
+            let ai = self.alpha[i];
+            for j in 0..i {
+                let w = self.inverse[i * n + j] - ai * self.alpha[j];
+                let t = w * self.d_s[p];
+                let diff2 = &self.diff2[p * d..(p + 1) * d];
+                if share.is_some() {
+                    let dims = &self.d_s_dims[p * d..(p + 1) * d];
+                    for ((a, x), one) in acc.iter_mut().zip(diff2).zip(dims) {
+                        *a += (t + w * one) * x;
+                    }
+                    share_sum += w * self.d_share[p];
+                } else {
+                    for (a, x) in acc.iter_mut().zip(diff2) {
+                        *a += t * x;
+                    }
+                }
+                signal += w * self.k0[i * n + j];
+                if rq {
+                    alpha_sum += w * self.d_alpha[p];
+                }
+                p += 1;
+            }
+        }
+        let trace_w: f64 = (0..n)
+            .map(|i| self.inverse[i * n + i] - self.alpha[i] * self.alpha[i])
+            .sum();
+        for f in 0..d {
+            grad[f] = -2.0 * inv_ls2[f] * acc[f];
+        }
+        grad[d] = signal + 0.5 * trace_w * sf2;
+        grad[d + 1] = 0.5 * trace_w * sn2;
+        grad[d + 2] = -self.alpha.iter().sum::<f64>();
+        grad[d + 3] = if rq { alpha_sum } else { 0.0 };
+        if share.is_some() {
+            grad[d + TAIL] = share_sum;
+        }
+        let prior = neg_log_prior(theta, d, &mut grad);
+        if !rq {
+            grad[d + 3] = 0.0;
+        }
+        (nll + prior, grad)
     }
-    let trace_w: f64 = (0..n)
-        .map(|i| lik.inverse[i * n + i] - lik.alpha[i] * lik.alpha[i])
-        .sum();
-    for f in 0..d {
-        grad[f] = -2.0 * inv_ls2[f] * acc[f];
-    }
-    grad[d] = signal + 0.5 * trace_w * sf2;
-    grad[d + 1] = 0.5 * trace_w * sn2;
-    grad[d + 2] = -lik.alpha.iter().sum::<f64>();
-    grad[d + 3] = if rq { alpha_sum } else { 0.0 };
-    if share.is_some() {
-        grad[d + TAIL] = share_sum;
-    }
-    let prior = neg_log_prior(theta, d, &mut grad);
-    if !rq {
-        grad[d + 3] = 0.0;
-    }
-    (nll + prior, grad)
 }
 
 /// Negative log posterior of the hyperparameters and its gradient.

@@ -7,7 +7,7 @@
 //! `(i, j)` at `i * n + j`; a Cholesky factor `L` (lower) is stored in the lower triangle and its
 //! upper triangle is left untouched.
 //!
-//! The routines that loop over whole rows are compiled twice, for the baseline x86-64 and for
+//! The factor, the solves and the inverse are compiled twice, for the baseline x86-64 and for
 //! AVX2, and the copy the processor supports is chosen at run time (`multiversion`). Both copies
 //! do the same operations in the same order (the four accumulators of `dot` become one register
 //! of four lanes, and Rust never fuses a multiply and an add on its own), so they give the same
@@ -16,38 +16,23 @@
 use multiversion::multiversion;
 
 /// `Σ a_i b_i` with four independent accumulators, accumulator `k` taking the terms `i ≡ k (mod
-/// 4)` in order, summed as `(acc₀ + acc₁) + (acc₂ + acc₃)` plus the tail: written over chunks of
-/// four so that the compiler keeps the accumulators in one vector register (the order of the
-/// additions, and so the bits, are the same either way).
+/// 4)` in order, summed as `(acc₀ + acc₁) + (acc₂ + acc₃)` plus the tail (`dots` with one row, so
+/// the blocked routines' entries have the same bits as those computed one at a time).
 #[inline(always)]
 pub fn dot(a: &[f64], b: &[f64]) -> f64 {
     let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0.0f64; 4];
-    let (a4, b4) = (a.chunks_exact(4), b.chunks_exact(4));
-    let (a_tail, b_tail) = (a4.remainder(), b4.remainder());
-    for (x, y) in a4.zip(b4) {
-        for k in 0..4 {
-            acc[k] += x[k] * y[k];
-        }
-    }
-    let mut tail = 0.0;
-    for (x, y) in a_tail.iter().zip(b_tail) {
-        tail += x * y;
-    }
-    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+    dots([&a[..n]], &b[..n])[0]
 }
 
-/// `[dot(a₀, b), …, dot(a_{M−1}, b)]` in one pass over `b` (every `a_m` as long as `b`): each
-/// result accumulated exactly as `dot` does it, so it has the same bits, while `b` is read once
-/// for all of them.
+/// `[dot(a₀, b), …, dot(a_{M−1}, b)]` in one pass over `b` (every `a_m` as long as `b`), `b`
+/// read once for all of them. Written over chunks of four so that the compiler keeps each row's
+/// accumulators in one vector register.
 #[inline(always)]
 fn dots<const M: usize>(a: [&[f64]; M], b: &[f64]) -> [f64; M] {
     let n = b.len();
     let mut acc = [[0.0f64; 4]; M];
     let chunks = n / 4;
-    for c in 0..chunks {
-        let y = &b[4 * c..4 * c + 4];
+    for (c, y) in b.chunks_exact(4).enumerate() {
         for (acc, a) in acc.iter_mut().zip(&a) {
             let x = &a[4 * c..4 * c + 4];
             for k in 0..4 {
